@@ -1,0 +1,67 @@
+"""Settings of one unit-service process (one unit in one site).
+
+Every field reads from the environment with the ``WATERTIGHT_`` prefix (pydantic-settings),
+e.g. ``WATERTIGHT_UNIT=u00 WATERTIGHT_SITE=production``; ``python -m app`` also takes
+the same names as command-line options (``--unit u00 --site production``). The Helm chart
+and the local platform set exactly these variables; keep them in step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+InitialRole = Literal["primary", "standby", "fenced"]
+
+
+class UnitSettings(BaseSettings):
+    """Configuration of a unit instance. Contract: unit and site are required."""
+
+    model_config = SettingsConfigDict(env_prefix="WATERTIGHT_", extra="ignore", frozen=True)
+
+    unit: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
+    site: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8100
+    database_url: str = ""
+    """SQLAlchemy URL; empty means ``sqlite:///<data_dir>/<unit>-<site>.db`` (WAL mode)."""
+    data_dir: Path = Path("data")
+    topology: Path | None = None
+    """Topology file; without it the built-in default topology (DESIGN §1) is used."""
+    token: SecretStr | None = None
+    """Admin/replication bearer token. Prefer ``token_file`` (mode 0600) outside tests."""
+    token_file: Path | None = None
+    role: InitialRole = "standby"
+    """Role at start. A restarted former primary must come back ``standby`` or ``fenced``."""
+    epoch: Annotated[int, Field(ge=0)] = 0
+    peers: dict[str, str] = Field(default_factory=dict)
+    """How to reach this unit's instance in each other site: ``{"same-city": "http://..."}``.
+    From the environment: ``WATERTIGHT_PEERS='{"same-city": "http://127.0.0.1:8201"}'``."""
+    sync_standby: str | None = None
+    """Site of the synchronous standby while primary (default: from the topology placement)."""
+    async_standbys: tuple[str, ...] | None = None
+    """Sites fed asynchronously while primary (default: from the topology placement)."""
+    etcd_endpoints: tuple[str, ...] = ()
+    """When set, a primary holds its lease in etcd and fences itself when keepalive fails."""
+
+    @field_validator("database_url")
+    @classmethod
+    def _no_blank_url(cls, value: str) -> str:
+        return value.strip()
+
+    def resolved_database_url(self) -> str:
+        """The database URL to use, defaulting to a SQLite file in ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / f'{self.unit}-{self.site}.db'}"
+
+    def admin_token(self) -> str | None:
+        """The bearer token required on /admin and /replication, or None if unset."""
+        if self.token is not None:
+            return self.token.get_secret_value()
+        if self.token_file is not None:
+            return self.token_file.read_text(encoding="utf-8").strip()
+        return None

@@ -1,0 +1,1 @@
+"""Failover drills: specs, load generator, runner, measurements and reports."""

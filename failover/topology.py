@@ -1,0 +1,441 @@
+"""The topology model: sites, units, buckets, placement, timing and policy.
+
+Pure: no I/O except :func:`load_topology`, which reads one YAML file. Importable by
+``app`` (the only part of ``failover`` it may use) and by ``infra``.
+
+Customer routing is ``customer_id -> bucket -> unit``. The bucket is a stable hash that
+gives the same answer on every machine and Python version (never Python's ``hash()``):
+
+    bucket = int.from_bytes(sha256(customer_id.encode("utf-8")).digest()[:8], "big") % buckets
+
+Errors name the file, the field path and the reason, e.g.
+``topology.yaml: units[3].primary: unknown site 'prod'; known sites: production, ...``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DEFAULT_BUCKETS = 1024
+DEFAULT_UNIT_COUNT = 8
+CUSTOMER_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"
+
+
+class TopologyError(ValueError):
+    """A topology that cannot be used. ``str()`` reads ``file: field.path: reason``."""
+
+    def __init__(self, source: str, field: str, reason: str) -> None:
+        self.source = source
+        self.field = field
+        self.reason = reason
+        where = f"{source}: {field}" if field else source
+        super().__init__(f"{where}: {reason}")
+
+
+class SiteRole(StrEnum):
+    """``active`` sites (city A) serve primaries; ``dr`` is the remote disaster-recovery site."""
+
+    ACTIVE = "active"
+    DR = "dr"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+SiteName = Annotated[str, Field(pattern=NAME_PATTERN)]
+PositiveSeconds = Annotated[float, Field(gt=0, le=3600)]
+
+
+class Site(_Strict):
+    """A data center. In Kubernetes, one cluster."""
+
+    name: SiteName
+    city: SiteName
+    role: Annotated[SiteRole, Field(strict=False)]
+
+
+class UnitSpec(_Strict):
+    """A unit as written in the file; omitted fields take the documented defaults."""
+
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    buckets: str | None = None
+    primary: str | None = None
+    sync_standby: str | None = None
+    async_standby: str | None = None
+
+
+class Replication(_Strict):
+    """How primaries ship their journal."""
+
+    sync_timeout_seconds: PositiveSeconds = 1.0
+    async_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 200
+    async_interval_seconds: PositiveSeconds = 0.2
+    allow_data_losing_failover: bool = False
+
+
+class Timing(_Strict):
+    """Detection and lease timing (DESIGN §4)."""
+
+    probe_interval_seconds: PositiveSeconds = 1.0
+    probe_timeout_seconds: PositiveSeconds = 0.5
+    failure_rounds: Annotated[int, Field(ge=1, le=100)] = 3
+    quorum: Annotated[int, Field(ge=1)] = 2
+    primary_lease_ttl_seconds: Annotated[int, Field(ge=2, le=600)] = 3
+    controller_lease_ttl_seconds: Annotated[int, Field(ge=2, le=600)] = 3
+    fence_margin_seconds: PositiveSeconds = 1.0
+    failback_stability_seconds: PositiveSeconds = 60.0
+
+
+class Policy(_Strict):
+    """What the controller may do without a human."""
+
+    remote_dr_auto_promotion: bool = False
+    auto_failback: bool = False
+    max_failovers_per_unit_per_hour: Annotated[int, Field(ge=1)] = 3
+
+
+class TopologySpec(_Strict):
+    """The YAML document as written."""
+
+    name: SiteName = "watertight"
+    sites: list[Site]
+    buckets: Annotated[int, Field(ge=1, le=1 << 20)] = DEFAULT_BUCKETS
+    units: list[UnitSpec] | Annotated[int, Field(ge=1, le=1024)] = DEFAULT_UNIT_COUNT
+    replication: Replication = Replication()
+    timing: Timing = Timing()
+    policy: Policy = Policy()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _units_may_be_plain_names(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("units"), list):
+            data = dict(data)
+            data["units"] = [{"name": u} if isinstance(u, str) else u for u in data["units"]]
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a unit's instances live: one writable primary, a sync and an async standby."""
+
+    unit: str
+    primary: str
+    sync_standby: str
+    async_standby: str
+
+    @property
+    def sites(self) -> tuple[str, str, str]:
+        return (self.primary, self.sync_standby, self.async_standby)
+
+
+@dataclass(frozen=True, slots=True)
+class BucketRange:
+    """Inclusive range of buckets ``first..last``."""
+
+    first: int
+    last: int
+
+    def __str__(self) -> str:
+        return f"{self.first}-{self.last}" if self.first != self.last else str(self.first)
+
+
+@dataclass(frozen=True)
+class Topology:
+    """A validated topology. Build it with :func:`load_topology` or :func:`parse_topology`."""
+
+    name: str
+    sites: tuple[Site, ...]
+    buckets: int
+    units: tuple[str, ...]
+    placements: Mapping[str, Placement]
+    bucket_ranges: Mapping[str, tuple[BucketRange, ...]]
+    bucket_table: tuple[str, ...]
+    replication: Replication
+    timing: Timing
+    policy: Policy
+
+    def site(self, name: str) -> Site:
+        for site in self.sites:
+            if site.name == name:
+                return site
+        raise KeyError(name)
+
+    @property
+    def site_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.sites)
+
+    @property
+    def dr_site(self) -> str:
+        return next(s.name for s in self.sites if s.role is SiteRole.DR)
+
+    def placement(self, unit: str) -> Placement:
+        return self.placements[unit]
+
+    def bucket_of(self, customer_id: str) -> int:
+        return bucket_of(customer_id, self.buckets)
+
+    def unit_of(self, customer_id: str) -> str:
+        """The unit that serves ``customer_id``. Raises ``ValueError`` on a malformed id."""
+        validate_customer_id(customer_id)
+        return self.bucket_table[self.bucket_of(customer_id)]
+
+    def same_city(self, a: str, b: str) -> bool:
+        return self.site(a).city == self.site(b).city
+
+
+def validate_customer_id(customer_id: str) -> None:
+    """Customer ids are 1–64 characters of ``[A-Za-z0-9._:-]``."""
+    if not CUSTOMER_ID_PATTERN.fullmatch(customer_id):
+        raise ValueError("customer_id must be 1-64 characters of [A-Za-z0-9._:-]")
+
+
+def bucket_of(customer_id: str, buckets: int = DEFAULT_BUCKETS) -> int:
+    """Stable bucket of a customer: first 8 bytes of SHA-256 (big-endian) modulo ``buckets``."""
+    digest = hashlib.sha256(customer_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % buckets
+
+
+def load_topology(path: str | Path) -> Topology:
+    """Read and validate a topology file. Raises :class:`TopologyError` naming the file."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TopologyError(source, "", f"cannot read file: {exc.strerror or exc}") from exc
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise TopologyError(source, "", f"not valid YAML: {exc}") from exc
+    return parse_topology(document, source=source)
+
+
+def parse_topology(document: object, source: str = "<topology>") -> Topology:
+    """Validate a parsed YAML document and derive defaults (see module docstring)."""
+    if not isinstance(document, dict):
+        raise TopologyError(source, "", "the document must be a mapping with a 'sites' list")
+    try:
+        spec = TopologySpec.model_validate(document)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise TopologyError(source, _field_path(first["loc"]), first["msg"]) from exc
+    return _build(spec, source)
+
+
+def default_topology() -> Topology:
+    """The topology of DESIGN §1: three sites, eight units, 1024 buckets."""
+    return parse_topology(
+        {
+            "sites": [
+                {"name": "production", "city": "city-a", "role": "active"},
+                {"name": "same-city", "city": "city-a", "role": "active"},
+                {"name": "remote-dr", "city": "city-b", "role": "dr"},
+            ]
+        },
+        source="<default topology>",
+    )
+
+
+def _field_path(loc: Sequence[int | str]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in {"list[UnitSpec]", "int"} or "[" in item:
+            continue  # pydantic union branch labels, not fields
+        else:
+            parts.append(f".{item}" if parts else item)
+    return "".join(parts)
+
+
+def _build(spec: TopologySpec, source: str) -> Topology:
+    sites = _check_sites(spec, source)
+    units = _unit_specs(spec)
+    _check_unique([u.name for u in units], source, "units", "unit")
+    placements = {u.name: _placement(i, u, sites, source) for i, u in enumerate(units)}
+    ranges = _bucket_ranges(spec.buckets, units, source)
+    table = ["" for _ in range(spec.buckets)]
+    for unit, unit_ranges in ranges.items():
+        for r in unit_ranges:
+            for b in range(r.first, r.last + 1):
+                table[b] = unit
+    if spec.timing.quorum > len(sites) or spec.timing.quorum <= len(sites) // 2:
+        raise TopologyError(
+            source,
+            "timing.quorum",
+            f"must be a strict majority of the {len(sites)} sites, got {spec.timing.quorum}",
+        )
+    ttl = spec.timing.primary_lease_ttl_seconds
+    if spec.timing.fence_margin_seconds >= ttl:
+        raise TopologyError(
+            source, "timing.fence_margin_seconds", f"must be below the primary lease TTL ({ttl} s)"
+        )
+    return Topology(
+        name=spec.name,
+        sites=tuple(spec.sites),
+        buckets=spec.buckets,
+        units=tuple(u.name for u in units),
+        placements=placements,
+        bucket_ranges=ranges,
+        bucket_table=tuple(table),
+        replication=spec.replication,
+        timing=spec.timing,
+        policy=spec.policy,
+    )
+
+
+def _check_sites(spec: TopologySpec, source: str) -> dict[str, Site]:
+    _check_unique([s.name for s in spec.sites], source, "sites", "site")
+    active = [s for s in spec.sites if s.role is SiteRole.ACTIVE]
+    dr = [s for s in spec.sites if s.role is SiteRole.DR]
+    if len(spec.sites) != 3 or len(active) != 2 or len(dr) != 1:
+        raise TopologyError(
+            source, "sites", "need exactly three sites: two 'active' (city A) and one 'dr'"
+        )
+    if active[0].city != active[1].city:
+        raise TopologyError(
+            source,
+            "sites",
+            f"the two active sites must share a city, got {active[0].city!r} "
+            f"and {active[1].city!r}",
+        )
+    if dr[0].city == active[0].city:
+        raise TopologyError(source, "sites", "the dr site must be in another city")
+    return {s.name: s for s in spec.sites}
+
+
+def _unit_specs(spec: TopologySpec) -> list[UnitSpec]:
+    if isinstance(spec.units, int):
+        return [UnitSpec(name=f"u{i:02d}") for i in range(spec.units)]
+    return list(spec.units)
+
+
+def _check_unique(names: list[str], source: str, field: str, what: str) -> None:
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            raise TopologyError(source, f"{field}[{i}].name", f"duplicate {what} name {name!r}")
+        seen.add(name)
+
+
+def _placement(index: int, unit: UnitSpec, sites: dict[str, Site], source: str) -> Placement:
+    active = [s.name for s in sites.values() if s.role is SiteRole.ACTIVE]
+    dr = next(s.name for s in sites.values() if s.role is SiteRole.DR)
+    default_primary = active[index % 2]
+    primary = unit.primary or default_primary
+    default_sync = next((a for a in active if a != primary), active[0])
+    chosen = {
+        "primary": primary,
+        "sync_standby": unit.sync_standby or default_sync,
+        "async_standby": unit.async_standby or dr,
+    }
+    field = f"units[{index}]"
+    for key, site in chosen.items():
+        if site not in sites:
+            known = ", ".join(sites)
+            raise TopologyError(
+                source, f"{field}.{key}", f"unknown site {site!r}; known sites: {known}"
+            )
+    if chosen["primary"] in (chosen["sync_standby"], chosen["async_standby"]):
+        raise TopologyError(
+            source,
+            f"{field}.primary",
+            f"unit {unit.name} would have two primaries: {chosen['primary']!r} is also its standby",
+        )
+    if chosen["sync_standby"] == chosen["async_standby"]:
+        raise TopologyError(
+            source, f"{field}.async_standby", "sync and async standby must be different sites"
+        )
+    if sites[chosen["primary"]].role is not SiteRole.ACTIVE:
+        raise TopologyError(source, f"{field}.primary", "a primary must start in an active site")
+    if sites[chosen["sync_standby"]].city != sites[chosen["primary"]].city:
+        raise TopologyError(
+            source,
+            f"{field}.sync_standby",
+            f"sync standby {chosen['sync_standby']!r} is in another city than the primary "
+            f"{chosen['primary']!r}; synchronous replication needs the same city",
+        )
+    return Placement(unit.name, chosen["primary"], chosen["sync_standby"], chosen["async_standby"])
+
+
+_RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
+
+
+def _bucket_ranges(
+    buckets: int, units: list[UnitSpec], source: str
+) -> dict[str, tuple[BucketRange, ...]]:
+    explicit = [u.buckets is not None for u in units]
+    if any(explicit) and not all(explicit):
+        missing = explicit.index(False)
+        raise TopologyError(
+            source, f"units[{missing}].buckets", "give bucket ranges for every unit or for none"
+        )
+    if not any(explicit):
+        if len(units) > buckets:
+            raise TopologyError(source, "units", f"more units ({len(units)}) than buckets")
+        return {
+            u.name: (BucketRange(i * buckets // len(units), (i + 1) * buckets // len(units) - 1),)
+            for i, u in enumerate(units)
+        }
+    owner: dict[int, str] = {}
+    result: dict[str, tuple[BucketRange, ...]] = {}
+    for i, unit in enumerate(units):
+        ranges = _parse_ranges(unit.buckets or "", buckets, source, f"units[{i}].buckets")
+        for r in ranges:
+            for b in range(r.first, r.last + 1):
+                if b in owner:
+                    raise TopologyError(
+                        source,
+                        f"units[{i}].buckets",
+                        f"bucket {b} is already assigned to unit {owner[b]}",
+                    )
+                owner[b] = unit.name
+        result[unit.name] = ranges
+    gaps = [b for b in range(buckets) if b not in owner]
+    if gaps:
+        raise TopologyError(
+            source,
+            "units",
+            f"buckets must cover 0..{buckets - 1}; {len(gaps)} unassigned, first {gaps[0]}",
+        )
+    return result
+
+
+def _parse_ranges(text: str, buckets: int, source: str, field: str) -> tuple[BucketRange, ...]:
+    ranges: list[BucketRange] = []
+    for part in text.split(","):
+        match = _RANGE.match(part)
+        if not match:
+            raise TopologyError(source, field, f"{part.strip()!r} is not a range like '0-127'")
+        first = int(match.group(1))
+        last = int(match.group(2) or first)
+        if first > last or last >= buckets:
+            raise TopologyError(
+                source, field, f"range {first}-{last} is outside 0..{buckets - 1} or reversed"
+            )
+        ranges.append(BucketRange(first, last))
+    return tuple(ranges)
+
+
+def describe(topology: Topology) -> list[dict[str, str]]:
+    """One row per unit for ``watertight topology show``."""
+    return [
+        {
+            "unit": unit,
+            "primary": topology.placements[unit].primary,
+            "sync_standby": topology.placements[unit].sync_standby,
+            "async_standby": topology.placements[unit].async_standby,
+            "buckets": ",".join(str(r) for r in topology.bucket_ranges[unit]),
+        }
+        for unit in topology.units
+    ]

@@ -1,0 +1,1 @@
+"""Where sites come from: the local platform, docker, and the Kubernetes path."""

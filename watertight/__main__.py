@@ -1,0 +1,3 @@
+from watertight.cli import main
+
+main()
