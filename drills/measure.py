@@ -1,0 +1,433 @@
+"""Measurements of a drill, computed only from what clients saw (DESIGN §1, issue 5).
+
+Inputs: the client :class:`~drills.attempts.Attempt` records, the
+:class:`~drills.attempts.ReadBack` of every acknowledged write, the timeline of
+:class:`ExecutedAction` (when each fault and operator action really ran), and — for the
+detection time and as a second source of failover counts only — :class:`ControllerEvent`.
+Pure: the same input always gives the same :class:`Measurements`.
+
+Definitions (documented for auditors in ``docs/drills.md``):
+
+- **fault time** — start of the first *fault* action of the method (``site-down``,
+  ``site-hang``, ``partition``, ``slow``, ``unit-crash``). Repairs and operator moves
+  (switchover, failback) do not start the clock. No fault → nothing is affected.
+- **RTO of a unit** — look at the unit's attempts answered at or after the fault time,
+  in the order they were *sent*. The unit is *affected* if one of them failed (any
+  non-2xx, timeout or connection error). Its *final run* is the attempts sent after the
+  last failure; they all succeeded. RTO = earliest answer in the final run − fault
+  time. A unit with no failure is not affected and has no RTO entry; an affected unit
+  whose last attempt failed never recovered: RTO ``None``, and the drill fails.
+- **drill RTO** — max over affected units; ``0.0`` when no unit was affected; ``None``
+  when some unit never recovered.
+- **RPO** — acknowledged (2xx at least once) writes whose read-back is not found, found
+  with different content, or missing (never read back counts as lost).
+- **double posting** — a write seen under two transaction ids (two acknowledgements with
+  different ids, or a read-back with an id other than the acknowledged one).
+- **split brain** — two fresh postings (201) for the same unit and epoch from different
+  sites; or *overlapping epochs*: a posting at epoch e answered after the first posting
+  at a higher epoch for the same unit. 200 replays are ignored: they repeat the original
+  posting's site and epoch.
+- **failovers of a unit** — max of the epoch increase seen in its 201 answers and the
+  number of ``promoted`` controller events for it. ``false_failovers`` = all failovers
+  when the drill expects none, else 0.
+- **detection** — first ``site-down`` controller event at or after the fault time, minus
+  the fault time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from drills.attempts import Attempt, ReadBack, ReadBackResult, WriteKey
+from drills.spec import FAULT_ACTIONS, PLANNED_ACTIONS
+
+SITE_DOWN = "site-down"
+PROMOTED = "promoted"
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutedAction:
+    """An action as it really ran: ``command`` is its CLI form with ``$leader`` resolved."""
+
+    action: str
+    command: str
+    started_at: float
+    finished_at: float
+    phase: Literal["method", "rollback"] = "method"
+    ok: bool = True
+    detail: str = ""
+
+    @property
+    def is_fault(self) -> bool:
+        return self.action in FAULT_ACTIONS
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerEvent:
+    """The minimal shape of a controller event that measurements read.
+
+    ``at`` is seconds from the drill start on the client clock (the runner converts).
+    ``kind`` ``"site-down"`` = a site declared down by quorum (needs ``site``);
+    ``"promoted"`` = a unit's standby promoted (needs ``unit``, ``site`` is the new
+    primary, ``epoch`` the new epoch). Other kinds are kept for the report and ignored.
+    """
+
+    at: float
+    kind: str
+    site: str | None = None
+    unit: str | None = None
+    epoch: int | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SplitBrainFinding:
+    """Evidence of two writable primaries: ``kind`` names which form."""
+
+    kind: Literal["same-epoch-two-sites", "overlapping-epochs"]
+    unit: str
+    epochs: tuple[int, ...]
+    sites: tuple[str, ...]
+    at: float
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class SecondStats:
+    """Attempts *sent* during second ``[second, second + 1)`` of the drill."""
+
+    second: int
+    total: int
+    ok: int
+    p99_ms: float | None
+
+    @property
+    def success_rate(self) -> float | None:
+        return self.ok / self.total if self.total else None
+
+
+@dataclass(frozen=True, slots=True)
+class Requests:
+    """Every HTTP attempt (retries included): acknowledged (2xx) or failed."""
+
+    total: int
+    ok: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """Everything a report states as measured. See the module docstring for definitions."""
+
+    fault_at: float | None
+    detection_seconds: float | None
+    rto_seconds: float | None
+    rto_by_unit: Mapping[str, float | None]
+    rpo_lost_acknowledged: int
+    lost_keys: tuple[WriteKey, ...]
+    changed_keys: tuple[WriteKey, ...]
+    double_posted_keys: tuple[WriteKey, ...]
+    requests: Requests
+    split_brain_findings: tuple[SplitBrainFinding, ...]
+    failovers_by_unit: Mapping[str, int]
+    false_failovers: int
+    errors_outside_drain: int
+    series: tuple[SecondStats, ...]
+
+    @property
+    def split_brain(self) -> bool:
+        return bool(self.split_brain_findings)
+
+    @property
+    def failovers(self) -> int:
+        return sum(self.failovers_by_unit.values())
+
+    @property
+    def unrecovered_units(self) -> tuple[str, ...]:
+        return tuple(u for u, rto in self.rto_by_unit.items() if rto is None)
+
+    @property
+    def units_moved(self) -> tuple[str, ...]:
+        return tuple(u for u, n in self.failovers_by_unit.items() if n > 0)
+
+
+def measure(
+    attempts: Sequence[Attempt],
+    read_backs: Sequence[ReadBack],
+    actions: Sequence[ExecutedAction],
+    events: Sequence[ControllerEvent] = (),
+    *,
+    expects_no_failover: bool = False,
+    drain_window_seconds: float = 0.0,
+) -> Measurements:
+    """Measure a drill. ``expects_no_failover`` and ``drain_window_seconds`` come from the
+    spec's ``expect`` (:attr:`drills.spec.Expect.expects_no_failover`)."""
+    fault_at = first_fault_at(actions)
+    rto_by_unit = rto_per_unit(attempts, fault_at)
+    lost, changed = lost_acknowledged(attempts, read_backs)
+    failovers_by_unit = failovers_per_unit(attempts, events)
+    return Measurements(
+        fault_at=fault_at,
+        detection_seconds=detection_seconds(events, fault_at),
+        rto_seconds=drill_rto(rto_by_unit),
+        rto_by_unit=rto_by_unit,
+        rpo_lost_acknowledged=len(lost) + len(changed),
+        lost_keys=lost,
+        changed_keys=changed,
+        double_posted_keys=double_posted(attempts, read_backs),
+        requests=count_requests(attempts),
+        split_brain_findings=split_brain(attempts),
+        failovers_by_unit=failovers_by_unit,
+        false_failovers=sum(failovers_by_unit.values()) if expects_no_failover else 0,
+        errors_outside_drain=errors_outside_drain(attempts, actions, drain_window_seconds),
+        series=per_second(attempts),
+    )
+
+
+def first_fault_at(actions: Iterable[ExecutedAction]) -> float | None:
+    """Start of the first fault action of the method, or ``None`` without a fault."""
+    starts = [a.started_at for a in actions if a.is_fault and a.phase == "method"]
+    return min(starts) if starts else None
+
+
+# --- RTO --------------------------------------------------------------------------------
+
+
+def _sent_order(attempt: Attempt) -> tuple[float, float, str, str, int]:
+    # Total order so that ties never depend on input order (deterministic reports).
+    return (
+        attempt.sent_at,
+        attempt.answered_at,
+        attempt.customer_id,
+        attempt.idempotency_key,
+        attempt.attempt,
+    )
+
+
+def unit_rto(attempts: Iterable[Attempt], fault_at: float) -> tuple[bool, float | None]:
+    """``(affected, rto)`` of one unit's attempts; see the module docstring."""
+    after = sorted((a for a in attempts if a.answered_at >= fault_at), key=_sent_order)
+    failures = [i for i, a in enumerate(after) if not a.ok]
+    if not failures:
+        return False, None
+    final_run = after[failures[-1] + 1 :]
+    if not final_run:
+        return True, None
+    recovered_at = min(a.answered_at for a in final_run)
+    return True, max(0.0, recovered_at - fault_at)
+
+
+def rto_per_unit(attempts: Iterable[Attempt], fault_at: float | None) -> dict[str, float | None]:
+    """RTO of every *affected* unit, sorted by unit name; empty without a fault."""
+    if fault_at is None:
+        return {}
+    result: dict[str, float | None] = {}
+    for unit, unit_attempts in sorted(_by_unit(attempts).items()):
+        affected, rto = unit_rto(unit_attempts, fault_at)
+        if affected:
+            result[unit] = rto
+    return result
+
+
+def drill_rto(rto_by_unit: Mapping[str, float | None]) -> float | None:
+    """Max over affected units; ``None`` if one never recovered; 0 if none affected."""
+    values = list(rto_by_unit.values())
+    if any(v is None for v in values):
+        return None
+    return max((v for v in values if v is not None), default=0.0)
+
+
+# --- RPO and double posting -------------------------------------------------------------
+
+
+def lost_acknowledged(
+    attempts: Iterable[Attempt], read_backs: Iterable[ReadBack]
+) -> tuple[tuple[WriteKey, ...], tuple[WriteKey, ...]]:
+    """``(lost, changed)``: acknowledged writes not found (or never read back), and those
+    read back with different content. Both sorted."""
+    acknowledged = {a.key for a in attempts if a.ok}
+    results: dict[WriteKey, set[ReadBackResult]] = defaultdict(set)
+    for rb in read_backs:
+        results[rb.key].add(rb.result)
+    lost = {k for k in acknowledged if not results[k] or ReadBackResult.NOT_FOUND in results[k]}
+    changed = {k for k in acknowledged - lost if ReadBackResult.DIFFERENT_CONTENT in results[k]}
+    return tuple(sorted(lost)), tuple(sorted(changed))
+
+
+def double_posted(
+    attempts: Iterable[Attempt], read_backs: Iterable[ReadBack]
+) -> tuple[WriteKey, ...]:
+    """Writes seen under more than one transaction id, sorted."""
+    ids: dict[WriteKey, set[str]] = defaultdict(set)
+    for a in attempts:
+        if a.ok and a.transaction_id is not None:
+            ids[a.key].add(a.transaction_id)
+    for rb in read_backs:
+        ids[rb.key].update(rb.transaction_ids)
+    return tuple(sorted(k for k, seen in ids.items() if len(seen) > 1))
+
+
+# --- split brain and failovers ----------------------------------------------------------
+
+
+def split_brain(attempts: Iterable[Attempt]) -> tuple[SplitBrainFinding, ...]:
+    """Both forms of split brain, from fresh postings (201) only; sorted by unit, time."""
+    findings: list[SplitBrainFinding] = []
+    for unit, posted in sorted(_by_unit(a for a in attempts if a.posted).items()):
+        findings.extend(_same_epoch_two_sites(unit, posted))
+        findings.extend(_overlapping_epochs(unit, posted))
+    return tuple(sorted(findings, key=lambda f: (f.unit, f.at, f.kind, f.epochs)))
+
+
+def _same_epoch_two_sites(unit: str, posted: list[Attempt]) -> Iterable[SplitBrainFinding]:
+    by_epoch: dict[int, list[Attempt]] = defaultdict(list)
+    for a in posted:
+        by_epoch[_epoch(a)].append(a)
+    for epoch, acks in sorted(by_epoch.items()):
+        sites = sorted({str(a.site) for a in acks})
+        if len(sites) > 1:
+            first = min(acks, key=_sent_order)
+            second = min((a for a in acks if a.site != first.site), key=_sent_order)
+            yield SplitBrainFinding(
+                kind="same-epoch-two-sites",
+                unit=unit,
+                epochs=(epoch,),
+                sites=tuple(sites),
+                at=second.answered_at,
+                detail=f"epoch {epoch} acknowledged by {' and '.join(sites)}",
+            )
+
+
+def _overlapping_epochs(unit: str, posted: list[Attempt]) -> Iterable[SplitBrainFinding]:
+    first_ack: dict[int, Attempt] = {}
+    for a in sorted(posted, key=lambda a: (a.answered_at, *_sent_order(a))):
+        first_ack.setdefault(_epoch(a), a)
+    epochs = sorted(first_ack)
+    for i, epoch in enumerate(epochs):
+        higher = [first_ack[e] for e in epochs[i + 1 :]]
+        if not higher:
+            continue
+        newer = min(higher, key=lambda a: (a.answered_at, _epoch(a)))
+        late = [
+            a for a in posted if _epoch(a) == epoch and a.answered_at > newer.answered_at
+        ]  # fmt: skip
+        if late:
+            stale = min(late, key=_sent_order)
+            yield SplitBrainFinding(
+                kind="overlapping-epochs",
+                unit=unit,
+                epochs=(epoch, _epoch(newer)),
+                sites=tuple(sorted({str(stale.site), str(newer.site)})),
+                at=stale.answered_at,
+                detail=(
+                    f"{len(late)} write(s) acknowledged at epoch {epoch} by {stale.site} "
+                    f"after epoch {_epoch(newer)} was serving at {newer.site} "
+                    f"(from {newer.answered_at:.3f} s)"
+                ),
+            )
+
+
+def failovers_per_unit(
+    attempts: Iterable[Attempt], events: Iterable[ControllerEvent]
+) -> dict[str, int]:
+    """Promotions per unit (units with at least one), sorted by unit name."""
+    seen: dict[str, list[int]] = defaultdict(list)
+    for a in attempts:
+        if a.posted:
+            seen[a.unit].append(_epoch(a))
+    promoted: dict[str, int] = defaultdict(int)
+    for event in events:
+        if event.kind == PROMOTED and event.unit is not None:
+            promoted[event.unit] += 1
+    counts = {
+        unit: max(max(seen[unit], default=0) - min(seen[unit], default=0), promoted[unit])
+        for unit in set(seen) | set(promoted)
+    }
+    return {unit: n for unit, n in sorted(counts.items()) if n > 0}
+
+
+def detection_seconds(events: Iterable[ControllerEvent], fault_at: float | None) -> float | None:
+    """From the fault to the first ``site-down`` event at or after it."""
+    if fault_at is None:
+        return None
+    downs = [e.at for e in events if e.kind == SITE_DOWN and e.at >= fault_at]
+    return min(downs) - fault_at if downs else None
+
+
+# --- counts and series ------------------------------------------------------------------
+
+
+def count_requests(attempts: Sequence[Attempt]) -> Requests:
+    ok = sum(1 for a in attempts if a.ok)
+    return Requests(total=len(attempts), ok=ok, failed=len(attempts) - ok)
+
+
+def errors_outside_drain(
+    attempts: Iterable[Attempt], actions: Iterable[ExecutedAction], drain_window_seconds: float
+) -> int:
+    """Failed attempts sent outside every ``[start, end + drain]`` of a planned move."""
+    windows = [
+        (a.started_at, a.finished_at + drain_window_seconds)
+        for a in actions
+        if a.action in PLANNED_ACTIONS
+    ]
+    return sum(
+        1
+        for a in attempts
+        if not a.ok and not any(lo <= a.sent_at <= hi for lo, hi in windows)
+    )  # fmt: skip
+
+
+def percentile(values: Sequence[float], pct: float) -> float | None:
+    """Nearest-rank percentile (no interpolation, so it is a value that was observed)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100.0 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def per_second(attempts: Iterable[Attempt]) -> tuple[SecondStats, ...]:
+    """Success rate and p99 latency (of successes) per second of sending, gaps included."""
+    buckets: dict[int, list[Attempt]] = defaultdict(list)
+    for a in attempts:
+        buckets[max(0, math.floor(a.sent_at))].append(a)
+    if not buckets:
+        return ()
+    return tuple(
+        SecondStats(
+            second=s,
+            total=len(buckets[s]),
+            ok=sum(1 for a in buckets[s] if a.ok),
+            p99_ms=percentile([a.latency_ms for a in buckets[s] if a.ok], 99),
+        )
+        for s in range(max(buckets) + 1)
+    )
+
+
+def window(attempts: Iterable[Attempt], start: float, end: float) -> list[Attempt]:
+    """Attempts sent in ``[start, end)`` — the basis of steady-state probes and guards."""
+    return [a for a in attempts if start <= a.sent_at < end]
+
+
+def error_rate(attempts: Sequence[Attempt]) -> float | None:
+    """Share of failed attempts; ``None`` when there are none to judge."""
+    if not attempts:
+        return None
+    return sum(1 for a in attempts if not a.ok) / len(attempts)
+
+
+def _by_unit(attempts: Iterable[Attempt]) -> dict[str, list[Attempt]]:
+    grouped: dict[str, list[Attempt]] = defaultdict(list)
+    for a in attempts:
+        grouped[a.unit].append(a)
+    return grouped
+
+
+def _epoch(attempt: Attempt) -> int:
+    # Only called on acknowledged attempts, which always carry an epoch.
+    return attempt.epoch if attempt.epoch is not None else -1

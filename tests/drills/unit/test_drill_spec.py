@@ -1,0 +1,304 @@
+"""The drill spec: the standard library loads, and broken specs name file, field, reason."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, get_args
+
+import pytest
+import yaml
+
+from drills.spec import (
+    ACTION_NAMES,
+    LEADER_SITE,
+    Action,
+    DrillSpecError,
+    SiteDown,
+    library,
+    load_spec,
+    parse_spec,
+)
+from failover.topology import default_topology
+
+LIBRARY = {
+    "city-a-lost",
+    "city-partition",
+    "leader-site-fails",
+    "production-hang",
+    "production-outage",
+    "same-city-outage",
+    "site-switchover-and-failback",
+    "slow-site",
+    "unit-crash",
+}
+
+
+def minimal() -> dict[str, Any]:
+    return {
+        "title": "minimal",
+        "load": {
+            "rate_per_second": 10,
+            "customers": 20,
+            "duration_seconds": 30,
+            "mix": {"purchase": 0.7, "payment": 0.2, "refund": 0.1},
+        },
+        "method": [{"at": 5, "action": "site-down", "site": "production"}],
+        "rollbacks": [{"action": "heal"}],
+    }
+
+
+def test_the_library_holds_every_standard_drill() -> None:
+    assert set(library()) == LIBRARY
+
+
+@pytest.mark.parametrize("name", sorted(LIBRARY))
+def test_every_library_drill_validates_against_the_default_topology(name: str) -> None:
+    spec = load_spec(library()[name], default_topology())
+    assert spec.name == name
+    assert 30 <= spec.load.duration_seconds <= 45, "library drills must stay short enough for CI"
+    assert spec.rollbacks, "every library drill heals what it broke"
+    assert spec.expect.split_brain is False
+
+
+@pytest.mark.parametrize("name", ["production-outage", "same-city-outage", "production-hang"])
+def test_city_a_site_outages_hold_the_design_targets(name: str) -> None:
+    expect = load_spec(library()[name]).expect
+    assert expect.rto_seconds_max == 10
+    assert expect.rpo_lost_acknowledged == 0
+
+
+@pytest.mark.parametrize("name", ["city-partition", "slow-site"])
+def test_partition_and_slow_site_expect_no_failover(name: str) -> None:
+    expect = load_spec(library()[name]).expect
+    assert expect.expects_no_failover
+    assert expect.false_failovers == 0
+
+
+def test_city_a_lost_reports_the_loss_and_approves_it() -> None:
+    spec = load_spec(library()["city-a-lost"])
+    assert spec.expect.rpo_lost_acknowledged == "reported"
+    approvals = [s for s in spec.method if s.name == "approve"]
+    assert approvals and all(getattr(a, "accept_loss", False) for a in approvals)
+
+
+def test_unit_crash_lets_only_that_unit_move() -> None:
+    spec = load_spec(library()["unit-crash"])
+    assert spec.expect.only_units_move == ["u02"]
+    assert spec.faults[0].describe() == "unit-crash u02 --site production"
+
+
+def test_leader_site_is_resolved_at_run_time() -> None:
+    spec = load_spec(library()["leader-site-fails"], default_topology())
+    first = spec.method[0]
+    assert isinstance(first, SiteDown)
+    assert first.site == LEADER_SITE
+
+
+def test_a_spec_without_name_is_named_after_its_file(tmp_path: Path) -> None:
+    path = tmp_path / "my-drill.yaml"
+    path.write_text(yaml.safe_dump(minimal()))
+    assert load_spec(path).name == "my-drill"
+
+
+def test_names_are_only_checked_when_a_topology_is_given() -> None:
+    doc = minimal()
+    doc["method"][0]["site"] = "atlantis"
+    assert parse_spec(doc).method[0].describe() == "site-down atlantis"
+    with pytest.raises(DrillSpecError, match="unknown site 'atlantis'"):
+        parse_spec(doc, topology=default_topology())
+
+
+def test_actions_describe_themselves_as_command_lines() -> None:
+    doc = minimal()
+    doc["method"] = [
+        {"at": 1, "action": "partition", "a": "production", "b": "same-city"},
+        {"at": 2, "action": "slow", "site": "same-city", "ms": 100},
+        {"at": 3, "action": "switchover", "from": "production", "to": "same-city"},
+        {"at": 4, "action": "wait-until", "condition": "site-declared-down", "site": "production",
+         "timeout_seconds": 5},
+    ]  # fmt: skip
+    spec = parse_spec(doc, topology=default_topology())
+    assert [s.describe() for s in spec.method] == [
+        "partition production same-city",
+        "slow same-city --ms 100",
+        "switchover --from production --to same-city",
+        "wait-until site-declared-down production (timeout 5 s)",
+    ]
+    assert [s.is_fault for s in spec.method] == [True, True, False, False]
+
+
+def _set(path: str, value: Any) -> Any:
+    """A mutation of :func:`minimal` setting ``a.b[0].c`` style paths."""
+
+    def mutate(doc: dict[str, Any]) -> None:
+        parts = path.replace("]", "").replace("[", ".").split(".")
+        target: Any = doc
+        for part in parts[:-1]:
+            target = target[int(part)] if part.isdigit() else target[part]
+        last = parts[-1]
+        if last.isdigit():
+            target[int(last)] = value
+        else:
+            target[last] = value
+
+    return mutate
+
+
+BROKEN = {
+    "unknown action": (
+        _set("method[0].action", "meteor"),
+        "method[0].action",
+        "unknown action 'meteor'; known: site-down",
+    ),
+    "missing action": (_set("method[0]", {"at": 5}), "method[0]", "missing 'action'"),
+    "unknown site": (
+        _set("method[0].site", "prod"),
+        "method[0].site",
+        "unknown site 'prod'; known sites: production, same-city, remote-dr",
+    ),
+    "unknown unit": (
+        _set("method[0]", {"at": 5, "action": "unit-crash", "unit": "u99", "site": "production"}),
+        "method[0].unit",
+        "unknown unit 'u99'",
+    ),
+    "unknown site in a rollback": (
+        _set("rollbacks[0]", {"action": "site-up", "site": "mars"}),
+        "rollbacks[0].site",
+        "unknown site 'mars'",
+    ),
+    "mix not summing to 1": (
+        _set("load.mix.refund", 0.3),
+        "load.mix",
+        "the shares must sum to 1, got 1.2",
+    ),
+    "negative offset": (
+        _set("method[0].at", -1),
+        "method[0].at",
+        "greater than or equal to 0",
+    ),
+    "negative rate": (
+        _set("load.rate_per_second", -5),
+        "load.rate_per_second",
+        "greater than 0",
+    ),
+    "missing offset": (
+        _set("method[0]", {"action": "heal"}),
+        "method[0].at",
+        "needs an offset",
+    ),
+    "steps out of order": (
+        _set("method", [{"at": 9, "action": "heal"}, {"at": 3, "action": "heal"}]),
+        "method[1].at",
+        "time order",
+    ),
+    "step after the load ends": (
+        _set("method[0].at", 31),
+        "method[0].at",
+        "after the load ends (30 s)",
+    ),
+    "rollback with an offset": (
+        _set("rollbacks[0]", {"at": 3, "action": "heal"}),
+        "rollbacks[0].at",
+        "remove 'at'",
+    ),
+    "unknown field": (
+        _set("load.burst", 3),
+        "load.burst",
+        "Extra inputs are not permitted",
+    ),
+    "partition of a site with itself": (
+        _set("method[0]", {"at": 5, "action": "partition", "a": "production", "b": "production"}),
+        "method[0].b",
+        "two different sites",
+    ),
+    "wait-until a site condition without a site": (
+        _set(
+            "method[0]",
+            {
+                "at": 5,
+                "action": "wait-until",
+                "condition": "site-declared-down",
+                "timeout_seconds": 5,
+            },
+        ),
+        "method[0].site",
+        "needs a 'site'",
+    ),
+    "unknown probe": (
+        _set("steady_state", [{"probe": "vibes"}]),
+        "steady_state[0].probe",
+        "unknown probe 'vibes'",
+    ),
+    "rpo neither a count nor 'reported'": (
+        _set("expect", {"rpo_lost_acknowledged": "some"}),
+        "expect.rpo_lost_acknowledged",
+        "or 'reported'",
+    ),
+    "split brain expected": (
+        _set("expect", {"split_brain": True}),
+        "expect.split_brain",
+        "never acceptable",
+    ),
+    "failover bounds reversed": (
+        _set("expect", {"failovers": {"min": 4, "max": 1}}),
+        "expect.failovers",
+        "max (1) is below min (4)",
+    ),
+    "false failovers in a drill that expects failovers": (
+        _set("expect", {"failovers": {"min": 1}, "false_failovers": 0}),
+        "expect",
+        "expect no failover",
+    ),
+    "unknown unit in only_units_move": (
+        _set("expect", {"only_units_move": ["u42"]}),
+        "expect.only_units_move[0]",
+        "unknown unit 'u42'",
+    ),
+    "string where a number belongs": (
+        _set("load.customers", "many"),
+        "load.customers",
+        "valid integer",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_broken_spec_names_file_field_and_reason(case: str, tmp_path: Path) -> None:
+    mutate, field, reason = BROKEN[case]
+    doc = copy.deepcopy(minimal())
+    mutate(doc)
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(DrillSpecError) as caught:
+        load_spec(path, default_topology())
+    assert caught.value.source == str(path)
+    assert caught.value.field == field
+    assert reason in caught.value.reason
+    assert str(caught.value).startswith(f"{path}: {field}: ")
+
+
+def test_bad_yaml_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("title: [unclosed\n")
+    with pytest.raises(DrillSpecError) as caught:
+        load_spec(path)
+    assert caught.value.source == str(path)
+    assert caught.value.field == ""
+    assert "not valid YAML" in caught.value.reason
+
+
+def test_a_missing_file_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(DrillSpecError, match="cannot read file"):
+        load_spec(tmp_path / "absent.yaml")
+
+
+def test_a_document_that_is_not_a_mapping_is_refused() -> None:
+    with pytest.raises(DrillSpecError, match="must be a mapping"):
+        parse_spec(["title", "load"], source="list.yaml")
+
+
+def test_the_listed_action_names_are_exactly_the_actions_the_spec_accepts() -> None:
+    union = get_args(get_args(Action)[0])
+    tags = {get_args(cls.model_fields["action"].annotation)[0] for cls in union}
+    assert tags == set(ACTION_NAMES)

@@ -1,0 +1,183 @@
+"""Judging a drill: expectations, verdicts, steady-state probes and guard rails."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drill_factory import UNITS, action, clean_failover, fail, failing, found, ok, steady
+
+from drills.expectations import (
+    ExpectationResult,
+    SteadyProbe,
+    Verdict,
+    evaluate,
+    steady_state_violations,
+    tripped_guard,
+    verdict,
+)
+from drills.measure import Measurements, measure
+from drills.spec import AbortIf, AllUnitsServingProbe, ErrorRateProbe, Expect, LatencyProbe
+
+FAULT = [action(10.0, "site-down production")]
+
+
+def expect(**fields: Any) -> Expect:
+    return Expect.model_validate(fields)
+
+
+def measured(extra: list[Any] | None = None) -> Measurements:
+    attempts = clean_failover() + (extra or [])
+    return measure(attempts, found(attempts), FAULT)
+
+
+def by_name(results: list[ExpectationResult]) -> dict[str, ExpectationResult]:
+    return {r.name: r for r in results}
+
+
+def test_a_clean_failover_meets_the_production_outage_expectations() -> None:
+    results = evaluate(
+        expect(
+            rto_seconds_max=10,
+            failovers={"min": 4, "max": 4},
+            only_units_move=["u00", "u02", "u04", "u06"],
+        ),
+        measured(),
+    )
+    assert [r.name for r in results] == [
+        "unrecovered_units",
+        "rto_seconds_max",
+        "rpo_lost_acknowledged",
+        "split_brain",
+        "double_posting",
+        "failovers",
+        "only_units_move",
+    ]
+    assert all(r.passed for r in results)
+    assert verdict(results) is Verdict.PASS
+
+
+def test_an_rto_above_the_bound_fails_the_drill() -> None:
+    results = by_name(evaluate(expect(rto_seconds_max=5), measured()))
+    assert not results["rto_seconds_max"].passed
+    assert verdict(list(results.values())) is Verdict.FAIL
+
+
+def test_a_unit_that_never_recovers_fails_the_drill_even_without_an_rto_bound() -> None:
+    results = evaluate(expect(), measured(failing("u03", 10, 30)))
+    stuck = by_name(results)["unrecovered_units"]
+    assert stuck.observed == ["u03"]
+    assert not stuck.passed
+    assert verdict(results) is Verdict.FAIL
+
+
+def test_an_unrecovered_unit_fails_the_rto_bound_too() -> None:
+    rto = by_name(evaluate(expect(rto_seconds_max=60), measured(failing("u03", 10, 30))))
+    assert rto["rto_seconds_max"].observed is None
+    assert not rto["rto_seconds_max"].passed
+
+
+def test_a_lost_acknowledged_write_fails_the_default_rpo_of_zero() -> None:
+    attempts = clean_failover()
+    key = next(a.idempotency_key for a in attempts if a.ok)
+    m = measure(attempts, found(attempts, drop=(key,)), FAULT)
+    rpo = by_name(evaluate(expect(), m))["rpo_lost_acknowledged"]
+    assert (rpo.expected, rpo.observed, rpo.passed) == (0, 1, False)
+
+
+def test_a_reported_rpo_is_measured_but_not_judged() -> None:
+    attempts = clean_failover()
+    key = next(a.idempotency_key for a in attempts if a.ok)
+    m = measure(attempts, found(attempts, drop=(key,)), FAULT)
+    rpo = by_name(evaluate(expect(rpo_lost_acknowledged="reported"), m))["rpo_lost_acknowledged"]
+    assert (rpo.expected, rpo.observed, rpo.passed) == ("reported", m.rpo_lost_acknowledged, True)
+
+
+def test_split_brain_always_fails_the_drill() -> None:
+    late = ok("u00", 20.0, epoch=1, site="production")
+    results = by_name(evaluate(expect(), measured([late])))
+    assert results["split_brain"].observed is True
+    assert not results["split_brain"].passed
+
+
+def test_double_posting_always_fails_the_drill() -> None:
+    dup = [ok("u01", 1.0, key="dup", tid="a"), ok("u01", 2.0, key="dup", tid="b", attempt=2)]
+    assert not by_name(evaluate(expect(), measured(dup)))["double_posting"].passed
+
+
+def test_failovers_outside_the_bounds_fail() -> None:
+    results = by_name(
+        evaluate(expect(failovers={"min": 0, "max": 0}, false_failovers=0), measured())
+    )
+    assert results["failovers"].observed == 4
+    assert not results["failovers"].passed
+
+
+def test_false_failovers_fail_a_drill_that_expects_none() -> None:
+    attempts = clean_failover()
+    m = measure(attempts, found(attempts), FAULT, expects_no_failover=True)
+    result = by_name(evaluate(expect(false_failovers=0), m))["false_failovers"]
+    assert (result.observed, result.passed) == (4, False)
+
+
+def test_a_unit_moving_that_should_not_fails_only_units_move() -> None:
+    result = by_name(evaluate(expect(only_units_move=["u00"]), measured()))["only_units_move"]
+    assert result.observed == ["u00", "u02", "u04", "u06"]
+    assert not result.passed
+
+
+def test_errors_outside_the_drain_window_fail_a_switchover() -> None:
+    attempts = [*steady("u00", 0, 20), fail("u00", 15.0)]
+    actions = [action(8.0, "switchover --from production", until=9.0)]
+    m = measure(attempts, found(attempts), actions, drain_window_seconds=3.0)
+    result = by_name(evaluate(expect(errors_outside_drain_max=0), m))["errors_outside_drain_max"]
+    assert (result.observed, result.passed) == (1, False)
+
+
+def test_an_aborted_drill_is_aborted_whatever_the_expectations_say() -> None:
+    results = evaluate(expect(), measured())
+    assert verdict(results, aborted=True) is Verdict.ABORTED
+
+
+def test_steady_state_holds_under_clean_load() -> None:
+    attempts = [a for unit in UNITS for a in steady(unit, 0, 10)]
+    probes: list[SteadyProbe] = [
+        ErrorRateProbe(probe="error-rate", max=0.01),
+        LatencyProbe(probe="p99-latency", max_ms=100),
+        AllUnitsServingProbe(probe="all-units-serving"),
+    ]
+    assert steady_state_violations(probes, attempts, now=10.0, units=UNITS) == []
+
+
+def test_steady_state_names_each_violated_probe() -> None:
+    attempts = [a for unit in UNITS[1:] for a in steady(unit, 0, 10)]
+    attempts += [fail("u00", 9.0 + i / 10) for i in range(10)]
+    attempts += [ok("u01", 9.0 + i / 10, latency=0.9) for i in range(5)]
+    probes: list[SteadyProbe] = [
+        ErrorRateProbe(probe="error-rate", max=0.01),
+        LatencyProbe(probe="p99-latency", max_ms=100),
+        AllUnitsServingProbe(probe="all-units-serving"),
+    ]
+    problems = steady_state_violations(probes, attempts, now=10.0, units=UNITS)
+    assert len(problems) == 3
+    assert problems[0].startswith("error-rate")
+    assert problems[1].startswith("p99-latency")
+    assert problems[2] == "all-units-serving: no acknowledged write from u00"
+
+
+def test_no_traffic_is_not_a_steady_state() -> None:
+    probes = [ErrorRateProbe(probe="error-rate", max=0.5)]
+    assert steady_state_violations(probes, [], now=10.0, units=UNITS) == [
+        "error-rate: no attempts in the last 5 s"
+    ]
+
+
+def test_a_guard_trips_on_a_sustained_error_rate_and_not_before() -> None:
+    guard = [AbortIf(error_rate_above=0.9, for_seconds=5)]
+    attempts = steady("u00", 0, 10) + failing("u00", 10, 20)
+    assert tripped_guard(guard, attempts, now=12.0) == ""
+    assert "above 0.9" in tripped_guard(guard, attempts, now=16.0)
+
+
+def test_a_guard_does_not_judge_a_drill_younger_than_its_window() -> None:
+    guard = [AbortIf(error_rate_above=0.1, for_seconds=5)]
+    assert tripped_guard(guard, failing("u00", 0, 3), now=3.0) == ""
