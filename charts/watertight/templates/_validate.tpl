@@ -1,0 +1,43 @@
+{{/*
+Cross-reference checks the JSON schema cannot express. Each failure names the value
+path and what is expected, e.g.
+  values: units.overrides.u99: unknown unit "u99"; the topology has u00, u01, ...
+*/}}
+{{- define "watertight.validate" -}}
+{{- $sites := list -}}
+{{- range .Values.topology.sites -}}{{- $sites = append $sites .name -}}{{- end -}}
+{{- $units := list -}}
+{{- range .Values.topology.units -}}{{- $units = append $units .name -}}{{- end -}}
+{{- if not (has .Values.site $sites) -}}
+{{- fail (printf "values: site: unknown site %q; topology.sites has %s" .Values.site (join ", " $sites)) -}}
+{{- end -}}
+{{- range $i, $u := .Values.topology.units -}}
+{{- range $field := list "primary" "sync_standby" "async_standby" -}}
+{{- $s := get $u $field -}}
+{{- if not (has $s $sites) -}}
+{{- fail (printf "values: topology.units[%d].%s: unknown site %q; topology.sites has %s" $i $field $s (join ", " $sites)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- range $name, $_ := .Values.units.overrides -}}
+{{- if not (has $name $units) -}}
+{{- fail (printf "values: units.overrides.%s: unknown unit %q; the topology has %s" $name $name (join ", " $units)) -}}
+{{- end -}}
+{{- end -}}
+{{- range $name, $_ := .Values.peerSites -}}
+{{- if or (not (has $name $sites)) (eq $name $.Values.site) -}}
+{{- fail (printf "values: peerSites.%s: not another site of the topology (%s; this site is %s)" $name (join ", " $sites) $.Values.site) -}}
+{{- end -}}
+{{- end -}}
+{{- $others := without $sites .Values.site -}}
+{{- if .Values.peerSites -}}
+{{- range $others -}}
+{{- if not (hasKey $.Values.peerSites .) -}}
+{{- fail (printf "values: peerSites: missing site %q; give every other site (%s) or none (single-site rehearsal)" . (join ", " $others)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if and (not .Values.adminToken.existingSecret) (not .Values.adminToken.generate) -}}
+{{- fail "values: adminToken: set adminToken.existingSecret to a Secret name, or adminToken.generate=true" -}}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,74 @@
+"""Typed configuration of one stack (one site), read from ``Pulumi.<stack>.yaml``.
+
+Keys live in the ``watertight`` namespace, e.g. ``watertight:site``. The admin token is not
+part of this model: it is a Pulumi secret (``pulumi config set --secret
+watertight:adminToken ...``), read as an ``Output`` so it never appears in clear, and
+identical in all three stacks because replication between sites authenticates with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from infra.pulumi.site_values import SiteEndpoints
+
+PROJECT_DIR = Path(__file__).resolve().parent
+PLAIN_KEYS = (
+    "site",
+    "kubeContext",
+    "namespace",
+    "topologyFile",
+    "image",
+    "imagePullPolicy",
+    "serviceType",
+)
+"""String keys of ``watertight:<key>``."""
+OBJECT_KEYS = ("advertise", "peers")
+"""Structured keys (YAML mappings in the stack file)."""
+
+
+class StackConfigError(ValueError):
+    """The stack configuration is unusable; the message names the key and the fix."""
+
+
+class StackConfig(BaseModel):
+    """What one site's stack needs. Relative paths are relative to the project directory."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    site: Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")]
+    kube_context: Annotated[str, Field(alias="kubeContext", min_length=1)]
+    namespace: Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")] = "watertight"
+    topology_file: Annotated[Path, Field(alias="topologyFile")] = Path("../../topology.yaml")
+    image: Annotated[str, Field(min_length=1)] = "watertight:dev"
+    image_pull_policy: Annotated[
+        Literal["IfNotPresent", "Always", "Never"], Field(alias="imagePullPolicy")
+    ] = "IfNotPresent"
+    service_type: Annotated[
+        Literal["ClusterIP", "NodePort", "LoadBalancer"], Field(alias="serviceType")
+    ] = "NodePort"
+    advertise: SiteEndpoints
+    peers: dict[str, SiteEndpoints]
+
+    def topology_path(self) -> Path:
+        return (PROJECT_DIR / self.topology_file).resolve()
+
+    def image_repository_and_tag(self) -> tuple[str, str]:
+        repository, _, tag = self.image.rpartition(":")
+        if not repository or "/" in tag:
+            return self.image, "latest"
+        return repository, tag
+
+
+def parse_stack_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
+    """Validate raw config values; errors read ``Pulumi.<stack>.yaml: watertight:<key>: ...``."""
+    try:
+        return StackConfig.model_validate(dict(raw))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "(root)"
+        raise StackConfigError(f"Pulumi.{stack}.yaml: watertight:{key}: {first['msg']}") from exc
