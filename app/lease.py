@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Protocol
 
 
-class LeaseUnavailable(Exception):
+class LeaseUnavailable(Exception):  # noqa: N818  (name shared with app.etcd_lease)
     """The lease cannot be acquired (someone else holds it, or the store is unreachable)."""
 
 

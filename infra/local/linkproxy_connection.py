@@ -1,0 +1,222 @@
+"""One proxied TCP connection: admission, then two pumps gated by its link's mode.
+
+The connection asks its :class:`LinkState` (the :class:`~infra.local.linkproxy.LinkProxy`)
+for the current mode before every chunk, so a mode change applies to it at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from infra.local.linkproxy_modes import (
+    Action,
+    Admission,
+    LinkMode,
+    admit,
+    chunk_action,
+    chunk_delay,
+)
+
+log = logging.getLogger("watertight.linkproxy")
+
+CHUNK = 65536
+CONNECT_TIMEOUT = 5.0
+
+
+class ConnectionRefusedByLink(Exception):  # noqa: N818 (a signal, not an error)
+    """The link's mode is ``refuse``: reset the connection."""
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a listener forwards to. ``src`` is None for a peer ingress (from header)."""
+
+    src: str | None
+    dst: str
+    dst_host: str
+    dst_port: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.src or '<peer>'}->{self.dst}"
+
+
+@dataclass
+class LinkStats:
+    accepted: int = 0
+    refused: int = 0
+    held: int = 0
+    dropped: int = 0
+    reset: int = 0
+    chunks: int = 0
+
+
+class LinkState(Protocol):
+    """What a connection needs from the proxy."""
+
+    def current_mode(self, src: str | None, dst: str) -> LinkMode: ...
+
+    def stats_for(self, src: str | None, dst: str) -> LinkStats: ...
+
+    def change_event(self) -> asyncio.Event: ...
+
+    def draw(self) -> float: ...
+
+
+class ProxiedConnection:
+    """One proxied connection: admission, then two pumps gated by the link's mode."""
+
+    def __init__(
+        self,
+        proxy: LinkState,
+        route: Route,
+        client: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+        head: bytes,
+        source: Callable[[], str | None],
+    ) -> None:
+        self.proxy = proxy
+        self.route = route
+        self.client = client
+        self.head = head
+        self.source = source
+        self.dropped = False
+        self.upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    def mode(self) -> LinkMode:
+        return self.proxy.current_mode(self.source(), self.route.dst)
+
+    def stats(self) -> LinkStats:
+        return self.proxy.stats_for(self.source(), self.route.dst)
+
+    async def run(self) -> None:
+        try:
+            if not self._admit():
+                return
+            await self._gate()
+            self.upstream = await self._connect()
+            if self.upstream is None:
+                return
+            if self.head:
+                self.upstream[1].write(self.head)
+            await self._forward()
+        except ConnectionRefusedByLink:
+            self.stats().reset += 1
+            self.abort(reset=True)
+        finally:
+            self.abort(reset=False)
+
+    def _admit(self) -> bool:
+        admission = admit(self.mode(), self.proxy.draw())
+        stats = self.stats()
+        stats.accepted += 1
+        if admission is Admission.REFUSE:
+            stats.refused += 1
+            log.debug("%s: refused a new connection", self.route.label)
+            self.abort(reset=True)
+            return False
+        if admission is Admission.DROP:
+            stats.dropped += 1
+            self.dropped = True
+        elif admission is Admission.HOLD:
+            stats.held += 1
+        return True
+
+    async def _gate(self) -> None:
+        """Return when the link forwards; wait while it holds; raise when it refuses."""
+        while True:
+            changed = self.proxy.change_event()
+            action = chunk_action(self.mode(), self.dropped)
+            if action is Action.FORWARD:
+                return
+            if action is Action.CLOSE:
+                raise ConnectionRefusedByLink
+            await changed.wait()
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        try:
+            return await asyncio.wait_for(
+                asyncio.open_connection(self.route.dst_host, self.route.dst_port),
+                timeout=CONNECT_TIMEOUT,
+            )
+        except (OSError, TimeoutError) as exc:
+            log.debug("%s: destination unreachable: %s", self.route.label, exc)
+            self.abort(reset=True)  # the client sees what it would see from a dead server
+            return None
+
+    async def _forward(self) -> None:
+        assert self.upstream is not None
+        tasks = [
+            asyncio.ensure_future(self._pump(self.client[0], self.upstream[1])),
+            asyncio.ensure_future(self._pump(self.upstream[0], self.client[1])),
+            asyncio.ensure_future(self._watch_refuse()),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def _watch_refuse(self) -> None:
+        """Reset an idle connection as soon as its link turns to ``refuse``."""
+        while True:
+            await self.proxy.change_event().wait()
+            if chunk_action(self.mode(), self.dropped) is Action.CLOSE:
+                raise ConnectionRefusedByLink
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(maxsize=64)
+
+        async def read_side() -> None:
+            while True:
+                data = await reader.read(CHUNK)
+                await queue.put((loop.time(), data))
+                if not data:
+                    return
+
+        reading = asyncio.ensure_future(read_side())
+        last_due = 0.0
+        try:
+            while True:
+                received, data = await queue.get()
+                if not data:
+                    return
+                await self._gate()
+                due = max(received + chunk_delay(self.mode(), self.proxy.draw()), last_due)
+                last_due = due
+                if due > loop.time():
+                    await asyncio.sleep(due - loop.time())
+                    await self._gate()
+                writer.write(data)
+                self.stats().chunks += 1
+                await writer.drain()
+        except (ConnectionError, OSError):
+            return
+        finally:
+            reading.cancel()
+
+    def abort(self, reset: bool) -> None:
+        """Close both sides; ``reset``: send a TCP RST instead of a clean FIN."""
+        for pair in (self.client, self.upstream):
+            if pair is None:
+                continue
+            writer = pair[1]
+            if reset:
+                sock = writer.get_extra_info("socket")
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.setsockopt(
+                            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                        )
+                writer.transport.abort()
+            else:
+                writer.close()
