@@ -11,13 +11,9 @@ from rich.console import Console
 from rich.table import Table
 
 from failover.topology import TopologyError, describe, load_topology
+from watertight.commands.common import JsonFlag, TopologyFile, fail
 
 group = typer.Typer(help="Validate and show topology files.", no_args_is_help=True)
-
-TopologyFile = Annotated[
-    Path, typer.Option("--topology", "-t", help="Topology YAML file.", show_default=True)
-]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 @group.command("validate")
@@ -26,8 +22,7 @@ def validate(file: Annotated[Path, typer.Argument(help="Topology YAML file.")]) 
     try:
         topology = load_topology(file)
     except TopologyError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        fail(str(exc))
     typer.echo(
         f"{file}: ok ({len(topology.sites)} sites, {len(topology.units)} units, "
         f"{topology.buckets} buckets)"
@@ -40,8 +35,7 @@ def show(topology_file: TopologyFile = Path("topology.yaml"), as_json: JsonFlag 
     try:
         topology = load_topology(topology_file)
     except TopologyError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        fail(str(exc))
     rows = describe(topology)
     if as_json:
         typer.echo(json.dumps({"name": topology.name, "units": rows}, indent=2))

@@ -1,0 +1,40 @@
+"""``python -m failover.router``: serve the router on ``WATERTIGHT_HOST:WATERTIGHT_PORT``."""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+
+from failover.router.addresses import AddressMap, AddressMapError
+from failover.router.app import create_router_app
+from failover.router.settings import RouterSettings
+from failover.topology import TopologyError, default_topology, load_topology
+
+
+def main() -> int:
+    settings = RouterSettings()
+    try:
+        topology = load_topology(settings.topology) if settings.topology else default_topology()
+        if settings.address_map is not None:
+            addresses = AddressMap.from_file(settings.address_map)
+        else:
+            addresses = AddressMap(table={}, template=settings.unit_url_template)
+    except (TopologyError, AddressMapError) as exc:
+        print(f"router: {exc}", file=sys.stderr)
+        return 2
+    if not settings.etcd_endpoints:
+        print(
+            "router: WATERTIGHT_ETCD_ENDPOINTS is required (routes live in etcd)", file=sys.stderr
+        )
+        return 2
+    from failover.router.etcd_source import EtcdRoutes  # noqa: PLC0415 - needs etcd only here
+
+    routes = EtcdRoutes(topology, list(settings.etcd_endpoints))
+    app = create_router_app(topology, routes, addresses)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""The router's ASGI application (DESIGN §5, router contract).
+
+Forwarding rule: the request goes to the unit's primary per the current routing table.
+On a 503 from the instance (standby/fenced) or a transport failure, the router re-reads
+the routes once and retries once — safe because every write carries an Idempotency-Key
+and the unit service never posts a key twice. If that fails too the client gets 503 with
+``Retry-After`` and decides itself whether to retry with the same key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated
+
+import httpx
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+
+from failover.router.addresses import AddressMap
+from failover.router.source import RouteSource
+from failover.topology import Topology
+
+PASSED_REQUEST_HEADERS = ("idempotency-key", "content-type", "accept")
+PASSED_RESPONSE_HEADERS = ("content-type", "retry-after")
+RETRY_AFTER_SECONDS = "1"
+
+
+@dataclass
+class RouterMetrics:
+    """Prometheus series of one router, in its own registry (tests build many routers)."""
+
+    registry: CollectorRegistry
+    requests: Counter
+    retries: Counter
+    latency: Histogram
+
+    @classmethod
+    def create(cls) -> RouterMetrics:
+        registry = CollectorRegistry()
+        return cls(
+            registry=registry,
+            requests=Counter(
+                "watertight_router_requests", "Requests answered", ["status"], registry=registry
+            ),
+            retries=Counter(
+                "watertight_router_retries", "Re-routed retries", ["reason"], registry=registry
+            ),
+            latency=Histogram(
+                "watertight_router_request_seconds", "Time to answer", registry=registry
+            ),
+        )
+
+
+@dataclass
+class RouterState:
+    """Everything a request needs; built once per process."""
+
+    topology: Topology
+    routes: RouteSource
+    addresses: AddressMap
+    client: httpx.AsyncClient
+    metrics: RouterMetrics
+
+
+def error(status: int, code: str, detail: str, retry: bool = False) -> JSONResponse:
+    """The error shape of every watertight endpoint: ``{"error", "detail"}``."""
+    headers = {"Retry-After": RETRY_AFTER_SECONDS} if retry else None
+    return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
+
+
+def state_of(request: Request) -> RouterState:
+    state: RouterState = request.app.state.router
+    return state
+
+
+State = Annotated[RouterState, Depends(state_of)]
+
+
+def create_router_app(
+    topology: Topology,
+    routes: RouteSource,
+    addresses: AddressMap,
+    upstream_timeout: httpx.Timeout | None = None,
+) -> FastAPI:
+    """Build the router. ``routes`` is started and stopped with the application."""
+    timeout = upstream_timeout or httpx.Timeout(
+        connect=topology.timing.probe_timeout_seconds,
+        read=topology.replication.sync_timeout_seconds + 1.0,
+        write=1.0,
+        pool=1.0,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+        async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
+            await asyncio.to_thread(routes.start)
+            app.state.router = RouterState(
+                topology, routes, addresses, client, RouterMetrics.create()
+            )
+            try:
+                yield
+            finally:
+                await asyncio.to_thread(routes.stop)
+
+    app = FastAPI(title="watertight router", lifespan=lifespan)
+    _add_routes(app)
+    return app
+
+
+def _add_routes(app: FastAPI) -> None:
+    @app.post("/v1/customers/{customer_id}/transactions")
+    async def post_transaction(customer_id: str, request: Request, state: State) -> Response:
+        body = await request.body()
+        return await forward(state, request, customer_id, "POST", "/transactions", body)
+
+    @app.get("/v1/customers/{customer_id}/transactions/{transaction_id}")
+    async def get_transaction(
+        customer_id: str, transaction_id: str, request: Request, state: State
+    ) -> Response:
+        path = f"/transactions/{transaction_id}"
+        return await forward(state, request, customer_id, "GET", path, b"")
+
+    @app.get("/v1/customers/{customer_id}/account")
+    async def get_account(customer_id: str, request: Request, state: State) -> Response:
+        return await forward(state, request, customer_id, "GET", "/account", b"")
+
+    @app.get("/v1/routes/{customer_id}")
+    async def get_route(customer_id: str, state: State) -> Response:
+        try:
+            unit = state.topology.unit_of(customer_id)
+        except ValueError as exc:
+            return error(422, "invalid_customer_id", str(exc))
+        route = state.routes.table().get(unit)
+        return JSONResponse(
+            {
+                "customer_id": customer_id,
+                "bucket": state.topology.bucket_of(customer_id),
+                "unit": unit,
+                "site": route.site if route else None,
+                "epoch": route.epoch if route else None,
+            }
+        )
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz(state: State) -> Response:
+        table = state.routes.table()
+        missing = [u for u in state.topology.units if table.get(u) is None]
+        if missing:
+            return error(503, "routes_missing", f"no route yet for {', '.join(missing)}", True)
+        return JSONResponse({"status": "ready", "units": len(state.topology.units)})
+
+    @app.get("/metrics")
+    async def metrics(state: State) -> Response:
+        return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+async def forward(
+    state: RouterState, request: Request, customer_id: str, method: str, path: str, body: bytes
+) -> Response:
+    """Send the request to the unit's primary; re-route and retry once (module docstring)."""
+    started = time.monotonic()
+    try:
+        unit = state.topology.unit_of(customer_id)
+    except ValueError as exc:
+        return _count(state, started, error(422, "invalid_customer_id", str(exc)))
+    headers = {k: v for k, v in request.headers.items() if k.lower() in PASSED_REQUEST_HEADERS}
+    table = state.routes.table()
+    reason = "no route"
+    for attempt in range(2):
+        if attempt:
+            table = await asyncio.to_thread(state.routes.refresh)
+        route = table.get(unit)
+        if route is None:
+            reason = f"no route for unit {unit}"
+            continue
+        url = f"{state.addresses.url(unit, route.site)}/v1/customers/{customer_id}{path}"
+        try:
+            upstream = await state.client.request(method, url, content=body, headers=headers)
+        except httpx.TransportError as exc:
+            reason = (
+                f"{unit} in {route.site} (epoch {route.epoch}) unreachable: {type(exc).__name__}"
+            )
+            state.metrics.retries.labels("transport").inc()
+            continue
+        if upstream.status_code == 503 and attempt == 0:
+            reason = f"{unit} in {route.site} (epoch {route.epoch}) not writable"
+            state.metrics.retries.labels("unavailable").inc()
+            continue
+        return _count(state, started, _relay(upstream))
+    return _count(state, started, error(503, "no_writable_primary", reason, retry=True))
+
+
+def _relay(upstream: httpx.Response) -> Response:
+    headers = {k: v for k, v in upstream.headers.items() if k.lower() in PASSED_RESPONSE_HEADERS}
+    return Response(upstream.content, status_code=upstream.status_code, headers=headers)
+
+
+def _count(state: RouterState, started: float, response: Response) -> Response:
+    state.metrics.requests.labels(str(response.status_code)).inc()
+    state.metrics.latency.observe(time.monotonic() - started)
+    return response

@@ -1,0 +1,26 @@
+"""Settings of a router process (``python -m failover.router``), from ``WATERTIGHT_*``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RouterSettings(BaseSettings):
+    """Configuration of one router. Routes come from etcd; addresses from a map or template."""
+
+    model_config = SettingsConfigDict(env_prefix="WATERTIGHT_", extra="ignore", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8000
+    topology: Path | None = None
+    """Topology file; without it the built-in default topology is used."""
+    etcd_endpoints: tuple[str, ...] = ()
+    """etcd client URLs as reachable from this router (through link proxies locally)."""
+    address_map: Path | None = None
+    """JSON file ``{"units": {unit: {site: url}}, "template": null}``."""
+    unit_url_template: str | None = None
+    """E.g. ``http://watertight-{unit}.watertight-{site}.svc:8100`` (Kubernetes)."""

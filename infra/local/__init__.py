@@ -1,0 +1,1 @@
+"""The local platform: every component is a real process on loopback."""

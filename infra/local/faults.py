@@ -1,0 +1,114 @@
+"""Fault injection on the local platform (DESIGN §6): every fault acts on real processes
+and on the link proxies, prints what it did and is journalled in ``faults.jsonl``.
+
+- ``site-down S``: kill S's processes and blackhole all of S's links (clients see
+  timeouts, as with a dead data center).
+- ``site-up S``: resume a hung site, or restart a downed one — every unit instance as
+  ``standby`` (never a second primary; the controller decides roles) — and pass S's links.
+- ``site-hang S``: SIGSTOP every process of S (accepts TCP, never answers).
+- ``partition A B``: blackhole the A↔B link. ``slow S --ms N``: latency on S's links.
+- ``unit-crash U --site S``: SIGKILL one unit instance. ``heal``: every link back to pass.
+"""
+
+from __future__ import annotations
+
+import signal
+from contextlib import closing
+
+from infra.local.linkproxy_modes import LinkMode
+from infra.local.platform import LocalPlatform
+from infra.local.readiness import wait_ready
+from infra.local.state import PlatformError, PlatformState, record_fault
+
+SITE_UP_TIMEOUT_SECONDS = 60.0
+
+
+class FaultInjector:
+    """Applies faults to a running local platform. Each method returns a sentence."""
+
+    def __init__(self, platform: LocalPlatform) -> None:
+        self.platform = platform
+        self.state: PlatformState = platform.state()
+
+    def _site(self, site: str) -> str:
+        if site not in self.state.sites:
+            known = ", ".join(self.state.sites)
+            raise PlatformError(f"unknown site {site!r}; known sites: {known}")
+        return site
+
+    def _done(self, action: str, sentence: str, **details: object) -> str:
+        record_fault(self.platform.state_dir, action, detail=sentence, **details)
+        return sentence
+
+    def site_down(self, site: str) -> str:
+        self._site(site)
+        with closing(self.platform.proxy()) as proxy:
+            proxy.set_site_links(site, LinkMode(kind="blackhole"))
+        names = [p.name for p in self.state.site_processes(site)]
+        for name in names:
+            self.platform.supervisor.stop(name, grace=0.0)
+        sentence = f"site {site} down: killed {len(names)} processes, blackholed its links"
+        return self._done("site-down", sentence, site=site)
+
+    def site_up(self, site: str) -> str:
+        self._site(site)
+        records = self.state.site_processes(site)
+        alive = self.platform.supervisor.pids()
+        resumed, restarted = [], []
+        for record in records:
+            if record.name in alive:
+                self.platform.supervisor.signal(record.name, signal.SIGCONT)
+                resumed.append(record)
+            else:
+                overrides = {"WATERTIGHT_ROLE": "standby"} if record.kind == "unit" else {}
+                self.platform.supervisor.start(record.spec(**overrides))
+                restarted.append(record)
+        with closing(self.platform.proxy()) as proxy:
+            proxy.set_site_links(site, LinkMode(kind="pass"))
+        wait_ready(self.platform.supervisor, restarted, SITE_UP_TIMEOUT_SECONDS, lambda *_: None)
+        sentence = (
+            f"site {site} up: restarted {len(restarted)} processes (units as standby), "
+            f"resumed {len(resumed)}, links pass"
+        )
+        return self._done("site-up", sentence, site=site)
+
+    def site_hang(self, site: str) -> str:
+        self._site(site)
+        names = [p.name for p in self.state.site_processes(site)]
+        for name in names:
+            self.platform.supervisor.signal(name, signal.SIGSTOP)
+        return self._done(
+            "site-hang", f"site {site} hung: SIGSTOP to {len(names)} processes", site=site
+        )
+
+    def partition(self, a: str, b: str) -> str:
+        self._site(a)
+        self._site(b)
+        if a == b:
+            raise PlatformError("partition needs two different sites")
+        with closing(self.platform.proxy()) as proxy:
+            proxy.set_mode(a, b, LinkMode(kind="blackhole"))
+        return self._done("partition", f"partitioned {a} ↔ {b} (blackhole)", sites=[a, b])
+
+    def slow(self, site: str, ms: int) -> str:
+        self._site(site)
+        if ms < 0:
+            raise PlatformError("--ms must be zero or positive")
+        with closing(self.platform.proxy()) as proxy:
+            proxy.set_site_links(site, LinkMode(kind="latency", latency_ms=ms))
+        return self._done("slow", f"site {site} links slowed by {ms} ms", site=site, ms=ms)
+
+    def unit_crash(self, unit: str, site: str) -> str:
+        self._site(site)
+        name = f"unit-{unit}-{site}"
+        if name not in self.state.processes:
+            units = sorted({p.unit for p in self.state.processes.values() if p.unit})
+            raise PlatformError(f"unknown unit {unit!r}; known units: {', '.join(units)}")
+        if not self.platform.supervisor.signal(name, signal.SIGKILL):
+            raise PlatformError(f"{unit} in {site} is not running")
+        return self._done("unit-crash", f"crashed {unit} in {site} (SIGKILL)", unit=unit, site=site)
+
+    def heal(self) -> str:
+        with closing(self.platform.proxy()) as proxy:
+            proxy.heal()
+        return self._done("heal", "healed: every link passes")

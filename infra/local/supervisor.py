@@ -1,0 +1,162 @@
+"""Background processes of the local platform: start detached, find, signal, stop.
+
+Every process we start gets ``WATERTIGHT_PLATFORM_ID=<absolute state dir>`` in its
+environment, a pid file under ``<state>/pids/`` and a log under ``<state>/logs/``. ``down``
+stops what the pid files name and then scans ``/proc`` for any process carrying the marker,
+so nothing is left behind even after a crashed ``up`` that never wrote its pid files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MARKER = "WATERTIGHT_PLATFORM_ID"
+
+
+class SupervisorError(RuntimeError):
+    """A process could not be started or stopped; the message names it and its log."""
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """What to run. ``site`` is None for processes outside every site (edge, proxies)."""
+
+    name: str
+    argv: Sequence[str]
+    env: Mapping[str, str] = field(default_factory=dict)
+    site: str | None = None
+    ready_url: str | None = None
+
+
+class Supervisor:
+    """Starts and stops the platform's processes; state lives in files, not in memory."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.state_dir = state_dir.resolve()
+        self.pid_dir = self.state_dir / "pids"
+        self.log_dir = self.state_dir / "logs"
+        self._sleep = sleep
+        self._clock = clock
+        # Children started by this object; only these are reaped here (never waitpid(-1),
+        # which would steal exit statuses from other code's subprocess.Popen objects).
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
+
+    def log_path(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
+    def start(self, spec: ProcessSpec) -> int:
+        """Start ``spec`` detached (own session, survives this CLI); return its pid."""
+        self.pid_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **spec.env, MARKER: str(self.state_dir)}
+        log = self.log_path(spec.name).open("ab")
+        try:
+            process = subprocess.Popen(
+                list(spec.argv),
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=self.state_dir,
+            )
+        except OSError as exc:
+            raise SupervisorError(f"cannot start {spec.name} ({spec.argv[0]}): {exc}") from exc
+        finally:
+            log.close()
+        (self.pid_dir / f"{spec.name}.pid").write_text(f"{process.pid}\n")
+        self._children[process.pid] = process
+        return process.pid
+
+    def pids(self) -> dict[str, int]:
+        """Processes named by pid files that are still alive (and ours)."""
+        alive: dict[str, int] = {}
+        if not self.pid_dir.is_dir():
+            return alive
+        for pid_file in sorted(self.pid_dir.glob("*.pid")):
+            with contextlib.suppress(ValueError, OSError):
+                pid = int(pid_file.read_text().strip())
+                if self._is_ours(pid):
+                    alive[pid_file.stem] = pid
+        return alive
+
+    def alive(self, name: str) -> bool:
+        return name in self.pids()
+
+    def signal(self, name: str, sig: signal.Signals) -> bool:
+        """Send ``sig`` to the named process; False if it is not running."""
+        pid = self.pids().get(name)
+        if pid is None:
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        return True
+
+    def stop(self, name: str, grace: float = 5.0) -> None:
+        """SIGCONT (a hung process cannot die otherwise), SIGTERM, then SIGKILL after grace."""
+        pid = self.pids().get(name)
+        if pid is not None:
+            self._terminate([pid], grace)
+        (self.pid_dir / f"{name}.pid").unlink(missing_ok=True)
+
+    def stop_all(self, grace: float = 5.0) -> list[int]:
+        """Stop every process of this platform, pid files or not; return the pids stopped."""
+        pids = sorted(set(self.pids().values()) | set(self.marked_pids()))
+        self._terminate(pids, grace)
+        if self.pid_dir.is_dir():
+            for pid_file in self.pid_dir.glob("*.pid"):
+                pid_file.unlink(missing_ok=True)
+        return pids
+
+    def marked_pids(self) -> list[int]:
+        """Every live process whose environment carries this platform's marker."""
+        return [pid for pid in _all_pids() if self._is_ours(pid)]
+
+    def _is_ours(self, pid: int) -> bool:
+        if pid == os.getpid():
+            return False
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        if stat.rsplit(")", 1)[-1].split()[0] == "Z":
+            return False  # a zombie is dead; its parent will reap it
+        return f"{MARKER}={self.state_dir}".encode() in environ.split(b"\0")
+
+    def _terminate(self, pids: Sequence[int], grace: float) -> None:
+        for sig in (signal.SIGCONT, signal.SIGTERM):
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, sig)
+        deadline = self._clock() + grace
+        while self._clock() < deadline and any(self._is_ours(p) for p in pids):
+            self._sleep(0.05)
+        for pid in pids:
+            if self._is_ours(pid):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+        for pid in pids:
+            child = self._children.pop(pid, None)
+            if child is not None:
+                child.poll()  # reap our own child so it does not linger as a zombie
+
+
+def _all_pids() -> Iterator[int]:
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            yield int(entry.name)
+
+

@@ -1,0 +1,83 @@
+"""The supervisor starts detached processes and leaves none behind on stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from infra.local.supervisor import MARKER, ProcessSpec, Supervisor
+
+SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]
+
+
+def _wait_gone(pid: int, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        if not Path(f"/proc/{pid}").exists():
+            return True
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rsplit(")", 1)[-1].split()[0] == "Z":
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def supervisor(tmp_path: Path):  # type: ignore[no-untyped-def]
+    sup = Supervisor(tmp_path / "state")
+    yield sup
+    sup.stop_all(grace=1.0)
+
+
+def test_started_process_has_pid_file_log_and_marker(supervisor: Supervisor) -> None:
+    pid = supervisor.start(ProcessSpec("sleeper", SLEEPER))
+    assert supervisor.pids() == {"sleeper": pid}
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    assert f"{MARKER}={supervisor.state_dir}".encode() in environ
+    assert supervisor.log_path("sleeper").exists()
+
+
+def test_stop_all_kills_a_hung_process(supervisor: Supervisor) -> None:
+    pid = supervisor.start(ProcessSpec("hung", SLEEPER))
+    supervisor.signal("hung", signal.SIGSTOP)
+    stopped = supervisor.stop_all(grace=1.0)
+    assert pid in stopped
+    assert _wait_gone(pid)
+    assert supervisor.pids() == {}
+
+
+def test_stop_all_finds_processes_that_lost_their_pid_file(supervisor: Supervisor) -> None:
+    env = {**os.environ, MARKER: str(supervisor.state_dir)}
+    orphan = subprocess.Popen(SLEEPER, env=env, start_new_session=True)
+    try:
+        assert orphan.pid in supervisor.marked_pids()
+        supervisor.stop_all(grace=1.0)
+        assert orphan.wait(timeout=10) != 0
+    finally:
+        orphan.kill()
+
+
+def test_processes_of_another_platform_are_left_alone(tmp_path: Path) -> None:
+    mine, other = Supervisor(tmp_path / "a"), Supervisor(tmp_path / "b")
+    theirs = other.start(ProcessSpec("sleeper", SLEEPER))
+    try:
+        mine.stop_all(grace=0.5)
+        assert other.pids() == {"sleeper": theirs}
+    finally:
+        other.stop_all(grace=0.5)
+    assert _wait_gone(theirs)
+
+
+def test_start_of_missing_binary_names_the_process(supervisor: Supervisor) -> None:
+    with pytest.raises(Exception, match="cannot start ghost"):
+        supervisor.start(ProcessSpec("ghost", ["/nonexistent/binary"]))

@@ -1,0 +1,79 @@
+"""``watertight fault ...`` — inject and remove faults on the running local platform."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from infra.local.faults import FaultInjector
+from infra.local.linkproxy_client import LinkProxyError
+from infra.local.platform import LocalPlatform
+from infra.local.state import PlatformError
+from watertight.commands.common import StateDir, fail
+
+group = typer.Typer(
+    help="Inject faults (recorded in <state-dir>/faults.jsonl).", no_args_is_help=True
+)
+
+Site = Annotated[str, typer.Argument(help="Site name, e.g. production.")]
+
+
+def _run(state_dir: Path, action: Callable[[FaultInjector], str]) -> None:
+    try:
+        sentence = action(FaultInjector(LocalPlatform(state_dir)))
+    except (PlatformError, LinkProxyError) as exc:
+        fail(str(exc))
+    typer.echo(sentence)
+
+
+@group.command("site-down")
+def site_down(site: Site, state_dir: StateDir = Path(".watertight")) -> None:
+    """Kill a site's processes and blackhole its links."""
+    _run(state_dir, lambda f: f.site_down(site))
+
+
+@group.command("site-up")
+def site_up(site: Site, state_dir: StateDir = Path(".watertight")) -> None:
+    """Bring a downed or hung site back (unit instances restart as standbys)."""
+    _run(state_dir, lambda f: f.site_up(site))
+
+
+@group.command("site-hang")
+def site_hang(site: Site, state_dir: StateDir = Path(".watertight")) -> None:
+    """SIGSTOP every process of a site (a gray failure)."""
+    _run(state_dir, lambda f: f.site_hang(site))
+
+
+@group.command("partition")
+def partition(a: Site, b: Site, state_dir: StateDir = Path(".watertight")) -> None:
+    """Cut the link between two sites (blackhole)."""
+    _run(state_dir, lambda f: f.partition(a, b))
+
+
+@group.command("slow")
+def slow(
+    site: Site,
+    ms: Annotated[int, typer.Option("--ms", help="Added latency per chunk, ms.")],
+    state_dir: StateDir = Path(".watertight"),
+) -> None:
+    """Add latency to every link of a site."""
+    _run(state_dir, lambda f: f.slow(site, ms))
+
+
+@group.command("unit-crash")
+def unit_crash(
+    unit: Annotated[str, typer.Argument(help="Unit name, e.g. u03.")],
+    site: Annotated[str, typer.Option("--site", help="Site of the instance to crash.")],
+    state_dir: StateDir = Path(".watertight"),
+) -> None:
+    """SIGKILL one unit instance."""
+    _run(state_dir, lambda f: f.unit_crash(unit, site))
+
+
+@group.command("heal")
+def heal(state_dir: StateDir = Path(".watertight")) -> None:
+    """Remove every network fault (links back to pass)."""
+    _run(state_dir, lambda f: f.heal())

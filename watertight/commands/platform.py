@@ -1,0 +1,106 @@
+"""``watertight up | status | down`` — the local platform's lifecycle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from failover.dcs import DcsError, EtcdDcs, RouteStore
+from failover.topology import Topology, TopologyError
+from infra.local.platform import LocalPlatform
+from infra.local.state import PlatformError
+from watertight.commands.common import JsonFlag, StateDir, TopologyFile, fail
+from watertight.status import collect_status, render_status
+
+
+def seed_routes(topology: Topology, endpoints: list[str]) -> None:
+    """Write each unit's initial route (its placement's primary, epoch 1) where absent."""
+    dcs = EtcdDcs(endpoints, timeout=2.0)
+    try:
+        RouteStore(dcs, topology.name).seed(topology)
+    finally:
+        dcs.close()
+
+
+def up(
+    topology_file: TopologyFile = Path("topology.yaml"),
+    state_dir: StateDir = Path(".watertight"),
+    platform: Annotated[str, typer.Option(help="Where to run: local.")] = "local",
+    router_port: Annotated[int, typer.Option(help="Router port (0 = any free).")] = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Start every site in the background; return once everything is ready."""
+    if platform != "local":
+        fail(f"--platform {platform}: only 'local' is available in this build")
+    local = LocalPlatform(state_dir)
+    console = Console(stderr=True)
+    try:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=as_json,
+        ) as bar:
+            task = bar.add_task("starting", total=1)
+
+            def progress(phase: str, done: int, total: int) -> None:
+                bar.update(task, description=phase, completed=done, total=max(total, 1))
+
+            state = local.up(topology_file, seed_routes, router_port, progress)
+    except (PlatformError, TopologyError, DcsError, OSError) as exc:
+        fail(str(exc))
+    summary = {
+        "router_url": state.router_url,
+        "controller_urls": state.controller_urls,
+        "state_dir": state.state_dir,
+        "etcd_client_urls": state.etcd_client_urls,
+        "processes": len(state.processes),
+    }
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    console.print(
+        f"[green]up[/green]: {len(state.processes)} processes ready; router {state.router_url}; "
+        f"state in {state.state_dir}"
+    )
+
+
+def down(state_dir: StateDir = Path(".watertight"), as_json: JsonFlag = False) -> None:
+    """Stop every process of the platform; leaves none behind (even after a crashed up)."""
+    try:
+        stopped = LocalPlatform(state_dir).down()
+    except PlatformError as exc:
+        fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps({"stopped": len(stopped), "state_dir": str(state_dir)}))
+    else:
+        typer.echo(f"down: stopped {len(stopped)} processes")
+
+
+def status(state_dir: StateDir = Path(".watertight"), as_json: JsonFlag = False) -> None:
+    """Sites, units (primary site, epoch, standbys and lag) and process health."""
+    try:
+        report: dict[str, Any] = collect_status(LocalPlatform(state_dir))
+    except PlatformError as exc:
+        fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, sort_keys=True))
+    else:
+        render_status(report, Console())
+
+
+def register(cli: typer.Typer) -> None:
+    cli.command("up")(up)
+    cli.command("down")(down)
+    cli.command("status")(status)
+
+
+__all__ = ["RouteStore", "register", "seed_routes"]
