@@ -46,6 +46,9 @@ class UnitSettings(BaseSettings):
     """Sites fed asynchronously while primary (default: from the topology placement)."""
     etcd_endpoints: tuple[str, ...] = ()
     """When set, a primary holds its lease in etcd and fences itself when keepalive fails."""
+    credit_limit_minor: Annotated[int, Field(ge=0, le=10**15)] = 5_000_000
+    """Credit limit an account opens with (minor units); recorded per account at opening."""
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("database_url")
     @classmethod

@@ -1,0 +1,59 @@
+"""``python -m app``: serve one unit in one site.
+
+Settings come from ``WATERTIGHT_*`` environment variables and the same names as
+command-line options (``--unit u00 --site production --port 8100``); see app/settings.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import uvicorn
+from pydantic import ValidationError
+from pydantic_settings import CliApp
+
+from app.main import create_app
+from app.settings import UnitSettings
+
+GRACEFUL_SHUTDOWN_SECONDS = 3
+# Longer than any client's idle-connection expiry (httpx: 5 s, our links: 2 s), so a
+# client never sends a request on a connection the server is closing at that moment.
+KEEP_ALIVE_SECONDS = 30
+# A write hops between threads (request -> replication link -> request); with the default
+# 5 ms GIL switch interval each hop can stall that long behind a busy thread.
+GIL_SWITCH_INTERVAL_SECONDS = 0.0005
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse settings, build the app, serve until SIGTERM/SIGINT."""
+    try:
+        settings = CliApp.run(UnitSettings, cli_args=sys.argv[1:] if argv is None else argv)
+    except ValidationError as exc:
+        print(f"invalid unit settings:\n{exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per shipment is noise
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
+    try:
+        app = create_app(settings)
+    except (ValueError, OSError) as exc:
+        print(f"cannot start the unit service: {exc}", file=sys.stderr)
+        return 2
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""The ledger endpoints, exactly the router's contract (DESIGN §5)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header
+from fastapi.responses import JSONResponse
+
+from app.deps import ServiceDep
+from app.ledger import validate_idempotency_key
+from app.schemas import AccountView, TransactionRequest, TransactionView
+
+router = APIRouter(prefix="/v1/customers/{customer_id}")
+
+
+@router.post("/transactions", status_code=201)
+def post_transaction(
+    customer_id: str,
+    body: TransactionRequest,
+    service: ServiceDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> JSONResponse:
+    """Post a purchase, payment or refund once per ``Idempotency-Key``."""
+    key = validate_idempotency_key(idempotency_key)
+    service.check_customer(customer_id)
+    status, result = service.writes.post(customer_id, key, body)
+    return JSONResponse(result.model_dump(), status_code=status)
+
+
+@router.get("/transactions/{transaction_id}")
+def get_transaction(customer_id: str, transaction_id: str, service: ServiceDep) -> TransactionView:
+    service.check_customer(customer_id)
+    return service.queries.transaction(customer_id, transaction_id)
+
+
+@router.get("/account")
+def get_account(customer_id: str, service: ServiceDep) -> AccountView:
+    service.check_customer(customer_id)
+    return service.queries.account(customer_id)

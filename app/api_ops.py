@@ -1,0 +1,44 @@
+"""Health, readiness, unit status and metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from app import journal
+from app.api_errors import error_response
+from app.deps import ServiceDep
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """Alive: the process answers HTTP."""
+    return {"status": "alive"}
+
+
+@router.get("/readyz", response_model=None)
+def readyz(service: ServiceDep) -> dict[str, Any] | Response:
+    """Ready to serve its role: the database answers and the role is known."""
+    if not service.db.ping():
+        return error_response(503, "not_ready", "the database does not answer")
+    role = service.node.role
+    return {"status": "ready", "role": role.role, "epoch": role.epoch}
+
+
+@router.get("/v1/unit")
+def unit(service: ServiceDep) -> dict[str, Any]:
+    """Unit, site, role, epoch, last lsn; for a primary, each standby's applied lsn and lag."""
+    return service.queries.unit()
+
+
+@router.get("/metrics")
+def metrics(service: ServiceDep) -> Response:
+    with service.db.read() as session:
+        last = journal.last_lsn(session)
+    replicator = service.node.replicator
+    links = replicator.statuses() if replicator is not None else []
+    body = service.metrics.render(service.node.role, last, links)
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,114 @@
+"""Database access: engine set-up for SQLite and PostgreSQL, and serialized write sessions.
+
+Writes of a unit are serialized twice over, so the journal ``lsn`` is gap-free and the
+available-credit check cannot race:
+
+- in-process, by one lock (one process serves one unit; the lock also orders journal
+  appends with role changes);
+- in the database, so a second process on the same database could not interleave:
+  SQLite writes run in ``BEGIN IMMEDIATE`` (WAL mode, busy timeout), PostgreSQL writes
+  take ``SELECT ... FOR UPDATE`` on the single ``node_state`` row first.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from app.models import NODE_STATE_ID, Base, NodeStateRow
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+_WRITE_OPTION = "watertight_write"
+
+
+class Database:
+    """One unit's database. Thread-safe; sessions are short-lived."""
+
+    def __init__(self, url: str) -> None:
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self._write_lock = threading.Lock()
+        self.engine = self._sqlite_engine() if self.is_sqlite else self._server_engine()
+
+    def _sqlite_engine(self) -> Engine:
+        database = self.url.database or ""
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            self.url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        )
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+
+    def _server_engine(self) -> Engine:
+        return create_engine(self.url, pool_size=10, max_overflow=30, pool_pre_ping=True)
+
+    def create_schema(self) -> None:
+        """Create missing tables (idempotent)."""
+        Base.metadata.create_all(self.engine)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only session in its own transaction (rolled back at the end)."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """The unit's one write transaction at a time; commits on success."""
+        with self._write_lock, self.engine.connect() as connection:
+            connection.execution_options(**{_WRITE_OPTION: True})
+            with connection.begin():
+                session = Session(bind=connection, expire_on_commit=False)
+                try:
+                    if not self.is_sqlite:
+                        _lock_node_state(session)
+                    yield session
+                    session.flush()
+                finally:
+                    session.close()
+
+    def ping(self) -> bool:
+        """True when the database answers a trivial query."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception:  # any driver error means "not reachable" here
+            return False
+        return True
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _lock_node_state(session: Session) -> None:
+    # The row may not exist yet on a brand-new database; the write that creates it is
+    # the first one and is serialized by the in-process lock.
+    session.execute(
+        select(NodeStateRow.id).where(NodeStateRow.id == NODE_STATE_ID).with_for_update()
+    )
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Take transaction control away from the sqlite3 module so that "begin" below decides
+    # between a deferred (read) and an immediate (write) transaction.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.close()
+
+
+def _sqlite_on_begin(connection: Any) -> None:
+    immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -1,0 +1,209 @@
+"""Journal and ledger rows inside one database session.
+
+The primary and the standbys change the ledger through the same function,
+:func:`apply_entry`, so a standby's ledger is the primary's by construction. Callers
+own the transaction (see :meth:`app.database.Database.write`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from app.ledger import canonical_json
+from app.models import (
+    Account,
+    Base,
+    DiscardedEntry,
+    IdempotencyRecord,
+    JournalEntry,
+    LedgerTransaction,
+)
+from app.protocol import Effect, EpochRange, WireEntry
+
+
+def _table(model: type[Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+_ACCOUNTS = _table(Account)
+_TRANSACTIONS = _table(LedgerTransaction)
+_KEYS = _table(IdempotencyRecord)
+_JOURNAL = _table(JournalEntry)
+
+
+def last_lsn(session: Session) -> int:
+    """The newest lsn in the journal, 0 when empty."""
+    return int(session.scalar(select(func.coalesce(func.max(JournalEntry.lsn), 0))) or 0)
+
+
+def apply_entry(session: Session, entry: WireEntry) -> None:
+    """Write ``entry`` and its ledger effect. The caller guarantees ``lsn == last + 1``.
+
+    Core statements, not the ORM unit of work: this is the hot path on every instance,
+    and nothing here may be served from a stale identity map.
+    """
+    connection = session.connection()
+    effect = entry.payload
+    accounts = _ACCOUNTS
+    updated = connection.execute(
+        update(accounts)
+        .where(accounts.c.customer_id == effect.customer_id)
+        .values(available_credit_minor=effect.available_after_minor)
+    )
+    if updated.rowcount == 0:
+        connection.execute(
+            insert(accounts).values(
+                customer_id=effect.customer_id,
+                credit_limit_minor=effect.credit_limit_minor,
+                available_credit_minor=effect.available_after_minor,
+                opened_lsn=entry.lsn,
+            )
+        )
+    connection.execute(
+        insert(_TRANSACTIONS).values(
+            transaction_id=effect.transaction_id,
+            customer_id=effect.customer_id,
+            type=effect.type,
+            amount_minor=effect.amount_minor,
+            currency=effect.currency,
+            merchant=effect.merchant,
+            status=effect.status,
+            epoch=entry.epoch,
+            lsn=entry.lsn,
+        )
+    )
+    response = canonical_json(entry.response.model_dump())
+    connection.execute(
+        insert(_KEYS).values(
+            key=entry.idempotency_key,
+            request_hash=entry.request_hash,
+            response=response,
+            lsn=entry.lsn,
+        )
+    )
+    connection.execute(
+        insert(_JOURNAL).values(
+            lsn=entry.lsn,
+            epoch=entry.epoch,
+            idempotency_key=entry.idempotency_key,
+            request_hash=entry.request_hash,
+            payload=canonical_json(effect.model_dump()),
+            response=response,
+        )
+    )
+
+
+def account_balance(session: Session, customer_id: str) -> tuple[int, int] | None:
+    """``(credit_limit_minor, available_credit_minor)`` of an open account, else None."""
+    accounts = _ACCOUNTS
+    row = (
+        session.connection()
+        .execute(
+            select(accounts.c.credit_limit_minor, accounts.c.available_credit_minor).where(
+                accounts.c.customer_id == customer_id
+            )
+        )
+        .first()
+    )
+    return None if row is None else (int(row[0]), int(row[1]))
+
+
+def idempotency_record(session: Session, key: str) -> tuple[str, str, int] | None:
+    """``(request_hash, response_json, lsn)`` stored for ``key``, else None."""
+    keys = _KEYS
+    row = (
+        session.connection()
+        .execute(select(keys.c.request_hash, keys.c.response, keys.c.lsn).where(keys.c.key == key))
+        .first()
+    )
+    return None if row is None else (str(row[0]), str(row[1]), int(row[2]))
+
+
+def entries_json_after(session: Session, lsn: int, limit: int) -> list[str]:
+    """Up to ``limit`` entries above ``lsn``, in order, as :class:`WireEntry` JSON objects.
+
+    Built from the stored canonical JSON without parsing it again: this runs for every
+    shipment. The receiver validates each entry against :class:`WireEntry`.
+    """
+    rows = session.connection().execute(
+        select(
+            _JOURNAL.c.lsn,
+            _JOURNAL.c.epoch,
+            _JOURNAL.c.idempotency_key,
+            _JOURNAL.c.request_hash,
+            _JOURNAL.c.payload,
+            _JOURNAL.c.response,
+        )
+        .where(_JOURNAL.c.lsn > lsn)
+        .order_by(_JOURNAL.c.lsn)
+        .limit(limit)
+    )
+    return [
+        f'{{"lsn":{int(lsn_)},"epoch":{int(epoch)},"idempotency_key":{json.dumps(key)},'
+        f'"request_hash":{json.dumps(fingerprint)},"payload":{payload},"response":{response}}}'
+        for lsn_, epoch, key, fingerprint, payload, response in rows
+    ]
+
+
+def epoch_ranges(session: Session) -> list[EpochRange]:
+    """Which epoch wrote which lsn range, oldest first."""
+    rows = session.execute(
+        select(JournalEntry.epoch, func.min(JournalEntry.lsn), func.max(JournalEntry.lsn))
+        .group_by(JournalEntry.epoch)
+        .order_by(func.min(JournalEntry.lsn))
+    )
+    return [EpochRange(epoch=e, first_lsn=first, last_lsn=last) for e, first, last in rows]
+
+
+def discard_from(session: Session, first_lsn: int, *, for_epoch: int, reason: str) -> int:
+    """Undo and remove every entry from ``first_lsn`` on, newest first; record each one.
+
+    Returns how many entries were discarded. Their ledger effect is reversed exactly
+    (available credit moves back by the entry's delta; an account opened by a discarded
+    entry is removed), so the remaining ledger equals the journal prefix.
+    """
+    rows = list(
+        session.scalars(
+            select(JournalEntry)
+            .where(JournalEntry.lsn >= first_lsn)
+            .order_by(JournalEntry.lsn.desc())
+        )
+    )
+    now = time.time()
+    for row in rows:
+        _undo(session, row)
+        session.add(
+            DiscardedEntry(
+                lsn=row.lsn,
+                epoch=row.epoch,
+                idempotency_key=row.idempotency_key,
+                request_hash=row.request_hash,
+                payload=row.payload,
+                response=row.response,
+                discarded_at=now,
+                discarded_for_epoch=for_epoch,
+                reason=reason,
+            )
+        )
+    session.flush()
+    return len(rows)
+
+
+def _undo(session: Session, row: JournalEntry) -> None:
+    effect = Effect.model_validate(json.loads(row.payload))
+    account = session.get(Account, effect.customer_id)
+    if account is not None:
+        if account.opened_lsn == row.lsn:
+            session.delete(account)
+        else:
+            account.available_credit_minor -= effect.delta_minor
+    session.execute(delete(LedgerTransaction).where(LedgerTransaction.lsn == row.lsn))
+    session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.lsn == row.lsn))
+    session.delete(row)
+    session.flush()

@@ -1,0 +1,54 @@
+"""The FastAPI application of one unit instance."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from app import api_admin, api_ledger, api_ops
+from app.api_errors import install_error_handlers
+from app.lease import PrimaryLease
+from app.lease_factory import build_lease
+from app.metrics import MetricsMiddleware
+from app.service import UnitService, build_service
+from app.settings import UnitSettings
+
+
+def create_app(settings: UnitSettings, lease: PrimaryLease | None = None) -> FastAPI:
+    """Build the app; ``lease`` defaults to :func:`app.lease_factory.build_lease`.
+
+    The service starts (schema, role, lease, replication) in the app's lifespan.
+    """
+    service = build_service(settings, lease if lease is not None else build_lease(settings))
+    return app_for(service)
+
+
+def app_for(service: UnitService) -> FastAPI:
+    """An app around an already built (not yet started) service."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(service.start)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(service.stop)
+
+    settings = service.settings
+    app = FastAPI(
+        title=f"watertight unit {settings.unit}@{settings.site}",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.service = service
+    install_error_handlers(app)
+    app.include_router(api_ledger.router)
+    app.include_router(api_ops.router)
+    app.include_router(api_admin.admin)
+    app.include_router(api_admin.replication)
+    app.add_middleware(MetricsMiddleware, metrics=service.metrics)
+    return app

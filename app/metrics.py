@@ -1,0 +1,88 @@
+"""Prometheus metrics of one unit instance, in a registry of its own (several apps may
+live in one test process)."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.replication import LinkStatus
+from app.roles import ROLES, NodeRole
+
+
+class UnitMetrics:
+    """Request counters and latencies, role, epoch and replication lag."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "watertight_unit_requests",
+            "HTTP requests by route and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "watertight_unit_request_seconds",
+            "HTTP request latency.",
+            ["method", "route"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=self.registry,
+        )
+        self.role = Gauge(
+            "watertight_unit_role", "1 for the current role.", ["role"], registry=self.registry
+        )
+        self.epoch = Gauge("watertight_unit_epoch", "Current epoch.", registry=self.registry)
+        self.last_lsn = Gauge(
+            "watertight_unit_last_lsn", "Last journal lsn.", registry=self.registry
+        )
+        self.lag = Gauge(
+            "watertight_unit_replication_lag_entries",
+            "Journal entries a standby has not applied yet (primary only).",
+            ["standby", "mode"],
+            registry=self.registry,
+        )
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+    def render(self, role: NodeRole, last_lsn: int, links: list[LinkStatus]) -> bytes:
+        """Refresh the gauges from the current state and return the exposition text."""
+        for name in ROLES:
+            self.role.labels(name).set(1 if role.role == name else 0)
+        self.epoch.set(role.epoch)
+        self.last_lsn.set(last_lsn)
+        self.lag.clear()
+        for link in links:
+            applied = link.applied_lsn if link.applied_lsn is not None else 0
+            self.lag.labels(link.site, link.mode).set(last_lsn - applied)
+        return generate_latest(self.registry)
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request by method, route template and status."""
+
+    def __init__(self, app: ASGIApp, metrics: UnitMetrics) -> None:
+        self._app = app
+        self._metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self._app(scope, receive, send_and_record)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self._metrics.observe(scope["method"], route, status, time.perf_counter() - started)

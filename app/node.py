@@ -1,0 +1,237 @@
+"""This instance's role, epoch and lease, and the replicator it runs while primary.
+
+Role changes go through one lock and are persisted (``node_state``) inside the unit's
+write transaction, so a write sees either the old role or the new one, never a mix.
+Lock order: node lock, then the database write lock; never the other way round.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import replace
+
+from sqlalchemy.orm import Session
+
+from app import journal
+from app.database import Database
+from app.errors import InvalidRequestError, LeaseRefusedError, RoleConflictError, StaleEpochError
+from app.lease import LeaseUnavailable, PrimaryLease
+from app.models import NODE_STATE_ID, NodeStateRow
+from app.protocol import HandshakeRequest
+from app.replication import LinkConfig, Replicator
+from app.roles import NodeRole, Role, RoleRequest, change_role
+from app.settings import UnitSettings
+from failover.topology import Topology
+
+log = logging.getLogger(__name__)
+ASYNC_TIMEOUT_SECONDS = 5.0
+
+
+class Node:
+    """Owns the role state machine of one unit instance."""
+
+    def __init__(
+        self,
+        settings: UnitSettings,
+        topology: Topology,
+        db: Database,
+        lease: PrimaryLease,
+        token: str | None,
+    ) -> None:
+        self.settings = settings
+        self.topology = topology
+        self.db = db
+        self.lease = lease
+        self._token = token
+        self._lock = threading.RLock()
+        self._role = NodeRole("standby", 0, None)
+        self.replicator: Replicator | None = None
+        self.fence_reason: str | None = None
+
+    @property
+    def role(self) -> NodeRole:
+        return self._role
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self, initial: NodeRole) -> None:
+        """Take ``initial`` (already decided by :func:`app.roles.role_at_start`)."""
+        with self._lock:
+            if initial.role == "primary":
+                self._check_peers(initial)
+                try:
+                    self.lease.acquire(self.settings.unit, self.settings.site, initial.epoch)
+                except LeaseUnavailable as exc:
+                    log.warning("starting as standby: primary lease unavailable: %s", exc)
+                    initial = NodeRole("standby", initial.epoch, None)
+            self._commit_role(initial)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stop_replicator()
+            self.lease.release()
+
+    def load_stored(self) -> NodeRole | None:
+        with self.db.read() as session:
+            row = session.get(NodeStateRow, NODE_STATE_ID)
+            if row is None:
+                return None
+            standbys = tuple(json.loads(row.async_standbys))
+            role: Role = "primary" if row.role == "primary" else _as_role(row.role)
+            return NodeRole(role, row.epoch, row.primary_site, row.sync_standby, standbys)
+
+    # -- role changes -------------------------------------------------------------------
+
+    def change(self, request: RoleRequest) -> NodeRole:
+        """Apply ``POST /admin/role``; raises when the change is refused."""
+        with self._lock:
+            new = change_role(self._role, request, self.settings.site)
+            if new.role == "primary":
+                self._check_peers(new)
+            already_primary = self._role.role == "primary" and self._role.epoch == new.epoch
+            if new.role == "primary" and not already_primary:
+                try:
+                    self.lease.acquire(self.settings.unit, self.settings.site, new.epoch)
+                except LeaseUnavailable as exc:
+                    raise LeaseRefusedError(f"cannot take the primary lease: {exc}") from exc
+            if new.role != "primary":
+                self.fence_reason = None if new.role == "standby" else "fenced by /admin/role"
+            self._commit_role(new)
+            return new
+
+    def fence(self, reason: str) -> None:
+        """Stop accepting writes now (lease lost, newer epoch seen). Idempotent."""
+        with self._lock:
+            if self._role.role != "primary":
+                return
+            log.error("fencing myself: %s", reason)
+            self.fence_reason = reason
+            self._commit_role(replace(self._role, role="fenced"))
+
+    def observe_epoch(self, epoch: int, primary_site: str) -> None:
+        """A primary at ``epoch`` handshakes with us: refuse it, or follow it."""
+        with self._lock:
+            current = self._role
+            if epoch < current.epoch:
+                raise StaleEpochError(
+                    f"this instance is at epoch {current.epoch}; {primary_site} sent epoch {epoch}",
+                    extra={"epoch": current.epoch},
+                )
+            if epoch == current.epoch and current.primary_site not in (None, primary_site):
+                raise RoleConflictError(
+                    f"epoch {epoch} belongs to {current.primary_site}, not {primary_site}",
+                    extra={"epoch": current.epoch},
+                )
+            if current.role == "primary" or epoch > current.epoch or current.primary_site is None:
+                # A newer primary exists: step down; a fenced node may follow it too.
+                self.fence_reason = None
+                self._commit_role(NodeRole("standby", epoch, primary_site))
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _commit_role(self, new: NodeRole) -> None:
+        old = self._role
+        with self.db.write() as session:
+            _persist(session, new)
+            self._role = new
+        if old.role == "primary" and not _same_primary(old, new):
+            self._stop_replicator()
+        if old.role == "primary" and new.role != "primary":
+            self.lease.release()
+        if new.role == "primary" and (self.replicator is None or not _same_primary(old, new)):
+            self._start_replicator(new)
+
+    def _start_replicator(self, role: NodeRole) -> None:
+        self._stop_replicator()
+        with self.db.read() as session:
+            last = journal.last_lsn(session)
+        sync = self._link(role.sync_standby, "sync", role) if role.sync_standby else None
+        asyncs = [self._link(site, "async", role) for site in role.async_standbys]
+        self.replicator = Replicator(sync, asyncs, last)
+        self.replicator.start(_DatabaseSource(self.db, role, self.settings.site), self._on_stale)
+
+    def _stop_replicator(self) -> None:
+        replicator, self.replicator = self.replicator, None
+        if replicator is not None:
+            replicator.stop()
+
+    def _check_peers(self, role: NodeRole) -> None:
+        for site in (role.sync_standby, *role.async_standbys):
+            if site is not None and site not in self.settings.peers:
+                known = ", ".join(sorted(self.settings.peers)) or "none"
+                raise InvalidRequestError(f"no peer URL for standby site {site!r} (peers: {known})")
+
+    def _link(self, site: str, mode: str, role: NodeRole) -> LinkConfig:
+        url = self.settings.peers[site]
+        replication = self.topology.replication
+        sync = mode == "sync"
+        return LinkConfig(
+            site=site,
+            url=url,
+            mode="sync" if sync else "async",
+            token=self._token or "",
+            epoch=role.epoch,
+            primary_site=self.settings.site,
+            batch_size=replication.async_batch_size if not sync else 1_000,
+            interval_seconds=replication.async_interval_seconds if not sync else 0.5,
+            timeout_seconds=replication.sync_timeout_seconds if sync else ASYNC_TIMEOUT_SECONDS,
+        )
+
+    def _on_stale(self, epoch: int, detail: str) -> None:
+        # Called on a link thread; fencing joins the links, so do it from another thread.
+        reason = f"a standby knows newer epoch {epoch}: {detail}"
+        threading.Thread(target=self.fence, args=(reason,), name="fence", daemon=True).start()
+
+
+class _DatabaseSource:
+    """The primary's journal as the links read it."""
+
+    def __init__(self, db: Database, role: NodeRole, site: str) -> None:
+        self._db = db
+        self._role = role
+        self._site = site
+
+    def entries_after(self, lsn: int, limit: int) -> list[str]:
+        with self._db.read() as session:
+            return journal.entries_json_after(session, lsn, limit)
+
+    def handshake_request(self) -> HandshakeRequest:
+        with self._db.read() as session:
+            return HandshakeRequest(
+                epoch=self._role.epoch,
+                primary_site=self._site,
+                last_lsn=journal.last_lsn(session),
+                epoch_ranges=journal.epoch_ranges(session),
+            )
+
+
+def _same_primary(old: NodeRole, new: NodeRole) -> bool:
+    return (
+        old.role == new.role == "primary"
+        and old.epoch == new.epoch
+        and (
+            old.sync_standby,
+            old.async_standbys,
+        )
+        == (new.sync_standby, new.async_standbys)
+    )
+
+
+def _as_role(value: str) -> Role:
+    return "fenced" if value == "fenced" else "standby"
+
+
+def _persist(session: Session, role: NodeRole) -> None:
+    row = session.get(NodeStateRow, NODE_STATE_ID)
+    if row is None:
+        row = NodeStateRow(id=NODE_STATE_ID)
+        session.add(row)
+    row.role = role.role
+    row.epoch = role.epoch
+    row.primary_site = role.primary_site
+    row.sync_standby = role.sync_standby
+    row.async_standbys = json.dumps(list(role.async_standbys))
+    row.updated_at = time.time()

@@ -1,0 +1,119 @@
+"""The replication wire format and the pure rule that finds where two journals diverge.
+
+Entries travel as :class:`WireEntry`. Before shipping entries at an epoch, a primary
+sends a :class:`HandshakeRequest` with the epoch ranges of its journal; the receiver
+compares them with its own (:func:`first_divergent_lsn`), discards what the primary does
+not have, and answers with the lsn it has applied. Only one primary ever writes at a
+given epoch, so two entries with the same ``(lsn, epoch)`` are the same entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.schemas import TransactionResult, TransactionStatus, TransactionType
+
+MAX_BATCH = 10_000
+NonNegative = Annotated[int, Field(ge=0)]
+
+
+class Effect(BaseModel):
+    """What a journal entry does to the ledger; applying it needs nothing else."""
+
+    model_config = ConfigDict(frozen=True)
+
+    customer_id: str
+    transaction_id: str
+    type: TransactionType
+    amount_minor: int
+    currency: str
+    merchant: str | None
+    status: TransactionStatus
+    delta_minor: int
+    credit_limit_minor: int
+    available_after_minor: int
+
+
+class WireEntry(BaseModel):
+    """One journal entry: the key and request hash travel with it (DESIGN §3.3)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    lsn: Annotated[int, Field(ge=1)]
+    epoch: NonNegative
+    idempotency_key: str
+    request_hash: str
+    payload: Effect
+    response: TransactionResult
+
+
+class EpochRange(BaseModel):
+    """Journal entries ``first_lsn..last_lsn`` (inclusive) were written at ``epoch``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    epoch: NonNegative
+    first_lsn: Annotated[int, Field(ge=1)]
+    last_lsn: Annotated[int, Field(ge=1)]
+
+
+class HandshakeRequest(BaseModel):
+    epoch: NonNegative
+    primary_site: str
+    last_lsn: NonNegative
+    epoch_ranges: list[EpochRange]
+
+
+class HandshakeResult(BaseModel):
+    applied_lsn: NonNegative
+    epoch: NonNegative
+    discarded: NonNegative
+
+
+class ApplyRequest(BaseModel):
+    epoch: NonNegative
+    primary_site: str
+    entries: Annotated[list[WireEntry], Field(max_length=MAX_BATCH)]
+
+
+class ApplyResult(BaseModel):
+    """``applied``: all entries are in. ``gap``: resend from ``applied_lsn + 1``."""
+
+    status: Literal["applied", "gap"]
+    applied_lsn: NonNegative
+    epoch: NonNegative
+
+
+def first_divergent_lsn(
+    local: Sequence[EpochRange], primary: Sequence[EpochRange], primary_last_lsn: int
+) -> int | None:
+    """The first local lsn the primary does not hold identically, or None if none.
+
+    A local entry is kept when the primary's journal has the same lsn at the same epoch.
+    Anything past ``primary_last_lsn`` is divergent: the primary will write those lsns
+    itself, at its own (newer) epoch.
+    """
+    for mine in local:
+        for lsn in _boundaries(mine, primary):
+            if lsn > primary_last_lsn or _epoch_at(primary, lsn) != mine.epoch:
+                return lsn
+    return None
+
+
+def _boundaries(mine: EpochRange, primary: Sequence[EpochRange]) -> list[int]:
+    # Epochs are constant over a range, so checking where either side's range starts is
+    # enough to find the first mismatch inside ``mine``.
+    starts = {mine.first_lsn}
+    starts.update(r.first_lsn for r in primary if mine.first_lsn < r.first_lsn <= mine.last_lsn)
+    starts.update(r.last_lsn + 1 for r in primary if mine.first_lsn <= r.last_lsn < mine.last_lsn)
+    return sorted(starts)
+
+
+def _epoch_at(ranges: Sequence[EpochRange], lsn: int) -> int | None:
+    for r in ranges:
+        if r.first_lsn <= lsn <= r.last_lsn:
+            return r.epoch
+    return None

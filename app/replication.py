@@ -1,0 +1,321 @@
+"""Journal shipping from a primary to its standbys (DESIGN §2).
+
+One :class:`StandbyLink` thread per standby. A link first sends a handshake (the
+standby discards whatever diverges from this primary's journal and says which lsn it
+has applied), then ships entries in order from there:
+
+- the **sync** link wakes as soon as a write commits and ships everything not yet
+  applied in one batch (group commit); writers wait, up to the topology's
+  ``sync_timeout_seconds``, until the sync standby's applied lsn reaches theirs;
+- **async** links wake every ``async_interval_seconds`` and ship up to
+  ``async_batch_size`` entries per request.
+
+Any failure drops the link back to the handshake step, retried with backoff (tenacity),
+and marks it down; while the sync link is known down, writes fail fast with 503 before
+anything is written. A standby answering ``stale_epoch`` means a newer primary exists:
+the link calls ``on_stale_epoch`` (the node fences itself) and stops.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import httpx
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from app.protocol import ApplyResult, HandshakeRequest, HandshakeResult
+
+log = logging.getLogger(__name__)
+
+LinkMode = Literal["sync", "async"]
+MAX_BACKOFF_SECONDS = 0.5
+LINK_KEEPALIVE_SECONDS = 2.0
+
+
+class JournalSource(Protocol):
+    """What a link reads from the primary's database."""
+
+    def entries_after(self, lsn: int, limit: int) -> list[str]:
+        """Up to ``limit`` entries above ``lsn`` as JSON objects (see WireEntry)."""
+        ...
+
+    def handshake_request(self) -> HandshakeRequest: ...
+
+
+class ShipError(Exception):
+    """A shipment or handshake did not go through; the link will retry."""
+
+
+class HandshakeNeededError(ShipError):
+    """The standby lost our handshake (it restarted): handshake again, no outage."""
+
+
+class StaleEpochSeenError(Exception):
+    """The standby knows a newer epoch than ours."""
+
+    def __init__(self, epoch: int, detail: str) -> None:
+        super().__init__(detail)
+        self.epoch = epoch
+
+
+@dataclass(frozen=True)
+class LinkConfig:
+    """Where and how to ship to one standby."""
+
+    site: str
+    url: str
+    mode: LinkMode
+    token: str = field(repr=False)  # never in logs
+    epoch: int
+    primary_site: str
+    batch_size: int
+    interval_seconds: float
+    timeout_seconds: float
+
+
+@dataclass(frozen=True)
+class LinkStatus:
+    """What ``/v1/unit`` shows about a standby."""
+
+    site: str
+    mode: LinkMode
+    applied_lsn: int | None
+    healthy: bool | None
+    last_error: str | None
+
+
+class Replicator:
+    """The set of links of one primary at one epoch, and the writers' sync wait."""
+
+    def __init__(self, sync: LinkConfig | None, asyncs: list[LinkConfig], last_lsn: int) -> None:
+        self._acks = threading.Condition()  # writers wait here for the sync standby
+        self._work = threading.Condition()  # the sync link waits here for new entries
+        self._stopped = False
+        self._last_lsn = last_lsn
+        self.sync_site = sync.site if sync else None
+        self._links: dict[str, StandbyLink] = {}
+        for config in [c for c in (sync,) if c is not None] + asyncs:
+            self._links[config.site] = StandbyLink(config, self)
+
+    def start(self, source: JournalSource, on_stale_epoch: Callable[[int, str], None]) -> None:
+        for link in self._links.values():
+            link.start_thread(source, on_stale_epoch)
+
+    def stop(self) -> None:
+        """Stop every link and wake waiting writers (they fail). Safe from a link thread."""
+        self._stopped = True
+        for condition in (self._acks, self._work):
+            with condition:
+                condition.notify_all()
+        for link in self._links.values():
+            link.join()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def notify_appended(self, lsn: int) -> None:
+        """A write committed ``lsn``: wake the sync link."""
+        with self._work:
+            self._last_lsn = max(self._last_lsn, lsn)
+            self._work.notify_all()
+
+    def wait_synced(self, lsn: int, timeout: float) -> str | None:
+        """Wait until the sync standby applied ``lsn``. None on success, else why not."""
+        link = self._links.get(self.sync_site) if self.sync_site else None
+        if link is None:
+            return None
+        deadline = time.monotonic() + timeout
+        with self._acks:
+            while not self._stopped:
+                if (link.applied_lsn or 0) >= lsn:
+                    return None
+                if link.healthy is False:
+                    return f"sync standby {link.config.site} is unreachable: {link.last_error}"
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return f"sync standby {link.config.site} did not confirm within {timeout} s"
+                self._acks.wait(remaining)
+        return "replication stopped: this instance is no longer the primary"
+
+    def sync_down_reason(self) -> str | None:
+        """Why writes must be refused right now, or None. Unknown (not tried) is not down."""
+        link = self._links.get(self.sync_site) if self.sync_site else None
+        if link is None or link.healthy is not False:
+            return None
+        return f"sync standby {link.config.site} is unreachable: {link.last_error}"
+
+    def statuses(self) -> list[LinkStatus]:
+        return [link.status() for link in self._links.values()]
+
+    # -- used by the links --------------------------------------------------------------
+
+    def wait_for_work(self, link: StandbyLink) -> None:
+        """Block a sync link until there is something to ship (or a short heartbeat)."""
+        with self._work:
+            self._work.wait_for(
+                lambda: self._stopped or self._last_lsn > (link.applied_lsn or 0),
+                timeout=link.config.interval_seconds,
+            )
+
+    def progress(self) -> None:
+        with self._acks:
+            self._acks.notify_all()
+
+    def last_lsn(self) -> int:
+        return self._last_lsn
+
+
+class StandbyLink:
+    """Ships the journal to one standby from its own thread."""
+
+    def __init__(self, config: LinkConfig, owner: Replicator) -> None:
+        self.config = config
+        self._owner = owner
+        self.applied_lsn: int | None = None
+        self.healthy: bool | None = None
+        self.last_error: str | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def status(self) -> LinkStatus:
+        c = self.config
+        return LinkStatus(c.site, c.mode, self.applied_lsn, self.healthy, self.last_error)
+
+    def start_thread(self, source: JournalSource, on_stale: Callable[[int, str], None]) -> None:
+        self._thread = threading.Thread(
+            target=self._run, args=(source, on_stale), name=f"ship-{self.config.site}", daemon=True
+        )
+        self._thread.start()
+
+    def join(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=self.config.timeout_seconds + 5)
+
+    def _run(self, source: JournalSource, on_stale: Callable[[int, str], None]) -> None:
+        headers = {"Authorization": f"Bearer {self.config.token}"}
+        timeout = httpx.Timeout(self.config.timeout_seconds)
+        limits = httpx.Limits(keepalive_expiry=LINK_KEEPALIVE_SECONDS)
+        with httpx.Client(
+            base_url=self.config.url, headers=headers, timeout=timeout, limits=limits
+        ) as client:
+            try:
+                while not self._stopping():
+                    if self._connect(client, source):
+                        self._ship_until_error(client, source)
+            except StaleEpochSeenError as exc:
+                self._mark_down(f"newer epoch {exc.epoch} at {self.config.site}")
+                on_stale(exc.epoch, str(exc))
+            except Exception:  # a bug must not silently kill replication: log, mark down
+                log.exception("replication link to %s crashed", self.config.site)
+                self._mark_down("replication link crashed; see the log")
+
+    def _sleep(self, seconds: float) -> None:
+        self._stop.wait(seconds)
+
+    def _stopping(self) -> bool:
+        return self._stop.is_set() or self._owner.stopped
+
+    def _connect(self, client: httpx.Client, source: JournalSource) -> bool:
+        retrying = Retrying(
+            retry=retry_if_exception_type(ShipError),
+            wait=wait_exponential(multiplier=0.05, max=MAX_BACKOFF_SECONDS),
+            stop=lambda _state: self._stopping(),
+            sleep=self._sleep,
+            before_sleep=lambda state: self._mark_down(
+                str(state.outcome and state.outcome.exception())
+            ),
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    handshake = source.handshake_request().model_dump_json()
+                    result = HandshakeResult.model_validate(
+                        _post(client, "/replication/handshake", handshake)
+                    )
+        except RetryError:
+            return False
+        self.applied_lsn = result.applied_lsn
+        self._mark_up()
+        return True
+
+    def _ship_until_error(self, client: httpx.Client, source: JournalSource) -> None:
+        c = self.config
+        while not self._stopping():
+            entries = source.entries_after(self.applied_lsn or 0, c.batch_size)
+            if not entries:
+                if c.mode == "sync":
+                    self._owner.wait_for_work(self)
+                else:
+                    self._stop.wait(c.interval_seconds)
+                continue
+            # The body of an ApplyRequest, assembled from already-serialized entries.
+            header = f'{{"epoch":{c.epoch},"primary_site":{json.dumps(c.primary_site)},"entries":['
+            body = header + ",".join(entries) + "]}"
+            try:
+                result = ApplyResult.model_validate(_post(client, "/replication/entries", body))
+            except HandshakeNeededError:
+                return  # straight back to the handshake; only its failure marks us down
+            except ShipError as exc:
+                self._mark_down(str(exc))
+                return
+            self.applied_lsn = result.applied_lsn
+            self._mark_up()
+            if c.mode == "async" and result.status == "applied" and len(entries) < c.batch_size:
+                self._stop.wait(c.interval_seconds)
+
+    def _mark_up(self) -> None:
+        self.healthy, self.last_error = True, None
+        self._owner.progress()
+
+    def _mark_down(self, reason: str) -> None:
+        self.healthy, self.last_error = False, reason
+        self._owner.progress()
+
+
+def _post(client: httpx.Client, path: str, content: str) -> object:
+    # Both endpoints are idempotent, so one immediate retry on a transport error is safe;
+    # it absorbs a pooled connection the peer closed while idle.
+    try:
+        for attempt in Retrying(
+            stop=stop_after_attempt(2),
+            retry=retry_if_exception_type(httpx.TransportError),
+            reraise=True,
+        ):
+            with attempt:
+                response = client.post(path, content=content, headers=_JSON)
+    except httpx.HTTPError as exc:
+        raise ShipError(f"{type(exc).__name__}: {exc}") from exc
+    if response.status_code == 200:
+        return response.json()
+    error = _error_of(response)
+    if response.status_code == 409 and error.get("error") == "stale_epoch":
+        epoch = error.get("epoch")
+        raise StaleEpochSeenError(epoch if isinstance(epoch, int) else -1, str(error.get("detail")))
+    if response.status_code == 409 and error.get("error") == "handshake_required":
+        raise HandshakeNeededError(str(error.get("detail")))
+    raise ShipError(f"{path} answered {response.status_code}: {error.get('detail', '')}")
+
+
+def _error_of(response: httpx.Response) -> dict[str, object]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {"detail": response.text[:200]}
+    return body if isinstance(body, dict) else {"detail": str(body)[:200]}
+
+
+_JSON = {"Content-Type": "application/json"}

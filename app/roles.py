@@ -1,0 +1,109 @@
+"""Pure rules for an instance's role and epoch (DESIGN §3.1). No I/O.
+
+Role changes (``POST /admin/role``) and the role a process takes when it starts are
+decided here from the current :class:`NodeRole` and the request.
+
+Restart rule: a process keeps the epoch stored in its database. A stored ``primary``
+comes back ``standby`` unless the settings say ``role=primary`` at an epoch at least as
+new as the stored one (for the same epoch: only if that epoch was this site's own). A
+stored ``fenced`` stays fenced unless the settings carry a newer epoch. Settings with a
+newer epoch than the stored one are a new assignment and win.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.errors import InvalidRequestError, RoleConflictError, StaleEpochError
+
+Role = Literal["primary", "standby", "fenced"]
+ROLES: tuple[Role, ...] = ("primary", "standby", "fenced")
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRole:
+    """Who this instance is right now. ``primary_site`` is the primary it knows of."""
+
+    role: Role
+    epoch: int
+    primary_site: str | None
+    sync_standby: str | None = None
+    async_standbys: tuple[str, ...] = ()
+
+
+class RoleRequest(BaseModel):
+    """Body of ``POST /admin/role``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: Role
+    epoch: int = Field(ge=0)
+    sync_standby: str | None = None
+    async_standbys: list[str] = Field(default_factory=list)
+    primary_site: str | None = None
+
+
+def change_role(current: NodeRole, request: RoleRequest, site: str) -> NodeRole:
+    """The role after ``request``, or raise why it is refused.
+
+    Refused: an epoch older than ours (:class:`StaleEpochError`); becoming primary at an epoch
+    we already saw as another site's (:class:`RoleConflictError`); contradictory sites.
+    """
+    if request.epoch < current.epoch:
+        raise StaleEpochError(
+            f"epoch {request.epoch} is older than this instance's epoch {current.epoch}",
+            extra={"epoch": current.epoch},
+        )
+    if request.role == "primary":
+        return _promote(current, request, site)
+    if request.primary_site == site:
+        raise InvalidRequestError(f"a {request.role} cannot name itself ({site}) as the primary")
+    primary_site = request.primary_site
+    if primary_site is None and request.epoch == current.epoch:
+        # Same epoch: still owned by the primary we knew (possibly ourselves), so another
+        # site can only take over with a newer epoch.
+        primary_site = current.primary_site
+    return NodeRole(request.role, request.epoch, primary_site)
+
+
+def _promote(current: NodeRole, request: RoleRequest, site: str) -> NodeRole:
+    if request.primary_site not in (None, site):
+        raise InvalidRequestError(f"promoting {site} but primary_site says {request.primary_site}")
+    if request.epoch == current.epoch and current.primary_site not in (None, site):
+        raise RoleConflictError(
+            f"epoch {current.epoch} already belongs to primary {current.primary_site}; "
+            f"promote with epoch {current.epoch + 1} or higher",
+            extra={"epoch": current.epoch, "primary_site": current.primary_site},
+        )
+    standbys = (request.sync_standby, *request.async_standbys)
+    if site in standbys:
+        raise InvalidRequestError(f"{site} cannot be its own standby")
+    named = [s for s in standbys if s is not None]
+    if len(set(named)) != len(named):
+        raise InvalidRequestError("a site is listed twice among the standbys")
+    return NodeRole(
+        "primary", request.epoch, site, request.sync_standby, tuple(request.async_standbys)
+    )
+
+
+def role_at_start(
+    stored: NodeRole | None, configured: NodeRole, site: str, *, configured_epoch_explicit: bool
+) -> NodeRole:
+    """The role a starting process takes (see the module docstring for the rule)."""
+    if stored is None:
+        return configured
+    if configured.epoch > stored.epoch and configured_epoch_explicit:
+        return configured
+    reasserted = configured.role == "primary" and configured.epoch == stored.epoch
+    if reasserted and stored.role != "fenced" and _was_own(stored, site):
+        return replace(configured, primary_site=site)
+    if stored.role == "primary":
+        return NodeRole("standby", stored.epoch, stored.primary_site)
+    return NodeRole(stored.role, stored.epoch, stored.primary_site)
+
+
+def _was_own(stored: NodeRole, site: str) -> bool:
+    return stored.primary_site in (None, site)

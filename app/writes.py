@@ -1,0 +1,226 @@
+"""The write path of a primary: validate, post once, replicate, then acknowledge.
+
+Request threads queue their write; one committer thread takes everything queued and
+posts it in **one** database transaction (group commit), so writes never convoy on the
+unit's write lock. Order of a new write (DESIGN §2, §3):
+
+1. in the committer's transaction: check we are primary, look the key up (replay or
+   409), refuse if the sync standby is known down, decide, append the ledger rows and
+   the journal entry together; check the lease; commit;
+2. the request thread waits until the sync standby has applied the entry
+   (``sync_timeout_seconds``);
+3. it checks the lease again; only then answers 201.
+
+If step 2 or 3 fails the client gets 503 and the write is **not acknowledged**. The
+entry stays committed locally: it is shipped when the standby is back, and a retry with
+the same key answers it (200) once the sync standby has it; it is never posted twice.
+If a failover happens first, the new primary does not have it and this instance
+discards it when it re-syncs (it is then listed in ``discarded_entries``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from app import journal
+from app.database import Database
+from app.errors import (
+    IdempotencyConflictError,
+    NotWritableError,
+    SyncReplicationError,
+    UnitError,
+)
+from app.ledger import decide, request_hash
+from app.node import Node
+from app.protocol import Effect, WireEntry
+from app.roles import NodeRole
+from app.schemas import TransactionRequest, TransactionResult
+
+log = logging.getLogger(__name__)
+MAX_GROUP = 128
+
+
+class LeaseLostError(Exception):
+    """The lease turned invalid during a write."""
+
+
+@dataclass
+class _Pending:
+    customer_id: str
+    key: str
+    request: TransactionRequest
+    fingerprint: str
+    outcome: Future[tuple[bool, TransactionResult]] = field(default_factory=Future)
+
+
+class WritePath:
+    """Posts transactions on a primary. ``start()`` before use, ``stop()`` at the end."""
+
+    def __init__(self, node: Node, db: Database, credit_limit_minor: int, sync_timeout: float):
+        self._node = node
+        self._db = db
+        self._limit = credit_limit_minor
+        self._sync_timeout = sync_timeout
+        self._queue: list[_Pending] = []
+        self._cond = threading.Condition()
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="committer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def post(
+        self, customer_id: str, key: str, request: TransactionRequest
+    ) -> tuple[int, TransactionResult]:
+        """Return ``(201, result)`` for a new write or ``(200, original)`` for a replay."""
+        pending = _Pending(customer_id, key, request, request_hash(customer_id, request))
+        with self._cond:
+            if self._stopped:
+                raise NotWritableError("the unit service is shutting down")
+            self._queue.append(pending)
+            self._cond.notify_all()
+        replay, result = pending.outcome.result()
+        self._await_sync(result.lsn)
+        if replay:
+            return 200, result
+        if not self._node.lease.valid():
+            self._node.fence("primary lease no longer valid after commit")
+            raise NotWritableError("lease lost before acknowledging; the write is not acknowledged")
+        return 201, result
+
+    # -- the committer thread -----------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._stopped or bool(self._queue))
+                if self._stopped:
+                    batch, self._queue = self._queue, []
+                    for pending in batch:
+                        pending.outcome.set_exception(NotWritableError("shutting down"))
+                    return
+                batch, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
+            self._commit(batch)
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        outcomes: list[tuple[bool, TransactionResult] | UnitError] = []
+        last = 0
+        try:
+            with self._db.write() as session:
+                role = self._node.role
+                for pending in batch:
+                    try:
+                        outcomes.append(self._one(session, role, pending))
+                    except UnitError as exc:
+                        outcomes.append(exc)
+                last = journal.last_lsn(session)
+                wrote = any(isinstance(o, tuple) and not o[0] for o in outcomes)
+                if wrote and not self._node.lease.valid():
+                    raise LeaseLostError
+        except LeaseLostError:
+            self._node.fence("primary lease no longer valid")
+            error = NotWritableError("this instance lost its primary lease and fenced itself")
+            outcomes = [error] * len(batch)
+        except Exception as exc:  # a failed transaction fails every write in it
+            log.exception("group commit of %d writes failed", len(batch))
+            outcomes = [exc if isinstance(exc, UnitError) else _internal(exc)] * len(batch)
+        replicator = self._node.replicator
+        if replicator is not None and last:
+            replicator.notify_appended(last)
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, UnitError):
+                pending.outcome.set_exception(outcome)
+            else:
+                pending.outcome.set_result(outcome)
+
+    def _one(
+        self, session: Session, role: NodeRole, pending: _Pending
+    ) -> tuple[bool, TransactionResult]:
+        _require_primary(self._node, role)
+        record = journal.idempotency_record(session, pending.key)
+        if record is not None:
+            stored_hash, response, _lsn = record
+            if stored_hash != pending.fingerprint:
+                raise IdempotencyConflictError(
+                    f"Idempotency-Key {pending.key!r} was already used with a different request"
+                )
+            return True, TransactionResult.model_validate(json.loads(response))
+        replicator = self._node.replicator
+        down = replicator.sync_down_reason() if replicator is not None else None
+        if down is not None:
+            raise SyncReplicationError(f"{down}; nothing was written")
+        entry = self._new_entry(session, role, pending)
+        journal.apply_entry(session, entry)
+        return False, entry.response
+
+    def _new_entry(self, session: Session, role: NodeRole, pending: _Pending) -> WireEntry:
+        lsn = journal.last_lsn(session) + 1
+        request, customer_id = pending.request, pending.customer_id
+        limit, available = journal.account_balance(session, customer_id) or (self._limit,) * 2
+        posting = decide(request.type, request.amount_minor, available)
+        transaction_id = uuid.uuid4().hex
+        settings = self._node.settings
+        effect = Effect(
+            customer_id=customer_id,
+            transaction_id=transaction_id,
+            type=request.type,
+            amount_minor=request.amount_minor,
+            currency=request.currency,
+            merchant=request.merchant,
+            status=posting.status,
+            delta_minor=posting.delta_minor,
+            credit_limit_minor=limit,
+            available_after_minor=posting.available_after_minor,
+        )
+        result = TransactionResult(
+            transaction_id=transaction_id,
+            customer_id=customer_id,
+            unit=settings.unit,
+            site=settings.site,
+            epoch=role.epoch,
+            lsn=lsn,
+            status=posting.status,
+            available_credit_minor=posting.available_after_minor,
+        )
+        return WireEntry(
+            lsn=lsn,
+            epoch=role.epoch,
+            idempotency_key=pending.key,
+            request_hash=pending.fingerprint,
+            payload=effect,
+            response=result,
+        )
+
+    def _await_sync(self, lsn: int) -> None:
+        replicator = self._node.replicator
+        if replicator is None:
+            raise NotWritableError("this instance stopped being the primary; not acknowledged")
+        failure = replicator.wait_synced(lsn, self._sync_timeout)
+        if failure is not None:
+            raise SyncReplicationError(f"{failure}; the write is not acknowledged")
+
+
+def _require_primary(node: Node, role: NodeRole) -> None:
+    if role.role != "primary":
+        where = f"; the primary is {role.primary_site}" if role.primary_site else ""
+        reason = f" ({node.fence_reason})" if node.fence_reason else ""
+        raise NotWritableError(f"this instance is {role.role} at epoch {role.epoch}{reason}{where}")
+
+
+def _internal(exc: Exception) -> UnitError:
+    return UnitError(f"the write failed: {type(exc).__name__}; see the unit service log")

@@ -1,0 +1,130 @@
+"""Role changes, fencing and the token on admin and replication endpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from unit_app_helpers import AUTH, customer_of, promote_alone, purchase, settings_for, unit_client
+
+CUSTOMER = customer_of("u00")
+KEY = {"Idempotency-Key": "k-1"}
+
+
+class SwitchableLease:
+    """A lease we can expire from the test (our own port, app.lease.PrimaryLease)."""
+
+    def __init__(self) -> None:
+        self.held = False
+        self.expired = False
+        self.acquired: list[tuple[str, str, int]] = []
+
+    def acquire(self, unit: str, site: str, epoch: int) -> None:
+        self.held = True
+        self.acquired.append((unit, site, epoch))
+
+    def valid(self) -> bool:
+        return self.held and not self.expired
+
+    def release(self) -> None:
+        self.held = False
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", "/admin/role"),
+        ("get", "/admin/discarded-entries"),
+        ("post", "/replication/handshake"),
+        ("post", "/replication/entries"),
+        ("get", "/replication/digest"),
+    ],
+)
+def test_admin_and_replication_need_the_token(standby: TestClient, method: str, path: str) -> None:
+    missing = standby.request(method, path, json={})
+    wrong = standby.request(method, path, json={}, headers={"Authorization": "Bearer nope"})
+    assert (missing.status_code, missing.json()["error"]) == (401, "unauthorized")
+    assert (wrong.status_code, wrong.json()["error"]) == (403, "forbidden")
+
+
+def test_without_a_configured_token_admin_is_forbidden(tmp_path: Path) -> None:
+    with unit_client(settings_for(tmp_path, token=None)) as client:
+        response = client.post("/admin/role", json={"role": "fenced", "epoch": 1}, headers=AUTH)
+    assert response.status_code == 403
+
+
+def test_promotion_takes_the_lease_and_enables_writes(tmp_path: Path) -> None:
+    lease = SwitchableLease()
+    with unit_client(settings_for(tmp_path), lease) as client:
+        promote_alone(client, epoch=2)
+        assert lease.acquired == [("u00", "production", 2)]
+        response = client.post(
+            f"/v1/customers/{CUSTOMER}/transactions", json=purchase(), headers=KEY
+        )
+        assert response.status_code == 201
+        unit = client.get("/v1/unit").json()
+        assert (unit["role"], unit["epoch"], unit["last_lsn"]) == ("primary", 2, 1)
+
+
+def test_an_older_epoch_is_refused_with_409(primary: TestClient) -> None:
+    response = primary.post("/admin/role", json={"role": "standby", "epoch": 1}, headers=AUTH)
+    assert (response.status_code, response.json()["error"]) == (409, "stale_epoch")
+
+
+def test_promotion_at_an_epoch_that_belongs_to_another_site_is_refused(tmp_path: Path) -> None:
+    # A same-city standby of u00 knows production as the primary of epoch 1.
+    with unit_client(settings_for(tmp_path, site="same-city")) as standby:
+        body = {"role": "primary", "epoch": 1, "sync_standby": None}
+        response = standby.post("/admin/role", json=body, headers=AUTH)
+        assert (response.status_code, response.json()["error"]) == (409, "role_conflict")
+        body["epoch"] = 2
+        assert standby.post("/admin/role", json=body, headers=AUTH).status_code == 200
+
+
+def test_promotion_with_a_standby_without_a_peer_url_is_refused(standby: TestClient) -> None:
+    body = {"role": "primary", "epoch": 2, "sync_standby": "same-city"}
+    response = standby.post("/admin/role", json=body, headers=AUTH)
+    assert response.status_code == 422
+    assert "no peer URL" in response.json()["detail"]
+    assert standby.get("/v1/unit").json()["role"] == "standby"
+
+
+def test_a_primary_whose_lease_expires_fences_itself_and_writes_nothing(tmp_path: Path) -> None:
+    lease = SwitchableLease()
+    with unit_client(settings_for(tmp_path), lease) as client:
+        promote_alone(client)
+        lease.expired = True
+        response = client.post(
+            f"/v1/customers/{CUSTOMER}/transactions", json=purchase(), headers=KEY
+        )
+        assert response.status_code == 503
+        assert "Retry-After" in response.headers
+        unit = client.get("/v1/unit").json()
+        assert (unit["role"], unit["last_lsn"]) == ("fenced", 0)
+        assert "lease" in unit["fence_reason"]
+
+
+def test_the_role_epoch_and_idempotency_keys_survive_a_restart(tmp_path: Path) -> None:
+    url = f"/v1/customers/{CUSTOMER}/transactions"
+    with unit_client(settings_for(tmp_path)) as client:
+        promote_alone(client, epoch=5)
+        original = client.post(url, json=purchase(), headers=KEY).json()
+    with unit_client(settings_for(tmp_path)) as client:
+        unit = client.get("/v1/unit").json()
+        assert (unit["role"], unit["epoch"], unit["last_lsn"]) == ("standby", 5, 1)
+        assert client.post(url, json=purchase(), headers=KEY).status_code == 503  # standby
+        promote_alone(client, epoch=6)
+        replay = client.post(url, json=purchase(), headers=KEY)
+        assert (replay.status_code, replay.json()) == (200, original)
+        assert client.get("/v1/unit").json()["last_lsn"] == 1
+
+
+def test_readiness_and_metrics_report_the_role(primary: TestClient) -> None:
+    assert primary.get("/healthz").json() == {"status": "alive"}
+    assert primary.get("/readyz").json() == {"status": "ready", "role": "primary", "epoch": 2}
+    primary.post(f"/v1/customers/{CUSTOMER}/transactions", json=purchase(), headers=KEY)
+    text = primary.get("/metrics").text
+    assert 'watertight_unit_role{role="primary"} 1.0' in text
+    assert "watertight_unit_request_seconds_bucket" in text
+    assert 'status="201"' in text
