@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.database import Database
 from app.errors import InvalidRequestError, WrongUnitError
 from app.lease import PrimaryLease
+from app.lease_watchdog import LeaseWatchdog
 from app.metrics import UnitMetrics
 from app.node import Node
 from app.queries import Queries
@@ -33,6 +34,10 @@ class UnitService:
     queries: Queries
     metrics: UnitMetrics
     token: str | None
+    watchdog: LeaseWatchdog = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.watchdog = LeaseWatchdog(self.node)
 
     def start(self) -> None:
         """Create the schema and take the role decided by the restart rule."""
@@ -45,9 +50,11 @@ class UnitService:
         )
         self.node.start(initial)
         self.writes.start()
+        self.watchdog.start()
         log.info("unit %s at %s started as %s", self.settings.unit, self.settings.site, initial)
 
     def stop(self) -> None:
+        self.watchdog.stop()
         self.writes.stop()
         self.node.stop()
         self.db.dispose()

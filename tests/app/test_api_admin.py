@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,21 @@ def test_a_primary_whose_lease_expires_fences_itself_and_writes_nothing(tmp_path
         unit = client.get("/v1/unit").json()
         assert (unit["role"], unit["last_lsn"]) == ("fenced", 0)
         assert "lease" in unit["fence_reason"]
+
+
+def test_a_primary_whose_lease_lapses_shows_fenced_without_any_write(tmp_path: Path) -> None:
+    lease = SwitchableLease()
+    with unit_client(settings_for(tmp_path), lease) as client:
+        promote_alone(client)
+        assert client.get("/v1/unit").json()["role"] == "primary"
+        lease.expired = True
+        deadline = time.monotonic() + 10.0
+        role = "primary"
+        while role == "primary" and time.monotonic() < deadline:
+            time.sleep(0.05)
+            role = client.get("/v1/unit").json()["role"]
+        assert role == "fenced"
+        assert "lapsed" in client.get("/v1/unit").json()["fence_reason"]
 
 
 def test_the_role_epoch_and_idempotency_keys_survive_a_restart(tmp_path: Path) -> None:
