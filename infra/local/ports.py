@@ -1,31 +1,66 @@
-"""Free loopback TCP ports for the local platform.
+"""Free loopback TCP ports for the local platform, chosen where nobody else will take them.
 
-The kernel picks a free port (bind to port 0); the socket is closed before the port is
-used, so another process could take it in between. Callers that start servers should
-treat "address already in use" as a clear, retryable error.
+A planned port is found free, released, and bound later by the process it is meant for.
+If it came from the kernel's ephemeral range (what ``bind(0)`` and outgoing connections
+use), anything binding port 0 in between — the link proxy creates its listeners exactly
+so, and every client connection takes a source port — could take it, and a request meant
+for one unit could reach another listener. So planned ports come from *below* the
+ephemeral range (``/proc/sys/net/ipv4/ip_local_port_range``), which the kernel never
+hands out on its own; a random starting point keeps concurrent platforms apart.
 """
 
 from __future__ import annotations
 
+import random
 import socket
+from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+PLANNED_SPAN = 12_000
+LOWEST_PORT = 10_000
+
+
+def planned_range() -> range:
+    """Ports we plan from: the ``PLANNED_SPAN`` ports just below the ephemeral range."""
+    try:
+        low = int(EPHEMERAL_RANGE_FILE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32_768  # Linux default
+    start = max(LOWEST_PORT, low - PLANNED_SPAN)
+    if low - start < 1_000:  # an unusual ephemeral range: fall back to above it
+        return range(50_000, 60_000)
+    return range(start, low)
 
 
 def free_port(host: str = LOOPBACK) -> int:
-    """One currently free TCP port on ``host``."""
+    """One currently free TCP port on ``host`` outside the ephemeral range."""
     return free_ports(1, host)[0]
 
 
-def free_ports(count: int, host: str = LOOPBACK) -> list[int]:
-    """``count`` distinct free TCP ports on ``host`` (all held open until all are found,
-    so the answer has no duplicates)."""
+def free_ports(count: int, host: str = LOOPBACK, rng: random.Random | None = None) -> list[int]:
+    """``count`` distinct free TCP ports on ``host`` from :func:`planned_range`.
+
+    All are held bound until all are found, so the answer has no duplicates. Raises
+    ``OSError`` if the range has fewer than ``count`` free ports.
+    """
+    candidates = planned_range()
+    offset = (rng or random.SystemRandom()).randrange(len(candidates))
     sockets: list[socket.socket] = []
     try:
-        for _ in range(count):
+        for i in range(len(candidates)):
+            if len(sockets) == count:
+                break
+            port = candidates[(offset + i) % len(candidates)]
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind((host, 0))
+            try:
+                sock.bind((host, port))
+            except OSError:
+                sock.close()
+                continue
             sockets.append(sock)
+        if len(sockets) < count:
+            raise OSError(f"only {len(sockets)} free ports in {candidates}, needed {count}")
         return [s.getsockname()[1] for s in sockets]
     finally:
         for sock in sockets:
