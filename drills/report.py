@@ -134,10 +134,13 @@ def build_report(
     started_at: str,
     duration_seconds: float,
     abort_reason: str = "",
+    extra: Sequence[ExpectationResult] = (),
 ) -> Report:
     """Judge ``m`` against ``spec.expect`` and assemble the report. A non-empty
-    ``abort_reason`` makes the verdict ``aborted`` whatever the expectations say."""
-    results = evaluate(spec.expect, m)
+    ``abort_reason`` makes the verdict ``aborted`` whatever the expectations say.
+    ``extra`` rows (judged by the runner: steady state after the method, rollbacks)
+    follow the spec's expectations and count towards the verdict."""
+    results = [*evaluate(spec.expect, m), *extra]
     return Report(
         drill=spec.name or spec.title,
         platform=platform,

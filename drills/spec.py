@@ -161,6 +161,10 @@ class _Action(_Strict):
         return self.name
 
 
+Step = _Action
+"""Any method or rollback step (the common base of every action model)."""
+
+
 class SiteDown(_Action):
     action: Literal["site-down"]
     site: str

@@ -1,0 +1,80 @@
+"""Benchmark: the production-outage drill N times; RTO and detection time, min/median/max.
+
+Each run is the real thing — ``watertight drill run production-outage`` on a fresh local
+platform — and the figures are read from each run's ``report.json`` (measured from what
+the load generator saw, DESIGN §1). Reports land in ``reports/bench/drill_rto/run-NN/``.
+
+    .venv/bin/python bench/drill_rto.py [--runs 10] [--drill production-outage]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "reports" / "bench" / "drill_rto"
+
+
+def run_once(drill: str, index: int) -> dict[str, Any]:
+    directory = OUT / f"run-{index:02d}"
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "watertight", "drill", "run", drill, "--json",
+         "--report-dir", str(directory)],
+        capture_output=True, text=True, cwd=REPO, check=False,
+    )  # fmt: skip
+    report_file = directory / "report.json"
+    if not report_file.exists():
+        raise SystemExit(f"run {index}: no report ({done.stderr.strip()[-500:]})")
+    report: dict[str, Any] = json.loads(report_file.read_text())
+    m = report["measurements"]
+    print(
+        f"run {index:2d}: {report['verdict']:<7} RTO {fmt(m['rto_seconds'])}  detection "
+        f"{fmt(m['detection_seconds'])}  RPO {m['rpo_lost_acknowledged']}  "
+        f"failovers {m['failovers']}  ({time.monotonic() - started:.0f} s wall)",
+        flush=True,
+    )
+    return report
+
+
+def fmt(value: float | None) -> str:
+    return "  n/a " if value is None else f"{value:5.2f} s"
+
+
+def spread(name: str, values: list[float]) -> str:
+    if not values:
+        return f"{name:<10} no value measured"
+    return (
+        f"{name:<10} min {min(values):5.2f} s  median {statistics.median(values):5.2f} s  "
+        f"max {max(values):5.2f} s  (n={len(values)})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--drill", default="production-outage")
+    args = parser.parse_args()
+    reports = [run_once(args.drill, i + 1) for i in range(args.runs)]
+    rtos = [r["measurements"]["rto_seconds"] for r in reports]
+    detections = [r["measurements"]["detection_seconds"] for r in reports]
+    passed = sum(r["verdict"] == "pass" for r in reports)
+    print(f"\n{args.drill}: {passed}/{len(reports)} passed")
+    print(spread("RTO", [v for v in rtos if v is not None]))
+    print(spread("detection", [v for v in detections if v is not None]))
+    unrecovered = sum(v is None for v in rtos)
+    if unrecovered:
+        print(f"{unrecovered} run(s) with a unit that never recovered (RTO n/a)")
+    print(f"RPO (lost acknowledged writes) per run: "
+          f"{[r['measurements']['rpo_lost_acknowledged'] for r in reports]}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

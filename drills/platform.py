@@ -1,0 +1,281 @@
+"""The platform port the drill runner drives, and its local implementation.
+
+A drill needs a platform that can: inject the library's faults, carry out operator moves
+(switchover, failover, failback, approve), tell the controller's events and a few facts
+(leader site, site verdicts, pending approvals, placement). :class:`DrillPlatform` is that
+port; the runner knows nothing else about where the sites come from.
+
+:class:`LocalPlatform` drives the local platform only through its public interfaces
+(import-linter forbids ``infra`` and ``watertight`` here): the ``watertight`` CLI in a
+subprocess (``sys.executable -m watertight``) for ``up``/``down``/``status``/``fault``,
+and the controller's HTTP API (DESIGN §5) for operator moves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shlex
+import shutil
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+from drills.controller import (
+    ControllerClient,
+    ControllerError,
+    leader_site,
+    pending_approvals,
+    site_verdict,
+)
+from drills.measure import ControllerEvent
+from drills.spec import Approve, Failback, Failover, Switchover
+from failover.topology import Topology
+
+Operation = Switchover | Failover | Failback | Approve
+UP_ATTEMPTS = 2
+TOKEN_FILE = "admin.token"  # the local platform's admin token, in its state dir
+PLATFORM_CONDITIONS = frozenset(
+    {"approval-pending", "site-declared-down", "site-declared-up", "placement-restored"}
+)
+
+
+class PlatformError(RuntimeError):
+    """A platform action that did not happen; the message says why."""
+
+
+class DrillPlatform(Protocol):
+    """What the runner needs from a platform. Every call is safe to repeat."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def router_url(self) -> str: ...
+
+    @property
+    def topology(self) -> Topology: ...
+
+    async def fault(self, command: str) -> str:
+        """Run a ``watertight fault`` command line (e.g. ``site-down production``,
+        ``heal``); return the platform's sentence. Raises :class:`PlatformError`."""
+        ...
+
+    async def operate(self, step: Operation) -> str:
+        """Ask the controller for an operator move. Raises :class:`PlatformError`."""
+        ...
+
+    async def events(self, wall_started_at: float) -> list[ControllerEvent]:
+        """Controller events so far, on the drill clock; empty without a controller."""
+        ...
+
+    async def leader_site(self) -> str | None:
+        """Site of the controller leader now, or None when unknown."""
+        ...
+
+    async def holds(self, condition: str, site: str | None) -> bool:
+        """Whether a :data:`PLATFORM_CONDITIONS` condition holds now."""
+        ...
+
+
+class LocalPlatform:
+    """The local platform in ``state_dir``, driven through the CLI and HTTP."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        topology_file: Path,
+        topology: Topology,
+        summary: Mapping[str, Any],
+    ) -> None:
+        self.state_dir = state_dir
+        self.topology_file = topology_file
+        self._topology = topology
+        self._router_url = str(summary["router_url"])
+        self.controller_urls: list[str] = list(summary.get("controller_urls") or [])
+        self._http = httpx.AsyncClient()
+        token_file = state_dir / TOKEN_FILE
+        token = token_file.read_text().strip() if token_file.exists() else None
+        self.controller = ControllerClient(self.controller_urls, self._http, token)
+
+    name = "local"
+
+    @property
+    def router_url(self) -> str:
+        return self._router_url
+
+    @property
+    def topology(self) -> Topology:
+        return self._topology
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    @classmethod
+    async def start(cls, state_dir: Path, topology_file: Path, topology: Topology) -> LocalPlatform:
+        """``watertight up``; on failure everything it started is stopped again, and ``up``
+        is tried once more (a free port can be taken by another process in between)."""
+        for attempt in range(1, UP_ATTEMPTS + 1):
+            try:
+                out = await watertight("up", "--json", "--topology", str(topology_file),
+                                       state_dir=state_dir, timeout=300)  # fmt: skip
+                return cls(state_dir, topology_file, topology, json.loads(out))
+            except PlatformError:
+                await stop_local(state_dir)
+                if attempt == UP_ATTEMPTS:
+                    raise
+                shutil.rmtree(state_dir, ignore_errors=True)  # start clean (etcd data and all)
+        raise AssertionError("unreachable")
+
+    @classmethod
+    async def attach(
+        cls, state_dir: Path, topology_file: Path, topology: Topology
+    ) -> LocalPlatform:
+        """A platform someone else started (``watertight status --json``)."""
+        out = await watertight("status", "--json", state_dir=state_dir, timeout=60)
+        return cls(state_dir, topology_file, topology, json.loads(out))
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    # -- the port -----------------------------------------------------------------------
+
+    async def fault(self, command: str) -> str:
+        out = await watertight("fault", *shlex.split(command), state_dir=self.state_dir)
+        return out.strip()
+
+    async def operate(self, step: Operation) -> str:
+        try:
+            if isinstance(step, Approve):
+                return await self._approve(step)
+            if isinstance(step, Failback):
+                site = step.to_site or step.from_site
+                return await self.controller.post("/v1/failback", {"site": site})
+            return await self._move(step)
+        except ControllerError as exc:
+            raise PlatformError(str(exc)) from exc
+
+    async def _move(self, step: Switchover | Failover) -> str:
+        """One request per unit named, else per site the units move away from (the
+        ``from`` site, or every site but ``to``). Succeeds if any request succeeded."""
+        if step.to_site is None:
+            raise PlatformError(f"{step.name} needs 'to' (the target site)")
+        if step.units:
+            bodies = [{"unit": u, "to": step.to_site} for u in step.units]
+        else:
+            sources = [step.from_site] if step.from_site else [
+                s for s in self.topology.site_names if s != step.to_site
+            ]  # fmt: skip
+            bodies = [{"site": s, "to": step.to_site} for s in sources]
+        done, refused = [], []
+        for body in bodies:
+            try:
+                done.append(await self.controller.post(f"/v1/{step.name}", body))
+            except ControllerError as exc:
+                refused.append(str(exc))
+        if not done:
+            raise PlatformError("; ".join(refused))
+        return "; ".join(done)
+
+    async def _approve(self, step: Approve) -> str:
+        status = await self.controller.status()
+        pending = pending_approvals(status or {})
+        if step.units:
+            pending = [p for p in pending if p.get("unit") in step.units]
+        if not pending:
+            raise PlatformError("no pending approval to approve")
+        done = []
+        for approval in pending:
+            loss = approval.get("estimated_loss", 0) if step.accept_loss else 0
+            body = {"accept_loss": loss, "by": f"drill: {step.reason}"}
+            await self.controller.post(f"/v1/approvals/{approval['id']}", body)
+            done.append(f"{approval['id']} ({approval.get('unit')}, loss {loss})")
+        return "approved " + ", ".join(done)
+
+    async def events(self, wall_started_at: float) -> list[ControllerEvent]:
+        return await self.controller.events(wall_started_at)
+
+    async def leader_site(self) -> str | None:
+        status = await self.controller.status()
+        return leader_site(status, self.topology.site_names) if status else None
+
+    async def holds(self, condition: str, site: str | None) -> bool:
+        if condition == "placement-restored":
+            return await self._placement_restored()
+        status = await self.controller.status()
+        if status is None:
+            return False
+        if condition == "approval-pending":
+            return bool(pending_approvals(status))
+        verdict = site_verdict(status, site or "")
+        want = "down" if condition == "site-declared-down" else "up"
+        return verdict == want
+
+    async def _placement_restored(self) -> bool:
+        try:
+            report = json.loads(await watertight("status", "--json", state_dir=self.state_dir))
+        except (PlatformError, ValueError):
+            return False
+        routes = report.get("routes") or {}
+        return all(
+            (routes.get(unit) or {}).get("site") == self.topology.placement(unit).primary
+            for unit in self.topology.units
+        )
+
+
+async def watertight(*args: str, state_dir: Path, timeout: float = 120.0) -> str:
+    """Run ``python -m watertight ARGS --state-dir D``; stdout, or :class:`PlatformError`
+    carrying stderr when it exits non-zero or overruns ``timeout``."""
+    argv = [sys.executable, "-m", "watertight", *args, "--state-dir", str(state_dir)]
+    process = await asyncio.create_subprocess_exec(
+        *argv,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,  # a Ctrl-C reaches the runner, which then rolls back
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), timeout)
+    except TimeoutError as exc:
+        process.kill()
+        await process.wait()
+        raise PlatformError(f"`watertight {' '.join(args)}` took over {timeout:g} s") from exc
+    if process.returncode != 0:
+        message = err.decode(errors="replace").strip().splitlines()
+        reason = message[-1] if message else f"exit status {process.returncode}"
+        raise PlatformError(f"`watertight {' '.join(args)}` failed: {reason}")
+    return out.decode(errors="replace")
+
+
+async def stop_local(state_dir: Path) -> None:
+    """``watertight down``; never raises (used in ``finally`` blocks)."""
+    with suppress(PlatformError):
+        await watertight("down", state_dir=state_dir, timeout=120)
+
+
+@asynccontextmanager
+async def local_platform(
+    topology_file: Path, topology: Topology, attach: Path | None = None
+) -> AsyncIterator[LocalPlatform]:
+    """A local platform for one drill: ``attach`` to a running one (left running), or
+    start a fresh one in a temporary state dir and always stop and remove it after."""
+    if attach is not None:
+        attached = await LocalPlatform.attach(attach, topology_file, topology)
+        try:
+            yield attached
+        finally:
+            await attached.close()
+        return
+    state_dir = Path(tempfile.mkdtemp(prefix="watertight-drill-"))
+    try:
+        started = await LocalPlatform.start(state_dir, topology_file, topology)
+        try:
+            yield started
+        finally:
+            await started.close()
+    finally:
+        await stop_local(state_dir)
+        shutil.rmtree(state_dir, ignore_errors=True)

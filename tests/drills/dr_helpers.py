@@ -1,0 +1,100 @@
+"""The DR test suite's plumbing: run the real CLI, keep the reports where CI finds them.
+
+Every drill runs as a user would run it (``python -m watertight drill ...`` in a
+subprocess); its ``report.json`` lands in ``reports/drills/<name>/`` (CI keeps
+``reports/`` as an artifact) and the tests assert on that report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+REPORTS = REPO / "reports" / "drills"
+UP_ATTEMPTS = 2
+DR_TIMEOUT = 900  # seconds per test: a platform start, a drill, read-back and down
+# The controller (issue 4) landed while this suite was written, but no failover drill was
+# seen passing yet (the shared machine was overloaded); drop this mark once one is.
+NEEDS_CONTROLLER = pytest.mark.xfail(reason="needs the controller (issue 4)", strict=False)
+
+
+def watertight(*args: str, timeout: float = 600.0) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m watertight ARGS`` from the repository root."""
+    return subprocess.run(
+        [sys.executable, "-m", "watertight", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def drill_report(directory: Path) -> dict[str, Any]:
+    report: dict[str, Any] = json.loads((directory / "report.json").read_text())
+    return report
+
+
+def expectation(report: dict[str, Any], name: str) -> dict[str, Any]:
+    rows = [e for e in report["expectations"] if e["name"] == name]
+    assert rows, f"the report has no {name!r} row: {report['expectations']}"
+    row: dict[str, Any] = rows[0]
+    return row
+
+
+def explain(report: dict[str, Any]) -> str:
+    failed = [e for e in report["expectations"] if not e["passed"]]
+    return f"verdict {report['verdict']} {report['abort_reason']!r}; failed: {failed}"
+
+
+def platform(state_dir: Path) -> Iterator[Path]:
+    """``watertight up`` in ``state_dir``, yield it, always ``watertight down``."""
+    try:
+        for _ in range(UP_ATTEMPTS):  # a free port may be taken by another process meanwhile
+            started = watertight("up", "--json", "--state-dir", str(state_dir), timeout=300)
+            if started.returncode == 0:
+                break
+            watertight("down", "--state-dir", str(state_dir), timeout=120)
+            shutil.rmtree(state_dir, ignore_errors=True)  # start clean (etcd data and all)
+        assert started.returncode == 0, started.stderr
+        yield state_dir
+    finally:
+        watertight("down", "--state-dir", str(state_dir), timeout=120)
+
+
+@pytest.fixture
+def running_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fresh local platform for one test (drills attach to it); always stopped."""
+    yield from platform(tmp_path_factory.mktemp("platform"))
+
+
+@pytest.fixture(scope="module")
+def shared_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One local platform for a whole module (the chaos seeds); always stopped."""
+    yield from platform(tmp_path_factory.mktemp("shared-platform"))
+
+
+def start_drill(*args: str) -> subprocess.Popen[str]:
+    """``watertight drill ARGS`` in the background (for interrupting it)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "watertight", "drill", *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def interrupt(process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGINT)

@@ -1,0 +1,59 @@
+"""The load generator's pure parts: the write plan, the retry policy, recording answers."""
+
+from __future__ import annotations
+
+from drills.loadgen import Write, plan_write, record, retry_delay
+from drills.spec import Load, Mix
+from failover.topology import default_topology
+
+LOAD = Load(rate_per_second=10, customers=20, duration_seconds=5, mix=Mix(purchase=0.5,
+            payment=0.5))  # fmt: skip
+TOPOLOGY = default_topology()
+WRITE = Write("r-c0001", "u03", "r-w0000001", {"type": "purchase", "amount_minor": 5,
+              "currency": "CNY"})  # fmt: skip
+
+
+def test_a_seed_and_a_run_id_reproduce_the_same_writes() -> None:
+    first = [plan_write(i, LOAD, TOPOLOGY, "r1", seed=7) for i in range(50)]
+    again = [plan_write(i, LOAD, TOPOLOGY, "r1", seed=7) for i in range(50)]
+    other = [plan_write(i, LOAD, TOPOLOGY, "r1", seed=8) for i in range(50)]
+    assert first == again
+    assert first != other
+
+
+def test_every_write_has_its_own_key_and_the_unit_of_its_customer() -> None:
+    writes = [plan_write(i, LOAD, TOPOLOGY, "r1", seed=0) for i in range(200)]
+    assert len({w.key for w in writes}) == 200
+    assert all(w.unit == TOPOLOGY.unit_of(w.customer_id) for w in writes)
+    assert {w.body["type"] for w in writes} == {"purchase", "payment"}
+    assert len({w.customer_id for w in writes}) <= LOAD.customers
+
+
+def test_a_503_is_retried_after_retry_after_capped_at_one_second() -> None:
+    assert retry_delay(503, "0.2") == 0.2
+    assert retry_delay(503, "30") == 1.0
+    assert retry_delay(503, "soon") == 0.25
+
+
+def test_timeouts_and_server_errors_back_off_exponentially_and_client_errors_end() -> None:
+    assert [retry_delay("timeout", None, n) for n in (1, 2, 3, 4)] == [0.25, 0.5, 1.0, 1.0]
+    assert retry_delay("connect-error", None) == 0.25
+    assert retry_delay(502, None, 2) == 0.5
+    assert retry_delay(201, None) is None
+    assert retry_delay(409, None) is None
+    assert retry_delay(422, None) is None
+
+
+def test_an_acknowledgement_carries_the_site_and_epoch_of_its_answer() -> None:
+    body = {"transaction_id": "t1", "site": "same-city", "epoch": 3, "lsn": 9}
+    attempt = record(WRITE, 2, 1.0, 1.25, 201, body)
+    assert attempt.ok and attempt.attempt == 2
+    assert (attempt.transaction_id, attempt.site, attempt.epoch, attempt.lsn) == (
+        "t1", "same-city", 3, 9,
+    )  # fmt: skip
+
+
+def test_a_2xx_without_its_fields_is_recorded_as_an_invalid_answer() -> None:
+    attempt = record(WRITE, 1, 1.0, 1.1, 201, {"transaction_id": "t1"})
+    assert attempt.outcome == "invalid-answer"
+    assert not attempt.ok

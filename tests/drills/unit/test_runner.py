@@ -1,0 +1,193 @@
+"""The runner against a fake platform and a fake router (in-process, about a second each).
+
+The fake router answers like DESIGN §5 (201 with site and epoch, 503 + Retry-After while a
+unit's site is down, 200/404 on read); the fake platform records what it was asked to do.
+These tests pin the experiment's shape: steady state before the method, the method on
+schedule, rollbacks always (failed step, interrupt, unmet steady state), then read-back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from drills.measure import ControllerEvent
+from drills.platform import Operation, PlatformError
+from drills.report import Report
+from drills.runner import DrillRun, RunOptions, resolve_leader
+from drills.spec import SiteDown, parse_spec
+from failover.topology import Topology, default_topology
+
+TOPOLOGY = default_topology()
+OPTIONS = RunOptions(tick_seconds=0.05, settle_seconds=1.0, retry_for_seconds=0.5)
+
+
+@dataclass
+class FakeRouter:
+    """DESIGN §5's router, in memory: units of a downed site answer 503."""
+
+    topology: Topology
+    down_sites: set[str] = field(default_factory=set)
+    forget: bool = False
+    stored: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        parts = request.url.path.strip("/").split("/")
+        customer = parts[2]
+        unit = self.topology.unit_of(customer)
+        site = self.topology.placement(unit).primary
+        if request.method == "GET":
+            found = self.stored.get(parts[4])
+            return httpx.Response(404 if found is None or self.forget else 200, json=found)
+        if site in self.down_sites:
+            return httpx.Response(
+                503, json={"error": "unavailable"}, headers={"Retry-After": "0.1"}
+            )
+        body = json.loads(request.content)
+        tid = f"t-{request.headers['Idempotency-Key']}"
+        self.stored[tid] = {"transaction_id": tid, "customer_id": customer, **body}
+        answer = {"transaction_id": tid, "customer_id": customer, "unit": unit, "site": site,
+                  "epoch": 1, "lsn": len(self.stored), "status": "approved"}  # fmt: skip
+        return httpx.Response(201, json=answer)
+
+
+@dataclass
+class FakePlatform:
+    router: FakeRouter
+    fail: set[str] = field(default_factory=set)
+    done: list[str] = field(default_factory=list)
+    name: str = "fake"
+    router_url: str = "http://router.test"
+    topology: Topology = TOPOLOGY
+
+    async def fault(self, command: str) -> str:
+        if command in self.fail:
+            raise PlatformError(f"{command}: refused")
+        self.done.append(command)
+        verb, *rest = command.split()
+        if verb == "site-down":
+            self.router.down_sites.add(rest[0])
+        if verb == "site-up":
+            self.router.down_sites.discard(rest[0])
+        return f"did {command}"
+
+    async def operate(self, step: Operation) -> str:
+        self.done.append(step.describe())
+        return "ok"
+
+    async def events(self, wall_started_at: float) -> list[ControllerEvent]:
+        return []
+
+    async def leader_site(self) -> str | None:
+        return "same-city"
+
+    async def holds(self, condition: str, site: str | None) -> bool:
+        return False
+
+
+def spec(**overrides: Any) -> Any:
+    document = {
+        "name": "fake-drill",
+        "title": "A drill on a fake platform",
+        "load": {
+            "rate_per_second": 60,
+            "customers": 40,
+            "duration_seconds": 1.5,
+            "mix": {"purchase": 1.0},
+        },
+        "method": [
+            {"at": 0.5, "action": "site-down", "site": "production"},
+            {"at": 0.9, "action": "site-up", "site": "production"},
+        ],
+        "rollbacks": [{"action": "site-up", "site": "production"}, {"action": "heal"}],
+        **overrides,
+    }
+    return parse_spec(document, topology=TOPOLOGY)
+
+
+def run(drill: Any, platform: FakePlatform, interrupt_at: float | None = None) -> Report:
+    async def main() -> Report:
+        client = httpx.AsyncClient(transport=httpx.MockTransport(platform.router))
+        runner = DrillRun(drill, platform, options=OPTIONS, client=client)
+        if interrupt_at is not None:
+            asyncio.get_running_loop().call_later(interrupt_at, runner.interrupt.set)
+        return await runner.run()
+
+    return asyncio.run(main())
+
+
+def test_a_clean_run_passes_and_every_acknowledged_write_is_read_back() -> None:
+    platform = FakePlatform(FakeRouter(TOPOLOGY))
+    report = run(spec(), platform)
+    assert report.verdict == "pass", report.expectations
+    assert platform.done == ["site-down production", "site-up production",
+                             "site-up production", "heal"]  # fmt: skip
+    m = report.measurements
+    assert m.rpo_lost_acknowledged == 0
+    assert m.requests.failed > 0, "the outage was seen by clients"
+    assert m.rto_by_unit and set(m.rto_by_unit) <= {"u00", "u02", "u04", "u06"}
+
+
+def test_writes_the_system_cannot_read_back_are_counted_lost_and_fail_the_drill() -> None:
+    report = run(spec(), FakePlatform(FakeRouter(TOPOLOGY, forget=True)))
+    assert report.verdict == "fail"
+    assert report.measurements.rpo_lost_acknowledged == report.measurements.requests.ok
+
+
+def test_a_failed_method_step_aborts_the_drill_and_the_rollbacks_still_run() -> None:
+    platform = FakePlatform(FakeRouter(TOPOLOGY), fail={"site-up production"})
+    report = run(spec(rollbacks=[{"action": "heal"}]), platform)
+    assert report.verdict == "aborted"
+    assert "site-up production` failed" in report.abort_reason
+    assert platform.done == ["site-down production", "heal"]
+
+
+def test_an_interrupt_aborts_before_the_next_step_and_the_rollbacks_still_run() -> None:
+    platform = FakePlatform(FakeRouter(TOPOLOGY))
+    report = run(spec(), platform, interrupt_at=0.7)
+    assert report.verdict == "aborted"
+    assert report.abort_reason.startswith("interrupted")
+    assert platform.done == ["site-down production", "site-up production", "heal"]
+    assert [a.phase for a in report.actions] == ["method", "rollback", "rollback"]
+
+
+def test_an_unmet_steady_state_stops_the_drill_before_it_breaks_anything() -> None:
+    platform = FakePlatform(FakeRouter(TOPOLOGY, down_sites={"same-city"}))
+    steady = [{"probe": "error-rate", "max": 0.01, "window_seconds": 0.4}]
+    report = run(spec(steady_state=steady), platform)
+    assert report.verdict == "aborted"
+    assert "steady state not met" in report.abort_reason
+    assert platform.done == ["site-up production", "heal"]
+
+
+def test_leader_is_resolved_once_and_used_by_the_rollbacks_too() -> None:
+    platform = FakePlatform(FakeRouter(TOPOLOGY))
+    drill = spec(
+        method=[{"at": 0.3, "action": "site-down", "site": "$leader"},
+                {"at": 0.8, "action": "site-up", "site": "$leader"}],
+        rollbacks=[{"action": "site-up", "site": "$leader"}],
+    )  # fmt: skip
+    report = run(drill, platform)
+    assert platform.done == ["site-down same-city", "site-up same-city", "site-up same-city"]
+    assert next(a.command for a in report.actions) == "site-down same-city"
+
+
+def test_an_unknown_leader_is_an_error_not_a_guess() -> None:
+    step = SiteDown(action="site-down", site="$leader", at=1.0)
+    with pytest.raises(PlatformError, match="leader"):
+        resolve_leader(step, None)
+    assert resolve_leader(step, "remote-dr").describe() == "site-down remote-dr"
+
+
+def test_a_drill_in_which_nothing_was_acknowledged_cannot_pass() -> None:
+    router = FakeRouter(TOPOLOGY, down_sites=set(TOPOLOGY.site_names))
+    report = run(spec(method=[], rollbacks=[]), FakePlatform(router))
+    assert report.measurements.requests.ok == 0
+    assert report.verdict == "fail"
+    row = next(e for e in report.expectations if e.name == "units_not_serving_at_end")
+    assert not row.passed and row.observed
