@@ -1,10 +1,12 @@
 """Fault injection on the local platform (DESIGN §6): every fault acts on real processes
 and on the link proxies, prints what it did and is journalled in ``faults.jsonl``.
 
-- ``site-down S``: kill S's processes and blackhole all of S's links (clients see
-  timeouts, as with a dead data center).
+- ``site-down S``: kill S's processes — etcd member, unit instances, S's controller and
+  observer — and blackhole all of S's links (clients see timeouts, as with a
+  dead data center).
 - ``site-up S``: resume a hung site, or restart a downed one — every unit instance as
-  ``standby`` (never a second primary; the controller decides roles) — and pass S's links.
+  ``standby`` (never a second primary; the controller decides roles), its etcd member,
+  controller and observer as they were started — and pass S's links.
 - ``site-hang S``: SIGSTOP every process of S (accepts TCP, never answers).
 - ``partition A B``: blackhole the A↔B link. ``slow S --ms N``: latency on S's links.
 - ``unit-crash U --site S``: SIGKILL one unit instance. ``heal``: every link back to pass.

@@ -4,7 +4,7 @@
 the router), one etcd member per site with peer traffic through the proxy, the routes
 (seeded by an injected hook: infra never imports the DCS adapter), every unit instance
 (each with its own SQLite file; peers and etcd reached through the proxy), and the router
-at the edge, and one controller (with its observer) per site. It returns once everything
+at the edge, and one controller and one observer per site. It returns once everything
 answers its readiness URL; on any failure it stops all
 it started. ``down`` stops everything, pid files or not.
 """
@@ -130,18 +130,26 @@ class LocalPlatform:
         )
         for member in cluster.members.values():
             state.processes[member.name] = _etcd_record(cluster, member)
-        self._start_units(state, topology, cluster, proxy)
+        # One batch of ports for units and controllers: a port picked while a unit has not
+        # bound its own yet could otherwise be picked twice.
+        ports = free_ports(len(topology.units) * len(sites) + len(sites))
+        self._start_units(state, topology, cluster, proxy, ports[len(sites) :])
         self._start_router(state, topology, cluster, proxy, router_port)
-        self._start_controllers(state, cluster, proxy)
+        self._start_controllers(state, cluster, proxy, ports[: len(sites)])
         state.save(self.state_dir)
         wait_ready(self.supervisor, list(state.processes.values()), ready_timeout, progress)
         return state
 
     def _start_units(
-        self, state: PlatformState, topology: Topology, cluster: EtcdCluster, proxy: LinkProxyClient
+        self,
+        state: PlatformState,
+        topology: Topology,
+        cluster: EtcdCluster,
+        proxy: LinkProxyClient,
+        free: list[int],
     ) -> None:
         units = topology.units
-        ports = iter(free_ports(len(units) * len(state.sites)))
+        ports = iter(free)
         port_of = {(u, s): next(ports) for u in units for s in state.sites}
         for unit in units:
             placement = topology.placement(unit)
@@ -231,12 +239,12 @@ class LocalPlatform:
         self.supervisor.start(record.spec())
 
     def _start_controllers(
-        self, state: PlatformState, cluster: EtcdCluster, proxy: LinkProxyClient
+        self, state: PlatformState, cluster: EtcdCluster, proxy: LinkProxyClient, free: list[int]
     ) -> None:
-        """One controller (with its observer) per site, seeing the world as that site does:
+        """One controller and one observer per site, seeing the world as that site does:
         every unit instance and the other etcd members through the (site → other) proxy
         listeners, its own site directly."""
-        ports = dict(zip(state.sites, free_ports(len(state.sites)), strict=True))
+        ports = dict(zip(state.sites, free, strict=True))
         urls = {site: f"http://{LOOPBACK}:{port}" for site, port in ports.items()}
         directory = self.state_dir / "controller"
         directory.mkdir(parents=True, exist_ok=True)
@@ -265,7 +273,24 @@ class LocalPlatform:
             )
             state.processes[record.name] = record
             self.supervisor.start(record.spec())
+            self._start_observer(state, site, env)
         state.controller_urls = [urls[site] for site in state.sites]
+
+    def _start_observer(self, state: PlatformState, site: str, env: dict[str, str]) -> None:
+        """The site's observer: its own process, so killing a controller keeps its vote."""
+        keep = ("WATERTIGHT_SITE", "WATERTIGHT_TOPOLOGY", "WATERTIGHT_ADDRESSES")
+        observer_env = {k: v for k, v in env.items() if k in keep}
+        observer_env["WATERTIGHT_ETCD_ENDPOINTS"] = env["WATERTIGHT_ETCD_ENDPOINTS"]
+        record = ProcessRecord(
+            name=f"observer-{site}",
+            argv=[sys.executable, "-m", "failover.observer"],
+            env=observer_env,
+            site=site,
+            ready_url=None,
+            kind="observer",
+        )
+        state.processes[record.name] = record
+        self.supervisor.start(record.spec())
 
     def _site_addresses(
         self,

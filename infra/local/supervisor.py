@@ -158,5 +158,3 @@ def _all_pids() -> Iterator[int]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             yield int(entry.name)
-
-

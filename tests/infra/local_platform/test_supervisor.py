@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -19,10 +20,8 @@ SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]
 def _wait_gone(pid: int, timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
         if not Path(f"/proc/{pid}").exists():
             return True
         stat = Path(f"/proc/{pid}/stat").read_text()

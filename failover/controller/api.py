@@ -1,0 +1,157 @@
+"""The controller's HTTP API (DESIGN §5). Errors are ``{"error", "detail"}`` with a 4xx.
+
+Reads (``/v1/status``, ``/v1/events``, ``/metrics``) are open; everything that changes
+state needs ``Authorization: Bearer <token>`` (401 without, 403 wrong). Moves
+(switchover, failover, failback) run on the leader only: a non-leader answers 503
+``not_leader`` with ``leader_url``. Approvals and freeze are etcd writes any controller
+can make (so a person can act while the leader is away).
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, Field
+
+from failover.controller.runtime import Runtime
+from failover.dcs import DcsError
+from failover.errors import InvalidRequest, NotLeader, WatertightError
+
+
+class MoveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    unit: str | None = None
+    site: str | None = None
+    to: str | None = None
+
+
+class FailbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    site: str
+
+
+class ApproveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    accept_loss: Annotated[int, Field(ge=0)] | None = None
+    by: str = "operator"
+
+
+class FreezeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = "frozen by an operator"
+    by: str = "operator"
+
+
+class _HttpError(Exception):
+    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
+        self.status, self.code, self.detail, self.extra = status, code, detail, extra
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(title="watertight controller")
+    _errors(app, runtime)
+    _reads(app, runtime)
+    _writes(app, runtime)
+    return app
+
+
+def _reads(app: FastAPI, runtime: Runtime) -> None:
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "site": runtime.site}
+
+    @app.get("/v1/status")
+    def status() -> dict[str, Any]:
+        return runtime.status()
+
+    @app.get("/v1/events")
+    def events(since: int = 0, kind: str | None = None, limit: int = 1000) -> dict[str, Any]:
+        found = runtime.records.events(since_id=since, kind=kind, limit=limit)
+        return {"controller": runtime.site, "events": [e.as_json() for e in found]}
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        runtime.refresh_metrics()
+        return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _writes(app: FastAPI, runtime: Runtime) -> None:
+    def admin(authorization: Annotated[str | None, Header()] = None) -> None:
+        if not authorization or not authorization.startswith("Bearer "):
+            raise _HttpError(401, "unauthorized", "missing bearer token")
+        if not hmac.compare_digest(authorization[7:].strip(), runtime.token):
+            raise _HttpError(403, "forbidden", "wrong token")
+
+    guarded = [Depends(admin)]
+
+    @app.post("/v1/switchover", dependencies=guarded)
+    def switchover(body: MoveRequest) -> dict[str, Any]:
+        return {"moves": runtime.move(body.unit, body.site, body.to, "switchover")}
+
+    @app.post("/v1/failover", dependencies=guarded)
+    def failover(body: MoveRequest) -> dict[str, Any]:
+        return {"moves": runtime.move(body.unit, body.site, body.to, "failover")}
+
+    @app.post("/v1/failback", dependencies=guarded)
+    def failback(body: FailbackRequest) -> dict[str, Any]:
+        return {"moves": runtime.failback(body.site)}
+
+    @app.post("/v1/approvals/{approval_id}", dependencies=guarded)
+    def approve(approval_id: str, body: ApproveRequest) -> dict[str, Any]:
+        return runtime.approve(approval_id, body.accept_loss, body.by)
+
+    @app.post("/v1/freeze", dependencies=guarded)
+    def freeze(body: FreezeRequest) -> dict[str, Any]:
+        runtime.state.freeze(body.reason, body.by)
+        runtime.records.record("freeze", f"frozen by {body.by}: {body.reason}")
+        return {"frozen": True, "reason": body.reason}
+
+    @app.post("/v1/unfreeze", dependencies=guarded)
+    def unfreeze() -> dict[str, Any]:
+        was = runtime.state.unfreeze()
+        runtime.records.record("unfreeze", "unfrozen" if was else "unfreeze: was not frozen")
+        return {"frozen": False, "was_frozen": was}
+
+
+def _errors(app: FastAPI, runtime: Runtime) -> None:
+    def body(code: str, detail: str, **extra: Any) -> dict[str, Any]:
+        return {"error": code, "detail": detail, **extra}
+
+    @app.exception_handler(_HttpError)
+    def http_error(_: Request, exc: _HttpError) -> JSONResponse:
+        return JSONResponse(body(exc.code, exc.detail, **exc.extra), status_code=exc.status)
+
+    @app.exception_handler(NotLeader)
+    def not_leader(_: Request, exc: NotLeader) -> JSONResponse:
+        url = runtime.leader_url()
+        headers = {"Retry-After": "1"}
+        return JSONResponse(
+            body(exc.code, str(exc), leader_url=url), status_code=503, headers=headers
+        )
+
+    @app.exception_handler(WatertightError)
+    def watertight_error(_: Request, exc: WatertightError) -> JSONResponse:
+        status = exc.http_status if exc.http_status < 500 else 409
+        if isinstance(exc, InvalidRequest):
+            status = 404 if "unknown" in exc.detail else 422
+        return JSONResponse(body(exc.code, str(exc)), status_code=status)
+
+    @app.exception_handler(DcsError)
+    def dcs_error(_: Request, exc: DcsError) -> JSONResponse:
+        detail = (
+            f"the quorum store (etcd) cannot take this change now: {exc}; with two of three "
+            "members down, restore etcd quorum first (docs/controller.md §12)"
+        )
+        return JSONResponse(body("quorum_store_unavailable", detail), status_code=503)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        return JSONResponse(body("invalid_request", detail), status_code=422)

@@ -1,0 +1,209 @@
+"""One controller cycle, Patroni-style: frozen snapshot → pure decision → actions → sentence.
+
+Every controller runs cycles (so each records what it observes and stands ready); only
+the leader acts. The leader records the decision with its reason *before* the first
+action, each action before it runs and its outcome after (DESIGN §3.7). The cycle never
+raises: an unreadable etcd or a lost lease ends it with a sentence saying so.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+
+from failover.controller.builder import SnapshotBuilder, World
+from failover.controller.executor import AnyAction, Executor
+from failover.controller.lapsed import lapsed_primaries, next_lapse_counts, plan_lapsed
+from failover.controller.metrics import ControllerMetrics
+from failover.controller.records import RecordStore
+from failover.controller.state import ControllerState, ReplicationMark
+from failover.controller.sync_plan import plan_sync
+from failover.dcs import DcsError
+from failover.decision import Decision, decide
+from failover.errors import NotLeader
+from failover.quorum import SiteState, SiteVerdict
+
+LOG = logging.getLogger("failover.controller")
+
+#: Probe intervals before the same replication change may be sent again.
+RESEND_AFTER_INTERVALS = 5
+
+
+def _shape(summary: str) -> str:
+    """A sentence without its counters: "for 3 rounds" and "for 4 rounds" say the same."""
+    return re.sub(r"\d+ rounds?", "N rounds", summary)
+
+
+class Controller:
+    """The cycle and what it remembers between cycles (last verdicts, last sentence)."""
+
+    def __init__(
+        self,
+        me: str,
+        builder: SnapshotBuilder,
+        executor: Executor,
+        state: ControllerState,
+        records: RecordStore,
+        is_leader: Callable[[], bool],
+        metrics: ControllerMetrics | None = None,
+    ) -> None:
+        self.me = me
+        self._builder, self._executor, self._state = builder, executor, state
+        self._records, self._is_leader = records, is_leader
+        self.lock = threading.RLock()
+        """Held for a whole cycle and by planned operations, so they never interleave."""
+        self.metrics = metrics or ControllerMetrics()
+        self._verdicts: dict[str, SiteState] = {}
+        self._failing_since: dict[str, float] = {}
+        self._up_since: dict[str, float] = {}
+        self._lapses: dict[str, int] = {}
+        self._sent: dict[tuple[str, int, str | None], float] = {}
+        self._last_summary = ""
+        self._was_leader = False
+        self.last_world: World | None = None
+        self.last_decision: Decision | None = None
+        self.cycles = 0
+        self._stop = threading.Event()
+
+    def run_cycle(self) -> str:
+        """One cycle; returns its sentence."""
+        with self.lock:
+            try:
+                world = self._builder.build()
+            except DcsError as exc:
+                return self._say(f"no action: cannot read the quorum store: {exc}")
+            decision = decide(world.snapshot)
+            self.last_world, self.last_decision = world, decision
+            self.cycles += 1
+            self.metrics.cycles.inc()
+            self._observe(decision.sites)
+            if world.snapshot.leader != self.me or not self._is_leader():
+                self._was_leader = False
+                return self._say(decision.summary)
+            return self._lead(world, decision)
+
+    def _lead(self, world: World, decision: Decision) -> str:
+        if not self._was_leader:
+            self._records.record("leader", f"{self.me} leads", site=self.me)
+            self._was_leader = True
+        extra = [] if world.snapshot.frozen else self._extra(world, decision)
+        actions: list[AnyAction] = [*decision.actions, *extra]
+        summary = "; ".join([decision.summary, *(a.reason for a in extra)])
+        try:
+            self._housekeeping(world)
+            if actions or _shape(summary) != _shape(self._last_summary):
+                self._records.record(
+                    "decision", summary, actions=[a.kind for a in actions],
+                    units=sorted({a.unit for a in actions}),
+                )  # fmt: skip
+            for action in actions:
+                self._executor.run(action, world)
+        except NotLeader:
+            return self._say(f"stopped: {self.me} lost the leader lease mid-cycle; {summary}")
+        except DcsError as exc:
+            return self._say(f"stopped: the quorum store failed mid-cycle ({exc}); {summary}")
+        return self._say(summary)
+
+    def _extra(self, world: World, decision: Decision) -> list[AnyAction]:
+        """What the pure decision lacks: lapsed primaries, sync degrade/restore. A
+        replication change already sent recently is not sent again (the observer's view
+        of the primary may lag one round behind)."""
+        snapshot = world.snapshot
+        busy = frozenset(a.unit for a in decision.actions)
+        self._lapses = next_lapse_counts(self._lapses, lapsed_primaries(snapshot))
+        lapsed = plan_lapsed(snapshot, self._lapses, busy)
+        busy |= {a.unit for a in lapsed}
+        now = time.monotonic()
+        window = RESEND_AFTER_INTERVALS * snapshot.topology.timing.probe_interval_seconds
+        self._sent = {k: t for k, t in self._sent.items() if now - t < window}
+        fresh = []
+        for action in plan_sync(snapshot, decision.sites, world.primaries, busy):
+            key = (action.unit, action.epoch, action.sync_standby)
+            if key not in self._sent:
+                self._sent[key] = now
+                fresh.append(action)
+        for promote in lapsed:
+            self._lapses.pop(promote.unit, None)
+        return [*lapsed, *fresh]
+
+    def _housekeeping(self, world: World) -> None:
+        """Persist the acknowledged high-water mark; expire approvals overtaken by a move."""
+        snapshot = world.snapshot
+        for unit, lsn in world.acknowledged.items():
+            route = snapshot.routes.get(unit)
+            if route is None:
+                continue
+            mark = world.marks.get(unit) or ReplicationMark(route.epoch)
+            if lsn > mark.acknowledged_lsn:
+                self._executor.check_fence()
+                self._state.put_mark(unit, replace(mark, acknowledged_lsn=lsn))
+        for approval in world.approvals:
+            route = snapshot.routes.get(approval.unit)
+            if approval.open and route is not None and route.epoch > approval.expected_epoch:
+                self._state.set_approval_status(approval, "expired")
+
+    def _observe(self, sites: Mapping[str, SiteVerdict]) -> None:
+        """Record every change of a site verdict (``site_down`` when one is declared down)."""
+        for site, verdict in sites.items():
+            before = self._verdicts.get(site)
+            if before is verdict.state:
+                continue
+            self._verdicts[site] = verdict.state
+            self._time_detection(site, verdict)
+            if verdict.state is SiteState.UP:
+                self._up_since[site] = time.monotonic()
+            else:
+                self._up_since.pop(site, None)
+            if before is None and verdict.state is SiteState.UP:
+                continue
+            kind = "site_down" if verdict.down else "site_verdict"
+            self._records.record(
+                kind, verdict.reason, site=site, state=str(verdict.state),
+                previous=str(before) if before else None, rounds=verdict.rounds,
+                failing=list(verdict.failing),
+            )  # fmt: skip
+
+    def _time_detection(self, site: str, verdict: SiteVerdict) -> None:
+        """Detection latency: from the first non-UP verdict of a site to its DOWN verdict."""
+        now = time.monotonic()
+        if verdict.state is SiteState.UP:
+            self._failing_since.pop(site, None)
+            return
+        since = self._failing_since.setdefault(site, now)
+        if verdict.down:
+            self.metrics.detection.labels(site).set(now - since)
+
+    def _say(self, summary: str) -> str:
+        if summary != self._last_summary:
+            LOG.info("%s", summary)
+            self._last_summary = summary
+        return summary
+
+    def up_for(self, site: str) -> float | None:
+        """Seconds ``site`` has been UP without interruption (None: not up)."""
+        since = self._up_since.get(site)
+        return None if since is None else time.monotonic() - since
+
+    @property
+    def last_summary(self) -> str:
+        return self._last_summary
+
+    def start(self, interval: float) -> threading.Thread:
+        thread = threading.Thread(target=self._loop, args=(interval,), name="cycle", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _loop(self, interval: float) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_cycle()
+            except Exception:  # a bug in one cycle must not stop the controller
+                LOG.exception("controller cycle failed")
+            self._stop.wait(interval)

@@ -1,0 +1,237 @@
+"""Carry out the decision's actions: record first, check the fence, then act, then record.
+
+Every step re-checks the leader lease (``fence()``) right before touching anything: a
+leader that lost its lease stops at once, mid-cycle if need be (the same fence rule as
+the primaries). A failed step is recorded and left for the next cycle, which re-derives
+what to do from etcd (routes, leases, in-flight operations).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+
+from failover.actions import (
+    Action,
+    AssignPrimary,
+    DemoteInstance,
+    PromoteUnit,
+    RequestApproval,
+    ResolveOperation,
+)
+from failover.controller.builder import World
+from failover.controller.metrics import ControllerMetrics
+from failover.controller.records import RecordStore
+from failover.controller.state import ControllerState, MoveRecord, ReplicationMark
+from failover.controller.sync_plan import ReconfigureSync, natural_sync, standbys_for
+from failover.controller.units import AdminPort, RoleChange, RoleRefused
+from failover.dcs import CasFailed, DcsError, RouteStore
+from failover.errors import NotLeader
+from failover.quorum import SiteState, instance_verdict, site_verdict
+from failover.snapshot import InFlightPromotion
+
+LOG = logging.getLogger("failover.controller")
+
+AnyAction = Action | ReconfigureSync
+
+
+class Executor:
+    def __init__(
+        self,
+        state: ControllerState,
+        routes: RouteStore,
+        admin: AdminPort,
+        records: RecordStore,
+        fence: Callable[[], bool],
+        controller: str,
+        wall_clock: Callable[[], float] = time.time,
+        metrics: ControllerMetrics | None = None,
+    ) -> None:
+        self._state, self._routes, self._admin, self._records = state, routes, admin, records
+        self._fence, self._controller, self._wall = fence, controller, wall_clock
+        self._metrics = metrics or ControllerMetrics()
+
+    def check_fence(self) -> None:
+        if not self._fence():
+            raise NotLeader(self._controller, None)
+
+    def run(self, action: AnyAction, world: World) -> str:
+        """Record, act, record the outcome; returns the outcome sentence. Never raises
+        except :class:`NotLeader` (stop the whole cycle)."""
+        self.check_fence()
+        self._records.record(
+            "action", action.reason, unit=action.unit, action=action.kind, fields=_fields(action)
+        )
+        try:
+            outcome = self._dispatch(action, world)
+            ok = True
+        except (RoleRefused, DcsError, CasFailed) as exc:
+            outcome, ok = f"{action.kind} {action.unit} failed: {exc}", False
+            LOG.warning(outcome)
+        self._records.record("outcome", outcome, unit=action.unit, action=action.kind, ok=ok)
+        if ok:
+            self._metrics.actions.labels(action.kind).inc()
+        return outcome
+
+    def _dispatch(self, action: AnyAction, world: World) -> str:
+        if isinstance(action, PromoteUnit):
+            return self.promote(action, world)
+        if isinstance(action, AssignPrimary):
+            return self._assign(action, world)
+        if isinstance(action, DemoteInstance):
+            change = RoleChange("standby", action.epoch, None, (), None)
+            self._admin.set_role(action.unit, action.site, change)
+            return f"demoted {action.unit} in {action.site} to standby at epoch {action.epoch}"
+        if isinstance(action, RequestApproval):
+            return self._request(action)
+        if isinstance(action, ResolveOperation):
+            self._state.end_operation(action.operation_id)
+            return f"{action.outcome} operation {action.operation_id} of {action.unit}"
+        return self.reconfigure(action, world)
+
+    # -- promotion ------------------------------------------------------------------------
+
+    def promote(self, action: PromoteUnit, world: World) -> str:
+        """Record the operation, move the route (one txn), tell the new primary."""
+        unit = action.unit
+        op = InFlightPromotion(
+            operation_id=f"op-{uuid.uuid4().hex[:8]}",
+            unit=unit,
+            from_site=action.from_site,
+            to_site=action.to_site,
+            expected_epoch=action.expected_epoch,
+            new_epoch=action.new_epoch,
+            started_at=self._wall(),
+        )
+        self._records.record(
+            "promoting", f"promoting {unit} in {action.to_site} at epoch {action.new_epoch}",
+            unit=unit, site=action.to_site, operation_id=op.operation_id,
+            from_site=action.from_site, epoch=action.new_epoch,
+            data_losing=action.data_losing, accepted_loss=action.accepted_loss,
+            approval_id=action.approval_id,
+        )  # fmt: skip
+        self.check_fence()
+        self._state.start_operation(op)
+        sync, others = self._standbys(unit, action.to_site, world)
+        if sync is None:
+            self._mark_degraded(unit, action.new_epoch, world, "promoted without a sync standby")
+        try:
+            self._routes.move_route(unit, action.expected_epoch, action.to_site)
+        except CasFailed:
+            self._state.end_operation(op.operation_id)
+            raise
+        if action.from_site != action.to_site:
+            self._metrics.failovers.labels(unit).inc()
+            move = MoveRecord(self._wall(), action.from_site, action.to_site, action.new_epoch)
+            self._state.add_move(unit, move, self._wall())
+        if action.approval_id is not None:
+            self._use_approval(action.approval_id)
+        self.check_fence()
+        role = RoleChange("primary", action.new_epoch, sync, others, action.to_site)
+        self._admin.set_role(unit, action.to_site, role)
+        self._state.end_operation(op.operation_id)
+        self._records.record(
+            "promoted", f"{unit} primary in {action.to_site} at epoch {action.new_epoch}",
+            unit=unit, site=action.to_site, from_site=action.from_site,
+            epoch=action.new_epoch, operation_id=op.operation_id, sync_standby=sync,
+            data_losing=action.data_losing, accepted_loss=action.accepted_loss,
+            approval_id=action.approval_id,
+        )  # fmt: skip
+        return f"promoted {unit} in {action.to_site} at epoch {action.new_epoch}"
+
+    def _assign(self, action: AssignPrimary, world: World) -> str:
+        sync, others = self._standbys(action.unit, action.site, world)
+        if sync is None:
+            self._mark_degraded(action.unit, action.epoch, world, "assigned without a sync standby")
+        self.check_fence()
+        role = RoleChange("primary", action.epoch, sync, others, action.site)
+        self._admin.set_role(action.unit, action.site, role)
+        self._state.end_operation(action.operation_id)
+        self._records.record(
+            "promoted", f"{action.unit} primary in {action.site} at epoch {action.epoch}",
+            unit=action.unit, site=action.site, epoch=action.epoch,
+            operation_id=action.operation_id, sync_standby=sync, completed_after_crash=True,
+        )  # fmt: skip
+        return f"told {action.unit} in {action.site} it is primary at epoch {action.epoch}"
+
+    def _standbys(self, unit: str, site: str, world: World) -> tuple[str | None, tuple[str, ...]]:
+        """The natural sync standby only if its site is up and its instance reached by quorum."""
+        snapshot = world.snapshot
+        candidate = natural_sync(snapshot.topology, site)
+        if candidate is not None:
+            verdict = site_verdict(
+                candidate, snapshot.observer_reports, snapshot.now, snapshot.topology
+            )
+            seen = instance_verdict(
+                unit, candidate, snapshot.observer_reports, snapshot.now, snapshot.topology
+            )
+            if verdict.state is not SiteState.UP or not seen.reachable_by_quorum:
+                candidate = None
+        return standbys_for(snapshot.topology, site, candidate)
+
+    def _mark_degraded(self, unit: str, epoch: int, world: World, why: str) -> None:
+        """Record that ``unit`` runs without a sync standby at ``epoch`` — before it does."""
+        self.check_fence()
+        acknowledged = world.acknowledged.get(unit, 0)
+        self._state.put_mark(unit, ReplicationMark(epoch, acknowledged, True, None))
+        self._records.record(
+            "sync_degraded", f"{unit} runs without a sync standby at epoch {epoch}: {why}",
+            unit=unit, epoch=epoch, acknowledged_lsn=acknowledged,
+        )  # fmt: skip
+
+    # -- replication reconfiguration --------------------------------------------------------
+
+    def reconfigure(self, action: ReconfigureSync, world: World) -> str:
+        if action.sync_standby is None:
+            self._mark_degraded(action.unit, action.epoch, world, action.reason)
+        else:
+            view = world.primaries.get(action.unit)
+            restored_at = view.last_lsn if view is not None else None
+            mark = world.marks.get(action.unit)
+            acknowledged = world.acknowledged.get(action.unit, 0)
+            self._state.put_mark(
+                action.unit, ReplicationMark(action.epoch, acknowledged, True, restored_at)
+            )
+            if mark is None:
+                LOG.info("no degraded mark for %s; restoring anyway", action.unit)
+        self.check_fence()
+        role = RoleChange(
+            "primary", action.epoch, action.sync_standby, action.async_standbys, action.site
+        )
+        self._admin.set_role(action.unit, action.site, role)
+        kind = "sync_restored" if action.sync_standby else "sync_reconfigured"
+        self._records.record(kind, action.reason, unit=action.unit, site=action.site)
+        return action.reason
+
+    # -- approvals -------------------------------------------------------------------------
+
+    def _request(self, action: RequestApproval) -> str:
+        approval = self._state.new_approval(
+            unit=action.unit,
+            from_site=action.from_site,
+            to_site=action.to_site,
+            expected_epoch=action.expected_epoch,
+            estimated_loss=action.estimated_loss,
+            accepted_loss=0,
+            reason=action.reason,
+        )
+        self._records.record(
+            "approval_requested",
+            f"approval {approval.id}: promote {action.unit} in {action.to_site} "
+            f"(loss of at least {action.estimated_loss} entries)",
+            unit=action.unit, site=action.to_site, approval_id=approval.id,
+            estimated_loss=action.estimated_loss, expected_epoch=action.expected_epoch,
+        )  # fmt: skip
+        return f"requested approval {approval.id} for {action.unit}"
+
+    def _use_approval(self, approval_id: str) -> None:
+        approval = self._state.approval(approval_id)
+        if approval is not None:
+            self._state.set_approval_status(approval, "used")
+
+
+def _fields(action: AnyAction) -> dict[str, object]:
+    names = getattr(action, "__dataclass_fields__", {})
+    return {name: getattr(action, name) for name in names if name != "reason"}

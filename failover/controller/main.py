@@ -1,0 +1,72 @@
+"""Wire a controller process from :class:`ControllerSettings` and serve its API.
+
+The site's observer is a separate process (``python -m failover.observer``).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+import uvicorn
+
+from failover.controller.api import create_app
+from failover.controller.records import RecordStore
+from failover.controller.runtime import Runtime
+from failover.controller.settings import ControllerSettings
+from failover.controller.units import UnitAdmin
+from failover.controller.wiring import assemble
+from failover.dcs import EtcdDcs
+from failover.observer.addresses import AddressError, SiteAddresses
+from failover.topology import TopologyError, default_topology, load_topology
+
+
+def build_runtime(settings: ControllerSettings) -> Runtime:
+    """The real adapters. Raises ``TopologyError``/``AddressError``/``ValueError``."""
+    topology = load_topology(settings.topology) if settings.topology else default_topology()
+    if settings.addresses_json:
+        addresses = SiteAddresses.from_json(settings.addresses_json, "WATERTIGHT_ADDRESSES_JSON")
+    elif settings.addresses is not None:
+        addresses = SiteAddresses.from_file(settings.addresses)
+    else:
+        raise ValueError("set WATERTIGHT_ADDRESSES (file) or WATERTIGHT_ADDRESSES_JSON")
+    if settings.site not in topology.site_names:
+        raise ValueError(f"WATERTIGHT_SITE={settings.site!r} is not a site of the topology")
+    if not settings.etcd_endpoints:
+        raise ValueError("WATERTIGHT_ETCD_ENDPOINTS is required")
+    token = settings.admin_token()
+    return assemble(
+        site=settings.site,
+        url=settings.own_url(),
+        topology=topology,
+        token=token,
+        addresses=addresses,
+        dcs=EtcdDcs(list(settings.etcd_endpoints), timeout=1.0),
+        admin=UnitAdmin(addresses, token, sleep=time.sleep),
+        records=RecordStore(settings.records_database_url(), settings.site),
+    )
+
+
+def main() -> int:
+    try:
+        settings = ControllerSettings()
+        logging.basicConfig(
+            level=settings.log_level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        runtime = build_runtime(settings)
+    except (TopologyError, AddressError, ValueError, OSError) as exc:
+        print(f"controller: {exc}", file=sys.stderr)
+        return 2
+    runtime.leadership.start()
+    runtime.controller.start(runtime.topology.timing.probe_interval_seconds)
+    try:
+        uvicorn.run(
+            create_app(runtime), host=settings.host, port=settings.port, log_level="warning"
+        )
+    finally:
+        runtime.controller.stop()
+        runtime.leadership.stop()
+        runtime.leadership.resign()
+    return 0

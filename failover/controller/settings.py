@@ -1,0 +1,52 @@
+"""Settings of a controller process (``python -m failover.controller``), from ``WATERTIGHT_*``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ControllerSettings(BaseSettings):
+    """One site's controller (and its observer)."""
+
+    model_config = SettingsConfigDict(env_prefix="WATERTIGHT_", extra="ignore", frozen=True)
+
+    site: str
+    """The site this controller and its observer run in."""
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8500
+    topology: Path | None = None
+    """Topology file; without it the built-in default topology is used."""
+    etcd_endpoints: tuple[str, ...] = ()
+    """etcd client URLs as reachable from this site (own member first)."""
+    addresses: Path | None = None
+    """JSON address map as reachable from this site (:mod:`failover.observer.addresses`)."""
+    addresses_json: str | None = None
+    """The same map inline (wins over ``addresses``)."""
+    token: str | None = None
+    token_file: Path | None = None
+    """Bearer token for the controller's mutating endpoints and the units' admin API."""
+    records_url: str | None = None
+    """SQLAlchemy URL of the records store; default ``sqlite:///<state_dir>/records-<site>.db``."""
+    state_dir: Path = Path(".")
+    public_url: str | None = None
+    """How clients reach this controller (default ``http://host:port``)."""
+    log_level: str = "INFO"
+
+    def admin_token(self) -> str:
+        if self.token:
+            return self.token
+        if self.token_file is not None:
+            return self.token_file.read_text(encoding="utf-8").strip()
+        raise ValueError("set WATERTIGHT_TOKEN or WATERTIGHT_TOKEN_FILE")
+
+    def records_database_url(self) -> str:
+        if self.records_url:
+            return self.records_url
+        return f"sqlite:///{(self.state_dir / f'records-{self.site}.db').resolve()}"
+
+    def own_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"

@@ -1,0 +1,133 @@
+"""The observer of one site: probe everything each interval, count, publish.
+
+:meth:`Observer.run_round` is one round (used by tests with fakes); :meth:`Observer.run`
+loops every ``timing.probe_interval_seconds``. Observers run as their own process per
+site (``python -m failover.observer``), apart from the controller: killing a controller
+must not silence its site's vote. Controllers read everything from the published reports,
+including each instance's role, epoch, journal position and (for primaries) standbys.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from failover.observer.addresses import SiteAddresses
+from failover.observer.counters import next_counts
+from failover.observer.probes import RoundResult
+from failover.observer.publisher import ReportPublisher
+from failover.observer.report import PublishedReport
+
+LOG = logging.getLogger("failover.observer")
+
+#: What a report keeps of each instance's ``/v1/unit`` (the controller needs no more).
+UNIT_FIELDS = ("role", "epoch", "last_lsn", "sync_standby", "standbys", "fence_reason")
+
+
+class RoundProber(Protocol):
+    def round(
+        self, instances: Mapping[tuple[str, str], str], site_urls: Mapping[str, str]
+    ) -> RoundResult: ...
+
+
+@dataclass(frozen=True)
+class ObservedRound:
+    """The latest round: what was seen and the report published for it."""
+
+    result: RoundResult
+    report: PublishedReport
+    published: bool
+    finished_at: float = field(default=0.0)
+
+
+class Observer:
+    def __init__(
+        self,
+        site: str,
+        addresses: SiteAddresses,
+        prober: RoundProber,
+        publisher: ReportPublisher,
+        *,
+        interval: float,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.site = site
+        self._addresses, self._prober, self._publisher = addresses, prober, publisher
+        self._interval, self._wall = interval, wall_clock
+        self._site_counts: dict[str, int] = {}
+        self._instance_counts: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+        self._latest: ObservedRound | None = None
+        self._stop = threading.Event()
+
+    @property
+    def latest(self) -> ObservedRound | None:
+        with self._lock:
+            return self._latest
+
+    def run_round(self) -> ObservedRound:
+        """Probe, update the counters, publish; returns the round (never raises on I/O)."""
+        others = {s: url for s, url in self._addresses.etcd.items() if s != self.site}
+        result = self._prober.round(self._addresses.instances(), others)
+        self._site_counts = next_counts(self._site_counts, result.sites)
+        reached = {key: probe.reached for key, probe in result.instances.items()}
+        self._instance_counts = next_counts(self._instance_counts, reached)
+        report = PublishedReport(
+            observer=self.site,
+            reported_at=self._wall(),
+            site_failures=dict(self._site_counts),
+            instance_failures=dict(self._instance_counts),
+            units=_units_seen(result),
+            sync_applied=_sync_applied(result),
+        )
+        published = self._publisher.publish(report)
+        observed = ObservedRound(result, report, published, self._wall())
+        with self._lock:
+            self._latest = observed
+        return observed
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        """Run rounds until :meth:`stop`."""
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                self.run_round()
+            except Exception:  # a bug in one round must not stop observing
+                LOG.exception("observer round failed")
+            self._stop.wait(max(0.0, self._interval - (time.monotonic() - started)))
+
+
+def _units_seen(result: RoundResult) -> dict[str, dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for (unit, site), probe in result.instances.items():
+        body = probe.body
+        if body is not None:
+            seen.setdefault(unit, {})[site] = {k: body.get(k) for k in UNIT_FIELDS if k in body}
+    return seen
+
+
+def _sync_applied(result: RoundResult) -> dict[str, int]:
+    """Per unit: what a reached primary says its sync standby applied (acknowledged bound)."""
+    found: dict[str, int] = {}
+    for (unit, _site), probe in result.instances.items():
+        lsn = sync_applied_lsn(probe.body)
+        if lsn is not None:
+            found[unit] = max(found.get(unit, 0), lsn)
+    return found
+
+
+def sync_applied_lsn(body: Mapping[str, Any] | None) -> int | None:
+    """The applied LSN a primary reports for its *sync* standby, if it names one."""
+    if not body or body.get("role") != "primary" or not body.get("sync_standby"):
+        return None
+    for standby in body.get("standbys") or ():
+        if standby.get("site") == body["sync_standby"] and standby.get("applied_lsn") is not None:
+            return int(standby["applied_lsn"])
+    return None

@@ -1,0 +1,113 @@
+"""One round of probes over HTTP, with connect *and* read timeouts.
+
+A SIGSTOPped process accepts TCP (the kernel completes the handshake) and never answers,
+so only a read timeout notices it. The read budget is longer than the connect timeout on
+purpose: a *slow* link (``slow same-city --ms 300`` delays each direction, so a round trip
+takes ≥ 600 ms) still answers inside a probe interval and must not look dead, while a hung
+one never answers at all. Connection errors are retried once inside the round
+(:func:`failover.retry.probe_round_retry`); timeouts never are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from failover.retry import Sleep, probe_round_retry
+from failover.topology import Timing
+
+#: Fraction of the probe interval a probe may wait for its answer (see module docstring).
+READ_BUDGET_OF_INTERVAL = 0.9
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceProbe:
+    """What ``GET /v1/unit`` said (``body`` None: no answer within the timeouts)."""
+
+    unit: str
+    site: str
+    body: Mapping[str, Any] | None
+
+    @property
+    def reached(self) -> bool:
+        return self.body is not None
+
+
+@dataclass(frozen=True, slots=True)
+class RoundResult:
+    """Everything one round saw: per instance and per site (any answer from the site)."""
+
+    instances: Mapping[tuple[str, str], InstanceProbe]
+    sites: Mapping[str, bool]
+
+
+def probe_timeout(timing: Timing) -> httpx.Timeout:
+    """Connect within the probe timeout; read within most of the probe interval."""
+    read = max(
+        timing.probe_timeout_seconds, READ_BUDGET_OF_INTERVAL * timing.probe_interval_seconds
+    )
+    return httpx.Timeout(
+        connect=timing.probe_timeout_seconds,
+        read=read,
+        write=timing.probe_timeout_seconds,
+        pool=timing.probe_timeout_seconds,
+    )
+
+
+class Prober:
+    """Probes unit instances and sites' etcd members in parallel; never raises."""
+
+    def __init__(self, timing: Timing, *, sleep: Sleep, workers: int = 16) -> None:
+        self._client = httpx.Client(
+            timeout=probe_timeout(timing), limits=httpx.Limits(max_connections=64)
+        )
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe")
+        self._sleep = sleep
+
+    def round(
+        self,
+        instances: Mapping[tuple[str, str], str],
+        site_urls: Mapping[str, str],
+    ) -> RoundResult:
+        """Probe ``instances`` (``(unit, site) -> base URL``) and ``site_urls`` (etcd
+        member base URL per site). A site counts as reached when its etcd member or any
+        of its unit instances answered: one crashed process is not a lost site."""
+        unit_futures = {
+            key: self._pool.submit(self._get_json, f"{url}/v1/unit")
+            for key, url in instances.items()
+        }
+        site_futures = {
+            site: self._pool.submit(self._get_json, f"{url}/health")
+            for site, url in site_urls.items()
+        }
+        probes = {
+            key: InstanceProbe(key[0], key[1], future.result())
+            for key, future in unit_futures.items()
+        }
+        sites = {site: future.result() is not None for site, future in site_futures.items()}
+        for (_, site), probe in probes.items():
+            if site in sites and probe.reached:
+                sites[site] = True
+        return RoundResult(probes, sites)
+
+    def _get_json(self, url: str) -> Mapping[str, Any] | None:
+        """The JSON body of any HTTP answer (a 503 still proves the peer is alive)."""
+        try:
+            for attempt in probe_round_retry(sleep=self._sleep, retry_on=(httpx.ConnectError,)):
+                with attempt:
+                    response = self._client.get(url)
+        except httpx.HTTPError:
+            return None
+        try:
+            body = response.json()
+        except ValueError:
+            return {}
+        return body if isinstance(body, dict) else {}
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._client.close()

@@ -1,0 +1,213 @@
+"""A controller wired to fakes at our own ports: MemoryDcs (etcd), a fake world of unit
+instances answering ``/v1/unit`` and ``/admin/role``, and scripted observer rounds."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from failover.controller.records import RecordStore
+from failover.controller.runtime import Runtime
+from failover.controller.units import RoleChange, RoleRefused
+from failover.controller.wiring import assemble
+from failover.dcs import Keys, LeaseNotFound, MemoryDcs, RouteStore
+from failover.dcs.codec import canonical_json
+from failover.observer.addresses import SiteAddresses
+from failover.observer.observer import Observer
+from failover.observer.probes import InstanceProbe, RoundResult
+from failover.observer.publisher import ReportPublisher
+from failover.topology import Topology, default_topology
+
+WALL_OFFSET = 1_800_000_000.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def wall(self) -> float:
+        return WALL_OFFSET + self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class Instance:
+    role: str
+    epoch: int
+    last_lsn: int = 0
+    sync_standby: str | None = None
+    applied: dict[str, int] = field(default_factory=dict)
+
+
+class FakeUnits:
+    """Unit instances as the controller sees them; ``down`` sites answer nothing."""
+
+    def __init__(self, topology: Topology, log: list[str]) -> None:
+        self.topology, self.log = topology, log
+        self.down: set[str] = set()
+        self.on_primary: Callable[[str, str, int], None] = lambda unit, site, epoch: None
+        self.on_release: Callable[[str, str], None] = lambda unit, site: None
+        self.instances: dict[tuple[str, str], Instance] = {}
+        for unit in topology.units:
+            placement = topology.placement(unit)
+            for site in topology.site_names:
+                primary = site == placement.primary
+                self.instances[unit, site] = Instance(
+                    "primary" if primary else "standby",
+                    1,
+                    sync_standby=placement.sync_standby if primary else None,
+                )
+
+    def body(self, unit: str, site: str) -> dict[str, Any] | None:
+        if site in self.down:
+            return None
+        i = self.instances[unit, site]
+        body: dict[str, Any] = {"unit": unit, "site": site, "role": i.role, "epoch": i.epoch}
+        body["last_lsn"] = i.last_lsn
+        if i.role == "primary":
+            body["sync_standby"] = i.sync_standby
+            body["standbys"] = [
+                {"site": s, "applied_lsn": lsn, "lag_entries": i.last_lsn - lsn}
+                for s, lsn in i.applied.items()
+            ]
+        return body
+
+    # AdminPort -----------------------------------------------------------------------
+
+    def set_role(self, unit: str, site: str, change: RoleChange) -> dict[str, Any]:
+        self.log.append(
+            f"role {unit}@{site} {change.role} e{change.epoch} sync={change.sync_standby}"
+        )
+        if site in self.down:
+            raise RoleRefused(f"{unit} in {site} unreachable")
+        i = self.instances[unit, site]
+        if change.epoch < i.epoch:
+            raise RoleRefused("stale epoch")
+        if i.role == "primary" and change.role != "primary":
+            self.on_release(unit, site)
+        i.role, i.epoch = change.role, change.epoch
+        i.sync_standby = change.sync_standby if change.role == "primary" else None
+        if change.role == "primary":
+            i.applied = {s: i.last_lsn for s in (change.sync_standby, *change.async_standbys) if s}
+            self.on_primary(unit, site, change.epoch)
+        return {"role": i.role, "epoch": i.epoch}
+
+    def unit_view(self, unit: str, site: str) -> dict[str, Any] | None:
+        return self.body(unit, site)
+
+
+class FakeProber:
+    """Probes from ``site``: a down site or a cut link answers nothing."""
+
+    def __init__(self, units: FakeUnits, site: str, cuts: set[frozenset[str]]) -> None:
+        self.units, self.site, self.cuts = units, site, cuts
+
+    def _reaches(self, site: str) -> bool:
+        return site not in self.units.down and frozenset((self.site, site)) not in self.cuts
+
+    def round(
+        self, instances: Mapping[tuple[str, str], str], site_urls: Mapping[str, str]
+    ) -> RoundResult:
+        probes = {
+            k: InstanceProbe(k[0], k[1], self.units.body(*k) if self._reaches(k[1]) else None)
+            for k in instances
+        }
+        return RoundResult(probes, {s: self._reaches(s) for s in site_urls})
+
+
+class World:
+    """Three controllers' worth of observers, one controller under test."""
+
+    def __init__(self, tmp_path: Path, site: str = "same-city") -> None:
+        self.clock = Clock()
+        self.topology = default_topology()
+        self.log: list[str] = []
+        self.dcs = MemoryDcs(self.clock)
+        self.keys = Keys(self.topology.name)
+        RouteStore(self.dcs, self.topology.name).seed(self.topology)
+        self.units = FakeUnits(self.topology, self.log)
+        self.units.on_primary = self.set_lease
+        self.units.on_release = self.release_lease
+        self.leases: dict[str, tuple[str, int]] = {}
+        for unit in self.topology.units:
+            self.set_lease(unit, self.topology.placement(unit).primary, 1)
+        self.cuts: set[frozenset[str]] = set()
+        self.observers = {
+            s: Observer(
+                s,
+                self.addresses,
+                FakeProber(self.units, s, self.cuts),
+                ReportPublisher(self.dcs, self.keys, s, self.topology.timing, self.clock.sleep),
+                interval=1.0,
+                wall_clock=self.clock.wall,
+            )
+            for s in self.topology.site_names
+        }
+        self.runtime = self.controller(tmp_path, site)
+
+    @property
+    def addresses(self) -> SiteAddresses:
+        sites, units = self.topology.site_names, self.topology.units
+        return SiteAddresses(
+            units={u: {s: f"http://{u}.{s}" for s in sites} for u in units},
+            etcd={s: f"http://etcd.{s}" for s in sites},
+        )
+
+    def controller(self, tmp_path: Path, site: str) -> Runtime:
+        addresses = self.addresses
+        return assemble(
+            site=site, url=f"http://controller.{site}", topology=self.topology, token="secret",
+            addresses=addresses, dcs=self.dcs, admin=self.units,
+            records=RecordStore(f"sqlite:///{tmp_path / f'records-{site}.db'}", site),
+            clock=self.clock, wall_clock=self.clock.wall, sleep=self.clock.sleep,
+        )  # fmt: skip
+
+    def set_lease(self, unit: str, site: str, epoch: int) -> None:
+        lease = self.dcs.grant(3).id
+        self.leases[unit] = (site, lease)
+        value = canonical_json({"site": site, "epoch": epoch})
+        self.dcs.put(self.keys.primary_lease(unit), value, lease=lease)
+
+    def release_lease(self, unit: str, site: str) -> None:
+        holder = self.leases.pop(unit, None)
+        if holder is not None and holder[0] == site:
+            self.dcs.revoke(holder[1])
+
+    def drop_leases_in(self, site: str) -> None:
+        for unit in self.topology.units:
+            kv = self.dcs.get(self.keys.primary_lease(unit))
+            if kv is not None and f'"site":"{site}"' in kv.value:
+                self.dcs.delete(self.keys.primary_lease(unit))
+
+    def publish_rounds(self) -> None:
+        """Every live observer (not in a down site) runs one round."""
+        for site, observer in self.observers.items():
+            if site not in self.units.down:
+                observer.run_round()
+
+    def cycle(self) -> str:
+        """One probe interval: observers publish, the controller observes, leads and decides."""
+        self.clock.sleep(1.0)
+        for site, lease in list(self.leases.values()):
+            if site not in self.units.down:
+                with contextlib.suppress(LeaseNotFound):
+                    self.dcs.keepalive(lease)
+        self.publish_rounds()
+        self.runtime.leadership.tick()
+        return self.runtime.controller.run_cycle()
+
+    def route(self, unit: str) -> tuple[str, int]:
+        route = RouteStore(self.dcs, self.topology.name).route(unit)
+        assert route is not None
+        return route.site, route.epoch
+
+    def kinds(self) -> list[str]:
+        return [e.kind for e in self.runtime.records.events()]

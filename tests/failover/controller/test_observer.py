@@ -1,0 +1,105 @@
+"""Observers: counters, published reports, and probes that notice a hung peer."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+from harness import World
+
+from failover.observer.counters import next_counts
+from failover.observer.probes import Prober
+from failover.observer.report import PublishedReport
+from failover.topology import Timing
+
+
+def test_counters_count_consecutive_failures_and_reset_on_success() -> None:
+    counts = next_counts({}, {"a": False, "b": True})
+    counts = next_counts(counts, {"a": False, "b": False})
+    assert counts == {"a": 2, "b": 1}
+    assert next_counts(counts, {"a": True}) == {"a": 0}
+
+
+def test_a_round_publishes_the_report_under_a_lease(world: World) -> None:
+    world.units.down.add("production")
+    world.observers["same-city"].run_round()
+    world.observers["same-city"].run_round()
+    stored = world.dcs.get(world.keys.observer("same-city"))
+    assert stored is not None and stored.lease != 0
+    report = PublishedReport.decode(stored.value)
+    assert report.site_failures == {"production": 2, "remote-dr": 0}
+    assert report.instance_failures["u00", "production"] == 2
+    assert report.instance_failures["u01", "same-city"] == 0
+    assert report.units["u01"]["same-city"]["role"] == "primary"
+
+
+def test_a_report_survives_encoding() -> None:
+    report = PublishedReport("remote-dr", 12.5, {"production": 1}, {("u00", "production"): 3})
+    assert PublishedReport.decode(report.encode()) == report
+
+
+@pytest.fixture
+def hung_server() -> Iterator[str]:
+    """Accepts TCP connections and never answers (like a SIGSTOPped process)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        server.close()
+
+
+def test_a_peer_that_accepts_and_never_answers_is_not_reached(hung_server: str) -> None:
+    timing = Timing(probe_interval_seconds=0.3, probe_timeout_seconds=0.1)
+    prober = Prober(timing, sleep=lambda _: None)
+    try:
+        result = prober.round({("u00", "production"): hung_server}, {"production": hung_server})
+    finally:
+        prober.close()
+    assert not result.instances["u00", "production"].reached
+    assert result.sites == {"production": False}
+
+
+def test_an_answering_peer_is_reached_and_its_body_kept() -> None:
+    body = json.dumps({"role": "primary", "epoch": 1}).encode()
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def answer() -> None:
+        conn, _ = server.accept()
+        conn.recv(65536)
+        head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        conn.sendall(head.encode() + body)
+        conn.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    url = f"http://127.0.0.1:{server.getsockname()[1]}"
+    prober = Prober(Timing(probe_interval_seconds=1.0), sleep=lambda _: None)
+    try:
+        result = prober.round({("u00", "production"): url}, {})
+    finally:
+        prober.close()
+        server.close()
+    assert result.instances["u00", "production"].body == {"role": "primary", "epoch": 1}
