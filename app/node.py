@@ -138,14 +138,14 @@ class Node:
             _persist(session, new)
             self._role = new
         if old.role == "primary" and not _same_primary(old, new):
-            self._stop_replicator()
+            self._stop_replicator(wait=False)
         if old.role == "primary" and new.role != "primary":
             self.lease.release()
         if new.role == "primary" and (self.replicator is None or not _same_primary(old, new)):
             self._start_replicator(new)
 
     def _start_replicator(self, role: NodeRole) -> None:
-        self._stop_replicator()
+        self._stop_replicator(wait=False)
         with self.db.read() as session:
             last = journal.last_lsn(session)
         sync = self._link(role.sync_standby, "sync", role) if role.sync_standby else None
@@ -153,10 +153,10 @@ class Node:
         self.replicator = Replicator(sync, asyncs, last)
         self.replicator.start(_DatabaseSource(self.db, role, self.settings.site), self._on_stale)
 
-    def _stop_replicator(self) -> None:
+    def _stop_replicator(self, *, wait: bool = True) -> None:
         replicator, self.replicator = self.replicator, None
         if replicator is not None:
-            replicator.stop()
+            replicator.stop(wait=wait)
 
     def _check_peers(self, role: NodeRole) -> None:
         for site in (role.sync_standby, *role.async_standbys):
@@ -181,9 +181,17 @@ class Node:
         )
 
     def _on_stale(self, epoch: int, detail: str) -> None:
-        # Called on a link thread; fencing joins the links, so do it from another thread.
+        # Called on a link thread, possibly one of a replicator already replaced (links
+        # are not joined on a role change), so fence only if that epoch is still newer.
         reason = f"a standby knows newer epoch {epoch}: {detail}"
-        threading.Thread(target=self.fence, args=(reason,), name="fence", daemon=True).start()
+        threading.Thread(
+            target=self._fence_if_behind, args=(epoch, reason), name="fence", daemon=True
+        ).start()
+
+    def _fence_if_behind(self, epoch: int, reason: str) -> None:
+        with self._lock:
+            if self._role.epoch < epoch:
+                self.fence(reason)
 
 
 class _DatabaseSource:

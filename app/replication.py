@@ -113,14 +113,24 @@ class Replicator:
         for link in self._links.values():
             link.start_thread(source, on_stale_epoch)
 
-    def stop(self) -> None:
-        """Stop every link and wake waiting writers (they fail). Safe from a link thread."""
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop every link and wake waiting writers (they fail). Safe from a link thread.
+
+        ``wait=False`` returns without joining the link threads: a role change must not
+        sit out a link's in-flight request to a dead standby (up to its timeout) while
+        the unit refuses writes. A stopped link starts no new request, and whatever its
+        last request delivers is harmless: standbys apply entries idempotently and in
+        order, and its acknowledgements reach only this (stopped) replicator.
+        """
         self._stopped = True
         for condition in (self._acks, self._work):
             with condition:
                 condition.notify_all()
         for link in self._links.values():
-            link.join()
+            link.stop()
+        if wait:
+            for link in self._links.values():
+                link.join()
 
     @property
     def stopped(self) -> bool:
@@ -199,6 +209,9 @@ class StandbyLink:
             target=self._run, args=(source, on_stale), name=f"ship-{self.config.site}", daemon=True
         )
         self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
 
     def join(self) -> None:
         self._stop.set()

@@ -60,6 +60,13 @@ class ExecutedAction:
     phase: Literal["method", "rollback"] = "method"
     ok: bool = True
     detail: str = ""
+    took_effect_at: float | None = None
+    """Drill-clock time the platform says the action took effect, when it says so."""
+
+    @property
+    def effective_at(self) -> float:
+        """When the action took effect: the platform's time if known, else its start."""
+        return self.started_at if self.took_effect_at is None else self.took_effect_at
 
     @property
     def is_fault(self) -> bool:
@@ -189,8 +196,8 @@ def measure(
 
 
 def first_fault_at(actions: Iterable[ExecutedAction]) -> float | None:
-    """Start of the first fault action of the method, or ``None`` without a fault."""
-    starts = [a.started_at for a in actions if a.is_fault and a.phase == "method"]
+    """When the first fault action of the method took effect, or ``None`` without one."""
+    starts = [a.effective_at for a in actions if a.is_fault and a.phase == "method"]
     return min(starts) if starts else None
 
 

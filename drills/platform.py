@@ -21,6 +21,7 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,6 +41,7 @@ from failover.topology import Topology
 Operation = Switchover | Failover | Failback | Approve
 UP_ATTEMPTS = 2
 TOKEN_FILE = "admin.token"  # the local platform's admin token, in its state dir
+FAULT_JOURNAL = "faults.jsonl"  # one JSON object per fault, appended by `watertight fault`
 PLATFORM_CONDITIONS = frozenset(
     {"approval-pending", "site-declared-down", "site-declared-up", "placement-restored"}
 )
@@ -47,6 +49,15 @@ PLATFORM_CONDITIONS = frozenset(
 
 class PlatformError(RuntimeError):
     """A platform action that did not happen; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class FaultDone:
+    """A fault the platform applied: its sentence and, when the platform knows it, the
+    wall time (``time.time()``) from which it took effect."""
+
+    sentence: str
+    took_effect_at: float | None = None
 
 
 class DrillPlatform(Protocol):
@@ -61,9 +72,9 @@ class DrillPlatform(Protocol):
     @property
     def topology(self) -> Topology: ...
 
-    async def fault(self, command: str) -> str:
+    async def fault(self, command: str) -> FaultDone:
         """Run a ``watertight fault`` command line (e.g. ``site-down production``,
-        ``heal``); return the platform's sentence. Raises :class:`PlatformError`."""
+        ``heal``); return what the platform did. Raises :class:`PlatformError`."""
         ...
 
     async def operate(self, step: Operation) -> str:
@@ -144,9 +155,9 @@ class LocalPlatform:
 
     # -- the port -----------------------------------------------------------------------
 
-    async def fault(self, command: str) -> str:
+    async def fault(self, command: str) -> FaultDone:
         out = await watertight("fault", *shlex.split(command), state_dir=self.state_dir)
-        return out.strip()
+        return FaultDone(out.strip(), last_fault_began_at(self.state_dir))
 
     async def operate(self, step: Operation) -> str:
         try:
@@ -279,3 +290,14 @@ async def local_platform(
     finally:
         await stop_local(state_dir)
         shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def last_fault_began_at(state_dir: Path) -> float | None:
+    """``began_at`` of the last entry of the platform's fault journal (docs/drills.md),
+    or ``None`` when the journal or the field is missing."""
+    try:
+        lines = (state_dir / FAULT_JOURNAL).read_text(encoding="utf-8").splitlines()
+        began = json.loads(lines[-1]).get("began_at") if lines else None
+    except (OSError, ValueError):
+        return None
+    return float(began) if isinstance(began, int | float) else None

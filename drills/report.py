@@ -70,6 +70,7 @@ class ActionJson(_Model):
     command: str
     started_at: float
     finished_at: float
+    took_effect_at: float | None
     ok: bool
     detail: str
 
@@ -194,6 +195,7 @@ def _action(a: ExecutedAction) -> ActionJson:
         command=a.command,
         started_at=round(a.started_at, 3),
         finished_at=round(a.finished_at, 3),
+        took_effect_at=None if a.took_effect_at is None else round(a.took_effect_at, 3),
         ok=a.ok,
         detail=a.detail,
     )

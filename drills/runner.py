@@ -240,6 +240,7 @@ class DrillRun:
     async def _execute(self, step: Step, phase: str) -> ExecutedAction:
         started = self.now()
         command = step.describe()
+        effect: float | None = None
         try:
             if phase == "method" and names_leader(step):
                 self.leader = self.leader or await self.platform.leader_site()
@@ -248,23 +249,30 @@ class DrillRun:
             else:
                 step = resolve_leader(step, self.leader)
                 command = step.describe()
-                detail, ok = await self._do(step), True
+                detail, effect = await self._do(step)
+                ok = True
         except (PlatformError, DrillAbortError) as exc:
             detail, ok = str(exc), False
         done = ExecutedAction(
             action=step.name, command=command, started_at=started, finished_at=self.now(),
             phase="rollback" if phase == "rollback" else "method", ok=ok, detail=detail,
+            took_effect_at=effect,
         )  # fmt: skip
         self.actions.append(done)
         self.progress.action(done)
         return done
 
-    async def _do(self, step: Step) -> str:
+    async def _do(self, step: Step) -> tuple[str, float | None]:
+        """Carry out one step: its sentence and, for a fault whose platform says when it
+        took effect, that time on the drill clock."""
         if isinstance(step, WaitUntil):
-            return await self._wait_until(step)
+            return await self._wait_until(step), None
         if isinstance(step, Switchover | Failover | Failback | Approve):
-            return await self.platform.operate(step)
-        return await self.platform.fault(step.describe())
+            return await self.platform.operate(step), None
+        done = await self.platform.fault(step.describe())
+        if done.took_effect_at is None:
+            return done.sentence, None
+        return done.sentence, done.took_effect_at - self.wall_started_at
 
     async def _wait_until(self, step: WaitUntil) -> str:
         deadline = self.now() + step.timeout_seconds

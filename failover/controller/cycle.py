@@ -100,8 +100,7 @@ class Controller:
                     "decision", summary, actions=[a.kind for a in actions],
                     units=sorted({a.unit for a in actions}),
                 )  # fmt: skip
-            for action in actions:
-                self._executor.run(action, world)
+            self._executor.run_all(actions, world)
         except NotLeader:
             return self._say(f"stopped: {self.me} lost the leader lease mid-cycle; {summary}")
         except DcsError as exc:

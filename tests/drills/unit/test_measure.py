@@ -3,6 +3,8 @@ failovers, detection, request counts and series."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from drill_factory import (
     UNITS,
@@ -42,6 +44,14 @@ def test_clean_failover_measures_rto_of_the_affected_units_only() -> None:
     assert m.failovers == 4
     assert m.units_moved == tuple(EVEN)
     assert m.double_posted_keys == ()
+
+
+def test_rto_counts_from_when_the_fault_took_effect_not_when_the_runner_launched_it() -> None:
+    attempts = clean_failover(fault_at=10.0, back_at=16.0)
+    launched_early = [replace(action(7.0, "site-down production", until=10.2), took_effect_at=10.0)]
+    m = measure(attempts, found(attempts), launched_early)
+    assert m.fault_at == pytest.approx(10.0)
+    assert m.rto_seconds == pytest.approx(6.02)
 
 
 def test_flapping_unit_rto_runs_to_the_start_of_the_final_success_run() -> None:

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from drills.measure import ControllerEvent
-from drills.platform import Operation, PlatformError
+from drills.platform import FaultDone, Operation, PlatformError
 from drills.report import Report
 from drills.runner import DrillRun, RunOptions, resolve_leader
 from drills.spec import SiteDown, parse_spec
@@ -65,7 +65,7 @@ class FakePlatform:
     router_url: str = "http://router.test"
     topology: Topology = TOPOLOGY
 
-    async def fault(self, command: str) -> str:
+    async def fault(self, command: str) -> FaultDone:
         if command in self.fail:
             raise PlatformError(f"{command}: refused")
         self.done.append(command)
@@ -74,7 +74,7 @@ class FakePlatform:
             self.router.down_sites.add(rest[0])
         if verb == "site-up":
             self.router.down_sites.discard(rest[0])
-        return f"did {command}"
+        return FaultDone(f"did {command}")
 
     async def operate(self, step: Operation) -> str:
         self.done.append(step.describe())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import socket
 import time
@@ -126,6 +127,8 @@ def test_faults_are_journalled_with_timestamps(platform: RunningPlatform) -> Non
     journal = (platform.state_dir / "faults.jsonl").read_text().splitlines()
     assert any('"action": "partition"' in line for line in journal)
     assert any('"action": "heal"' in line for line in journal)
+    for entry in map(json.loads, journal):
+        assert entry["began_at"] <= entry["at"]
 
 
 def test_second_up_says_it_is_running_instead_of_starting_twins(platform: RunningPlatform) -> None:
