@@ -28,9 +28,9 @@ from failover.topology import Topology
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
-RETRY_AFTER_CAP_SECONDS = 1.0
+RETRY_AFTER_CAP_SECONDS = 2.0
 RETRY_BACKOFF_SECONDS = 0.25
-RETRY_BACKOFF_CAP_SECONDS = 1.0
+RETRY_BACKOFF_CAP_SECONDS = 2.0
 AMOUNTS = {"purchase": (100, 20_000), "payment": (1_000, 50_000), "refund": (100, 5_000)}
 
 
@@ -76,8 +76,8 @@ def retry_delay(outcome: Outcome, retry_after: str | None, attempt: int = 1) -> 
     """Seconds to wait before retrying the same key after attempt number ``attempt``, or
     None when the write is over.
 
-    2xx ends the write; 503 waits ``Retry-After`` (at most 1 s); timeouts, connection
-    errors, invalid answers and other 5xx back off exponentially (0.25, 0.5, 1, 1, ... s;
+    2xx ends the write; 503 waits ``Retry-After`` (at most 2 s); timeouts, connection
+    errors, invalid answers and other 5xx back off exponentially (0.25, 0.5, 1, 2, 2, ... s;
     deterministic, so a seed replays the same load); other 4xx end it (the request itself
     is wrong: retrying cannot help).
     """
@@ -187,6 +187,8 @@ class LoadGenerator:
         while not stop.is_set():
             number += 1
             sent_at = self.now()
+            if number == 1:
+                deadline = min(deadline, sent_at + self.load.give_up_after_seconds)
             outcome, body, retry_after = await self._send(url, headers, write)
             attempt = record(write, number, sent_at, max(self.now(), sent_at), outcome, body)
             self.attempts.append(attempt)

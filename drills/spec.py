@@ -95,6 +95,11 @@ class Load(_Strict):
     duration_seconds: PositiveSeconds
     mix: Mix
     request_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 2.0
+    give_up_after_seconds: Annotated[float, Field(gt=0, le=600)] = 10.0
+    """How long a client keeps retrying one write (same key) after its first send before
+    it gives up, like a card terminal's authorization timeout. Without a limit every
+    write of an outage keeps retrying, and the retries alone outgrow what the sites can
+    serve once they are back (a retry storm that keeps them down)."""
 
 
 # --- steady state and guard rails -------------------------------------------------------

@@ -91,7 +91,7 @@ class Timing(_Strict):
     probe_timeout_seconds: PositiveSeconds = 0.5
     failure_rounds: Annotated[int, Field(ge=1, le=100)] = 3
     quorum: Annotated[int, Field(ge=1)] = 2
-    primary_lease_ttl_seconds: Annotated[int, Field(ge=2, le=600)] = 3
+    primary_lease_ttl_seconds: Annotated[int, Field(ge=2, le=600)] = 4
     controller_lease_ttl_seconds: Annotated[int, Field(ge=2, le=600)] = 3
     fence_margin_seconds: PositiveSeconds = 1.0
     failback_stability_seconds: PositiveSeconds = 60.0

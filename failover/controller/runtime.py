@@ -55,17 +55,14 @@ class Runtime:
         return self.planned.switchover_site(site, to, kind)
 
     def failback(self, site: str) -> list[str]:
-        """Move back to ``site`` every unit whose placement puts its primary there."""
+        """Move back to ``site`` every unit whose placement puts its primary there.
+
+        Idempotent: with every such unit already primary in ``site`` it does nothing and
+        says so (a drill's rollback may ask for a failback that its method never needed).
+        """
         if site not in self.topology.site_names:
             raise InvalidRequest(f"unknown site {site!r}", field="site")
         self._require_leader()
-        window = self.topology.timing.failback_stability_seconds
-        up_for = self.controller.up_for(site)
-        if up_for is None or up_for < window:
-            seen = "not up" if up_for is None else f"up for {up_for:.0f} s"
-            raise UnsafeAction(
-                f"fail back to {site}", f"{site} is {seen}; failback needs {window:g} s of health"
-            )
         world = self.controller.last_world
         routes = world.snapshot.routes if world else {}
         units = [
@@ -76,7 +73,14 @@ class Runtime:
             and routes[u].site != site
         ]
         if not units:
-            raise InvalidRequest(f"every unit placed in {site} is already there", field="site")
+            return [f"nothing to fail back: every unit placed in {site} is already primary there"]
+        window = self.topology.timing.failback_stability_seconds
+        up_for = self.controller.up_for(site)
+        if up_for is None or up_for < window:
+            seen = "not up" if up_for is None else f"up for {up_for:.0f} s"
+            raise UnsafeAction(
+                f"fail back to {site}", f"{site} is {seen}; failback needs {window:g} s of health"
+            )
         return [self.planned.switchover_unit(u, site, "failback") for u in units]
 
     # -- approvals --------------------------------------------------------------------

@@ -31,12 +31,12 @@ def test_every_write_has_its_own_key_and_the_unit_of_its_customer() -> None:
 
 def test_a_503_is_retried_after_retry_after_capped_at_one_second() -> None:
     assert retry_delay(503, "0.2") == 0.2
-    assert retry_delay(503, "30") == 1.0
+    assert retry_delay(503, "30") == 2.0
     assert retry_delay(503, "soon") == 0.25
 
 
 def test_timeouts_and_server_errors_back_off_exponentially_and_client_errors_end() -> None:
-    assert [retry_delay("timeout", None, n) for n in (1, 2, 3, 4)] == [0.25, 0.5, 1.0, 1.0]
+    assert [retry_delay("timeout", None, n) for n in (1, 2, 3, 4, 5)] == [0.25, 0.5, 1.0, 2.0, 2.0]
     assert retry_delay("connect-error", None) == 0.25
     assert retry_delay(502, None, 2) == 0.5
     assert retry_delay(201, None) is None

@@ -58,7 +58,6 @@ def test_every_mutating_endpoint_refuses_a_missing_or_wrong_token(
         ("/v1/switchover", {"unit": "u00"}, 422, "'to'"),
         ("/v1/failover", {"site": "nowhere", "to": "same-city"}, 404, "unknown site"),
         ("/v1/failback", {"site": "moon"}, 404, "unknown site"),
-        ("/v1/failback", {"site": "production"}, 409, "failback needs"),
         ("/v1/approvals/a-nope", {}, 404, "unknown approval"),
         ("/v1/approvals/a-nope", {"accept_loss": -1}, 422, "accept_loss"),
         ("/v1/switchover", {"unit": "u00", "to": "same-city", "extra": 1}, 422, "extra"),
@@ -72,6 +71,29 @@ def test_bad_input_gets_a_clear_4xx_and_changes_nothing(
     assert answer.status_code == status, answer.text
     assert set(answer.json()) >= {"error", "detail"}
     assert words in answer.json()["detail"]
+    assert routes(world) == before
+
+
+def test_failback_before_the_stability_window_is_refused_and_changes_nothing(
+    client: TestClient, world: World
+) -> None:
+    moved = client.post("/v1/switchover", json={"unit": "u00", "to": "same-city"}, headers=AUTH)
+    assert moved.status_code == 200, moved.text
+    world.cycle()
+    before = routes(world)
+    answer = client.post("/v1/failback", json={"site": "production"}, headers=AUTH)
+    assert (answer.status_code, answer.json()["error"]) == (409, "unsafe_action")
+    assert "failback needs" in answer.json()["detail"]
+    assert routes(world) == before
+
+
+def test_failback_with_every_unit_already_home_is_a_harmless_no_op(
+    client: TestClient, world: World
+) -> None:
+    before = routes(world)
+    answer = client.post("/v1/failback", json={"site": "production"}, headers=AUTH)
+    assert answer.status_code == 200, answer.text
+    assert "nothing to fail back" in str(answer.json())
     assert routes(world) == before
 
 
