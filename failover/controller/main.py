@@ -63,7 +63,11 @@ def main() -> int:
     runtime.controller.start(runtime.topology.timing.probe_interval_seconds)
     try:
         uvicorn.run(
-            create_app(runtime), host=settings.host, port=settings.port, log_level="warning"
+            create_app(runtime),
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            timeout_keep_alive=30,  # > clients' idle expiry (httpx 5 s): no reuse race
         )
     finally:
         runtime.controller.stop()

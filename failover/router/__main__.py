@@ -11,6 +11,11 @@ from failover.router.app import create_router_app
 from failover.router.settings import RouterSettings
 from failover.topology import TopologyError, default_topology, load_topology
 
+# Longer than any client's idle-connection expiry (httpx: 5 s): with uvicorn's default of
+# 5 s a client could send on a connection the router was closing at that very moment and
+# get a ReadError instead of an answer (seen in the 1,000-transaction platform test).
+KEEP_ALIVE_SECONDS = 30
+
 
 def main() -> int:
     settings = RouterSettings()
@@ -32,7 +37,13 @@ def main() -> int:
 
     routes = EtcdRoutes(topology, list(settings.etcd_endpoints))
     app = create_router_app(topology, routes, addresses)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+    )
     return 0
 
 

@@ -15,10 +15,14 @@ from app.etcd_client import EtcdClient, EtcdStoreError, canonical_json
 from app.etcd_lease import EtcdPrimaryLease, FenceDeadline
 from app.lease import LeaseUnavailable
 from app.settings import UnitSettings
+from failover.topology import default_topology
 from infra.local.etcd_cluster import EtcdCluster, plan_members
 from infra.local.supervisor import Supervisor
 
-TTL, MARGIN = 3, 1.0  # the default topology's primary lease timing
+TTL, MARGIN = 3, 1.0  # FenceDeadline arithmetic in the pure tests below
+# What a lease built from the default topology uses (topology.yaml timing).
+LEASE_TTL = default_topology().timing.primary_lease_ttl_seconds
+LEASE_MARGIN = default_topology().timing.fence_margin_seconds
 KEY = "/watertight/watertight/leases/primary/u00"
 ROUTE = "/watertight/watertight/routes/u00"
 
@@ -56,7 +60,7 @@ class FakeStore:
 
     def keepalive(self, lease_id: int) -> int:
         self._check()
-        return TTL if lease_id in self.leases else 0
+        return LEASE_TTL if lease_id in self.leases else 0
 
     def revoke(self, lease_id: int) -> None:
         self._check()
@@ -130,7 +134,7 @@ def test_an_acquired_lease_is_valid_until_ttl_minus_margin_without_keepalive(
 ) -> None:
     lease.acquire("u00", "production", 1)
     assert store.keys[KEY][0] == canonical_json({"site": "production", "epoch": 1})
-    clock.advance(TTL - MARGIN - 0.01)
+    clock.advance(LEASE_TTL - LEASE_MARGIN - 0.01)
     assert lease.valid()
     clock.advance(0.02)
     assert not lease.valid()
@@ -153,11 +157,11 @@ def test_failed_keepalives_fence_at_the_deadline_of_the_last_good_send(
 ) -> None:
     lease.acquire("u00", "production", 1)
     clock.advance(0.5)
-    assert lease.keepalive_once()  # last good send at +0.5 → deadline +2.5
+    assert lease.keepalive_once()  # last good send at +0.5 → deadline +0.5 + TTL - margin
     store.down = True
     clock.advance(1.0)
     assert lease.keepalive_once()
-    clock.advance(0.99)
+    clock.advance(LEASE_TTL - LEASE_MARGIN - 1.0 - 0.01)
     assert lease.valid()
     clock.advance(0.02)
     assert not lease.valid()
@@ -288,7 +292,7 @@ def test_losing_the_etcd_quorum_fences_the_primary_before_its_key_expires(
             assert time.monotonic() < give_up, "the lease never fenced"
             time.sleep(0.01)
         fenced_at = time.monotonic()
-        assert fenced_at < client.last_good_send + TTL  # before etcd could expire the key
+        assert fenced_at < client.last_good_send + LEASE_TTL  # before etcd could expire the key
         assert key_on_member(urls["production"])  # the key still exists on etcd's side
         etcd.start_member("same-city")
         while key_on_member(urls["production"]):
