@@ -34,7 +34,7 @@ from infra.local.linkproxy_client import (
     start_link_proxy,
 )
 from infra.local.ports import LOOPBACK, free_port, free_ports, port_is_free
-from infra.local.readiness import wait_ready
+from infra.local.readiness import wait_ready, wait_replicating
 from infra.local.state import EDGE, PlatformError, PlatformState, ProcessRecord
 from infra.local.supervisor import Supervisor, SupervisorError
 
@@ -138,6 +138,7 @@ class LocalPlatform:
         self._start_controllers(state, cluster, proxy, ports[: len(sites)])
         state.save(self.state_dir)
         wait_ready(self.supervisor, list(state.processes.values()), ready_timeout, progress)
+        wait_replicating(list(state.processes.values()), ready_timeout, progress)
         return state
 
     def _start_units(

@@ -65,3 +65,57 @@ def _answers(client: httpx.Client, url: str) -> bool:
         return client.get(url).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def primary_replicating(unit_info: dict[str, object]) -> bool | None:
+    """From a unit instance's ``/v1/unit``: ``None`` if it is not the primary, else
+    whether every standby link of the primary is up (the sync one included)."""
+    if unit_info.get("role") != "primary":
+        return None
+    standbys = unit_info.get("standbys")
+    if not isinstance(standbys, list) or not standbys:
+        return False
+    return all(isinstance(s, dict) and s.get("healthy") is True for s in standbys)
+
+
+def wait_replicating(
+    records: Sequence[ProcessRecord],
+    timeout: float,
+    progress: Callable[[str, int, int], None],
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Wait until every unit has a primary whose standby links are all up.
+
+    Processes answering ``/readyz`` is not yet a serving platform: a primary's links to
+    its standbys connect a moment later, and until then writes answer 503. ``up`` waits
+    for this too, so a drill's steady state is not judged on a half-started platform.
+    """
+    by_unit: dict[str, list[str]] = {}
+    for record in records:
+        if record.kind == "unit" and record.unit and record.ready_url:
+            by_unit.setdefault(record.unit, []).append(record.ready_url.removesuffix("/readyz"))
+    pending = set(by_unit)
+    deadline = clock() + timeout
+    with httpx.Client(timeout=0.5) as client:
+        while pending:
+            for unit in sorted(pending):
+                if any(_replicating(client, url) for url in by_unit[unit]):
+                    pending.discard(unit)
+            progress("waiting for primaries to reach their standbys", len(by_unit) - len(pending),
+                     len(by_unit))  # fmt: skip
+            if pending and clock() > deadline:
+                raise PlatformError(
+                    f"no primary with connected standbys after {timeout:g} s for: "
+                    f"{', '.join(sorted(pending))}; see their logs and `watertight status`"
+                )
+            if pending:
+                sleep(POLL_SECONDS)
+
+
+def _replicating(client: httpx.Client, base_url: str) -> bool:
+    try:
+        answer = client.get(f"{base_url}/v1/unit")
+        return answer.status_code == 200 and primary_replicating(answer.json()) is True
+    except (httpx.HTTPError, ValueError):
+        return False

@@ -4,11 +4,15 @@ Each drill runs once (``watertight drill run NAME``, a fresh platform per drill:
 move primaries, so they must not share one) and its ``reports/drills/NAME/report.json``
 is judged twice:
 
-- the **safety invariants** (DESIGN §3) strictly: no split brain, no double posting,
-  nothing acknowledged lost where the drill promises RPO 0, no failover where it
-  expects none, rollbacks that ran. These must hold on any machine, however loaded.
-- the **full verdict** (RTO bounds, steady state, every unit serving at the end) as a
-  known-flaky expectation: it depends on the machine (see ``dr_helpers``).
+- the **safety invariants** (DESIGN §3.1–3.3) strictly: no split brain (one writable
+  primary), no double posting, nothing acknowledged lost where the drill promises
+  RPO 0, rollbacks that ran. These must hold on any machine, however loaded.
+- the **full verdict** (RTO bounds, steady state, every unit serving at the end, and
+  zero failovers where none is expected) as a known-flaky expectation: it depends on
+  the machine (see ``dr_helpers``). Zero failovers belongs here, not above, because on
+  a saturated machine a primary can miss its lease keepalives and be re-promoted in its
+  own site at a new epoch — an availability defect (counted as a failover, reported),
+  not a second writable copy.
 """
 
 from __future__ import annotations
@@ -56,8 +60,6 @@ def test_the_library_drill_keeps_every_safety_invariant(name: str) -> None:
     assert expectation(report, "double_posting")["passed"], explain(report)
     if spec.expect.rpo_lost_acknowledged != "reported":
         assert m["rpo_lost_acknowledged"] == 0, explain(report)
-    if spec.expect.expects_no_failover:
-        assert m["failovers"] == 0, explain(report)
     assert expectation(report, "rollbacks_succeeded")["passed"], explain(report)
     assert m["requests"]["ok"] > 0
 
@@ -68,6 +70,8 @@ def test_the_library_drill_passes_on_the_local_platform(name: str) -> None:
     report = run_library_drill(name)
     spec = load_spec(library()[name])
     assert report["verdict"] == "pass", explain(report)
+    if spec.expect.expects_no_failover:
+        assert report["measurements"]["failovers"] == 0
     if spec.expect.rto_seconds_max is not None:
         assert report["measurements"]["rto_seconds"] is not None
         assert report["measurements"]["rto_seconds"] <= spec.expect.rto_seconds_max

@@ -56,7 +56,9 @@ def test_the_library_holds_every_standard_drill() -> None:
 def test_every_library_drill_validates_against_the_default_topology(name: str) -> None:
     spec = load_spec(library()[name], default_topology())
     assert spec.name == name
-    assert 30 <= spec.load.duration_seconds <= 45, "library drills must stay short enough for CI"
+    # Short enough for CI; the switchover drill waits out the 60 s failback window.
+    longest = 80 if name == "site-switchover-and-failback" else 45
+    assert 30 <= spec.load.duration_seconds <= longest, "library drills must stay short for CI"
     assert spec.rollbacks, "every library drill heals what it broke"
     assert spec.expect.split_brain is False
 

@@ -73,10 +73,13 @@ def test_production_down_moves_its_units_to_same_city_and_loses_no_acknowledged_
     assert all(final[u][0] == "same-city" for u in ODD)
     story = [e for e in events(platform) if e["at"] >= faulted_at]
     kinds = [(e["kind"], e["site"] if e["kind"] == "site_down" else e["unit"]) for e in story]
+    # The site is declared down by quorum; a unit may be promoted just before that, by
+    # the lapsed-lease path (its old primary's lease key expired: it fenced itself, so
+    # promoting is safe), which is why "declared" is not required to come first.
     declared = kinds.index(("site_down", "production"))
     for unit in EVEN:
         promoting, promoted = kinds.index(("promoting", unit)), kinds.index(("promoted", unit))
-        assert declared < promoting < promoted
+        assert promoting < promoted
     print(
         f"detected after {story[declared]['at'] - faulted_at:.1f} s; all units writing again "
         f"after {recovered_at - faulted_at:.1f} s; {len(writer.acknowledged)} acknowledged"
