@@ -68,6 +68,9 @@ class RunOptions:
     retry_for_seconds: float = 10.0
     settle_seconds: float = 30.0
     wait_poll_seconds: float = 0.5
+    warm_up_seconds: float = 30.0
+    """Before the drill clock starts: send the spec's load (to customers of its own)
+    until the steady state holds, for at most this long. 0 disables it."""
 
 
 class DrillAbortError(Exception):
@@ -150,9 +153,45 @@ class DrillRun:
 
     # -- the run ------------------------------------------------------------------------
 
+    async def warm_up(self) -> None:
+        """Send the spec's load to warm-up customers until the steady state holds (or
+        ``warm_up_seconds`` pass). A platform that just started is cold (first
+        connections, first journal writes, controllers settling) and would fail the
+        steady-state check for reasons that have nothing to do with the drill. Warm-up
+        writes are never part of the report."""
+        probes = self.spec.steady_state
+        if not probes or self.options.warm_up_seconds <= 0:
+            return
+        self.phase = "warm-up"
+        load = self.spec.load.model_copy(update={"duration_seconds": self.options.warm_up_seconds})
+        started = self.clock()
+        warm = LoadGenerator(
+            load, self.platform.router_url, self.platform.topology, self.http, self.clock,
+            started, f"{self.run_id}w", seed=self.options.seed, retry_for_seconds=0.0,
+        )  # fmt: skip
+        stop = asyncio.Event()
+        task = asyncio.create_task(warm.run(stop))
+        window = max(p.window_seconds for p in probes)
+        units = sorted({self.platform.topology.unit_of(c) for c in customers(load, warm.run_id)})
+        steady = False
+        while not task.done() and not steady:
+            await asyncio.sleep(self.options.tick_seconds)
+            now = self.clock() - started
+            steady = now >= window and not steady_state_violations(
+                probes, warm.attempts, now, units
+            )
+        stop.set()
+        await asyncio.gather(task, return_exceptions=True)
+        took = self.clock() - started
+        self.progress.note(
+            f"warm-up: steady after {took:.1f} s" if steady
+            else f"warm-up: not steady after {took:.1f} s; the steady-state check decides"
+        )  # fmt: skip
+
     async def run(self) -> Report:
         """Run the drill and return its report (not yet written). The drill clock
-        starts here."""
+        starts here (after :meth:`warm_up`)."""
+        await self.warm_up()
         self.started_at = self.load.started_at = self.clock()
         self.wall_started_at = self.wall()
         load_task = asyncio.create_task(self.load.run(self.halt))

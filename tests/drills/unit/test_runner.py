@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,9 @@ from drills.spec import SiteDown, parse_spec
 from failover.topology import Topology, default_topology
 
 TOPOLOGY = default_topology()
-OPTIONS = RunOptions(tick_seconds=0.05, settle_seconds=1.0, retry_for_seconds=0.5)
+OPTIONS = RunOptions(
+    tick_seconds=0.05, settle_seconds=1.0, retry_for_seconds=0.5, warm_up_seconds=1.0
+)
 
 
 @dataclass
@@ -163,6 +166,27 @@ def test_an_unmet_steady_state_stops_the_drill_before_it_breaks_anything() -> No
     assert report.verdict == "aborted"
     assert "steady state not met" in report.abort_reason
     assert platform.done == ["site-up production", "heal"]
+
+
+@dataclass
+class ColdRouter(FakeRouter):
+    """Times out every write for its first ``cold_seconds`` (a platform just started)."""
+
+    cold_seconds: float = 0.6
+    started: float = field(default_factory=time.monotonic)
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and time.monotonic() - self.started < self.cold_seconds:
+            return httpx.Response(503, json={"error": "cold"}, headers={"Retry-After": "0.05"})
+        return await super().__call__(request)
+
+
+def test_warm_up_waits_out_a_cold_platform_and_leaves_no_trace_in_the_report() -> None:
+    platform = FakePlatform(ColdRouter(TOPOLOGY))
+    steady = [{"probe": "error-rate", "max": 0.01, "window_seconds": 0.3}]
+    report = run(spec(steady_state=steady), platform)
+    assert report.verdict == "pass", report.abort_reason or report.expectations
+    assert report.measurements.requests.ok == int(60 * 1.5)  # the drill's writes only
 
 
 def test_leader_is_resolved_once_and_used_by_the_rollbacks_too() -> None:
