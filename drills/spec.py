@@ -94,7 +94,11 @@ class Load(_Strict):
     customers: Annotated[int, Field(ge=1, le=1_000_000)]
     duration_seconds: PositiveSeconds
     mix: Mix
-    request_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 2.0
+    request_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
+    """A client's patience for one attempt. Above the router's own budget (upstream read
+    timeout of sync timeout + 1 s, then one re-routed retry): with 2 s, equal to that
+    timeout, a request caught in flight by a failover failed at the client exactly when
+    the router was about to re-route it."""
     give_up_after_seconds: Annotated[float, Field(gt=0, le=600)] = 10.0
     """How long a client keeps retrying one write (same key) after its first send before
     it gives up, like a card terminal's authorization timeout. Without a limit every
