@@ -214,7 +214,7 @@ class StandbyLink:
         self._stop.set()
 
     def join(self) -> None:
-        self._stop.set()
+        self.stop()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=self.config.timeout_seconds + 5)
 

@@ -48,10 +48,12 @@ from drills.spec import (
     DrillSpec,
     Failback,
     Failover,
+    Load,
     Step,
     Switchover,
     WaitUntil,
 )
+from failover.topology import Topology
 
 SITE_FIELDS = ("site", "a", "b", "from_site", "to_site")
 SERVING_WINDOW_SECONDS = 2.0
@@ -71,6 +73,11 @@ class RunOptions:
     warm_up_seconds: float = 30.0
     """Before the drill clock starts: send the spec's load (to customers of its own)
     until the steady state holds, for at most this long. 0 disables it."""
+
+
+def units_of(topology: Topology, load: Load, run_id: str) -> list[str]:
+    """The units the customers of a load (run ``run_id``) live in, sorted."""
+    return sorted({topology.unit_of(c) for c in customers(load, run_id)})
 
 
 class DrillAbortError(Exception):
@@ -139,8 +146,7 @@ class DrillRun:
             self.clock, self.started_at, self.run_id, seed=self.options.seed,
             retry_for_seconds=self.options.retry_for_seconds,
         )  # fmt: skip
-        self.units = sorted({self.platform.topology.unit_of(c)
-                             for c in customers(self.spec.load, self.run_id)})  # fmt: skip
+        self.units = units_of(self.platform.topology, self.spec.load, self.run_id)
         self.read_backs: list[ReadBack] = []
         self.steady_after: list[str] = []
 
@@ -172,7 +178,7 @@ class DrillRun:
         stop = asyncio.Event()
         task = asyncio.create_task(warm.run(stop))
         window = max(p.window_seconds for p in probes)
-        units = sorted({self.platform.topology.unit_of(c) for c in customers(load, warm.run_id)})
+        units = units_of(self.platform.topology, load, warm.run_id)
         steady = False
         while not task.done() and not steady:
             await asyncio.sleep(self.options.tick_seconds)

@@ -35,27 +35,49 @@ def wait_ready(
     Raises :class:`PlatformError` naming the process and its log when one exits, or naming
     the laggards when ``timeout`` passes.
     """
-    pending = {r.name: r for r in records if r.ready_url}
-    total = len(pending)
+    urls = {r.name: r.ready_url for r in records if r.ready_url}
+
+    def one_round(client: httpx.Client, pending: set[str]) -> set[str]:
+        alive = supervisor.pids()
+        for name in sorted(pending):
+            if name not in alive:
+                raise PlatformError(
+                    f"{name} exited while starting; log {supervisor.log_path(name)}: "
+                    f"{log_tail(supervisor, name)}"
+                )
+        return {name for name in pending if _answers(client, urls[name])}
+
+    def timed_out(pending: list[str]) -> str:
+        return (
+            f"not ready after {timeout:g} s: {', '.join(pending[:6])}"
+            f"{' …' if len(pending) > 6 else ''}; logs under {supervisor.log_dir}"
+        )
+
+    _poll_rounds("waiting for processes to be ready", set(urls), one_round, timeout,
+                 timed_out, progress, clock, sleep)  # fmt: skip
+
+
+def _poll_rounds(
+    what: str,
+    names: set[str],
+    one_round: Callable[[httpx.Client, set[str]], set[str]],
+    timeout: float,
+    timed_out: Callable[[list[str]], str],
+    progress: Callable[[str, int, int], None],
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> None:
+    """Run ``one_round`` (which returns the names now done) every :data:`POLL_SECONDS`
+    until no name is pending, showing progress; past ``timeout`` raise
+    :class:`PlatformError` with ``timed_out(sorted pending names)``."""
+    pending = set(names)
     deadline = clock() + timeout
     with httpx.Client(timeout=0.5) as client:
         while pending:
-            alive = supervisor.pids()
-            for name, record in list(pending.items()):
-                if name not in alive:
-                    raise PlatformError(
-                        f"{name} exited while starting; log {supervisor.log_path(name)}: "
-                        f"{log_tail(supervisor, name)}"
-                    )
-                if _answers(client, record.ready_url or ""):
-                    del pending[name]
-            progress("waiting for processes to be ready", total - len(pending), total)
+            pending -= one_round(client, pending)
+            progress(what, len(names) - len(pending), len(names))
             if pending and clock() > deadline:
-                names = ", ".join(sorted(pending)[:6])
-                raise PlatformError(
-                    f"not ready after {timeout:g} s: {names}"
-                    f"{' …' if len(pending) > 6 else ''}; logs under {supervisor.log_dir}"
-                )
+                raise PlatformError(timed_out(sorted(pending)))
             if pending:
                 sleep(POLL_SECONDS)
 
@@ -95,22 +117,18 @@ def wait_replicating(
     for record in records:
         if record.kind == "unit" and record.unit and record.ready_url:
             by_unit.setdefault(record.unit, []).append(record.ready_url.removesuffix("/readyz"))
-    pending = set(by_unit)
-    deadline = clock() + timeout
-    with httpx.Client(timeout=0.5) as client:
-        while pending:
-            for unit in sorted(pending):
-                if any(_replicating(client, url) for url in by_unit[unit]):
-                    pending.discard(unit)
-            progress("waiting for primaries to reach their standbys", len(by_unit) - len(pending),
-                     len(by_unit))  # fmt: skip
-            if pending and clock() > deadline:
-                raise PlatformError(
-                    f"no primary with connected standbys after {timeout:g} s for: "
-                    f"{', '.join(sorted(pending))}; see their logs and `watertight status`"
-                )
-            if pending:
-                sleep(POLL_SECONDS)
+
+    def one_round(client: httpx.Client, pending: set[str]) -> set[str]:
+        return {u for u in pending if any(_replicating(client, url) for url in by_unit[u])}
+
+    def timed_out(pending: list[str]) -> str:
+        return (
+            f"no primary with connected standbys after {timeout:g} s for: "
+            f"{', '.join(pending)}; see their logs and `watertight status`"
+        )
+
+    _poll_rounds("waiting for primaries to reach their standbys", set(by_unit), one_round,
+                 timeout, timed_out, progress, clock, sleep)  # fmt: skip
 
 
 def _replicating(client: httpx.Client, base_url: str) -> bool:
