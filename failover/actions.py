@@ -46,6 +46,14 @@ class PromoteUnit:
     approval_id: str | None
     reason: str
 
+    @classmethod
+    def in_place(cls, unit: str, site: str, epoch: int, reason: str) -> PromoteUnit:
+        """Re-promote ``unit``'s own instance in ``site``, whose route is at ``epoch``."""
+        return cls(
+            unit=unit, from_site=site, to_site=site, expected_epoch=epoch, new_epoch=epoch + 1,
+            data_losing=False, accepted_loss=0, approval_id=None, reason=reason,
+        )  # fmt: skip
+
     def __post_init__(self) -> None:
         if self.new_epoch != self.expected_epoch + 1:
             raise ValueError("a promotion increments the epoch by exactly one")

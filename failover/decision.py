@@ -337,17 +337,7 @@ def _repromotion(unit: str, route: Route, ctx: _Context) -> UnitOutcome | None:
         tail = f" in {route.site}: its primary {lost}, but {unfit}; a person must look"
         return UnitOutcome(unit, OutcomeKind.REFUSED, "cannot re-promote", tail)
     tail = f" in {route.site} at epoch {route.epoch + 1}: its primary {lost}"
-    promote = PromoteUnit(
-        unit=unit,
-        from_site=route.site,
-        to_site=route.site,
-        expected_epoch=route.epoch,
-        new_epoch=route.epoch + 1,
-        data_losing=False,
-        accepted_loss=0,
-        approval_id=None,
-        reason=f"re-promoting {unit}{tail}",
-    )
+    promote = PromoteUnit.in_place(unit, route.site, route.epoch, f"re-promoting {unit}{tail}")
     return UnitOutcome(unit, OutcomeKind.REPROMOTING, "re-promoting", tail, (promote,))
 
 

@@ -63,17 +63,5 @@ def plan_lapsed(
             f"re-promoting {unit} in {route.site} at epoch {route.epoch + 1}: its primary "
             f"lost its lease key {seen} cycles ago and can no longer write"
         )
-        actions.append(
-            PromoteUnit(
-                unit=unit,
-                from_site=route.site,
-                to_site=route.site,
-                expected_epoch=route.epoch,
-                new_epoch=route.epoch + 1,
-                data_losing=False,
-                accepted_loss=0,
-                approval_id=None,
-                reason=reason,
-            )
-        )
+        actions.append(PromoteUnit.in_place(unit, route.site, route.epoch, reason))
     return actions
