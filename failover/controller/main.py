@@ -18,23 +18,13 @@ from failover.controller.settings import ControllerSettings
 from failover.controller.units import UnitAdmin
 from failover.controller.wiring import assemble
 from failover.dcs import EtcdDcs
-from failover.observer.addresses import AddressError, SiteAddresses
-from failover.topology import TopologyError, default_topology, load_topology
+from failover.observer.addresses import AddressError, load_site_settings
+from failover.topology import TopologyError
 
 
 def build_runtime(settings: ControllerSettings) -> Runtime:
     """The real adapters. Raises ``TopologyError``/``AddressError``/``ValueError``."""
-    topology = load_topology(settings.topology) if settings.topology else default_topology()
-    if settings.addresses_json:
-        addresses = SiteAddresses.from_json(settings.addresses_json, "WATERTIGHT_ADDRESSES_JSON")
-    elif settings.addresses is not None:
-        addresses = SiteAddresses.from_file(settings.addresses)
-    else:
-        raise ValueError("set WATERTIGHT_ADDRESSES (file) or WATERTIGHT_ADDRESSES_JSON")
-    if settings.site not in topology.site_names:
-        raise ValueError(f"WATERTIGHT_SITE={settings.site!r} is not a site of the topology")
-    if not settings.etcd_endpoints:
-        raise ValueError("WATERTIGHT_ETCD_ENDPOINTS is required")
+    topology, addresses = load_site_settings(settings)
     token = settings.admin_token()
     return assemble(
         site=settings.site,

@@ -17,6 +17,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
+
+from failover.topology import Topology, default_topology, load_topology
 
 
 class AddressError(ValueError):
@@ -64,3 +67,35 @@ class SiteAddresses:
             return cls.from_json(path.read_text(encoding="utf-8"), str(path))
         except OSError as exc:
             raise AddressError(f"{path}: cannot read address map: {exc}") from exc
+
+
+class SiteProcessSettings(Protocol):
+    """What the observer's and the controller's settings share."""
+
+    @property
+    def site(self) -> str: ...
+    @property
+    def topology(self) -> Path | None: ...
+    @property
+    def etcd_endpoints(self) -> tuple[str, ...]: ...
+    @property
+    def addresses(self) -> Path | None: ...
+    @property
+    def addresses_json(self) -> str | None: ...
+
+
+def load_site_settings(settings: SiteProcessSettings) -> tuple[Topology, SiteAddresses]:
+    """The topology and the other sites' addresses for a per-site process (observer or
+    controller). Raises ``TopologyError``/``AddressError``/``ValueError`` on bad settings."""
+    topology = load_topology(settings.topology) if settings.topology else default_topology()
+    if settings.addresses_json:
+        addresses = SiteAddresses.from_json(settings.addresses_json, "WATERTIGHT_ADDRESSES_JSON")
+    elif settings.addresses is not None:
+        addresses = SiteAddresses.from_file(settings.addresses)
+    else:
+        raise ValueError("set WATERTIGHT_ADDRESSES (file) or WATERTIGHT_ADDRESSES_JSON")
+    if settings.site not in topology.site_names:
+        raise ValueError(f"WATERTIGHT_SITE={settings.site!r} is not a site of the topology")
+    if not settings.etcd_endpoints:
+        raise ValueError("WATERTIGHT_ETCD_ENDPOINTS is required")
+    return topology, addresses

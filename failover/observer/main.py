@@ -12,11 +12,11 @@ from types import FrameType
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from failover.dcs import EtcdDcs, Keys
-from failover.observer.addresses import AddressError, SiteAddresses
+from failover.observer.addresses import AddressError, load_site_settings
 from failover.observer.observer import Observer
 from failover.observer.probes import Prober
 from failover.observer.publisher import ReportPublisher
-from failover.topology import TopologyError, default_topology, load_topology
+from failover.topology import TopologyError
 
 
 class ObserverSettings(BaseSettings):
@@ -34,17 +34,7 @@ class ObserverSettings(BaseSettings):
 
 def build_observer(settings: ObserverSettings) -> Observer:
     """Raises ``TopologyError``/``AddressError``/``ValueError`` on bad settings."""
-    topology = load_topology(settings.topology) if settings.topology else default_topology()
-    if settings.addresses_json:
-        addresses = SiteAddresses.from_json(settings.addresses_json, "WATERTIGHT_ADDRESSES_JSON")
-    elif settings.addresses is not None:
-        addresses = SiteAddresses.from_file(settings.addresses)
-    else:
-        raise ValueError("set WATERTIGHT_ADDRESSES (file) or WATERTIGHT_ADDRESSES_JSON")
-    if settings.site not in topology.site_names:
-        raise ValueError(f"WATERTIGHT_SITE={settings.site!r} is not a site of the topology")
-    if not settings.etcd_endpoints:
-        raise ValueError("WATERTIGHT_ETCD_ENDPOINTS is required")
+    topology, addresses = load_site_settings(settings)
     timing = topology.timing
     dcs = EtcdDcs(list(settings.etcd_endpoints), timeout=timing.probe_timeout_seconds * 2)
     publisher = ReportPublisher(dcs, Keys(topology.name), settings.site, timing, time.sleep)
