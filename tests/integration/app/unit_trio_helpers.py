@@ -130,6 +130,13 @@ def _trio(tmp_path: Path, urls: dict[str, str] | None) -> Iterator[Trio]:
     with running_units(specs, ready_timeout=READY_TIMEOUT) as processes:
         trio = Trio(specs, processes)
         try:
+            # /readyz answers before the primary's standby links have connected; a write in
+            # that gap is a correct 503 (sync replication failed), not what the tests probe.
+            wait_until(
+                lambda: standbys_caught_up(trio.primary),
+                timeout=READY_TIMEOUT,
+                what="the primary's standby links to connect",
+            )
             yield trio
         finally:
             for process in trio.processes.values():
