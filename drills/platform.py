@@ -35,15 +35,21 @@ from drills.controller import (
     site_verdict,
 )
 from drills.measure import ControllerEvent
-from drills.spec import Approve, Failback, Failover, Switchover
+from drills.spec import Approve, DeclareDisaster, Failback, Failover, Switchover
 from failover.topology import Topology
 
-Operation = Switchover | Failover | Failback | Approve
+Operation = Switchover | Failover | Failback | Approve | DeclareDisaster
 UP_ATTEMPTS = 2
 TOKEN_FILE = "admin.token"  # the local platform's admin token, in its state dir
 FAULT_JOURNAL = "faults.jsonl"  # one JSON object per fault, appended by `watertight fault`
 PLATFORM_CONDITIONS = frozenset(
-    {"approval-pending", "site-declared-down", "site-declared-up", "placement-restored"}
+    {
+        "approval-pending",
+        "approval-pending-every-unit",
+        "site-declared-down",
+        "site-declared-up",
+        "placement-restored",
+    }
 )
 
 
@@ -163,6 +169,11 @@ class LocalPlatform:
         try:
             if isinstance(step, Approve):
                 return await self._approve(step)
+            if isinstance(step, DeclareDisaster):
+                out = await watertight(
+                    "disaster", "declare", "--survivor", step.survivor, state_dir=self.state_dir
+                )
+                return out.strip()
             if isinstance(step, Failback):
                 site = step.to_site or step.from_site
                 return await self.controller.post("/v1/failback", {"site": site})
@@ -222,6 +233,9 @@ class LocalPlatform:
             return False
         if condition == "approval-pending":
             return bool(pending_approvals(status))
+        if condition == "approval-pending-every-unit":
+            waiting = {p.get("unit") for p in pending_approvals(status)}
+            return waiting >= set(self.topology.units)
         verdict = site_verdict(status, site or "")
         want = "down" if condition == "site-declared-down" else "up"
         return verdict == want

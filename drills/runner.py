@@ -45,6 +45,7 @@ from drills.spec import (
     LEADER_SITE,
     AllUnitsServingProbe,
     Approve,
+    DeclareDisaster,
     DrillSpec,
     Failback,
     Failover,
@@ -312,7 +313,7 @@ class DrillRun:
         took effect, that time on the drill clock."""
         if isinstance(step, WaitUntil):
             return await self._wait_until(step), None
-        if isinstance(step, Switchover | Failover | Failback | Approve):
+        if isinstance(step, Switchover | Failover | Failback | Approve | DeclareDisaster):
             return await self.platform.operate(step), None
         done = await self.platform.fault(step.describe())
         if done.took_effect_at is None:

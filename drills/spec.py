@@ -285,8 +285,20 @@ class Approve(_Action):
         return "approve --accept-loss" if self.accept_loss else "approve"
 
 
+class DeclareDisaster(_Action):
+    """The operator declares the sites other than ``survivor`` lost: etcd's quorum is
+    rebuilt on ``survivor`` (``watertight disaster declare``; docs/controller.md §12)."""
+
+    action: Literal["declare-disaster"]
+    survivor: str
+
+    def describe(self) -> str:
+        return f"declare-disaster --survivor {self.survivor}"
+
+
 WaitCondition = Literal[
-    "approval-pending", "site-declared-down", "site-declared-up", "all-units-serving",
+    "approval-pending", "approval-pending-every-unit", "site-declared-down", "site-declared-up",
+    "all-units-serving",
     "placement-restored",
 ]  # fmt: skip
 SITE_CONDITIONS = frozenset({"site-declared-down", "site-declared-up"})
@@ -316,12 +328,12 @@ class WaitUntil(_Action):
 
 Action = Annotated[
     SiteDown | SiteUp | SiteHang | Partition | Slow | UnitCrash | Heal | Switchover | Failover
-    | Failback | Approve | WaitUntil,
+    | Failback | Approve | DeclareDisaster | WaitUntil,
     Field(discriminator="action"),
 ]  # fmt: skip
 ACTION_NAMES = (
     "site-down", "site-up", "site-hang", "partition", "slow", "unit-crash", "heal",
-    "switchover", "failover", "failback", "approve", "wait-until",
+    "switchover", "failover", "failback", "approve", "declare-disaster", "wait-until",
 )  # fmt: skip
 PROBE_NAMES = ("error-rate", "p99-latency", "all-units-serving")
 
@@ -513,7 +525,7 @@ def check_names(spec: DrillSpec, topology: Topology, source: str = "<drill>") ->
 
 
 def _sites_of(step: _Action) -> Iterable[tuple[str, str]]:
-    for key in ("site", "a", "b", "from", "to"):
+    for key in ("site", "a", "b", "from", "to", "survivor"):
         attr = {"from": "from_site", "to": "to_site"}.get(key, key)
         value = getattr(step, attr, None)
         if isinstance(value, str):

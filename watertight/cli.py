@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from watertight.commands import control, demo, drill, fault, kind, platform, topology
+from watertight.commands import control, demo, disaster, drill, fault, kind, platform, topology
 
 cli = typer.Typer(
     name="watertight",
@@ -16,6 +16,7 @@ cli.add_typer(topology.group, name="topology")
 cli.command("demo")(demo.demo)
 cli.add_typer(kind.group, name="kind")
 cli.add_typer(fault.group, name="fault")
+cli.add_typer(disaster.group, name="disaster")
 cli.add_typer(drill.group, name="drill")
 platform.register(cli)
 control.register(cli)

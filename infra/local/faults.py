@@ -10,6 +10,11 @@ and on the link proxies, prints what it did and is journalled in ``faults.jsonl`
 - ``site-hang S``: SIGSTOP every process of S (accepts TCP, never answers).
 - ``partition A B``: blackhole the A↔B link. ``slow S --ms N``: latency on S's links.
 - ``unit-crash U --site S``: SIGKILL one unit instance. ``heal``: every link back to pass.
+
+Also journalled here, though it is an operator's decision rather than a fault:
+``declare_disaster`` (``watertight disaster declare``) rebuilds the etcd quorum on the one
+surviving site; a later ``site-up`` of a lost site rejoins its etcd member afresh
+(infra/local/quorum_recovery.py).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from contextlib import closing
 
 from infra.local.linkproxy_modes import LinkMode
 from infra.local.platform import LocalPlatform
+from infra.local.quorum_recovery import QuorumRecovery
 from infra.local.readiness import wait_ready
 from infra.local.state import PlatformError, PlatformState, ProcessRecord, record_fault
 
@@ -86,13 +92,18 @@ class FaultInjector:
             self.platform.supervisor.signal(record.name, signal.SIGCONT)
         with closing(self.platform.proxy()) as proxy:
             proxy.set_site_links(site, LinkMode(kind="pass"))
+        rejoined = ""
         for record in restart_order(stopped):
+            if record.kind == "etcd" and site in self.state.etcd_removed:
+                self._recovery().rejoin(self.state, site)
+                rejoined = " (etcd member rejoined afresh after the declared disaster)"
+                continue
             overrides = {"WATERTIGHT_ROLE": "standby"} if record.kind == "unit" else {}
             self.platform.supervisor.start(record.spec(**overrides))
             wait_ready(self.platform.supervisor, [record], SITE_UP_TIMEOUT_SECONDS, _quiet)
         sentence = (
             f"site {site} up: restarted {len(stopped)} processes (units as standby), "
-            f"resumed {len(resumed)}, links pass"
+            f"resumed {len(resumed)}, links pass{rejoined}"
         )
         return self._done("site-up", sentence, site=site)
 
@@ -131,6 +142,17 @@ class FaultInjector:
         if not self.platform.supervisor.signal(name, signal.SIGKILL):
             raise PlatformError(f"{unit} in {site} is not running")
         return self._done("unit-crash", f"crashed {unit} in {site} (SIGKILL)", unit=unit, site=site)
+
+    def declare_disaster(self, survivor: str) -> str:
+        lost = self._recovery().declare(self.state, survivor)
+        sentence = (
+            f"disaster declared: etcd rebuilt as a one-member cluster on {survivor}; "
+            f"{', '.join(lost)} removed (their members rejoin afresh on site-up)"
+        )
+        return self._done("declare-disaster", sentence, site=survivor, lost=lost)
+
+    def _recovery(self) -> QuorumRecovery:
+        return QuorumRecovery(self.platform.supervisor, self.platform.proxy)
 
     def heal(self) -> str:
         with closing(self.platform.proxy()) as proxy:

@@ -59,6 +59,9 @@ class PlatformState:
     token_file: str
     processes: dict[str, ProcessRecord] = field(default_factory=dict)
     controller_urls: list[str] = field(default_factory=list)
+    etcd_removed: list[str] = field(default_factory=list)
+    """Sites whose etcd members a declared disaster removed: their old data must never
+    start again; ``site-up`` rejoins them as new members (infra/local/quorum_recovery.py)."""
     started_at: float = field(default_factory=time.time)
 
     def save(self, directory: Path) -> None:

@@ -84,6 +84,17 @@ def test_city_a_lost_reports_the_loss_and_approves_it() -> None:
     assert approvals and all(getattr(a, "accept_loss", False) for a in approvals)
 
 
+def test_city_a_lost_declares_the_disaster_on_remote_dr_before_anything_can_be_approved() -> None:
+    spec = load_spec(library()["city-a-lost"])
+    names = [s.name for s in spec.method]
+    declare = spec.method[names.index("declare-disaster")]
+    assert declare.describe() == "declare-disaster --survivor remote-dr"
+    assert not declare.is_fault
+    assert names.index("declare-disaster") < names.index("approve")
+    waits = [getattr(s, "condition", None) for s in spec.method]
+    assert "approval-pending-every-unit" in waits
+
+
 def test_unit_crash_lets_only_that_unit_move() -> None:
     spec = load_spec(library()["unit-crash"])
     assert spec.expect.only_units_move == ["u02"]
@@ -163,6 +174,11 @@ BROKEN = {
         _set("method[0]", {"at": 5, "action": "unit-crash", "unit": "u99", "site": "production"}),
         "method[0].unit",
         "unknown unit 'u99'",
+    ),
+    "unknown disaster survivor": (
+        _set("method[0]", {"at": 5, "action": "declare-disaster", "survivor": "mars"}),
+        "method[0].survivor",
+        "unknown site 'mars'",
     ),
     "unknown site in a rollback": (
         _set("rollbacks[0]", {"action": "site-up", "site": "mars"}),

@@ -79,8 +79,11 @@ class FakePlatform:
             self.router.down_sites.discard(rest[0])
         return FaultDone(f"did {command}")
 
+    operated: list[str] = field(default_factory=list)
+
     async def operate(self, step: Operation) -> str:
         self.done.append(step.describe())
+        self.operated.append(step.name)
         return "ok"
 
     async def events(self, wall_started_at: float) -> list[ControllerEvent]:
@@ -134,6 +137,21 @@ def test_a_clean_run_passes_and_every_acknowledged_write_is_read_back() -> None:
     assert m.rpo_lost_acknowledged == 0
     assert m.requests.failed > 0, "the outage was seen by clients"
     assert m.rto_by_unit and set(m.rto_by_unit) <= {"u00", "u02", "u04", "u06"}
+
+
+def test_a_declared_disaster_is_an_operator_step_that_does_not_start_the_rto_clock() -> None:
+    platform = FakePlatform(FakeRouter(TOPOLOGY))
+    method = [
+        {"at": 0.5, "action": "site-down", "site": "production"},
+        {"at": 0.7, "action": "declare-disaster", "survivor": "remote-dr"},
+        {"at": 0.9, "action": "site-up", "site": "production"},
+    ]
+    report = run(spec(method=method), platform)
+    assert platform.operated == ["declare-disaster"]
+    assert "declare-disaster --survivor remote-dr" in platform.done
+    declared = next(a for a in report.actions if a.command.startswith("declare-disaster"))
+    assert declared.ok and declared.took_effect_at is None
+    assert report.measurements.rto_by_unit  # from the site-down, not the declaration
 
 
 def test_writes_the_system_cannot_read_back_are_counted_lost_and_fail_the_drill() -> None:
