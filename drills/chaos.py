@@ -69,7 +69,7 @@ def plan_chaos(
     seed: int,
     duration: float,
     topology: Topology,
-    rate_per_second: float = 20.0,
+    rate_per_second: float = 10.0,
     customers: int = 100,
 ) -> DrillSpec:
     """The chaos drill of ``seed``: ``duration`` seconds of load (at least
