@@ -80,3 +80,18 @@ def test_processes_of_another_platform_are_left_alone(tmp_path: Path) -> None:
 def test_start_of_missing_binary_names_the_process(supervisor: Supervisor) -> None:
     with pytest.raises(Exception, match="cannot start ghost"):
         supervisor.start(ProcessSpec("ghost", ["/nonexistent/binary"]))
+
+
+def test_a_child_started_here_is_alive_even_before_its_environ_shows_the_marker(
+    supervisor: Supervisor,
+) -> None:
+    # `env -i` re-executes with an empty environment: the same state /proc shows for a
+    # child between fork and exec, when a readiness scan used to call it "exited".
+    pid = supervisor.start(ProcessSpec("bare", ["env", "-i", *SLEEPER]))
+    deadline = time.monotonic() + 10
+    while MARKER.encode() in Path(f"/proc/{pid}/environ").read_bytes():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert supervisor.pids() == {"bare": pid}
+    supervisor.stop("bare", grace=1.0)
+    assert _wait_gone(pid)

@@ -44,16 +44,16 @@ def test_one_site_down_keeps_etcd_two_sites_down_fences_the_survivor(tmp_path: P
             time.sleep(0.2)
         print(f"etcd writable {time.monotonic() - down_at:.2f} s after remote-dr went down")
 
-        # u00's primary is in production; with remote-dr down it still writes.
+        # u00's primary is in production; with remote-dr down it still writes. An election
+        # longer than TTL − margin makes it fence itself (safe, §3.1; seen in CI at 3.3 s);
+        # the controller then re-promotes it in place, so a client retrying its key gets in.
         unit_url = _unit_url(platform.state_dir, "u00", "production")
         customer = _customer_of(platform.router_url, "u00")
-        ok = httpx.post(
-            f"{unit_url}/v1/customers/{customer}/transactions",
-            json=BODY,
-            headers={"Idempotency-Key": f"a-{uuid.uuid4().hex}"},
-            timeout=10.0,
-        )
+        ok = _write_retrying(f"{unit_url}/v1/customers/{customer}/transactions", 30.0)
         assert ok.status_code == 201, ok.text
+        print(
+            f"u00 wrote in production {time.monotonic() - down_at:.2f} s after remote-dr went down"
+        )
 
         assert platform.cli("fault", "site-down", "same-city").returncode == 0
         lost_at = time.monotonic()
@@ -78,6 +78,17 @@ def test_one_site_down_keeps_etcd_two_sites_down_fences_the_survivor(tmp_path: P
         assert "Retry-After" in refused.headers
     finally:
         platform.cli("down")
+
+
+def _write_retrying(url: str, patience: float) -> httpx.Response:
+    """POST one transaction, retrying the same key on 503 like a client would."""
+    key = f"a-{uuid.uuid4().hex}"
+    deadline = time.monotonic() + patience
+    while True:
+        answer = httpx.post(url, json=BODY, headers={"Idempotency-Key": key}, timeout=10.0)
+        if answer.status_code != 503 or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.5)
 
 
 def _unit_url(state_dir: Path, unit: str, site: str) -> str:
