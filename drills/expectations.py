@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from drills.attempts import Attempt
-from drills.measure import Measurements, error_rate, percentile, window
+from drills.measure import Measurements, error_rate, percentile, units_not_serving, window
 from drills.spec import AbortIf, AllUnitsServingProbe, ErrorRateProbe, Expect, LatencyProbe
 
 JsonScalar = str | int | float | bool | None
@@ -116,13 +116,23 @@ def steady_state_violations(
         if not recent:
             problems.append(f"{probe.probe}: no attempts in the last {probe.window_seconds:g} s")
             continue
-        problem = _probe_problem(probe, recent, units)
+        if isinstance(probe, AllUnitsServingProbe):
+            problem = _serving_problem(probe, attempts, units, now)
+        else:
+            problem = _probe_problem(probe, recent)
         if problem:
             problems.append(problem)
     return problems
 
 
-def _probe_problem(probe: SteadyProbe, recent: list[Attempt], units: Collection[str]) -> str:
+def _serving_problem(
+    probe: AllUnitsServingProbe, attempts: Sequence[Attempt], units: Collection[str], now: float
+) -> str:
+    missing = units_not_serving(attempts, units, now - probe.window_seconds, now)
+    return f"{probe.probe}: no acknowledged write from {', '.join(missing)}" if missing else ""
+
+
+def _probe_problem(probe: ErrorRateProbe | LatencyProbe, recent: list[Attempt]) -> str:
     if isinstance(probe, ErrorRateProbe):
         rate = error_rate(recent) or 0.0
         return f"error-rate {rate:.3f} > {probe.max:g}" if rate > probe.max else ""
@@ -130,10 +140,7 @@ def _probe_problem(probe: SteadyProbe, recent: list[Attempt], units: Collection[
         p99 = percentile([a.latency_ms for a in recent if a.ok], 99)
         if p99 is None:
             return "p99-latency: no successful attempt"
-        return f"p99-latency {p99:.1f} ms > {probe.max_ms:g} ms" if p99 > probe.max_ms else ""
-    serving = {a.unit for a in recent if a.ok}
-    missing = sorted(set(units) - serving)
-    return f"all-units-serving: no acknowledged write from {', '.join(missing)}" if missing else ""
+    return f"p99-latency {p99:.1f} ms > {probe.max_ms:g} ms" if p99 > probe.max_ms else ""
 
 
 def tripped_guard(guards: Sequence[AbortIf], attempts: Sequence[Attempt], now: float) -> str:

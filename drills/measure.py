@@ -421,6 +421,36 @@ def window(attempts: Iterable[Attempt], start: float, end: float) -> list[Attemp
     return [a for a in attempts if start <= a.sent_at < end]
 
 
+def units_not_serving(
+    attempts: Iterable[Attempt], units: Iterable[str], start: float, end: float
+) -> list[str]:
+    """The units whose latest evidence at ``end`` is that they do not serve, sorted.
+
+    A unit is judged on its attempts sent in ``[start, end)``: serving if one of them was
+    acknowledged. A unit the load happened not to touch in that window (a few customers
+    per unit at a low rate leave gaps of seconds) is judged on its last attempt before
+    ``start`` instead; a unit never acknowledged at all is not serving (no evidence)."""
+    in_window: dict[str, bool] = {}
+    last_before: dict[str, Attempt] = {}
+    for attempt in attempts:
+        if start <= attempt.sent_at < end:
+            in_window[attempt.unit] = in_window.get(attempt.unit, False) or attempt.ok
+        elif attempt.sent_at < start:
+            previous = last_before.get(attempt.unit)
+            if previous is None or attempt.sent_at >= previous.sent_at:
+                last_before[attempt.unit] = attempt
+    missing = []
+    for unit in units:
+        if unit in in_window:
+            serving = in_window[unit]
+        else:
+            previous = last_before.get(unit)
+            serving = previous is not None and previous.ok
+        if not serving:
+            missing.append(unit)
+    return sorted(missing)
+
+
 def error_rate(attempts: Sequence[Attempt]) -> float | None:
     """Share of failed attempts; ``None`` when there are none to judge."""
     if not attempts:

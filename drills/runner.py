@@ -36,7 +36,14 @@ import httpx
 from drills.attempts import Attempt, ReadBack
 from drills.expectations import ExpectationResult, steady_state_violations, tripped_guard
 from drills.loadgen import Clock, LoadGenerator, customers, new_client
-from drills.measure import ControllerEvent, ExecutedAction, error_rate, measure, window
+from drills.measure import (
+    ControllerEvent,
+    ExecutedAction,
+    error_rate,
+    measure,
+    units_not_serving,
+    window,
+)
 from drills.platform import DrillPlatform, PlatformError
 from drills.progress import NullProgress, ProgressSink, Snapshot
 from drills.readback import read_back
@@ -105,10 +112,10 @@ def serving_at_end_row(
     attempts: Sequence[Attempt], units: Sequence[str], load_end: float
 ) -> ExpectationResult:
     """The report row stating every unit the load touches acknowledged a write in the last
-    :data:`END_WINDOW_SECONDS` of the load: a drill in which the system ends up not
+    :data:`END_WINDOW_SECONDS` of the load (or, untouched then, on its last attempt before:
+    :func:`~drills.measure.units_not_serving`): a drill in which the system ends up not
     serving (or never served) cannot pass, fault or no fault."""
-    recent = window(attempts, load_end - END_WINDOW_SECONDS, load_end)
-    missing = sorted(set(units) - {a.unit for a in recent if a.ok})
+    missing = units_not_serving(attempts, units, load_end - END_WINDOW_SECONDS, load_end)
     return ExpectationResult("units_not_serving_at_end", [], missing, not missing)
 
 

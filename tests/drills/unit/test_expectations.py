@@ -15,7 +15,7 @@ from drills.expectations import (
     tripped_guard,
     verdict,
 )
-from drills.measure import Measurements, measure
+from drills.measure import Measurements, measure, units_not_serving
 from drills.spec import AbortIf, AllUnitsServingProbe, ErrorRateProbe, Expect, LatencyProbe
 
 FAULT = [action(10.0, "site-down production")]
@@ -162,6 +162,31 @@ def test_steady_state_names_each_violated_probe() -> None:
     assert problems[0].startswith("error-rate")
     assert problems[1].startswith("p99-latency")
     assert problems[2] == "all-units-serving: no acknowledged write from u00"
+
+
+def test_a_unit_the_load_left_alone_in_the_window_is_judged_on_its_last_attempt() -> None:
+    # Seen on a chaos seed at 10 writes/s: u00's customers sent nothing in the last 5 s
+    # though u00 served all along; "no write" is not "not serving".
+    attempts = [a for unit in UNITS[1:] for a in steady(unit, 0, 10)]
+    serving_probe: list[SteadyProbe] = [AllUnitsServingProbe(probe="all-units-serving")]
+    quiet_after_success = [*attempts, ok("u00", 4.0)]
+    assert steady_state_violations(serving_probe, quiet_after_success, 10.0, UNITS) == []
+    quiet_after_failure = [*attempts, ok("u00", 3.0), fail("u00", 4.0)]
+    assert steady_state_violations(serving_probe, quiet_after_failure, 10.0, UNITS) == [
+        "all-units-serving: no acknowledged write from u00"
+    ]
+
+
+def test_a_unit_never_acknowledged_is_not_serving() -> None:
+    attempts = [a for unit in UNITS[1:] for a in steady(unit, 0, 10)]
+    assert units_not_serving(attempts, UNITS, 5.0, 10.0) == ["u00"]
+    assert units_not_serving([*attempts, fail("u00", 9.0)], UNITS, 5.0, 10.0) == ["u00"]
+
+
+def test_a_failure_in_the_window_outweighs_an_earlier_success_only_without_a_later_one() -> None:
+    attempts = [a for unit in UNITS[1:] for a in steady(unit, 0, 10)]
+    assert units_not_serving([*attempts, ok("u00", 1.0), fail("u00", 6.0)], UNITS, 5, 10) == ["u00"]
+    assert units_not_serving([*attempts, fail("u00", 6.0), ok("u00", 7.0)], UNITS, 5, 10) == []
 
 
 def test_no_traffic_is_not_a_steady_state() -> None:
