@@ -5,7 +5,9 @@ write only after its sync standby applied it; if the standby's *site* is down, e
 write answers 503 for as long as the site stays down. So:
 
 - **degrade**: the unit's primary answers at the route's epoch, names a sync standby,
-  and that standby's site is DOWN by quorum → reconfigure the primary with
+  and that standby's site is DOWN by quorum, or its instance alone is DEAD by quorum (a
+  crashed standby process would otherwise stop the unit's writes until it is restarted)
+  → reconfigure the primary with
   ``sync_standby: null`` (the standby stays an async target). The adapter records
   ``sync_degraded`` for the epoch *before* sending it (docs/controller.md §1), so any
   later failover of the unit counts as data-losing until the standby has caught up.
@@ -23,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from failover.controller.builder import PrimaryView
-from failover.quorum import SiteState, SiteVerdict
+from failover.quorum import SiteState, SiteVerdict, instance_verdict
 from failover.snapshot import Role, Snapshot
 from failover.topology import Topology
 
@@ -69,23 +71,30 @@ def plan_sync(
     for unit, view in primaries.items():
         if unit in busy or snapshot.routes.get(unit) is None:
             continue
-        action = _degrade(view, sites, snapshot.topology) or _restore(view, sites, snapshot)
+        action = _degrade(view, sites, snapshot) or _restore(view, sites, snapshot)
         if action is not None:
             actions.append(action)
     return actions
 
 
 def _degrade(
-    view: PrimaryView, sites: Mapping[str, SiteVerdict], topology: Topology
+    view: PrimaryView, sites: Mapping[str, SiteVerdict], snapshot: Snapshot
 ) -> ReconfigureSync | None:
     sync = view.sync_standby
-    if sync is None or sync not in sites or not sites[sync].down:
+    if sync is None or sync not in sites:
         return None
+    topology = snapshot.topology
+    if sites[sync].down:
+        why = sites[sync].reason
+    else:
+        standby = instance_verdict(
+            view.unit, sync, snapshot.observer_reports, snapshot.now, topology
+        )  # fmt: skip
+        if not standby.dead:
+            return None
+        why = standby.reason
     _, others = standbys_for(topology, view.site, None)
-    reason = (
-        f"degrading {view.unit} in {view.site} to no sync standby at epoch {view.epoch}: "
-        f"{sites[sync].reason}"
-    )
+    reason = f"degrading {view.unit} in {view.site} to no sync standby at epoch {view.epoch}: {why}"
     return ReconfigureSync(view.unit, view.site, view.epoch, None, others, reason)
 
 

@@ -53,6 +53,7 @@ class FakeUnits:
     def __init__(self, topology: Topology, log: list[str]) -> None:
         self.topology, self.log = topology, log
         self.down: set[str] = set()
+        self.crashed: set[tuple[str, str]] = set()  # (unit, site): that process alone is dead
         self.on_primary: Callable[[str, str, int], None] = lambda unit, site, epoch: None
         self.on_release: Callable[[str, str], None] = lambda unit, site: None
         self.instances: dict[tuple[str, str], Instance] = {}
@@ -67,7 +68,7 @@ class FakeUnits:
                 )
 
     def body(self, unit: str, site: str) -> dict[str, Any] | None:
-        if site in self.down:
+        if site in self.down or (unit, site) in self.crashed:
             return None
         i = self.instances[unit, site]
         body: dict[str, Any] = {"unit": unit, "site": site, "role": i.role, "epoch": i.epoch}
@@ -86,7 +87,7 @@ class FakeUnits:
         self.log.append(
             f"role {unit}@{site} {change.role} e{change.epoch} sync={change.sync_standby}"
         )
-        if site in self.down:
+        if site in self.down or (unit, site) in self.crashed:
             raise RoleRefused(f"{unit} in {site} unreachable")
         i = self.instances[unit, site]
         if change.epoch < i.epoch:

@@ -99,6 +99,30 @@ def test_the_sync_standby_comes_back_when_its_site_is_up_and_caught_up(world: Wo
         assert world.units.instances[unit, "same-city"].sync_standby == "production"
 
 
+def test_a_crashed_sync_standby_process_degrades_only_its_unit_and_comes_back(
+    world: World,
+) -> None:
+    world.cycle()
+    world.units.crashed.add(("u00", "same-city"))  # u00's primary is in production
+    sentences = [world.cycle() for _ in range(4)]
+    assert any("degrading u00 in production to no sync standby" in s for s in sentences)
+    assert world.units.instances["u00", "production"].sync_standby is None
+    assert all(world.units.instances[u, "production"].sync_standby for u in EVEN[1:])
+    assert [world.route(u) for u in EVEN + ODD] == [("production", 1)] * 4 + [("same-city", 1)] * 4
+    world.units.crashed.clear()  # restarted as a standby of the same epoch
+    sentences = [world.cycle() for _ in range(3)]
+    assert any("restoring same-city as the sync standby of u00" in s for s in sentences)
+    assert world.units.instances["u00", "production"].sync_standby == "same-city"
+
+
+def test_a_sync_standby_one_observer_cannot_reach_is_not_degraded(world: World) -> None:
+    world.cuts.add(frozenset(("production", "same-city")))
+    for _ in range(6):
+        world.cycle()
+    assert all(world.units.instances[u, "production"].sync_standby for u in EVEN)
+    assert world.log == []
+
+
 def test_a_controller_that_does_not_lead_only_observes(world: World, tmp_path: Path) -> None:
     world.cycle()
     follower = world.controller(tmp_path, "remote-dr")
