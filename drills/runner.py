@@ -398,7 +398,9 @@ class DrillRun:
             drain_window_seconds=self.spec.expect.drain_window_seconds,
         )  # fmt: skip
         extra = [rollbacks_row(self.actions)]
-        if self.spec.expect.all_units_recover:
+        # An aborted drill stopped its load early: "nothing served at the end" would be
+        # about the abort, not the system; the verdict already says aborted.
+        if self.spec.expect.all_units_recover and not self.abort_reason:
             end = self.spec.load.duration_seconds
             extra.insert(0, serving_at_end_row(self.attempts, self.units, end))
         if self.spec.steady_state and not self.abort_reason:

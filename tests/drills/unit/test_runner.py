@@ -189,6 +189,7 @@ def test_an_unmet_steady_state_stops_the_drill_before_it_breaks_anything() -> No
     assert report.verdict == "aborted"
     assert "steady state not met" in report.abort_reason
     assert platform.done == ["site-up production", "heal"]
+    assert "units_not_serving_at_end" not in {e.name for e in report.expectations}
 
 
 @dataclass
