@@ -208,15 +208,33 @@ def _replication(
     out = {}
     for unit, route in routes.items():
         mark = marks.get(unit)
-        degraded = mark is not None and mark.epoch == route.epoch and mark.sync_degraded
         view = primaries.get(unit)
-        if degraded and mark is not None and mark.restored_at_lsn is not None and view is not None:
-            synced = view.standbys.get(view.sync_standby or "", {}).get("applied_lsn")
-            degraded = not (isinstance(synced, int) and synced >= mark.restored_at_lsn)
+        degraded = mark is not None and mark.epoch == route.epoch and mark.sync_degraded
+        degraded = degraded and not sync_healed(mark, route, view)
         if view is not None and view.sync_standby is None:
             degraded = True
         out[unit] = UnitReplication(acknowledged.get(unit, 0), degraded)
     return out
+
+
+def sync_healed(mark: ReplicationMark | None, route: Route, view: PrimaryView | None) -> bool:
+    """Whether ``unit``'s degraded episode at the route's epoch is over for good.
+
+    True when the sync standby was restored (``restored_at_lsn`` set) and the primary,
+    *already running with it as sync standby*, reports that standby applied everything
+    the primary has (``applied_lsn >= last_lsn``, and past the restore point): what was
+    acknowledged before is on the standby, what is acknowledged after waits for it. The
+    controller then clears the mark in etcd, so a later failover of the unit is not held
+    for approval once the primary is gone and can no longer report (chaos seeds 6, 10).
+    """
+    if mark is None or not mark.sync_degraded or mark.epoch != route.epoch:
+        return False
+    if mark.restored_at_lsn is None or view is None or view.sync_standby is None:
+        return False
+    if view.epoch != route.epoch:
+        return False
+    synced = view.standbys.get(view.sync_standby, {}).get("applied_lsn")
+    return isinstance(synced, int) and synced >= max(view.last_lsn, mark.restored_at_lsn)
 
 
 def _approval(a: StoredApproval) -> Approval:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
-from failover.controller.builder import SnapshotBuilder, World
+from failover.controller.builder import SnapshotBuilder, World, sync_healed
 from failover.controller.executor import AnyAction, Executor
 from failover.controller.lapsed import lapsed_primaries, next_lapse_counts, plan_lapsed
 from failover.controller.metrics import ControllerMetrics
@@ -130,16 +130,26 @@ class Controller:
         return [*lapsed, *fresh]
 
     def _housekeeping(self, world: World) -> None:
-        """Persist the acknowledged high-water mark; expire approvals overtaken by a move."""
+        """Persist the acknowledged high-water mark and the end of a degraded episode;
+        expire approvals overtaken by a move."""
         snapshot = world.snapshot
-        for unit, lsn in world.acknowledged.items():
-            route = snapshot.routes.get(unit)
-            if route is None:
-                continue
+        for unit, route in snapshot.routes.items():
             mark = world.marks.get(unit) or ReplicationMark(route.epoch)
-            if lsn > mark.acknowledged_lsn:
+            acknowledged = max(mark.acknowledged_lsn, world.acknowledged.get(unit, 0))
+            updated = replace(mark, acknowledged_lsn=acknowledged)
+            healed = sync_healed(mark, route, world.primaries.get(unit))
+            if healed:
+                updated = replace(updated, sync_degraded=False, restored_at_lsn=None)
+            if updated != mark:
                 self._executor.check_fence()
-                self._state.put_mark(unit, replace(mark, acknowledged_lsn=lsn))
+                self._state.put_mark(unit, updated)
+            if healed:
+                self._records.record(
+                    "sync_healed",
+                    f"{unit}: the sync standby has every entry again at epoch {route.epoch}; "
+                    "a failover to it loses nothing",
+                    unit=unit, epoch=route.epoch,
+                )  # fmt: skip
         for approval in world.approvals:
             route = snapshot.routes.get(approval.unit)
             if approval.open and route is not None and route.epoch > approval.expected_epoch:

@@ -99,6 +99,29 @@ def test_the_sync_standby_comes_back_when_its_site_is_up_and_caught_up(world: Wo
         assert world.units.instances[unit, "same-city"].sync_standby == "production"
 
 
+def test_a_healed_degraded_unit_fails_over_without_approval_after_its_primary_dies(
+    world: World,
+) -> None:
+    # Chaos seeds 6 and 10: the mark of an old, healed episode outlived it and held the
+    # failover of u01 for a person once its primary (which alone could report) was dead.
+    take_down(world, "production")
+    for _ in range(4):
+        world.cycle()
+    world.units.down.clear()
+    for unit in world.topology.units:
+        instance = world.units.instances[unit, "production"]
+        instance.role, instance.epoch = "standby", world.route(unit)[1]
+    for _ in range(3):
+        world.cycle()
+    assert "sync_healed" in world.kinds()
+    assert world.units.instances["u01", "same-city"].sync_standby == "production"
+    world.units.crashed.add(("u01", "same-city"))
+    world.release_lease("u01", "same-city")
+    sentences = [world.cycle() for _ in range(6)]
+    assert not any("requesting approval" in s for s in sentences), sentences
+    assert world.route("u01") == ("production", 2)
+
+
 def test_a_crashed_sync_standby_process_degrades_only_its_unit_and_comes_back(
     world: World,
 ) -> None:
