@@ -26,6 +26,7 @@ from failover.dcs import DcsError
 from failover.decision import Decision, decide
 from failover.errors import NotLeader
 from failover.quorum import SiteState, SiteVerdict
+from failover.snapshot import Route
 
 LOG = logging.getLogger("failover.controller")
 
@@ -130,30 +131,33 @@ class Controller:
         return [*lapsed, *fresh]
 
     def _housekeeping(self, world: World) -> None:
-        """Persist the acknowledged high-water mark and the end of a degraded episode;
-        expire approvals overtaken by a move."""
+        """Persist the replication marks; expire approvals overtaken by a move."""
         snapshot = world.snapshot
         for unit, route in snapshot.routes.items():
-            mark = world.marks.get(unit) or ReplicationMark(route.epoch)
-            acknowledged = max(mark.acknowledged_lsn, world.acknowledged.get(unit, 0))
-            updated = replace(mark, acknowledged_lsn=acknowledged)
-            healed = sync_healed(mark, route, world.primaries.get(unit))
-            if healed:
-                updated = replace(updated, sync_degraded=False, restored_at_lsn=None)
-            if updated != mark:
-                self._executor.check_fence()
-                self._state.put_mark(unit, updated)
-            if healed:
-                self._records.record(
-                    "sync_healed",
-                    f"{unit}: the sync standby has every entry again at epoch {route.epoch}; "
-                    "a failover to it loses nothing",
-                    unit=unit, epoch=route.epoch,
-                )  # fmt: skip
+            self._persist_mark(unit, route, world)
         for approval in world.approvals:
-            route = snapshot.routes.get(approval.unit)
-            if approval.open and route is not None and route.epoch > approval.expected_epoch:
+            current = snapshot.routes.get(approval.unit)
+            if approval.open and current is not None and current.epoch > approval.expected_epoch:
                 self._state.set_approval_status(approval, "expired")
+
+    def _persist_mark(self, unit: str, route: Route, world: World) -> None:
+        """The acknowledged high-water mark, and the end of a degraded episode for good."""
+        mark = world.marks.get(unit) or ReplicationMark(route.epoch)
+        acknowledged = max(mark.acknowledged_lsn, world.acknowledged.get(unit, 0))
+        updated = replace(mark, acknowledged_lsn=acknowledged)
+        healed = sync_healed(mark, route, world.primaries.get(unit))
+        if healed:
+            updated = replace(updated, sync_degraded=False, restored_at_lsn=None)
+        if updated != mark:
+            self._executor.check_fence()
+            self._state.put_mark(unit, updated)
+        if healed:
+            self._records.record(
+                "sync_healed",
+                f"{unit}: the sync standby has every entry again at epoch {route.epoch}; "
+                "a failover to it loses nothing",
+                unit=unit, epoch=route.epoch,
+            )  # fmt: skip
 
     def _observe(self, sites: Mapping[str, SiteVerdict]) -> None:
         """Record every change of a site verdict (``site_down`` when one is declared down)."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from drills.chaos import MIN_DURATION_SECONDS, QUIET_TAIL_SECONDS, plan_chaos
@@ -39,3 +42,13 @@ def test_chaos_judges_invariants_not_timings() -> None:
 def test_a_chaos_drill_too_short_for_a_fault_and_a_recovery_is_refused() -> None:
     with pytest.raises(ValueError, match="at least"):
         plan_chaos(1, MIN_DURATION_SECONDS - 1, TOPOLOGY)
+
+
+def test_the_documented_injected_bug_still_applies_to_this_tree() -> None:
+    # docs/drills.md §7 tells how a seed caught it; the patch must not rot silently.
+    repo = Path(__file__).resolve().parents[3]
+    patch = repo / "tests" / "drills" / "injected_bugs" / "standby-drops-payments.patch"
+    check = subprocess.run(
+        ["git", "apply", "--check", str(patch)], cwd=repo, capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stderr
