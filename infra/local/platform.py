@@ -33,7 +33,7 @@ from infra.local.linkproxy_client import (
     ensure_token_file,
     start_link_proxy,
 )
-from infra.local.ports import LOOPBACK, free_port, free_ports, port_is_free
+from infra.local.ports import LOOPBACK, free_ports, port_is_free
 from infra.local.readiness import wait_ready, wait_replicating
 from infra.local.state import EDGE, PlatformError, PlatformState, ProcessRecord
 from infra.local.supervisor import Supervisor, SupervisorError
@@ -130,12 +130,16 @@ class LocalPlatform:
         )
         for member in cluster.members.values():
             state.processes[member.name] = _etcd_record(cluster, member)
-        # One batch of ports for units and controllers: a port picked while a unit has not
-        # bound its own yet could otherwise be picked twice.
-        ports = free_ports(len(topology.units) * len(sites) + len(sites))
-        self._start_units(state, topology, cluster, proxy, ports[len(sites) :])
-        self._start_router(state, topology, cluster, proxy, router_port)
-        self._start_controllers(state, cluster, proxy, ports[: len(sites)])
+        # One batch of ports for units, controllers and the router: a port picked while a
+        # unit has not bound its own yet could otherwise be picked twice (CI once gave
+        # the router u02's port; the router died and u02 answered the router's /readyz).
+        ports = free_ports(
+            len(topology.units) * len(sites) + len(sites) + 1, avoid=frozenset({router_port})
+        )
+        controller_ports, unit_ports = ports[: len(sites)], ports[len(sites) : -1]
+        self._start_units(state, topology, cluster, proxy, unit_ports)
+        self._start_router(state, topology, cluster, proxy, router_port or ports[-1])
+        self._start_controllers(state, cluster, proxy, controller_ports)
         state.save(self.state_dir)
         wait_ready(self.supervisor, list(state.processes.values()), ready_timeout, progress)
         wait_replicating(list(state.processes.values()), ready_timeout, progress)
@@ -219,7 +223,7 @@ class LocalPlatform:
                 table.setdefault(record.unit, {})[record.site] = f"http://{host}:{via}"
         address_map = self.state_dir / "router-addresses.json"
         address_map.write_text(json.dumps({"units": table}, indent=2, sort_keys=True))
-        port = router_port or free_port()
+        port = router_port
         env = {
             "WATERTIGHT_HOST": LOOPBACK,
             "WATERTIGHT_PORT": str(port),

@@ -38,11 +38,18 @@ def free_port(host: str = LOOPBACK) -> int:
     return free_ports(1, host)[0]
 
 
-def free_ports(count: int, host: str = LOOPBACK, rng: random.Random | None = None) -> list[int]:
-    """``count`` distinct free TCP ports on ``host`` from :func:`planned_range`.
+def free_ports(
+    count: int,
+    host: str = LOOPBACK,
+    rng: random.Random | None = None,
+    avoid: frozenset[int] = frozenset(),
+) -> list[int]:
+    """``count`` distinct free TCP ports on ``host`` from :func:`planned_range`, none in
+    ``avoid`` (ports promised elsewhere but not bound yet).
 
-    All are held bound until all are found, so the answer has no duplicates. Raises
-    ``OSError`` if the range has fewer than ``count`` free ports.
+    All are held bound until all are found, so the answer has no duplicates; ports from
+    *separate* calls may repeat until their processes bind them, so plan a whole
+    platform in one call. Raises ``OSError`` if the range has fewer than ``count``.
     """
     candidates = planned_range()
     offset = (rng or random.SystemRandom()).randrange(len(candidates))
@@ -52,6 +59,8 @@ def free_ports(count: int, host: str = LOOPBACK, rng: random.Random | None = Non
             if len(sockets) == count:
                 break
             port = candidates[(offset + i) % len(candidates)]
+            if port in avoid:
+                continue
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             try:
                 sock.bind((host, port))

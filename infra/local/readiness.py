@@ -55,6 +55,16 @@ def wait_ready(
 
     _poll_rounds("waiting for processes to be ready", set(urls), one_round, timeout,
                  timed_out, progress, clock, sleep)  # fmt: skip
+    # A process that died after its URL answered was not what answered it: another
+    # listener holds its port (CI: the router lost its port to a unit, whose /readyz
+    # then passed for the router's).
+    gone = sorted(set(urls) - set(supervisor.pids()))
+    if gone:
+        name = gone[0]
+        raise PlatformError(
+            f"{', '.join(gone)} exited after {urls[name]} answered ready (is another process "
+            f"on that port?); log {supervisor.log_path(name)}: {log_tail(supervisor, name)}"
+        )
 
 
 def _poll_rounds(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 from pathlib import Path
 
@@ -42,3 +43,9 @@ def test_planned_ports_skip_ports_in_use() -> None:
         busy.listen()
         again = free_ports(len(planned_range()) // 4)
         assert port not in again
+
+
+def test_a_port_promised_elsewhere_is_never_planned() -> None:
+    first = free_ports(1, rng=random.Random(7))[0]
+    again = free_ports(3, rng=random.Random(7), avoid=frozenset({first}))
+    assert first not in again
