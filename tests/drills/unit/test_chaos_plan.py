@@ -52,3 +52,12 @@ def test_the_documented_injected_bug_still_applies_to_this_tree() -> None:
         ["git", "apply", "--check", str(patch)], cwd=repo, capture_output=True, text=True
     )
     assert check.returncode == 0, check.stderr
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_the_rollbacks_repair_every_fault_the_method_injects(seed: int) -> None:
+    spec = plan_chaos(seed, 60, TOPOLOGY)
+    rollbacks = [s.describe() for s in spec.rollbacks]
+    for repair in (s for s in spec.method if s.name in REPAIRS):
+        assert repair.describe() in rollbacks
+    assert rollbacks[-1] == "heal"
