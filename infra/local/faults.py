@@ -27,7 +27,7 @@ from contextlib import closing
 from infra.local.linkproxy_modes import LinkMode
 from infra.local.platform import LocalPlatform
 from infra.local.quorum_recovery import QuorumRecovery
-from infra.local.readiness import wait_ready
+from infra.local.readiness import quiet, wait_ready
 from infra.local.state import PlatformError, PlatformState, ProcessRecord, record_fault
 
 SITE_UP_TIMEOUT_SECONDS = 60.0
@@ -43,10 +43,6 @@ def restart_order(records: Sequence[ProcessRecord]) -> list[ProcessRecord]:
     reboot inflicts on the others. Staggering keeps the restart's cost inside the site.
     """
     return sorted(records, key=lambda r: (r.kind != "etcd", r.name))
-
-
-def _quiet(_message: str, _done: int, _total: int) -> None:
-    return None
 
 
 class FaultInjector:
@@ -100,7 +96,7 @@ class FaultInjector:
                 continue
             overrides = {"WATERTIGHT_ROLE": "standby"} if record.kind == "unit" else {}
             self.platform.supervisor.start(record.spec(**overrides))
-            wait_ready(self.platform.supervisor, [record], SITE_UP_TIMEOUT_SECONDS, _quiet)
+            wait_ready(self.platform.supervisor, [record], SITE_UP_TIMEOUT_SECONDS, quiet)
         sentence = (
             f"site {site} up: restarted {len(stopped)} processes (units as standby), "
             f"resumed {len(resumed)}, links pass{rejoined}"

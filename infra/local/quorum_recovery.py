@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 
 from infra.local.linkproxy_client import LinkProxyClient
-from infra.local.readiness import wait_ready
+from infra.local.readiness import quiet, wait_ready
 from infra.local.state import PlatformError, PlatformState, ProcessRecord
 from infra.local.supervisor import ProcessSpec, Supervisor
 
@@ -139,7 +139,7 @@ class QuorumRecovery:
             record.ready_url,
         )  # fmt: skip
         self.supervisor.start(forced)
-        wait_ready(self.supervisor, [record], MEMBER_READY_TIMEOUT_SECONDS, _quiet)
+        wait_ready(self.supervisor, [record], MEMBER_READY_TIMEOUT_SECONDS, quiet)
         lost = sorted(set(state.sites) - {survivor})
         state.etcd_removed = sorted(set(state.etcd_removed) | set(lost))
         state.save(Path(state.state_dir))
@@ -176,7 +176,7 @@ class QuorumRecovery:
         self.supervisor.start(joined.spec())
         # A learner serves no linearizable reads, so /health waits for the promotion.
         self._promote(via, member_id, joined)
-        wait_ready(self.supervisor, [joined], MEMBER_READY_TIMEOUT_SECONDS, _quiet)
+        wait_ready(self.supervisor, [joined], MEMBER_READY_TIMEOUT_SECONDS, quiet)
         state.processes[joined.name] = joined
         state.etcd_removed = [s for s in state.etcd_removed if s != site]
         state.save(Path(state.state_dir))
@@ -201,35 +201,42 @@ class QuorumRecovery:
     def _add_learner(self, via: str, peer_url: str) -> dict[str, Any]:
         """etcd refuses reconfiguration ("unhealthy cluster") until every voting member
         has been connected for 5 s — e.g. just after the survivor restarted or another
-        member was promoted: retry within :data:`PROMOTE_TIMEOUT_SECONDS`."""
+        member was promoted."""
         body = {"peerURLs": [peer_url], "isLearner": True}
-        deadline = self._clock() + PROMOTE_TIMEOUT_SECONDS
-        while True:
-            try:
-                return self._post(via, "/v3/cluster/member/add", body)
-            except PlatformError:
-                if self._clock() > deadline:
-                    raise
-            self._sleep(0.5)
+        return self._post_until_accepted(via, "/v3/cluster/member/add", body)
 
     def _promote(self, via: str, member_id: int, record: ProcessRecord) -> None:
-        """etcd refuses to promote a learner that has not caught up yet: retry until it
-        has, within :data:`PROMOTE_TIMEOUT_SECONDS`."""
-        deadline = self._clock() + PROMOTE_TIMEOUT_SECONDS
-        while True:
+        """etcd refuses to promote a learner that has not caught up yet."""
+
+        def still_running() -> None:
             if not self.supervisor.alive(record.name):
                 raise PlatformError(
                     f"{record.name} exited while rejoining; see "
                     f"{self.supervisor.log_path(record.name)}"
                 )
+
+        body = {"ID": str(member_id)}
+        self._post_until_accepted(via, "/v3/cluster/member/promote", body, still_running)
+
+    def _post_until_accepted(
+        self,
+        via: str,
+        path: str,
+        body: dict[str, Any],
+        before_each: Callable[[], None] = lambda: None,
+    ) -> dict[str, Any]:
+        """:meth:`_post` every 0.5 s until etcd accepts it; past
+        :data:`PROMOTE_TIMEOUT_SECONDS` the last refusal is raised. ``before_each`` may
+        raise to give up early."""
+        deadline = self._clock() + PROMOTE_TIMEOUT_SECONDS
+        while True:
+            before_each()
             try:
-                self._post(via, "/v3/cluster/member/promote", {"ID": str(member_id)})
-                return
+                return self._post(via, path, body)
             except PlatformError as exc:
                 if self._clock() > deadline:
                     raise PlatformError(
-                        f"{record.name} did not catch up to be promoted within "
-                        f"{PROMOTE_TIMEOUT_SECONDS:g} s: {exc}"
+                        f"{exc} (still refused after {PROMOTE_TIMEOUT_SECONDS:g} s)"
                     ) from exc
             self._sleep(0.5)
 
@@ -250,7 +257,3 @@ def _set_aside(data_dir: Path) -> None:
     if data_dir.exists():
         data_dir.rename(data_dir.with_name(f"{data_dir.name}.removed-{int(time.time())}"))
     data_dir.mkdir(parents=True, exist_ok=True)
-
-
-def _quiet(_message: str, _done: int, _total: int) -> None:
-    return None

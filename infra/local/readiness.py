@@ -13,6 +13,11 @@ from infra.local.supervisor import Supervisor
 POLL_SECONDS = 0.2
 
 
+def quiet(_message: str, _done: int, _total: int) -> None:
+    """A progress sink that shows nothing (for waits inside a command with its own output)."""
+    return None
+
+
 def log_tail(supervisor: Supervisor, name: str, lines: int = 5) -> str:
     """The last ``lines`` lines of a process log, joined for an error message."""
     try:

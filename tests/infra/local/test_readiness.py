@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from infra.local.ports import free_ports
-from infra.local.readiness import primary_replicating, wait_ready
+from infra.local.readiness import primary_replicating, quiet, wait_ready
 from infra.local.state import PlatformError, ProcessRecord
 from infra.local.supervisor import Supervisor
 
@@ -45,7 +45,7 @@ def test_a_process_that_died_after_its_url_answered_fails_the_wait(tmp_path: Pat
         for record in records:
             supervisor.start(record.spec())
         with pytest.raises(PlatformError, match=r"router exited after .* answered ready"):
-            wait_ready(supervisor, records[1:], 30.0, lambda *_: None)
+            wait_ready(supervisor, records[1:], 30.0, quiet)
     finally:
         supervisor.stop_all(grace=1.0)
 

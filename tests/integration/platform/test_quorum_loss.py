@@ -68,16 +68,15 @@ def test_one_site_down_keeps_etcd_two_sites_down_fences_the_survivor(tmp_path: P
         elapsed = time.monotonic() - lost_at
         print(f"primary fenced {elapsed:.2f} s after quorum loss (lease TTL {ttl:g} s)")
         assert role == "fenced"
-        refused = httpx.post(
-            f"{unit_url}/v1/customers/{customer}/transactions",
-            json=BODY,
-            headers={"Idempotency-Key": f"b-{uuid.uuid4().hex}"},
-            timeout=10.0,
-        )
+        refused = _post(f"{unit_url}/v1/customers/{customer}/transactions", f"b-{uuid.uuid4().hex}")
         assert refused.status_code == 503, refused.text
         assert "Retry-After" in refused.headers
     finally:
         platform.cli("down")
+
+
+def _post(url: str, key: str) -> httpx.Response:
+    return httpx.post(url, json=BODY, headers={"Idempotency-Key": key}, timeout=10.0)
 
 
 def _write_retrying(url: str, patience: float) -> httpx.Response:
@@ -85,7 +84,7 @@ def _write_retrying(url: str, patience: float) -> httpx.Response:
     key = f"a-{uuid.uuid4().hex}"
     deadline = time.monotonic() + patience
     while True:
-        answer = httpx.post(url, json=BODY, headers={"Idempotency-Key": key}, timeout=10.0)
+        answer = _post(url, key)
         if answer.status_code != 503 or time.monotonic() > deadline:
             return answer
         time.sleep(0.5)
