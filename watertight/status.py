@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from failover.dcs import DcsError, EtcdDcs, RouteStore
+from infra.local.etcd_leader import leader_site
 from infra.local.platform import LocalPlatform
 
 PROBE_TIMEOUT = httpx.Timeout(0.5)
@@ -44,6 +45,7 @@ def collect_status(platform: LocalPlatform) -> dict[str, Any]:
     control = controller_status(state.controller_urls)
     return {
         "leader": control.get("leader"),
+        "etcd_leader": leader_site(state.etcd_client_urls, timeout=0.5),
         "controller": control,
         "site_verdicts": control.get("sites", {}),
         "approvals": control.get("approvals", []),
@@ -103,6 +105,7 @@ def render_status(report: dict[str, Any], console: Console) -> None:
     control = report.get("controller") or {}
     console.print(
         f"leader {report.get('leader') or 'none'}   "
+        f"etcd leader {report.get('etcd_leader') or 'none'}   "
         f"{'[yellow]frozen[/yellow]   ' if control.get('frozen') else ''}"
         f"{control.get('summary', 'no controller answers')}"
     )

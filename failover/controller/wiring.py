@@ -36,11 +36,17 @@ def assemble(
     clock: Callable[[], float] = time.monotonic,
     wall_clock: Callable[[], float] = time.time,
     sleep: Sleep = time.sleep,
+    campaign_delay: float | None = None,
 ) -> Runtime:
-    """Wire every part; starts no thread."""
+    """Wire every part; starts no thread. ``campaign_delay`` None: the witness site's
+    controller campaigns at once, the others a probe interval later (leadership module
+    docstring)."""
     timing, keys = topology.timing, Keys(topology.name)
     state = ControllerState(dcs, keys)
-    leadership = LeaderLease(dcs, keys, LeaderInfo(site, site, url), timing, clock)
+    if campaign_delay is None:
+        campaign_delay = 0.0 if site == topology.dr_site else timing.probe_interval_seconds
+    me = LeaderInfo(site, site, url)
+    leadership = LeaderLease(dcs, keys, me, timing, clock, campaign_delay)
 
     def leader_id() -> str | None:
         if leadership.valid():

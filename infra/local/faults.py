@@ -23,7 +23,10 @@ import signal
 import time
 from collections.abc import Sequence
 from contextlib import closing
+from pathlib import Path
 
+from failover.topology import load_topology
+from infra.local.etcd_leader import LeaderMoveError, move_leader
 from infra.local.linkproxy_modes import LinkMode
 from infra.local.platform import LocalPlatform
 from infra.local.quorum_recovery import QuorumRecovery
@@ -99,9 +102,20 @@ class FaultInjector:
             wait_ready(self.platform.supervisor, [record], SITE_UP_TIMEOUT_SECONDS, quiet)
         sentence = (
             f"site {site} up: restarted {len(stopped)} processes (units as standby), "
-            f"resumed {len(resumed)}, links pass{rejoined}"
+            f"resumed {len(resumed)}, links pass{rejoined}{self._witness_leads_etcd(site)}"
         )
         return self._done("site-up", sentence, site=site)
+
+    def _witness_leads_etcd(self, site: str) -> str:
+        """Once the witness site is back, hand etcd's raft leadership back to it
+        (:mod:`infra.local.etcd_leader` says why). Never fails the site-up for it."""
+        if site != load_topology(Path(self.state.topology_file)).dr_site:
+            return ""
+        try:
+            move_leader(self.state.etcd_client_urls, site)
+        except LeaderMoveError as exc:
+            return f"; etcd leader left where it was ({exc})"
+        return f"; etcd leader back in {site}"
 
     def site_hang(self, site: str) -> str:
         self._site(site)

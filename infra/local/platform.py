@@ -27,6 +27,7 @@ from infra.local.etcd_cluster import (
     plan_members,
     register_peer_ids,
 )
+from infra.local.etcd_leader import LeaderMoveError, move_leader
 from infra.local.linkproxy_client import (
     LinkProxyClient,
     LinkProxyError,
@@ -86,7 +87,9 @@ class LocalPlatform:
         except BaseException as exc:
             self.supervisor.stop_all(grace=2.0)
             (self.state_dir / "platform.json").unlink(missing_ok=True)
-            if isinstance(exc, EtcdClusterError | LinkProxyError | SupervisorError):
+            if isinstance(
+                exc, EtcdClusterError | LeaderMoveError | LinkProxyError | SupervisorError
+            ):
                 raise PlatformError(str(exc)) from exc
             raise
 
@@ -117,6 +120,8 @@ class LocalPlatform:
         cluster = EtcdCluster(self.supervisor, members, binary=etcd_binary)
         cluster.start(timeout=ready_timeout)
         register_peer_ids(cluster, proxy)
+        progress(f"placing the etcd leader in {topology.dr_site}", 0, 1)
+        move_leader(cluster.client_urls, topology.dr_site)
         seed_routes(topology, client_endpoints(cluster, proxy, EDGE))
         state = PlatformState(
             state_dir=str(self.state_dir),
@@ -139,7 +144,7 @@ class LocalPlatform:
         controller_ports, unit_ports = ports[: len(sites)], ports[len(sites) : -1]
         self._start_units(state, topology, cluster, proxy, unit_ports)
         self._start_router(state, topology, cluster, proxy, router_port or ports[-1])
-        self._start_controllers(state, cluster, proxy, controller_ports)
+        self._start_controllers(state, cluster, proxy, controller_ports, topology.dr_site)
         state.save(self.state_dir)
         wait_ready(self.supervisor, list(state.processes.values()), ready_timeout, progress)
         wait_replicating(list(state.processes.values()), ready_timeout, progress)
@@ -244,16 +249,22 @@ class LocalPlatform:
         self.supervisor.start(record.spec())
 
     def _start_controllers(
-        self, state: PlatformState, cluster: EtcdCluster, proxy: LinkProxyClient, free: list[int]
+        self,
+        state: PlatformState,
+        cluster: EtcdCluster,
+        proxy: LinkProxyClient,
+        free: list[int],
+        witness: str,
     ) -> None:
         """One controller and one observer per site, seeing the world as that site does:
         every unit instance and the other etcd members through the (site → other) proxy
-        listeners, its own site directly."""
+        listeners, its own site directly. The witness site's controller starts first, so
+        it is the one that finds the leader lease free (``failover.controller.leadership``)."""
         ports = dict(zip(state.sites, free, strict=True))
         urls = {site: f"http://{LOOPBACK}:{port}" for site, port in ports.items()}
         directory = self.state_dir / "controller"
         directory.mkdir(parents=True, exist_ok=True)
-        for site in state.sites:
+        for site in sorted(state.sites, key=lambda name: name != witness):
             address_file = directory / f"addresses-{site}.json"
             address_file.write_text(
                 json.dumps(self._site_addresses(state, cluster, proxy, site, urls), indent=2)

@@ -162,13 +162,16 @@ class World:
             etcd={s: f"http://etcd.{s}" for s in sites},
         )
 
-    def controller(self, tmp_path: Path, site: str) -> Runtime:
+    def controller(self, tmp_path: Path, site: str, campaign_delay: float | None = 0.0) -> Runtime:
+        """A controller of ``site``; it campaigns at once unless given ``None`` (the
+        production rule: only the witness does)."""
         addresses = self.addresses
         return assemble(
             site=site, url=f"http://controller.{site}", topology=self.topology, token="secret",
             addresses=addresses, dcs=self.dcs, admin=self.units,
             records=RecordStore(f"sqlite:///{tmp_path / f'records-{site}.db'}", site),
             clock=self.clock, wall_clock=self.clock.wall, sleep=self.clock.sleep,
+            campaign_delay=campaign_delay,
         )  # fmt: skip
 
     def set_lease(self, unit: str, site: str, epoch: int) -> None:

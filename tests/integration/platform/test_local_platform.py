@@ -65,6 +65,16 @@ def test_route_endpoint_names_bucket_unit_site_and_epoch(platform: RunningPlatfo
     }
 
 
+def test_the_witness_site_leads_both_etcd_and_the_controllers(platform: RunningPlatform) -> None:
+    deadline = time.monotonic() + 15
+    status = platform.status()
+    while status["leader"] is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+        status = platform.status()
+    assert status["etcd_leader"] == "remote-dr"
+    assert status["leader"] == "remote-dr"
+
+
 def test_status_shows_every_unit_with_its_primary(platform: RunningPlatform) -> None:
     status = platform.status()
     assert set(status["routes"]) == {f"u{i:02d}" for i in range(8)}
