@@ -3,8 +3,10 @@
 Forwarding rule: the request goes to the unit's primary per the current routing table.
 On a 503 from the instance (standby/fenced) or a transport failure, the router re-reads
 the routes once and retries once — safe because every write carries an Idempotency-Key
-and the unit service never posts a key twice. If that fails too the client gets 503 with
-``Retry-After`` and decides itself whether to retry with the same key.
+and the unit service never posts a key twice — except after a *timeout* when the route
+has not moved: the same target would most likely time out again (a dead or hung site),
+so the client hears 503 at once. If the retry fails too, or is skipped, the client gets
+503 with ``Retry-After`` and decides itself whether to retry with the same key.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from prometheus_client import (
 
 from failover.router.addresses import AddressMap
 from failover.router.source import RouteSource
+from failover.routing import Route
 from failover.topology import Topology
 
 PASSED_REQUEST_HEADERS = ("idempotency-key", "content-type", "accept")
@@ -182,6 +185,7 @@ async def forward(
     headers = {k: v for k, v in request.headers.items() if k.lower() in PASSED_REQUEST_HEADERS}
     table = state.routes.table()
     reason = "no route"
+    timed_out: Route | None = None
     for attempt in range(2):
         if attempt:
             table = await asyncio.to_thread(state.routes.refresh)
@@ -189,6 +193,10 @@ async def forward(
         if route is None:
             reason = f"no route for unit {unit}"
             continue
+        if route == timed_out:
+            # Same target that just timed out: a second wait would only double the
+            # client's wait on a dead site; its Retry-After brings it back sooner.
+            break
         url = f"{state.addresses.url(unit, route.site)}/v1/customers/{customer_id}{path}"
         try:
             upstream = await state.client.request(method, url, content=body, headers=headers)
@@ -196,6 +204,7 @@ async def forward(
             reason = (
                 f"{unit} in {route.site} (epoch {route.epoch}) unreachable: {type(exc).__name__}"
             )
+            timed_out = route if isinstance(exc, httpx.TimeoutException) else None
             state.metrics.retries.labels("transport").inc()
             continue
         if upstream.status_code == 503 and attempt == 0:
