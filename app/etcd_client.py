@@ -67,26 +67,36 @@ class EtcdClient:
             self._clients.append((url, client))
         self._current = 0
 
-    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _post(self, path: str, body: dict[str, Any], tries: int | None = None) -> dict[str, Any]:
+        """Ask the endpoint that answered last, then the next ones: ``tries`` of them (all
+        by default). A failed endpoint is passed over by the next call."""
         errors = []
-        for step in range(len(self._clients)):
+        for step in range(tries or len(self._clients)):
             index = (self._current + step) % len(self._clients)
             url, client = self._clients[index]
             try:
                 answer: dict[str, Any] = client.post(client.get_url(path), json=body)
             except gw.Etcd3Exception as exc:
                 errors.append(f"{url}: {(exc.detail_text or type(exc).__name__)[:160]}")
+                self._current = (index + 1) % len(self._clients)
                 continue
             self._current = index
             return answer
-        raise EtcdStoreError(f"etcd {path} failed on every endpoint: " + "; ".join(errors))
+        which = (
+            "every endpoint" if len(errors) == len(self._clients) else "; next call asks the next"
+        )
+        raise EtcdStoreError(f"etcd {path} failed ({which}): " + "; ".join(errors))
 
     def grant(self, ttl: int) -> tuple[int, int]:
         answer = self._post("/lease/grant", {"TTL": str(ttl)})
         return int(answer["ID"]), int(answer.get("TTL", ttl))
 
     def keepalive(self, lease_id: int) -> int:
-        answer = self._post("/lease/keepalive", {"ID": str(lease_id)})
+        """One endpoint per call, the next one after a failure. When etcd's raft leader
+        dies, a member keeps forwarding renewals to it until the election is over; asking
+        every endpoint in one call would wait out each of them (three timeouts, 2 s),
+        while one endpoint per call lets the lease loop retry at once on the next."""
+        answer = self._post("/lease/keepalive", {"ID": str(lease_id)}, tries=1)
         return max(0, int(answer.get("result", {}).get("TTL", 0)))
 
     def revoke(self, lease_id: int) -> None:

@@ -34,6 +34,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 
 from app.etcd_client import EtcdClient, EtcdStoreError, LeaseStore, canonical_json
 from app.lease import LeaseUnavailable
@@ -41,6 +42,16 @@ from app.settings import UnitSettings
 from failover.topology import Topology, default_topology, load_topology
 
 log = logging.getLogger(__name__)
+
+#: Pause before the next keepalive after a failed one (the next etcd endpoint is asked).
+KEEPALIVE_RETRY_SECONDS = 0.05
+
+
+class KeepaliveOutcome(Enum):
+    RENEWED = "renewed"
+    FAILED = "failed"  # not confirmed, still valid until the deadline
+    LAPSED = "lapsed"  # past the deadline or gone on etcd: fenced until a new assignment
+
 
 Clock = Callable[[], float]
 
@@ -161,25 +172,30 @@ class EtcdPrimaryLease:
 
     def keepalive_once(self) -> bool:
         """Send one keepalive; return whether the lease is still valid afterwards."""
+        return self._keepalive() is not KeepaliveOutcome.LAPSED
+
+    def _keepalive(self) -> KeepaliveOutcome:
         with self._lock:
             lease_id = self._lease_id
         if lease_id is None:
-            return False
+            return KeepaliveOutcome.LAPSED
         sent = self._clock()
         try:
             ttl = self._store.keepalive(lease_id)
         except EtcdStoreError as exc:
             log.warning("lease keepalive failed (valid until the deadline): %s", exc)
-            return self.valid()
+            return KeepaliveOutcome.FAILED if self.valid() else KeepaliveOutcome.LAPSED
         with self._lock:
             if lease_id != self._lease_id:
-                return False
+                return KeepaliveOutcome.LAPSED
             if ttl <= 0:
                 log.error("primary lease %x is gone on etcd: fencing", lease_id)
                 self._deadline.lapse()
             else:
                 self._deadline.renewed(sent, self._clock(), ttl)
-            return self._deadline.valid(self._clock())
+            if not self._deadline.valid(self._clock()):
+                return KeepaliveOutcome.LAPSED
+            return KeepaliveOutcome.RENEWED
 
     def _start_keepalive(self) -> None:
         self._stop = threading.Event()
@@ -190,10 +206,16 @@ class EtcdPrimaryLease:
         self._thread.start()
 
     def _keepalive_loop(self, stop: threading.Event) -> None:
-        while not stop.wait(self.interval):
-            if not self.keepalive_once():
+        """Renew every ``interval``; after a failure retry at once (the next endpoint),
+        since every second spent waiting eats into the fence deadline."""
+        pause = self.interval
+        while not stop.wait(pause):
+            outcome = self._keepalive()
+            if outcome is KeepaliveOutcome.LAPSED:
                 log.error("primary lease lapsed: writes are refused until a new assignment")
                 return
+            renewed = outcome is KeepaliveOutcome.RENEWED
+            pause = self.interval if renewed else KEEPALIVE_RETRY_SECONDS
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -4,15 +4,16 @@ then the real thing against a 3-member etcd that loses its quorum."""
 from __future__ import annotations
 
 import base64
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from app.etcd_client import EtcdClient, EtcdStoreError, canonical_json
-from app.etcd_lease import EtcdPrimaryLease, FenceDeadline
+from app.etcd_lease import KEEPALIVE_RETRY_SECONDS, EtcdPrimaryLease, FenceDeadline
 from app.lease import LeaseUnavailable
 from app.settings import UnitSettings
 from failover.topology import default_topology
@@ -167,6 +168,62 @@ def test_failed_keepalives_fence_at_the_deadline_of_the_last_good_send(
     assert not lease.valid()
     store.down = False
     assert not lease.keepalive_once()
+
+
+class ScriptedStop(threading.Event):
+    """The keepalive loop's stop event: records each pause, advances the fake clock by
+    it, lets ``script`` change the store before each round, stops after the script."""
+
+    def __init__(self, clock: FakeClock, script: list[Callable[[], None]]) -> None:
+        super().__init__()
+        self.clock, self.script = clock, script
+        self.pauses: list[float | None] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.pauses.append(timeout)
+        self.clock.advance(timeout or 0.0)
+        if not self.script:
+            return True
+        self.script.pop(0)()
+        return False
+
+
+def test_after_a_failed_keepalive_the_loop_retries_at_once_then_resumes_its_pace(
+    lease: EtcdPrimaryLease, clock: FakeClock, store: FakeStore
+) -> None:
+    lease.acquire("u00", "production", 1)
+
+    def down() -> None:
+        store.down = True
+
+    def up() -> None:
+        store.down = False
+
+    stop = ScriptedStop(clock, [down, down, up, up])
+    lease._keepalive_loop(stop)
+    assert stop.pauses == [
+        lease.interval,
+        KEEPALIVE_RETRY_SECONDS,
+        KEEPALIVE_RETRY_SECONDS,
+        lease.interval,
+        lease.interval,
+    ]
+    assert lease.valid()
+
+
+def test_the_keepalive_loop_ends_once_the_lease_lapsed(
+    lease: EtcdPrimaryLease, clock: FakeClock, store: FakeStore
+) -> None:
+    lease.acquire("u00", "production", 1)
+
+    def down_for_good() -> None:
+        store.down = True
+        clock.advance(LEASE_TTL)
+
+    stop = ScriptedStop(clock, [down_for_good, down_for_good, down_for_good])
+    lease._keepalive_loop(stop)
+    assert stop.pauses == [lease.interval]  # the first failed round found the deadline passed
+    assert not lease.valid()
 
 
 def test_a_lease_gone_on_etcd_fences_at_once(lease: EtcdPrimaryLease, store: FakeStore) -> None:
