@@ -85,7 +85,7 @@ class RunOptions:
 
 def units_of(topology: Topology, load: Load, run_id: str) -> list[str]:
     """The units the customers of a load (run ``run_id``) live in, sorted."""
-    return sorted({topology.unit_of(c) for c in customers(load, run_id)})
+    return sorted(unit for unit, found in customers(load, topology, run_id).items() if found)
 
 
 class DrillAbortError(Exception):

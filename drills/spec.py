@@ -88,7 +88,9 @@ class Mix(_Strict):
 
 
 class Load(_Strict):
-    """An open-loop load: ``rate_per_second`` new writes, spread over ``customers``."""
+    """An open-loop load: ``rate_per_second`` new writes, spread over ``customers``
+    (evenly over the units: each unit gets ``customers / units`` of them, rounded up, and
+    the same share of the writes — :func:`drills.loadgen.plan_write`)."""
 
     rate_per_second: Annotated[float, Field(gt=0, le=10_000)]
     customers: Annotated[int, Field(ge=1, le=1_000_000)]
