@@ -1,18 +1,19 @@
 """The automated DR test: every standard drill on the local platform, judged by its report.
 
-Each drill runs once (``watertight drill run NAME``, a fresh platform per drill: drills
-move primaries, so they must not share one) and its ``reports/drills/NAME/report.json``
-is judged twice:
+Each drill runs through the real CLI (``watertight drill run NAME``, a fresh platform per
+drill: drills move primaries, so they must not share one) and its
+``reports/drills/NAME/report.json`` is judged twice:
 
-- the **safety invariants** (DESIGN §3.1–3.3) strictly: no split brain (one writable
-  primary), no double posting, nothing acknowledged lost where the drill promises
-  RPO 0, rollbacks that ran. These must hold on any machine, however loaded.
-- the **full verdict** (RTO bounds, steady state, every unit serving at the end, and
-  zero failovers where none is expected) as a known-flaky expectation: it depends on
-  the machine (see ``dr_helpers``). Zero failovers belongs here, not above, because on
-  a saturated machine a primary can miss its lease keepalives and be re-promoted in its
-  own site at a new epoch — an availability defect (counted as a failover, reported),
-  not a second writable copy.
+- the **safety invariants** (DESIGN §3.1–3.3) strictly, on the first run: no split brain
+  (one writable primary), no double posting, nothing acknowledged lost where the drill
+  promises RPO 0, rollbacks that ran. These must hold on any machine, however loaded.
+- the **full verdict** (RTO bounds, steady state, every unit serving at the end, zero
+  failovers where none is expected): the drill must pass. Timing on two shared cores
+  varies, so a drill whose first run fails is run once more on a fresh platform
+  (``reports/drills/NAME-second-run/``, safety judged there too) and must pass then; the
+  first report stays where it is, so a miss is never hidden. Before the leaders moved to
+  the witness site three drills missed RTO 10 s by 0.3–1 s in CI; after, all nine
+  passed on their first run (docs/drills.md §7).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import pytest
 from dr_helpers import (
     DR_TIMEOUT,
     REPORTS,
-    VERDICT_MAY_MISS_TIMING,
     drill_report,
     expectation,
     explain,
@@ -37,23 +37,21 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(DR_
 _REPORTS: dict[str, dict[str, Any]] = {}
 
 
-def run_library_drill(name: str) -> dict[str, Any]:
-    """Run the drill once per session; later calls return the same report."""
-    if name in _REPORTS:
-        return _REPORTS[name]
-    directory = REPORTS / name
+def run_library_drill(name: str, run: str = "") -> dict[str, Any]:
+    """Run the drill once per session and ``run`` name; later calls return the same report."""
+    directory = REPORTS / f"{name}{run}"
+    if directory.name in _REPORTS:
+        return _REPORTS[directory.name]
     done = watertight("drill", "run", name, "--report-dir", str(directory), "--json")
     assert (directory / "report.json").exists(), done.stderr[-3000:]
     report = drill_report(directory)
     assert done.returncode == (0 if report["verdict"] == "pass" else 1 if
                                report["verdict"] == "fail" else 2)  # fmt: skip
-    _REPORTS[name] = report
+    _REPORTS[directory.name] = report
     return report
 
 
-@pytest.mark.parametrize("name", sorted(library()))
-def test_the_library_drill_keeps_every_safety_invariant(name: str) -> None:
-    report = run_library_drill(name)
+def assert_safe(name: str, report: dict[str, Any]) -> None:
     spec = load_spec(library()[name])
     m = report["measurements"]
     assert m["split_brain"] is False, explain(report)
@@ -64,10 +62,18 @@ def test_the_library_drill_keeps_every_safety_invariant(name: str) -> None:
     assert m["requests"]["ok"] > 0
 
 
-@VERDICT_MAY_MISS_TIMING
+@pytest.mark.parametrize("name", sorted(library()))
+def test_the_library_drill_keeps_every_safety_invariant(name: str) -> None:
+    assert_safe(name, run_library_drill(name))
+
+
 @pytest.mark.parametrize("name", sorted(library()))
 def test_the_library_drill_passes_on_the_local_platform(name: str) -> None:
     report = run_library_drill(name)
+    if report["verdict"] != "pass":
+        print(f"{name}: first run {explain(report)}; running it once more")
+        report = run_library_drill(name, run="-second-run")
+        assert_safe(name, report)
     spec = load_spec(library()[name])
     assert report["verdict"] == "pass", explain(report)
     if spec.expect.expects_no_failover:
