@@ -95,6 +95,26 @@ class Supervisor:
     def alive(self, name: str) -> bool:
         return name in self.pids()
 
+    def hung(self, name: str) -> bool:
+        """True if the named process is stopped by a signal (SIGSTOP: ``site-hang``)."""
+        pid = self.pids().get(name)
+        if pid is None:
+            return False
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        return stat.rsplit(")", 1)[-1].split()[0] in ("T", "t")
+
+    def kill_hung(self, name: str, timeout: float = 5.0) -> None:
+        """SIGKILL a stopped process without resuming it first (:meth:`stop` sends SIGCONT,
+        which would let it run for a moment), wait until it is gone, forget its pid file."""
+        self.signal(name, signal.SIGKILL)
+        deadline = self._clock() + timeout
+        while self.alive(name) and self._clock() < deadline:
+            self._sleep(0.05)
+        self.stop(name, grace=0.0)
+
     def signal(self, name: str, sig: signal.Signals) -> bool:
         """Send ``sig`` to the named process; False if it is not running."""
         pid = self.pids().get(name)

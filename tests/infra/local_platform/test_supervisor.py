@@ -95,3 +95,31 @@ def test_a_child_started_here_is_alive_even_before_its_environ_shows_the_marker(
     assert supervisor.pids() == {"bare": pid}
     supervisor.stop("bare", grace=1.0)
     assert _wait_gone(pid)
+
+
+def test_a_hung_process_is_killed_without_running_again(
+    supervisor: Supervisor, tmp_path: Path
+) -> None:
+    woke = tmp_path / "woke"
+    script = (
+        "import pathlib, signal, sys, time\n"
+        f"signal.signal(signal.SIGCONT, lambda *_: pathlib.Path({str(woke)!r}).touch())\n"
+        "signal.signal(signal.SIGTERM, lambda *_: None)\n"  # shuts down slowly, like etcd
+        "print('ready', flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    supervisor.start(ProcessSpec("hung", [sys.executable, "-c", script]))
+    deadline = time.monotonic() + 10
+    while b"ready" not in supervisor.log_path("hung").read_bytes():
+        assert time.monotonic() < deadline, "the child never started"
+        time.sleep(0.05)
+    assert not supervisor.hung("hung")
+    supervisor.signal("hung", signal.SIGSTOP)
+    deadline = time.monotonic() + 5
+    while not supervisor.hung("hung"):
+        assert time.monotonic() < deadline, "SIGSTOP did not take"
+        time.sleep(0.01)
+    supervisor.kill_hung("hung")
+    assert supervisor.pids() == {}
+    time.sleep(0.2)
+    assert not woke.exists()  # stop() would have sent SIGCONT first and let it run
