@@ -98,13 +98,7 @@ class Supervisor:
     def hung(self, name: str) -> bool:
         """True if the named process is stopped by a signal (SIGSTOP: ``site-hang``)."""
         pid = self.pids().get(name)
-        if pid is None:
-            return False
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            return False
-        return stat.rsplit(")", 1)[-1].split()[0] in ("T", "t")
+        return pid is not None and _process_state(pid) in ("T", "t")
 
     def kill_hung(self, name: str, timeout: float = 5.0) -> None:
         """SIGKILL a stopped process without resuming it first (:meth:`stop` sends SIGCONT,
@@ -154,11 +148,10 @@ class Supervisor:
             return child.poll() is None
         try:
             environ = Path(f"/proc/{pid}/environ").read_bytes()
-            stat = Path(f"/proc/{pid}/stat").read_text()
         except OSError:
             return False
-        if stat.rsplit(")", 1)[-1].split()[0] == "Z":
-            return False  # a zombie is dead; its parent will reap it
+        if _process_state(pid) in (None, "Z"):
+            return False  # gone, or a zombie: dead, its parent will reap it
         return f"{MARKER}={self.state_dir}".encode() in environ.split(b"\0")
 
     def _terminate(self, pids: Sequence[int], grace: float) -> None:
@@ -177,6 +170,16 @@ class Supervisor:
             child = self._children.pop(pid, None)
             if child is not None:
                 child.poll()  # reap our own child so it does not linger as a zombie
+
+
+def _process_state(pid: int) -> str | None:
+    """The state letter in ``/proc/<pid>/stat`` (R, S, T stopped, Z zombie...), None if
+    there is no such process. The command name may hold ")", hence the last one."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[-1].split()[0]
 
 
 def _all_pids() -> Iterator[int]:
