@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -71,17 +71,40 @@ class UnitSpec(_Strict):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     buckets: str | None = None
     primary: str | None = None
-    sync_standby: str | None = None
-    async_standby: str | None = None
+
+
+CommitRule = Literal["any-standby", "all-standbys"]
 
 
 class Replication(_Strict):
-    """How primaries ship their journal."""
+    """How a primary ships its journal and when it acknowledges a write.
 
-    sync_timeout_seconds: PositiveSeconds = 1.0
-    async_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 200
-    async_interval_seconds: PositiveSeconds = 0.2
+    ``commit_rule`` (docs/design.md §2): ``any-standby`` acknowledges a write once it is
+    durable locally and on at least one of the unit's two standbys (2 of 3 sites);
+    ``all-standbys`` waits for both (3 of 3: any one cut link stops the unit's writes).
+    """
+
+    commit_rule: CommitRule = "any-standby"
+    ack_timeout_seconds: PositiveSeconds = 1.0
+    batch_size: Annotated[int, Field(ge=1, le=10_000)] = 500
+    heartbeat_seconds: PositiveSeconds = 0.5
     allow_data_losing_failover: bool = False
+
+    @property
+    def acks_needed(self) -> int:
+        """Standby acknowledgements a write needs before the client hears 2xx."""
+        return 1 if self.commit_rule == "any-standby" else 2
+
+
+DelayMs = Annotated[float, Field(ge=0, le=10_000)]
+
+
+class Network(_Strict):
+    """One-way delay per link between sites, added by the local platform's link proxies
+    so an acknowledgement from the other city costs what it would in life."""
+
+    same_city_delay_ms: DelayMs = 1.0
+    cross_city_delay_ms: DelayMs = 15.0
 
 
 class Timing(_Strict):
@@ -113,6 +136,7 @@ class TopologySpec(_Strict):
     buckets: Annotated[int, Field(ge=1, le=1 << 20)] = DEFAULT_BUCKETS
     units: list[UnitSpec] | Annotated[int, Field(ge=1, le=1024)] = DEFAULT_UNIT_COUNT
     replication: Replication = Replication()
+    network: Network = Network()
     timing: Timing = Timing()
     policy: Policy = Policy()
 
@@ -127,16 +151,22 @@ class TopologySpec(_Strict):
 
 @dataclass(frozen=True, slots=True)
 class Placement:
-    """Where a unit's instances live: one writable primary, a sync and an async standby."""
+    """Where a unit's instances live: one writable primary and a standby in each other
+    site, ``city_standby`` in the primary's city and ``remote_standby`` in the other."""
 
     unit: str
     primary: str
-    sync_standby: str
-    async_standby: str
+    city_standby: str
+    remote_standby: str
+
+    @property
+    def standbys(self) -> tuple[str, str]:
+        """The two standbys, the nearer first."""
+        return (self.city_standby, self.remote_standby)
 
     @property
     def sites(self) -> tuple[str, str, str]:
-        return (self.primary, self.sync_standby, self.async_standby)
+        return (self.primary, self.city_standby, self.remote_standby)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +192,7 @@ class Topology:
     bucket_ranges: Mapping[str, tuple[BucketRange, ...]]
     bucket_table: tuple[str, ...]
     replication: Replication
+    network: Network
     timing: Timing
     policy: Policy
 
@@ -192,6 +223,17 @@ class Topology:
 
     def same_city(self, a: str, b: str) -> bool:
         return self.site(a).city == self.site(b).city
+
+    def standbys_of(self, primary: str) -> tuple[str, ...]:
+        """The standby sites of a primary in ``primary``: every other site, nearer first."""
+        others = [s for s in self.site_names if s != primary]
+        return tuple(sorted(others, key=lambda s: not self.same_city(s, primary)))
+
+    def link_delay_ms(self, a: str, b: str) -> float:
+        """One-way delay of the link between two different sites (``network``)."""
+        if self.same_city(a, b):
+            return self.network.same_city_delay_ms
+        return self.network.cross_city_delay_ms
 
 
 def validate_customer_id(customer_id: str) -> None:
@@ -289,6 +331,7 @@ def _build(spec: TopologySpec, source: str) -> Topology:
         bucket_ranges=ranges,
         bucket_table=tuple(table),
         replication=spec.replication,
+        network=spec.network,
         timing=spec.timing,
         policy=spec.policy,
     )
@@ -331,41 +374,15 @@ def _check_unique(names: list[str], source: str, field: str, what: str) -> None:
 def _placement(index: int, unit: UnitSpec, sites: dict[str, Site], source: str) -> Placement:
     active = [s.name for s in sites.values() if s.role is SiteRole.ACTIVE]
     dr = next(s.name for s in sites.values() if s.role is SiteRole.DR)
-    default_primary = active[index % 2]
-    primary = unit.primary or default_primary
-    default_sync = next((a for a in active if a != primary), active[0])
-    chosen = {
-        "primary": primary,
-        "sync_standby": unit.sync_standby or default_sync,
-        "async_standby": unit.async_standby or dr,
-    }
-    field = f"units[{index}]"
-    for key, site in chosen.items():
-        if site not in sites:
-            known = ", ".join(sites)
-            raise TopologyError(
-                source, f"{field}.{key}", f"unknown site {site!r}; known sites: {known}"
-            )
-    if chosen["primary"] in (chosen["sync_standby"], chosen["async_standby"]):
-        raise TopologyError(
-            source,
-            f"{field}.primary",
-            f"unit {unit.name} would have two primaries: {chosen['primary']!r} is also its standby",
-        )
-    if chosen["sync_standby"] == chosen["async_standby"]:
-        raise TopologyError(
-            source, f"{field}.async_standby", "sync and async standby must be different sites"
-        )
-    if sites[chosen["primary"]].role is not SiteRole.ACTIVE:
-        raise TopologyError(source, f"{field}.primary", "a primary must start in an active site")
-    if sites[chosen["sync_standby"]].city != sites[chosen["primary"]].city:
-        raise TopologyError(
-            source,
-            f"{field}.sync_standby",
-            f"sync standby {chosen['sync_standby']!r} is in another city than the primary "
-            f"{chosen['primary']!r}; synchronous replication needs the same city",
-        )
-    return Placement(unit.name, chosen["primary"], chosen["sync_standby"], chosen["async_standby"])
+    primary = unit.primary or active[index % 2]
+    field = f"units[{index}].primary"
+    if primary not in sites:
+        known = ", ".join(sites)
+        raise TopologyError(source, field, f"unknown site {primary!r}; known sites: {known}")
+    if sites[primary].role is not SiteRole.ACTIVE:
+        raise TopologyError(source, field, "a primary must start in an active site")
+    city_standby = next(a for a in active if a != primary)
+    return Placement(unit.name, primary, city_standby, dr)
 
 
 _RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
@@ -433,8 +450,8 @@ def describe(topology: Topology) -> list[dict[str, str]]:
         {
             "unit": unit,
             "primary": topology.placements[unit].primary,
-            "sync_standby": topology.placements[unit].sync_standby,
-            "async_standby": topology.placements[unit].async_standby,
+            "city_standby": topology.placements[unit].city_standby,
+            "remote_standby": topology.placements[unit].remote_standby,
             "buckets": ",".join(str(r) for r in topology.bucket_ranges[unit]),
         }
         for unit in topology.units
