@@ -9,8 +9,10 @@ and on the link proxies, prints what it did and is journalled in ``faults.jsonl`
   controller and observer as they were started — and pass S's links. A hung site's etcd
   member is restarted rather than resumed (etcd#15247, see ``_kill_hung_etcd_member``).
 - ``site-hang S``: SIGSTOP every process of S (accepts TCP, never answers).
-- ``partition A B``: blackhole the A↔B link. ``slow S --ms N``: latency on S's links.
-- ``unit-crash U --site S``: SIGKILL one unit instance. ``heal``: every link back to pass.
+- ``partition A B``: blackhole the A↔B link. ``slow S --ms N``: latency on S's links,
+  N ms on top of each link's standing base delay (the distance, set at ``up``).
+- ``unit-crash U --site S``: SIGKILL one unit instance. ``heal``: every link back to pass;
+  base delays stay (every mode keeps them, so ``site-up`` keeps them too).
 
 Also journalled here, though it is an operator's decision rather than a fault:
 ``declare_disaster`` (``watertight disaster declare``) rebuilds the etcd quorum on the one
@@ -157,7 +159,8 @@ class FaultInjector:
             raise PlatformError("--ms must be zero or positive")
         with closing(self.platform.proxy()) as proxy:
             proxy.set_site_links(site, LinkMode(kind="latency", latency_ms=ms))
-        return self._done("slow", f"site {site} links slowed by {ms} ms", site=site, ms=ms)
+        sentence = f"site {site} links slowed by {ms} ms (on top of their base delay)"
+        return self._done("slow", sentence, site=site, ms=ms)
 
     def unit_crash(self, unit: str, site: str) -> str:
         self._site(site)
@@ -183,4 +186,4 @@ class FaultInjector:
     def heal(self) -> str:
         with closing(self.platform.proxy()) as proxy:
             proxy.heal()
-        return self._done("heal", "healed: every link passes")
+        return self._done("heal", "healed: every link passes (base delays kept)")

@@ -1,7 +1,8 @@
 """Link proxies: asyncio TCP forwarders that simulate the WAN between sites.
 
 One :class:`LinkProxy` (one per platform, in its own process: ``linkproxy_main``) hosts
-many listeners and one mode per site pair (see :mod:`infra.local.linkproxy_modes`).
+many listeners and, per site pair, one mode and one standing base delay (the distance;
+see :mod:`infra.local.linkproxy_modes`).
 
 Listeners:
 
@@ -29,9 +30,11 @@ from dataclasses import dataclass, field
 from infra.local.linkproxy_connection import LinkStats, ProxiedConnection, Route
 from infra.local.linkproxy_modes import (
     PASS,
+    BaseDelay,
     LinkMode,
     link_key,
     server_from,
+    unknown_source_base_ms,
     unknown_source_mode,
 )
 
@@ -62,6 +65,7 @@ class LinkProxy:
         self.host = host
         self._rng = rng or random.Random()
         self._modes: dict[tuple[str, str], LinkMode] = {}
+        self._base_ms: dict[tuple[str, str], float] = {}
         self._stats: dict[tuple[str, str], LinkStats] = {}
         self._peer_ids: dict[str, str] = {}
         self._listeners: dict[tuple[str | None, str, str, int], _Listener] = {}
@@ -94,10 +98,26 @@ class LinkProxy:
                 self.set_mode(site, other, mode)
 
     def heal(self) -> None:
-        """Every link back to ``pass``."""
+        """Every link back to ``pass``. Base delays stay: they are distance, not faults."""
         self._modes.clear()
-        log.info("all links healed (pass)")
+        log.info("all links healed (pass); base delays kept")
         self._notify()
+
+    def base_delay_ms(self, a: str, b: str) -> float:
+        """The standing one-way delay of the link between ``a`` and ``b`` (0 unless set)."""
+        return self._base_ms.get(link_key(a, b), 0.0)
+
+    def set_base_delay(self, a: str, b: str, ms: float) -> None:
+        """Set the standing one-way delay of a link; chunks read from now on pay it.
+
+        Raises ``ValueError`` for an unknown site or a delay outside 0–60 000 ms. The
+        mode is left alone, and no waiter is woken: no gate depends on the delay.
+        """
+        self.check_site(a)
+        self.check_site(b)
+        key = link_key(a, b)
+        self._base_ms[key] = BaseDelay(base_delay_ms=ms).base_delay_ms
+        log.info("link %s<->%s: base delay %g ms", *key, ms)
 
     def set_peer_ids(self, ids: Mapping[str, str]) -> None:
         """etcd member id (hex) → site, for peer ingress connections."""
@@ -108,7 +128,7 @@ class LinkProxy:
         self._notify()
 
     def links(self) -> list[dict[str, object]]:
-        """Every site pair with its mode and counters."""
+        """Every site pair with its mode, base delay (ms) and counters."""
         rows: list[dict[str, object]] = []
         for i, a in enumerate(self.sites):
             for b in self.sites[i + 1 :]:
@@ -119,6 +139,7 @@ class LinkProxy:
                         "a": key[0],
                         "b": key[1],
                         "mode": self.mode(a, b).model_dump(),
+                        "base_delay_ms": self.base_delay_ms(a, b),
                         "stats": vars(stats),
                     }
                 )
@@ -234,6 +255,13 @@ class LinkProxy:
         if src is None:  # a peer request without X-Server-From
             return unknown_source_mode(self.mode(dst, o) for o in self.sites if o != dst)
         return PASS if src == dst else self.mode(src, dst)
+
+    def current_base_delay_ms(self, src: str | None, dst: str) -> float:
+        """Base delay a chunk from ``src`` (None: unknown peer) to ``dst`` pays; same site: 0."""
+        if src is None:  # a peer request without X-Server-From: an etcd member sent it
+            members = {site for site in self._peer_ids.values() if site != dst}
+            return unknown_source_base_ms(self.base_delay_ms(dst, s) for s in members)
+        return 0.0 if src == dst else self.base_delay_ms(src, dst)
 
     def draw(self) -> float:
         return self._rng.random()

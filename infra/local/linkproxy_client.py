@@ -79,7 +79,13 @@ class LinkProxyClient:
     def set_site_links(self, site: str, mode: LinkMode) -> None:
         self._call("PUT", f"/v1/sites/{site}/links", mode.model_dump())
 
+    def set_base_delay(self, a: str, b: str, ms: float) -> None:
+        """Standing one-way delay of the ``a``–``b`` link (distance, not a fault: ``heal``
+        and every mode keep it; ``latency`` adds on top)."""
+        self._call("PUT", f"/v1/links/{a}/{b}/base-delay", {"base_delay_ms": ms})
+
     def heal(self) -> None:
+        """Every link's mode back to ``pass``; base delays stay."""
         self._call("POST", "/v1/heal")
 
     def links(self) -> list[dict[str, Any]]:

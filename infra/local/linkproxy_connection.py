@@ -1,7 +1,7 @@
 """One proxied TCP connection: admission, then two pumps gated by its link's mode.
 
 The connection asks its :class:`LinkState` (the :class:`~infra.local.linkproxy.LinkProxy`)
-for the current mode before every chunk, so a mode change applies to it at once.
+for the current mode and base delay before every chunk, so a change applies to it at once.
 """
 
 from __future__ import annotations
@@ -63,6 +63,8 @@ class LinkState(Protocol):
 
     def current_mode(self, src: str | None, dst: str) -> LinkMode: ...
 
+    def current_base_delay_ms(self, src: str | None, dst: str) -> float: ...
+
     def stats_for(self, src: str | None, dst: str) -> LinkStats: ...
 
     def change_event(self) -> asyncio.Event: ...
@@ -95,7 +97,13 @@ class ProxiedConnection:
     def stats(self) -> LinkStats:
         return self.proxy.stats_for(self.source(), self.route.dst)
 
+    def delay(self) -> float:
+        """Seconds the next chunk waits: the link's base delay plus what its mode adds."""
+        base_ms = self.proxy.current_base_delay_ms(self.source(), self.route.dst)
+        return chunk_delay(self.mode(), self.proxy.draw(), base_ms)
+
     async def run(self) -> None:
+        arrived = asyncio.get_running_loop().time()  # the peer ingress has just read the head
         try:
             if not self._admit():
                 return
@@ -104,6 +112,9 @@ class ProxiedConnection:
             if self.upstream is None:
                 return
             if self.head:
+                # The head is a forwarded chunk like any other: it pays the link's delay
+                # (else a bodiless probe would cross the "WAN" one way for free).
+                await self._wait_until(arrived + self.delay())
                 self.upstream[1].write(self.head)
             await self._forward()
         except ConnectionRefusedByLink:
@@ -127,6 +138,13 @@ class ProxiedConnection:
         elif admission is Admission.HOLD:
             stats.held += 1
         return True
+
+    async def _wait_until(self, due: float) -> None:
+        """Sleep until loop time ``due``; then gate again (the link may have changed)."""
+        loop = asyncio.get_running_loop()
+        if due > loop.time():
+            await asyncio.sleep(due - loop.time())
+            await self._gate()
 
     async def _gate(self) -> None:
         """Return when the link forwards; wait while it holds; raise when it refuses."""
@@ -173,6 +191,9 @@ class ProxiedConnection:
                 raise ConnectionRefusedByLink
 
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Forward one direction. Reading runs ahead of writing, and each chunk is due at
+        its *arrival* plus its delay (never before the previous one: order is kept), so
+        waits overlap and a delay costs latency, not throughput."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(maxsize=64)
 
@@ -191,11 +212,9 @@ class ProxiedConnection:
                 if not data:
                     return
                 await self._gate()
-                due = max(received + chunk_delay(self.mode(), self.proxy.draw()), last_due)
+                due = max(received + self.delay(), last_due)
                 last_due = due
-                if due > loop.time():
-                    await asyncio.sleep(due - loop.time())
-                    await self._gate()
+                await self._wait_until(due)
                 writer.write(data)
                 self.stats().chunks += 1
                 await writer.drain()

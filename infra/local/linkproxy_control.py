@@ -3,15 +3,17 @@
 | method | path | body | answer |
 |---|---|---|---|
 | GET | ``/healthz`` | | ``{"ok": true}`` (no token needed) |
-| GET | ``/v1/links`` | | ``[{"a", "b", "mode", "stats"}]`` |
+| GET | ``/v1/links`` | | ``[{"a", "b", "mode", "base_delay_ms", "stats"}]`` |
 | PUT | ``/v1/links/{a}/{b}`` | a :class:`LinkMode` | the links |
+| PUT | ``/v1/links/{a}/{b}/base-delay`` | ``{"base_delay_ms"}`` (0–60 000) | the links |
 | PUT | ``/v1/sites/{site}/links`` | a :class:`LinkMode` | the links (all of the site's) |
-| POST | ``/v1/heal`` | | the links |
+| POST | ``/v1/heal`` | | the links (every mode ``pass``; base delays kept) |
 | POST | ``/v1/listeners`` | ``{"src", "dst", "dst_host", "dst_port"}`` | ``{"host", "port"}`` |
 | POST | ``/v1/peer-ingress`` | ``{"dst", "dst_host", "dst_port"}`` | ``{"host", "port"}`` |
 | PUT | ``/v1/peer-ids`` | ``{"<member id hex>": "<site>"}`` | ``{"ok": true}`` |
 
-Errors: ``{"error": code, "detail": text}`` with 401 (token), 422 (unknown site, bad mode).
+Errors: ``{"error": code, "detail": text}`` with 401 (token), 422 (unknown site, bad mode
+or delay).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from infra.local.linkproxy import LinkProxy
-from infra.local.linkproxy_modes import LinkMode
+from infra.local.linkproxy_modes import BaseDelay, LinkMode
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 
@@ -84,6 +86,11 @@ def _link_routes(app: FastAPI, proxy: LinkProxy, guard: list[Any]) -> None:
     @app.put("/v1/links/{a}/{b}", dependencies=guard)
     async def set_link(a: str, b: str, mode: LinkMode) -> list[dict[str, Any]]:
         proxy.set_mode(a, b, mode)
+        return proxy.links()
+
+    @app.put("/v1/links/{a}/{b}/base-delay", dependencies=guard)
+    async def set_base_delay(a: str, b: str, body: BaseDelay) -> list[dict[str, Any]]:
+        proxy.set_base_delay(a, b, body.base_delay_ms)
         return proxy.links()
 
     @app.put("/v1/sites/{site}/links", dependencies=guard)

@@ -16,6 +16,10 @@ directions and for both (a→b and b→a) connections. Modes:
 
 A mode change applies to existing connections at once (etcd and HTTP keep-alive
 connections live long).
+
+Apart from its mode, a link has a standing *base delay*: the one-way time it takes to
+cross the distance between its sites. It is not a fault: every forwarded chunk pays it
+in every mode, ``heal`` and ``pass`` keep it, and ``latency`` adds on top of it.
 """
 
 from __future__ import annotations
@@ -45,6 +49,18 @@ class LinkMode(BaseModel):
         if self.kind == "drop":
             return f"drop {self.drop_fraction:.0%} of new connections"
         return self.kind
+
+
+BaseDelayMs = Annotated[float, Field(ge=0, le=60_000, allow_inf_nan=False)]
+"""A link's standing one-way delay in milliseconds."""
+
+
+class BaseDelay(BaseModel):
+    """The body that sets a link's base delay."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base_delay_ms: BaseDelayMs
 
 
 PASS = LinkMode()
@@ -90,12 +106,14 @@ def chunk_action(mode: LinkMode, dropped: bool) -> Action:
     return Action.FORWARD
 
 
-def chunk_delay(mode: LinkMode, draw: float) -> float:
-    """Seconds a chunk waits; ``draw`` is uniform in [0, 1). Never negative."""
-    if mode.kind != "latency":
-        return 0.0
-    jitter = mode.jitter_ms * (2.0 * draw - 1.0)
-    return max(0.0, mode.latency_ms + jitter) / 1000.0
+def chunk_delay(mode: LinkMode, draw: float, base_ms: float = 0.0) -> float:
+    """Seconds a forwarded chunk waits; ``draw`` is uniform in [0, 1), ``base_ms`` (≥ 0)
+    the link's base delay. Always at least ``base_ms``: the mode's ``latency ± jitter``
+    (clamped at zero) adds on top, so jitter never shortens the distance itself."""
+    added = 0.0
+    if mode.kind == "latency":
+        added = max(0.0, mode.latency_ms + mode.jitter_ms * (2.0 * draw - 1.0))
+    return (base_ms + added) / 1000.0
 
 
 def unknown_source_mode(modes_into_destination: Iterable[LinkMode]) -> LinkMode:
@@ -104,6 +122,13 @@ def unknown_source_mode(modes_into_destination: Iterable[LinkMode]) -> LinkMode:
     that mode — whoever the source is, it crosses one of them; otherwise ``pass``."""
     distinct = set(modes_into_destination)
     return distinct.pop() if len(distinct) == 1 else PASS
+
+
+def unknown_source_base_ms(delays_from_member_sites: Iterable[float]) -> float:
+    """Base delay for a peer connection whose source member is unknown: the least of the
+    delays into the destination from the sites that have an etcd member (whoever sent it
+    crossed one of those links), so it is never overcharged; 0 while none is known."""
+    return min(delays_from_member_sites, default=0.0)
 
 
 def link_key(a: str, b: str) -> tuple[str, str]:

@@ -1,12 +1,13 @@
 """The local platform: all three sites as real processes on loopback (DESIGN §6).
 
 ``up`` starts, in order: the link proxy (the simulated WAN, with an extra ``edge`` site for
-the router), one etcd member per site with peer traffic through the proxy, the routes
-(seeded by an injected hook: infra never imports the DCS adapter), every unit instance
-(each with its own SQLite file; peers and etcd reached through the proxy), and the router
-at the edge, and one controller and one observer per site. It returns once everything
-answers its readiness URL; on any failure it stops all
-it started. ``down`` stops everything, pid files or not.
+the router; each site pair's link is given its standing one-way delay from the topology,
+:func:`site_link_delays`, before anything else starts), one etcd member per site with
+peer traffic through the proxy, the routes (seeded by an injected hook: infra never
+imports the DCS adapter), every unit instance (each with its own SQLite file; peers and
+etcd reached through the proxy), and the router at the edge, and one controller and one
+observer per site. It returns once everything answers its readiness URL; on any failure
+it stops all it started. ``down`` stops everything, pid files or not.
 """
 
 from __future__ import annotations
@@ -115,6 +116,9 @@ class LocalPlatform:
         sites = list(topology.site_names)
         progress("starting link proxy", 0, 1)
         proxy = start_link_proxy(self.supervisor, [*sites, EDGE])
+        # Before any etcd member or unit starts, so no connection ever sees a shorter WAN.
+        for (a, b), delay_ms in site_link_delays(topology).items():
+            proxy.set_base_delay(a, b, delay_ms)
         progress("starting etcd quorum", 0, len(sites))
         members = behind_proxy(plan_members(sites), proxy)
         cluster = EtcdCluster(self.supervisor, members, binary=etcd_binary)
@@ -349,6 +353,18 @@ class LocalPlatform:
         state = self.state()
         token = Path(self.state_dir / "linkproxy.token").read_text().strip()
         return LinkProxyClient(state.proxy_control_url, token)
+
+
+def site_link_delays(topology: Topology) -> dict[tuple[str, str], float]:
+    """One-way base delay (ms) of every link between two sites: ``topology.link_delay_ms``.
+
+    Links to the ``edge`` get none: the router and clients stand at the city-A edge, next
+    to its data centers (the extra cost of reaching remote-dr from there is not modelled).
+    """
+    names = topology.site_names
+    return {
+        (a, b): topology.link_delay_ms(a, b) for i, a in enumerate(names) for b in names[i + 1 :]
+    }
 
 
 def _etcd_record(cluster: EtcdCluster, member: EtcdMember) -> ProcessRecord:

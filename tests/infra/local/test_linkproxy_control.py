@@ -63,6 +63,25 @@ def test_modes_set_through_the_api_show_in_the_link_table(proxy: LinkProxyClient
     assert {row["mode"]["kind"] for row in proxy.links()} == {"pass"}
 
 
+def test_base_delays_set_through_the_api_show_in_the_link_table_and_survive_heal(
+    proxy: LinkProxyClient,
+) -> None:
+    try:
+        proxy.set_base_delay("remote-dr", "production", 15)
+        proxy.set_mode("production", "remote-dr", BLACKHOLE)
+        proxy.heal()
+        table = {(row["a"], row["b"]): row["base_delay_ms"] for row in proxy.links()}
+        assert table == {
+            ("production", "same-city"): 0.0,
+            ("production", "remote-dr"): 15.0,
+            ("remote-dr", "same-city"): 0.0,
+        }
+        with pytest.raises(LinkProxyError, match="base_delay_ms"):
+            proxy.set_base_delay("production", "remote-dr", -1)
+    finally:  # the proxy is shared by the module, and heal keeps base delays
+        proxy.set_base_delay("production", "remote-dr", 0)
+
+
 def test_an_unknown_site_is_refused_with_the_known_ones(proxy: LinkProxyClient) -> None:
     with pytest.raises(LinkProxyError, match=r"unknown site 'prod'.*production"):
         proxy.set_mode("prod", "same-city", BLACKHOLE)

@@ -12,12 +12,14 @@ from infra.local.linkproxy_modes import (
     REFUSE,
     Action,
     Admission,
+    BaseDelay,
     LinkMode,
     admit,
     chunk_action,
     chunk_delay,
     link_key,
     server_from,
+    unknown_source_base_ms,
     unknown_source_mode,
 )
 
@@ -68,6 +70,45 @@ def test_latency_stays_within_jitter_and_is_never_negative(
     delay = chunk_delay(LinkMode(kind="latency", latency_ms=latency, jitter_ms=jitter), draw)
     assert 0.0 <= delay <= (latency + jitter) / 1000.0 + 1e-9
     assert delay >= (latency - jitter) / 1000.0 - 1e-9
+
+
+@given(
+    draws,
+    st.sampled_from(["pass", "blackhole", "refuse", "drop"]),
+    st.floats(min_value=0, max_value=60_000),
+)
+def test_every_mode_other_than_latency_waits_exactly_the_base_delay(
+    draw: float, kind: str, base: float
+) -> None:
+    mode = LinkMode.model_validate({"kind": kind, "drop_fraction": 0.5})
+    assert chunk_delay(mode, draw, base) == pytest.approx(base / 1000.0)
+
+
+@given(
+    draws,
+    st.floats(min_value=0, max_value=5000),
+    st.floats(min_value=0, max_value=5000),
+    st.floats(min_value=0, max_value=60_000),
+)
+def test_latency_adds_on_top_of_the_base_delay_and_jitter_never_eats_into_it(
+    draw: float, latency: float, jitter: float, base: float
+) -> None:
+    mode = LinkMode(kind="latency", latency_ms=latency, jitter_ms=jitter)
+    added = chunk_delay(mode, draw)
+    assert chunk_delay(mode, draw, base) == pytest.approx(base / 1000.0 + added)
+    assert chunk_delay(mode, draw, base) >= base / 1000.0 - 1e-12
+
+
+def test_a_base_delay_must_be_a_finite_non_negative_number_of_milliseconds() -> None:
+    assert BaseDelay(base_delay_ms=15).base_delay_ms == 15.0
+    for bad in (-1.0, float("nan"), float("inf"), 60_001.0):
+        with pytest.raises(ValueError):
+            BaseDelay(base_delay_ms=bad)
+
+
+def test_a_peer_of_unknown_origin_pays_the_least_delay_from_any_member_site() -> None:
+    assert unknown_source_base_ms([15.0, 1.0]) == 1.0
+    assert unknown_source_base_ms([]) == 0.0
 
 
 def test_links_are_symmetric_and_join_two_different_sites() -> None:
