@@ -40,5 +40,6 @@ def metrics(service: ServiceDep) -> Response:
         last = journal.last_lsn(session)
     replicator = service.node.replicator
     links = replicator.statuses() if replicator is not None else []
-    body = service.metrics.render(service.node.role, last, links)
+    durable = replicator.durable_lsn() if replicator is not None else 0
+    body = service.metrics.render(service.node.role, last, links, durable)
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -94,10 +94,11 @@ class NotWritableError(UnavailableError):
     code = "not_writable"
 
 
-class SyncReplicationError(UnavailableError):
-    """The synchronous standby did not confirm in time: the write is NOT acknowledged."""
+class QuorumCommitError(UnavailableError):
+    """Too few standbys confirmed in time for the commit rule: the write is NOT
+    acknowledged (it may become durable later; a retry with the same key tells)."""
 
-    code = "sync_replication_failed"
+    code = "quorum_not_reached"
 
 
 class LeaseRefusedError(UnavailableError):

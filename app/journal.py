@@ -42,6 +42,16 @@ def last_lsn(session: Session) -> int:
     return int(session.scalar(select(func.coalesce(func.max(JournalEntry.lsn), 0))) or 0)
 
 
+def last_position(session: Session) -> tuple[int, int]:
+    """``(last lsn, epoch of that entry)``; ``(0, 0)`` for an empty journal. Copies are
+    compared by this pair, epoch first (docs/design.md §3): the copy with the newer last
+    epoch, then the longer one, holds every acknowledged entry the other holds."""
+    row = session.execute(
+        select(JournalEntry.lsn, JournalEntry.epoch).order_by(JournalEntry.lsn.desc()).limit(1)
+    ).first()
+    return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+
 def apply_entry(session: Session, entry: WireEntry) -> None:
     """Write ``entry`` and its ledger effect. The caller guarantees ``lsn == last + 1``.
 

@@ -40,7 +40,12 @@ class UnitMetrics:
         self.lag = Gauge(
             "watertight_unit_replication_lag_entries",
             "Journal entries a standby has not applied yet (primary only).",
-            ["standby", "mode"],
+            ["standby"],
+            registry=self.registry,
+        )
+        self.durable_lsn = Gauge(
+            "watertight_unit_durable_lsn",
+            "Highest lsn durable by the commit rule (primary only; 0 otherwise).",
             registry=self.registry,
         )
 
@@ -48,16 +53,19 @@ class UnitMetrics:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
 
-    def render(self, role: NodeRole, last_lsn: int, links: list[LinkStatus]) -> bytes:
+    def render(
+        self, role: NodeRole, last_lsn: int, links: list[LinkStatus], durable_lsn: int = 0
+    ) -> bytes:
         """Refresh the gauges from the current state and return the exposition text."""
         for name in ROLES:
             self.role.labels(name).set(1 if role.role == name else 0)
         self.epoch.set(role.epoch)
         self.last_lsn.set(last_lsn)
+        self.durable_lsn.set(durable_lsn)
         self.lag.clear()
         for link in links:
             applied = link.applied_lsn if link.applied_lsn is not None else 0
-            self.lag.labels(link.site, link.mode).set(last_lsn - applied)
+            self.lag.labels(link.site).set(last_lsn - applied)
         return generate_latest(self.registry)
 
 

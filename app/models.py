@@ -71,8 +71,7 @@ class NodeStateRow(Base):
     role: Mapped[str] = mapped_column(String(16))
     epoch: Mapped[int] = mapped_column(BigInteger)
     primary_site: Mapped[str | None] = mapped_column(String(64))
-    sync_standby: Mapped[str | None] = mapped_column(String(64))
-    async_standbys: Mapped[str] = mapped_column(Text, default="[]")
+    standbys: Mapped[str] = mapped_column(Text, default="[]")
     updated_at: Mapped[float] = mapped_column(Float)
 
 

@@ -27,7 +27,9 @@ from app.settings import UnitSettings
 from failover.topology import Topology
 
 log = logging.getLogger(__name__)
-ASYNC_TIMEOUT_SECONDS = 5.0
+#: A shipment or handshake that takes longer fails and the link reconnects. Only the
+#: link's health depends on it: writes wait at most the topology's ack timeout.
+LINK_TIMEOUT_SECONDS = 3.0
 
 
 class Node:
@@ -79,16 +81,17 @@ class Node:
             row = session.get(NodeStateRow, NODE_STATE_ID)
             if row is None:
                 return None
-            standbys = tuple(json.loads(row.async_standbys))
+            standbys = tuple(json.loads(row.standbys))
             role: Role = "primary" if row.role == "primary" else _as_role(row.role)
-            return NodeRole(role, row.epoch, row.primary_site, row.sync_standby, standbys)
+            return NodeRole(role, row.epoch, row.primary_site, standbys)
 
     # -- role changes -------------------------------------------------------------------
 
     def change(self, request: RoleRequest) -> NodeRole:
         """Apply ``POST /admin/role``; raises when the change is refused."""
         with self._lock:
-            new = change_role(self._role, request, self.settings.site)
+            site = self.settings.site
+            new = change_role(self._role, request, site, self.topology.standbys_of(site))
             if new.role == "primary":
                 self._check_peers(new)
             already_primary = self._role.role == "primary" and self._role.epoch == new.epoch
@@ -133,10 +136,11 @@ class Node:
     # -- internals ----------------------------------------------------------------------
 
     def _commit_role(self, new: NodeRole) -> None:
+        """Persist ``new``, then take it: if the write fails, nothing changed."""
         old = self._role
         with self.db.write() as session:
             _persist(session, new)
-            self._role = new
+        self._role = new
         if old.role == "primary" and not _same_primary(old, new):
             self._stop_replicator(wait=False)
         if old.role == "primary" and new.role != "primary":
@@ -148,9 +152,9 @@ class Node:
         self._stop_replicator(wait=False)
         with self.db.read() as session:
             last = journal.last_lsn(session)
-        sync = self._link(role.sync_standby, "sync", role) if role.sync_standby else None
-        asyncs = [self._link(site, "async", role) for site in role.async_standbys]
-        self.replicator = Replicator(sync, asyncs, last)
+        links = [self._link(site, role) for site in role.standbys]
+        acks = self.topology.replication.acks_needed
+        self.replicator = Replicator(links, last, acks)
         self.replicator.start(_DatabaseSource(self.db, role, self.settings.site), self._on_stale)
 
     def _stop_replicator(self, *, wait: bool = True) -> None:
@@ -159,25 +163,22 @@ class Node:
             replicator.stop(wait=wait)
 
     def _check_peers(self, role: NodeRole) -> None:
-        for site in (role.sync_standby, *role.async_standbys):
-            if site is not None and site not in self.settings.peers:
+        for site in role.standbys:
+            if site not in self.settings.peers:
                 known = ", ".join(sorted(self.settings.peers)) or "none"
                 raise InvalidRequestError(f"no peer URL for standby site {site!r} (peers: {known})")
 
-    def _link(self, site: str, mode: str, role: NodeRole) -> LinkConfig:
-        url = self.settings.peers[site]
+    def _link(self, site: str, role: NodeRole) -> LinkConfig:
         replication = self.topology.replication
-        sync = mode == "sync"
         return LinkConfig(
             site=site,
-            url=url,
-            mode="sync" if sync else "async",
+            url=self.settings.peers[site],
             token=self._token or "",
             epoch=role.epoch,
             primary_site=self.settings.site,
-            batch_size=replication.async_batch_size if not sync else 1_000,
-            interval_seconds=replication.async_interval_seconds if not sync else 0.5,
-            timeout_seconds=replication.sync_timeout_seconds if sync else ASYNC_TIMEOUT_SECONDS,
+            batch_size=replication.batch_size,
+            heartbeat_seconds=replication.heartbeat_seconds,
+            timeout_seconds=max(LINK_TIMEOUT_SECONDS, replication.ack_timeout_seconds),
         )
 
     def _on_stale(self, epoch: int, detail: str) -> None:
@@ -220,11 +221,7 @@ def _same_primary(old: NodeRole, new: NodeRole) -> bool:
     return (
         old.role == new.role == "primary"
         and old.epoch == new.epoch
-        and (
-            old.sync_standby,
-            old.async_standbys,
-        )
-        == (new.sync_standby, new.async_standbys)
+        and old.standbys == new.standbys
     )
 
 
@@ -240,6 +237,5 @@ def _persist(session: Session, role: NodeRole) -> None:
     row.role = role.role
     row.epoch = role.epoch
     row.primary_site = role.primary_site
-    row.sync_standby = role.sync_standby
-    row.async_standbys = json.dumps(list(role.async_standbys))
+    row.standbys = json.dumps(list(role.standbys))
     row.updated_at = time.time()

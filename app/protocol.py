@@ -117,3 +117,51 @@ def _epoch_at(ranges: Sequence[EpochRange], lsn: int) -> int | None:
         if r.first_lsn <= lsn <= r.last_lsn:
             return r.epoch
     return None
+
+
+class ExportRequest(BaseModel):
+    """Body of ``POST /replication/export``: entries above ``after_lsn``, at most ``limit``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    after_lsn: NonNegative
+    limit: Annotated[int, Field(ge=0, le=MAX_BATCH)]
+
+
+class ExportResult(BaseModel):
+    """A copy's journal as another copy catches up from it: its epoch ranges and last
+    lsn (to find where the two diverge) and the requested entries, in order."""
+
+    last_lsn: NonNegative
+    epoch_ranges: list[EpochRange]
+    entries: Annotated[list[WireEntry], Field(max_length=MAX_BATCH)]
+
+
+class CatchUpRequest(BaseModel):
+    """Body of ``POST /admin/catch-up``: copy what ``source_site`` has that we lack.
+
+    ``epoch`` is the route's epoch the controller saw; an instance already at a newer
+    epoch, or a primary, refuses (a newer primary owns its journal)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source_site: str
+    epoch: NonNegative
+
+
+class CatchUpResult(BaseModel):
+    """Where the instance stands after catching up, and what it took."""
+
+    last_lsn: NonNegative
+    last_entry_epoch: NonNegative
+    fetched: NonNegative
+    discarded: NonNegative
+
+
+def position(ranges: Sequence[EpochRange]) -> tuple[int, int]:
+    """``(last entry epoch, last lsn)`` of a journal: how copies are ranked (newer epoch
+    first, then longer). ``(0, 0)`` for an empty journal."""
+    if not ranges:
+        return (0, 0)
+    last = max(ranges, key=lambda r: r.last_lsn)
+    return (last.epoch, last.last_lsn)

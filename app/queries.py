@@ -65,7 +65,7 @@ class Queries:
         """``/v1/unit``: who we are, our journal position and (as primary) our standbys."""
         role = self._node.role
         with self._db.read() as session:
-            last = journal.last_lsn(session)
+            last, last_epoch = journal.last_position(session)
         settings = self._node.settings
         body: dict[str, Any] = {
             "unit": settings.unit,
@@ -74,15 +74,16 @@ class Queries:
             "epoch": role.epoch,
             "primary_site": role.primary_site,
             "last_lsn": last,
+            "last_entry_epoch": last_epoch,
             "fence_reason": self._node.fence_reason,
         }
         replicator = self._node.replicator
         if role.role == "primary" and replicator is not None:
-            body["sync_standby"] = role.sync_standby
+            body["commit_rule"] = self._node.topology.replication.commit_rule
+            body["durable_lsn"] = replicator.durable_lsn()
             body["standbys"] = [
                 {
                     "site": s.site,
-                    "mode": s.mode,
                     "applied_lsn": s.applied_lsn,
                     "lag_entries": None if s.applied_lsn is None else last - s.applied_lsn,
                     "healthy": s.healthy,

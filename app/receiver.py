@@ -1,26 +1,41 @@
-"""The standby side of journal replication.
+"""The standby side of journal replication, and catching up from another copy.
 
 A primary must handshake at its epoch before its entries are accepted; the handshake is
 where a demoted former primary (or any diverged standby) throws away the entries the new
 primary does not have, recording them in ``discarded_entries``. Entries are then
 applied idempotently and strictly in order; a batch that starts past our last lsn is
 answered ``gap`` with our applied lsn so the primary resends from there.
+
+Catching up (``absorb``) is the same rule with another copy as the source: while no
+primary ships to this instance (the controller promotes it next), it takes the entries a
+more advanced copy has, discarding first what that copy does not hold. It refuses a
+source whose journal ranks below its own (docs/design.md §3): that could discard an
+acknowledged write.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 
 from app import journal
 from app.database import Database
-from app.errors import HandshakeRequiredError, InvalidRequestError
+from app.errors import (
+    HandshakeRequiredError,
+    InvalidRequestError,
+    RoleConflictError,
+    StaleEpochError,
+)
 from app.node import Node
 from app.protocol import (
     ApplyRequest,
     ApplyResult,
+    ExportRequest,
+    ExportResult,
     HandshakeRequest,
     HandshakeResult,
     first_divergent_lsn,
+    position,
 )
 
 
@@ -80,6 +95,62 @@ class Receiver:
                     journal.apply_entry(session, entry)
                     applied = entry.lsn
         return ApplyResult(status="applied", applied_lsn=applied, epoch=request.epoch)
+
+
+    def export(self, request: ExportRequest) -> str:
+        """This copy's journal shape and up to ``limit`` entries above ``after_lsn``, as
+        the JSON of an :class:`ExportResult` (entries are not parsed again here)."""
+        with self._db.read() as session:
+            body = journal.entries_json_after(session, request.after_lsn, request.limit)
+            ranges = journal.epoch_ranges(session)
+            last = journal.last_lsn(session)
+        shape = json.dumps([r.model_dump() for r in ranges])
+        return f'{{"last_lsn":{last},"epoch_ranges":{shape},"entries":[{",".join(body)}]}}'
+
+    def absorb(self, source_site: str, epoch: int, source: ExportResult) -> tuple[int, int]:
+        """Discard what ``source`` does not hold, then apply its entries that follow ours
+        without a gap. Returns ``(discarded, applied)``. Refused on a primary, above
+        ``epoch``, or when ``source`` ranks below this copy."""
+        with self._lock:
+            with self._db.write() as session:
+                _assert_catching_up(self._node, epoch)
+                local = journal.epoch_ranges(session)
+                if position(source.epoch_ranges) < position(local):
+                    raise RoleConflictError(
+                        f"{source_site} holds {position(source.epoch_ranges)} (epoch, lsn), "
+                        f"behind this copy's {position(local)}: catching up from it could "
+                        "discard an acknowledged write"
+                    )
+                first = first_divergent_lsn(local, source.epoch_ranges, source.last_lsn)
+                discarded = 0
+                if first is not None:
+                    reason = f"not in the more advanced copy at {source_site} (catch-up)"
+                    discarded = journal.discard_from(
+                        session, first, for_epoch=epoch, reason=reason
+                    )
+                applied, count = journal.last_lsn(session), 0
+                for entry in source.entries:
+                    if entry.lsn <= applied:
+                        continue
+                    if entry.lsn != applied + 1:
+                        break
+                    journal.apply_entry(session, entry)
+                    applied, count = entry.lsn, count + 1
+            # Whatever primary shipped to us before must handshake again: our journal
+            # changed behind its back.
+            self._synced_with = None
+        return discarded, count
+
+
+def _assert_catching_up(node: Node, epoch: int) -> None:
+    role = node.role
+    if role.role == "primary":
+        raise RoleConflictError("a primary owns its journal; it does not catch up")
+    if role.epoch > epoch:
+        raise StaleEpochError(
+            f"this instance is at epoch {role.epoch}, newer than {epoch}",
+            extra={"epoch": role.epoch},
+        )
 
 
 def _assert_follower(node: Node, epoch: int) -> None:

@@ -1,19 +1,23 @@
-"""Journal shipping from a primary to its standbys (DESIGN §2).
+"""Journal shipping from a primary to its standbys, and the commit rule.
 
-One :class:`StandbyLink` thread per standby. A link first sends a handshake (the
-standby discards whatever diverges from this primary's journal and says which lsn it
-has applied), then ships entries in order from there:
+One :class:`StandbyLink` thread per standby (one in each other site, docs/design.md §2).
+A link first sends a handshake (the standby discards whatever diverges from this
+primary's journal and says which lsn it has applied), then ships everything not yet
+applied as soon as a write commits, up to ``batch_size`` entries per request (group
+commit). Each answer carries the standby's applied lsn.
 
-- the **sync** link wakes as soon as a write commits and ships everything not yet
-  applied in one batch (group commit); writers wait, up to the topology's
-  ``sync_timeout_seconds``, until the sync standby's applied lsn reaches theirs;
-- **async** links wake every ``async_interval_seconds`` and ship up to
-  ``async_batch_size`` entries per request.
+Commit rule: the primary's **durable** position is the highest lsn that at least
+``acks_needed`` standbys have applied (``any-standby``: 1, so with the primary's own
+copy a write is on two of the three sites; ``all-standbys``: 2). Writers wait, up to the
+topology's ``ack_timeout_seconds``, until their lsn is durable. Whichever standby
+applies first acknowledges: normally the one in the same city, and the remote one when
+the city link is cut, at WAN latency, with no reconfiguration.
 
 Any failure drops the link back to the handshake step, retried with backoff (tenacity),
-and marks it down; while the sync link is known down, writes fail fast with 503 before
-anything is written. A standby answering ``stale_epoch`` means a newer primary exists:
-the link calls ``on_stale_epoch`` (the node fences itself) and stops.
+and marks it down; while fewer than ``acks_needed`` links are not known down, writes
+fail fast with 503 before anything is written. A standby answering ``stale_epoch``
+means a newer primary exists: the link calls ``on_stale_epoch`` (the node fences
+itself) and stops.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Protocol
 
 import httpx
 from tenacity import (
@@ -39,7 +43,6 @@ from app.protocol import ApplyResult, HandshakeRequest, HandshakeResult
 
 log = logging.getLogger(__name__)
 
-LinkMode = Literal["sync", "async"]
 MAX_BACKOFF_SECONDS = 0.5
 LINK_KEEPALIVE_SECONDS = 2.0
 
@@ -76,12 +79,11 @@ class LinkConfig:
 
     site: str
     url: str
-    mode: LinkMode
     token: str = field(repr=False)  # never in logs
     epoch: int
     primary_site: str
     batch_size: int
-    interval_seconds: float
+    heartbeat_seconds: float
     timeout_seconds: float
 
 
@@ -90,24 +92,23 @@ class LinkStatus:
     """What ``/v1/unit`` shows about a standby."""
 
     site: str
-    mode: LinkMode
     applied_lsn: int | None
     healthy: bool | None
     last_error: str | None
 
 
 class Replicator:
-    """The set of links of one primary at one epoch, and the writers' sync wait."""
+    """The set of links of one primary at one epoch, and the writers' commit wait."""
 
-    def __init__(self, sync: LinkConfig | None, asyncs: list[LinkConfig], last_lsn: int) -> None:
-        self._acks = threading.Condition()  # writers wait here for the sync standby
-        self._work = threading.Condition()  # the sync link waits here for new entries
+    def __init__(self, links: list[LinkConfig], last_lsn: int, acks_needed: int) -> None:
+        self._acks = threading.Condition()  # writers wait here for standby acknowledgements
+        self._work = threading.Condition()  # idle links wait here for new entries
         self._stopped = False
         self._last_lsn = last_lsn
-        self.sync_site = sync.site if sync else None
-        self._links: dict[str, StandbyLink] = {}
-        for config in [c for c in (sync,) if c is not None] + asyncs:
-            self._links[config.site] = StandbyLink(config, self)
+        # Never more acknowledgements than there are standbys: a unit configured with
+        # one standby (a test pair) still needs that one.
+        self.acks_needed = max(1, min(acks_needed, len(links))) if links else 0
+        self._links = {config.site: StandbyLink(config, self) for config in links}
 
     def start(self, source: JournalSource, on_stale_epoch: Callable[[int, str], None]) -> None:
         for link in self._links.values():
@@ -137,35 +138,45 @@ class Replicator:
         return self._stopped
 
     def notify_appended(self, lsn: int) -> None:
-        """A write committed ``lsn``: wake the sync link."""
+        """A write committed ``lsn``: wake the links."""
         with self._work:
             self._last_lsn = max(self._last_lsn, lsn)
             self._work.notify_all()
 
-    def wait_synced(self, lsn: int, timeout: float) -> str | None:
-        """Wait until the sync standby applied ``lsn``. None on success, else why not."""
-        link = self._links.get(self.sync_site) if self.sync_site else None
-        if link is None:
-            return None
+    def durable_lsn(self) -> int:
+        """The highest lsn applied by at least ``acks_needed`` standbys (0: none yet)."""
+        if self.acks_needed == 0:
+            return self._last_lsn
+        applied = sorted((link.applied_lsn or 0 for link in self._links.values()), reverse=True)
+        return applied[self.acks_needed - 1]
+
+    def wait_durable(self, lsn: int, timeout: float) -> str | None:
+        """Wait until ``lsn`` is durable by the commit rule. None on success, else why not."""
         deadline = time.monotonic() + timeout
         with self._acks:
             while not self._stopped:
-                if (link.applied_lsn or 0) >= lsn:
+                if self.durable_lsn() >= lsn:
                     return None
-                if link.healthy is False:
-                    return f"sync standby {link.config.site} is unreachable: {link.last_error}"
+                down = self.down_reason()
+                if down is not None:
+                    return down
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    return f"sync standby {link.config.site} did not confirm within {timeout} s"
+                    return (
+                        f"{self.acks_needed} of {len(self._links)} standbys did not confirm "
+                        f"within {timeout} s"
+                    )
                 self._acks.wait(remaining)
         return "replication stopped: this instance is no longer the primary"
 
-    def sync_down_reason(self) -> str | None:
-        """Why writes must be refused right now, or None. Unknown (not tried) is not down."""
-        link = self._links.get(self.sync_site) if self.sync_site else None
-        if link is None or link.healthy is not False:
+    def down_reason(self) -> str | None:
+        """Why writes must be refused right now, or None: fewer standbys than the commit
+        rule needs are still possibly reachable. Unknown (not tried yet) is not down."""
+        down = [link for link in self._links.values() if link.healthy is False]
+        if len(self._links) - len(down) >= self.acks_needed:
             return None
-        return f"sync standby {link.config.site} is unreachable: {link.last_error}"
+        detail = "; ".join(f"{link.config.site}: {link.last_error}" for link in down)
+        return f"{len(down)} of {len(self._links)} standbys unreachable ({detail})"
 
     def statuses(self) -> list[LinkStatus]:
         return [link.status() for link in self._links.values()]
@@ -173,11 +184,11 @@ class Replicator:
     # -- used by the links --------------------------------------------------------------
 
     def wait_for_work(self, link: StandbyLink) -> None:
-        """Block a sync link until there is something to ship (or a short heartbeat)."""
+        """Block a link until there is something to ship (or a heartbeat interval)."""
         with self._work:
             self._work.wait_for(
                 lambda: self._stopped or self._last_lsn > (link.applied_lsn or 0),
-                timeout=link.config.interval_seconds,
+                timeout=link.config.heartbeat_seconds,
             )
 
     def progress(self) -> None:
@@ -201,8 +212,7 @@ class StandbyLink:
         self._stop = threading.Event()
 
     def status(self) -> LinkStatus:
-        c = self.config
-        return LinkStatus(c.site, c.mode, self.applied_lsn, self.healthy, self.last_error)
+        return LinkStatus(self.config.site, self.applied_lsn, self.healthy, self.last_error)
 
     def start_thread(self, source: JournalSource, on_stale: Callable[[int, str], None]) -> None:
         self._thread = threading.Thread(
@@ -270,10 +280,7 @@ class StandbyLink:
         while not self._stopping():
             entries = source.entries_after(self.applied_lsn or 0, c.batch_size)
             if not entries:
-                if c.mode == "sync":
-                    self._owner.wait_for_work(self)
-                else:
-                    self._stop.wait(c.interval_seconds)
+                self._owner.wait_for_work(self)
                 continue
             # The body of an ApplyRequest, assembled from already-serialized entries.
             header = f'{{"epoch":{c.epoch},"primary_site":{json.dumps(c.primary_site)},"entries":['
@@ -287,8 +294,6 @@ class StandbyLink:
                 return
             self.applied_lsn = result.applied_lsn
             self._mark_up()
-            if c.mode == "async" and result.status == "applied" and len(entries) < c.batch_size:
-                self._stop.wait(c.interval_seconds)
 
     def _mark_up(self) -> None:
         self.healthy, self.last_error = True, None

@@ -30,8 +30,8 @@ class NodeRole:
     role: Role
     epoch: int
     primary_site: str | None
-    sync_standby: str | None = None
-    async_standbys: tuple[str, ...] = ()
+    standbys: tuple[str, ...] = ()
+    """As primary: the sites it ships its journal to; a write needs their quorum."""
 
 
 class RoleRequest(BaseModel):
@@ -41,13 +41,16 @@ class RoleRequest(BaseModel):
 
     role: Role
     epoch: int = Field(ge=0)
-    sync_standby: str | None = None
-    async_standbys: list[str] = Field(default_factory=list)
+    standbys: list[str] | None = None
+    """As primary: the standby sites (default: every other site of the topology)."""
     primary_site: str | None = None
 
 
-def change_role(current: NodeRole, request: RoleRequest, site: str) -> NodeRole:
-    """The role after ``request``, or raise why it is refused.
+def change_role(
+    current: NodeRole, request: RoleRequest, site: str, default_standbys: tuple[str, ...] = ()
+) -> NodeRole:
+    """The role after ``request``, or raise why it is refused. A primary without
+    ``standbys`` in the request ships to ``default_standbys``.
 
     Refused: an epoch older than ours (:class:`StaleEpochError`); becoming primary at an epoch
     we already saw as another site's (:class:`RoleConflictError`); contradictory sites.
@@ -58,7 +61,7 @@ def change_role(current: NodeRole, request: RoleRequest, site: str) -> NodeRole:
             extra={"epoch": current.epoch},
         )
     if request.role == "primary":
-        return _promote(current, request, site)
+        return _promote(current, request, site, default_standbys)
     if request.primary_site == site:
         raise InvalidRequestError(f"a {request.role} cannot name itself ({site}) as the primary")
     primary_site = request.primary_site
@@ -69,7 +72,9 @@ def change_role(current: NodeRole, request: RoleRequest, site: str) -> NodeRole:
     return NodeRole(request.role, request.epoch, primary_site)
 
 
-def _promote(current: NodeRole, request: RoleRequest, site: str) -> NodeRole:
+def _promote(
+    current: NodeRole, request: RoleRequest, site: str, default_standbys: tuple[str, ...]
+) -> NodeRole:
     if request.primary_site not in (None, site):
         raise InvalidRequestError(f"promoting {site} but primary_site says {request.primary_site}")
     if request.epoch == current.epoch and current.primary_site not in (None, site):
@@ -78,15 +83,12 @@ def _promote(current: NodeRole, request: RoleRequest, site: str) -> NodeRole:
             f"promote with epoch {current.epoch + 1} or higher",
             extra={"epoch": current.epoch, "primary_site": current.primary_site},
         )
-    standbys = (request.sync_standby, *request.async_standbys)
+    standbys = tuple(request.standbys) if request.standbys is not None else default_standbys
     if site in standbys:
         raise InvalidRequestError(f"{site} cannot be its own standby")
-    named = [s for s in standbys if s is not None]
-    if len(set(named)) != len(named):
+    if len(set(standbys)) != len(standbys):
         raise InvalidRequestError("a site is listed twice among the standbys")
-    return NodeRole(
-        "primary", request.epoch, site, request.sync_standby, tuple(request.async_standbys)
-    )
+    return NodeRole("primary", request.epoch, site, standbys)
 
 
 def role_at_start(

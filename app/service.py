@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from app.catchup import CatchUp
 from app.database import Database
 from app.errors import InvalidRequestError, WrongUnitError
 from app.lease import PrimaryLease
@@ -31,6 +32,7 @@ class UnitService:
     node: Node
     writes: WritePath
     receiver: Receiver
+    catch_up: CatchUp
     queries: Queries
     metrics: UnitMetrics
     token: str | None
@@ -83,13 +85,15 @@ def build_service(settings: UnitSettings, lease: PrimaryLease) -> UnitService:
     token = settings.admin_token()
     node = Node(settings, topology, db, lease, token)
     limit = settings.credit_limit_minor
+    receiver = Receiver(node, db)
     return UnitService(
         settings=settings,
         topology=topology,
         db=db,
         node=node,
-        writes=WritePath(node, db, limit, topology.replication.sync_timeout_seconds),
-        receiver=Receiver(node, db),
+        writes=WritePath(node, db, limit, topology.replication.ack_timeout_seconds),
+        receiver=receiver,
+        catch_up=CatchUp(node, db, receiver, token),
         queries=Queries(node, db, limit),
         metrics=UnitMetrics(),
         token=token,
@@ -103,10 +107,7 @@ def configured_role(settings: UnitSettings, topology: Topology) -> NodeRole:
     if settings.role != "primary":
         primary = placement.primary if placement.primary != site else None
         return NodeRole(settings.role, settings.epoch, primary)
-    others = [s for s in topology.site_names if s != site]
-    same_city = [s for s in others if topology.same_city(s, site)]
-    sync = settings.sync_standby or (same_city[0] if same_city else None)
-    asyncs = settings.async_standbys
-    if asyncs is None:
-        asyncs = tuple(s for s in others if s != sync)
-    return NodeRole("primary", settings.epoch, site, sync, tuple(asyncs))
+    standbys = settings.standbys
+    if standbys is None:
+        standbys = topology.standbys_of(site)
+    return NodeRole("primary", settings.epoch, site, tuple(standbys))

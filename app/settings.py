@@ -40,10 +40,9 @@ class UnitSettings(BaseSettings):
     peers: dict[str, str] = Field(default_factory=dict)
     """How to reach this unit's instance in each other site: ``{"same-city": "http://..."}``.
     From the environment: ``WATERTIGHT_PEERS='{"same-city": "http://127.0.0.1:8201"}'``."""
-    sync_standby: str | None = None
-    """Site of the synchronous standby while primary (default: from the topology placement)."""
-    async_standbys: tuple[str, ...] | None = None
-    """Sites fed asynchronously while primary (default: from the topology placement)."""
+    standbys: tuple[str, ...] | None = None
+    """Sites this instance ships its journal to while primary (default: every other site
+    of the topology). A write is acknowledged per the topology's ``commit_rule``."""
     etcd_endpoints: tuple[str, ...] = ()
     """When set, a primary holds its lease in etcd and fences itself when keepalive fails."""
     credit_limit_minor: Annotated[int, Field(ge=0, le=10**15)] = 5_000_000

@@ -5,17 +5,17 @@ posts it in **one** database transaction (group commit), so writes never convoy 
 unit's write lock. Order of a new write (DESIGN §2, §3):
 
 1. in the committer's transaction: check we are primary, look the key up (replay or
-   409), refuse if the sync standby is known down, decide, append the ledger rows and
-   the journal entry together; check the lease; commit;
-2. the request thread waits until the sync standby has applied the entry
-   (``sync_timeout_seconds``);
+   409), refuse if too few standbys are reachable for the commit rule, decide, append
+   the ledger rows and the journal entry together; check the lease; commit;
+2. the request thread waits until the entry is durable by the commit rule (applied by
+   either standby under ``any-standby``), at most ``ack_timeout_seconds``;
 3. it checks the lease again; only then answers 201.
 
 If step 2 or 3 fails the client gets 503 and the write is **not acknowledged**. The
-entry stays committed locally: it is shipped when the standby is back, and a retry with
-the same key answers it (200) once the sync standby has it; it is never posted twice.
-If a failover happens first, the new primary does not have it and this instance
-discards it when it re-syncs (it is then listed in ``discarded_entries``).
+entry stays committed locally: it is shipped when a standby is back, and a retry with
+the same key answers it (200) once it is durable; it is never posted twice. If a
+failover happens first and no standby has it, the new primary does not have it and
+this instance discards it when it re-syncs (listed in ``discarded_entries``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from app.database import Database
 from app.errors import (
     IdempotencyConflictError,
     NotWritableError,
-    SyncReplicationError,
+    QuorumCommitError,
     UnitError,
 )
 from app.ledger import decide, request_hash
@@ -63,11 +63,11 @@ class _Pending:
 class WritePath:
     """Posts transactions on a primary. ``start()`` before use, ``stop()`` at the end."""
 
-    def __init__(self, node: Node, db: Database, credit_limit_minor: int, sync_timeout: float):
+    def __init__(self, node: Node, db: Database, credit_limit_minor: int, ack_timeout: float):
         self._node = node
         self._db = db
         self._limit = credit_limit_minor
-        self._sync_timeout = sync_timeout
+        self._ack_timeout = ack_timeout
         self._queue: list[_Pending] = []
         self._cond = threading.Condition()
         self._stopped = False
@@ -95,7 +95,7 @@ class WritePath:
             self._queue.append(pending)
             self._cond.notify_all()
         replay, result = pending.outcome.result()
-        self._await_sync(result.lsn)
+        self._await_durable(result.lsn)
         if replay:
             return 200, result
         if not self._node.lease.valid():
@@ -161,9 +161,9 @@ class WritePath:
                 )
             return True, TransactionResult.model_validate(json.loads(response))
         replicator = self._node.replicator
-        down = replicator.sync_down_reason() if replicator is not None else None
+        down = replicator.down_reason() if replicator is not None else None
         if down is not None:
-            raise SyncReplicationError(f"{down}; nothing was written")
+            raise QuorumCommitError(f"{down}; nothing was written")
         entry = self._new_entry(session, role, pending)
         journal.apply_entry(session, entry)
         return False, entry.response
@@ -206,13 +206,13 @@ class WritePath:
             response=result,
         )
 
-    def _await_sync(self, lsn: int) -> None:
+    def _await_durable(self, lsn: int) -> None:
         replicator = self._node.replicator
         if replicator is None:
             raise NotWritableError("this instance stopped being the primary; not acknowledged")
-        failure = replicator.wait_synced(lsn, self._sync_timeout)
+        failure = replicator.wait_durable(lsn, self._ack_timeout)
         if failure is not None:
-            raise SyncReplicationError(f"{failure}; the write is not acknowledged")
+            raise QuorumCommitError(f"{failure}; the write is not acknowledged")
 
 
 def _require_primary(node: Node, role: NodeRole) -> None:

@@ -99,7 +99,7 @@ def create_router_app(
     """Build the router. ``routes`` is started and stopped with the application."""
     timeout = upstream_timeout or httpx.Timeout(
         connect=topology.timing.probe_timeout_seconds,
-        read=topology.replication.sync_timeout_seconds + 1.0,
+        read=topology.replication.ack_timeout_seconds + 1.0,
         write=1.0,
         pool=1.0,
     )

@@ -183,7 +183,7 @@ def plan_unit_trio(
     epoch: int = 1,
     topology_file: Path | None = None,
 ) -> dict[str, UnitInstanceSpec]:
-    """Specs for a unit's primary, sync and async standby as the topology places them.
+    """Specs for a unit's primary and its two standbys as the topology places them.
 
     Ports are chosen free now; every instance knows the others as peers. Pass the file
     ``topology`` was loaded from as ``topology_file`` (else the processes use the

@@ -76,7 +76,7 @@ def test_an_older_epoch_is_refused_with_409(primary: TestClient) -> None:
 def test_promotion_at_an_epoch_that_belongs_to_another_site_is_refused(tmp_path: Path) -> None:
     # A same-city standby of u00 knows production as the primary of epoch 1.
     with unit_client(settings_for(tmp_path, site="same-city")) as standby:
-        body = {"role": "primary", "epoch": 1, "sync_standby": None}
+        body = {"role": "primary", "epoch": 1, "standbys": []}
         response = standby.post("/admin/role", json=body, headers=AUTH)
         assert (response.status_code, response.json()["error"]) == (409, "role_conflict")
         body["epoch"] = 2
@@ -84,7 +84,7 @@ def test_promotion_at_an_epoch_that_belongs_to_another_site_is_refused(tmp_path:
 
 
 def test_promotion_with_a_standby_without_a_peer_url_is_refused(standby: TestClient) -> None:
-    body = {"role": "primary", "epoch": 2, "sync_standby": "same-city"}
+    body = {"role": "primary", "epoch": 2, "standbys": ["same-city"]}
     response = standby.post("/admin/role", json=body, headers=AUTH)
     assert response.status_code == 422
     assert "no peer URL" in response.json()["detail"]

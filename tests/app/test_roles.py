@@ -16,8 +16,8 @@ def req(role: str, epoch: int, **extra: object) -> RoleRequest:
 
 def test_a_standby_is_promoted_at_a_newer_epoch_with_its_standbys() -> None:
     current = NodeRole("standby", 1, "production")
-    new = change_role(current, req("primary", 2, sync_standby="production"), SITE)
-    assert new == NodeRole("primary", 2, SITE, "production", ())
+    new = change_role(current, req("primary", 2, standbys=["production"]), SITE)
+    assert new == NodeRole("primary", 2, SITE, ("production",))
 
 
 def test_an_older_epoch_is_refused() -> None:
@@ -31,42 +31,42 @@ def test_promotion_at_an_epoch_seen_as_another_sites_is_refused() -> None:
 
 
 def test_a_primary_may_be_reconfirmed_at_its_own_epoch() -> None:
-    current = NodeRole("primary", 2, SITE, "production", ())
-    assert change_role(current, req("primary", 2, sync_standby="production"), SITE) == current
+    current = NodeRole("primary", 2, SITE, ("production",))
+    assert change_role(current, req("primary", 2, standbys=["production"]), SITE) == current
 
 
 def test_a_primary_cannot_be_its_own_standby() -> None:
     with pytest.raises(InvalidRequestError):
-        change_role(NodeRole("standby", 1, None), req("primary", 2, sync_standby=SITE), SITE)
+        change_role(NodeRole("standby", 1, None), req("primary", 2, standbys=[SITE]), SITE)
 
 
 def test_a_demotion_keeps_the_named_primary() -> None:
-    current = NodeRole("primary", 1, SITE, "production", ())
+    current = NodeRole("primary", 1, SITE, ("production",))
     new = change_role(current, req("standby", 2, primary_site="production"), SITE)
     assert new == NodeRole("standby", 2, "production")
 
 
 def test_a_fresh_database_takes_the_configured_role() -> None:
-    configured = NodeRole("primary", 1, SITE, "production", ("remote-dr",))
+    configured = NodeRole("primary", 1, SITE, ("production", "remote-dr"))
     assert role_at_start(None, configured, SITE, configured_epoch_explicit=True) == configured
 
 
 def test_a_former_primary_restarts_as_standby_when_not_told_otherwise() -> None:
-    stored = NodeRole("primary", 4, SITE, "production", ())
+    stored = NodeRole("primary", 4, SITE, ("production",))
     configured = NodeRole("standby", 1, "production")
     started = role_at_start(stored, configured, SITE, configured_epoch_explicit=True)
     assert started == NodeRole("standby", 4, SITE)
 
 
 def test_a_former_primary_restarts_as_primary_when_settings_reassert_its_epoch() -> None:
-    stored = NodeRole("primary", 4, SITE, "production", ())
-    configured = NodeRole("primary", 4, SITE, "production", ())
+    stored = NodeRole("primary", 4, SITE, ("production",))
+    configured = NodeRole("primary", 4, SITE, ("production",))
     assert role_at_start(stored, configured, SITE, configured_epoch_explicit=True) == configured
 
 
 def test_a_restart_never_becomes_primary_at_an_epoch_owned_by_another_site() -> None:
     stored = NodeRole("standby", 4, "production")
-    configured = NodeRole("primary", 4, SITE, "production", ())
+    configured = NodeRole("primary", 4, SITE, ("production",))
     started = role_at_start(stored, configured, SITE, configured_epoch_explicit=True)
     assert started.role == "standby"
 
@@ -86,7 +86,7 @@ def test_a_stored_epoch_is_kept_when_the_settings_carry_an_older_one() -> None:
 
 
 def test_a_primary_fenced_at_its_own_epoch_keeps_that_epoch_as_its_own() -> None:
-    current = NodeRole("primary", 3, SITE, "production", ())
+    current = NodeRole("primary", 3, SITE, ("production",))
     fenced = change_role(current, req("fenced", 3), SITE)
     assert fenced == NodeRole("fenced", 3, SITE)
     with pytest.raises(RoleConflictError):

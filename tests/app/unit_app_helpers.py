@@ -44,7 +44,7 @@ def unit_client(settings: UnitSettings, lease: PrimaryLease | None = None) -> Te
 
 def promote_alone(client: TestClient, epoch: int = 2) -> None:
     """Make the instance a primary without standbys (in-process: nobody to ship to)."""
-    body = {"role": "primary", "epoch": epoch, "sync_standby": None, "async_standbys": []}
+    body = {"role": "primary", "epoch": epoch, "standbys": []}
     response = client.post("/admin/role", json=body, headers=AUTH)
     assert response.status_code == 200, response.text
 

@@ -22,15 +22,15 @@ from infra.local.unit_process import UnitInstanceSpec, UnitProcess, plan_unit_tr
 
 TOKEN = "integration-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-# The default placement, with a sync timeout generous enough for a starved 2-core CI box:
-# the tests assert behaviour (503 on a dead standby is immediate), not latency.
+# The default placement, with an acknowledgement timeout generous enough for a starved
+# 2-core CI box: the tests assert behaviour (503 with both standbys dead is immediate).
 TEST_TOPOLOGY = {
     "sites": [
         {"name": "production", "city": "city-a", "role": "active"},
         {"name": "same-city", "city": "city-a", "role": "active"},
         {"name": "remote-dr", "city": "city-b", "role": "dr"},
     ],
-    "replication": {"sync_timeout_seconds": 5.0, "async_interval_seconds": 0.1},
+    "replication": {"ack_timeout_seconds": 5.0},
 }
 
 
@@ -83,7 +83,7 @@ def postgres_databases(sites: tuple[str, ...]) -> Iterator[dict[str, str]]:
 
 @dataclass
 class Trio:
-    """A running primary, sync standby and async standby of one unit."""
+    """A running primary and its two standbys (same city, remote) of one unit."""
 
     specs: dict[str, UnitInstanceSpec]
     processes: dict[str, UnitProcess]
@@ -93,12 +93,12 @@ class Trio:
         return self.processes[PLACEMENT.primary]
 
     @property
-    def sync(self) -> UnitProcess:
-        return self.processes[PLACEMENT.sync_standby]
+    def city(self) -> UnitProcess:
+        return self.processes[PLACEMENT.city_standby]
 
     @property
     def remote(self) -> UnitProcess:
-        return self.processes[PLACEMENT.async_standby]
+        return self.processes[PLACEMENT.remote_standby]
 
     def restart(self, site: str) -> UnitProcess:
         """Start ``site`` again with its original spec (its database is kept)."""
@@ -131,7 +131,7 @@ def _trio(tmp_path: Path, urls: dict[str, str] | None) -> Iterator[Trio]:
         trio = Trio(specs, processes)
         try:
             # /readyz answers before the primary's standby links have connected; a write in
-            # that gap is a correct 503 (sync replication failed), not what the tests probe.
+            # that gap is a correct 503 (quorum not reached), not what the tests probe.
             wait_until(
                 lambda: standbys_caught_up(trio.primary),
                 timeout=READY_TIMEOUT,
