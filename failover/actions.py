@@ -32,6 +32,10 @@ class PromoteUnit:
     ``accepted_loss`` is the number of acknowledged journal entries the promotion may lose
     (a lower bound; 0 when not ``data_losing``). ``approval_id`` names the person's
     approval that allowed it, ``None`` when the policy allowed it.
+
+    ``catch_up_from``: before anything else, the instance in ``to_site`` must copy what
+    the copy in that site holds, up to at least lsn ``catch_up_to``; if it cannot, the
+    promotion is not made (the next cycle decides again).
     """
 
     kind: ClassVar[str] = "promote_unit"
@@ -45,6 +49,8 @@ class PromoteUnit:
     accepted_loss: int
     approval_id: str | None
     reason: str
+    catch_up_from: str | None = None
+    catch_up_to: int = 0
 
     @classmethod
     def in_place(cls, unit: str, site: str, epoch: int, reason: str) -> PromoteUnit:

@@ -2,7 +2,7 @@
 
 Adapters build one :class:`Snapshot` per controller cycle from etcd, the observers'
 reports, the unit instances' own endpoints and the records store; the pure functions in
-:mod:`failover.quorum` and :mod:`failover.decision` read it and nothing else. Nothing
+:mod:`failover.quorum` and :mod:`failover.plan` read it and nothing else. Nothing
 here reads a clock: every time is a number of seconds on *one* clock chosen by the
 builder (the controller's monotonic clock), including the times of records that were
 stored as wall-clock times — the builder converts them.
@@ -79,29 +79,36 @@ class ObserverReport:
 class InstanceState:
     """A unit instance as last seen on its own endpoint (``reachable=False``: no answer).
 
-    ``applied_lsn`` is the last journal position it has applied (a primary: written).
-    LSNs of a unit only grow, across epochs too: a promoted standby continues the journal.
+    ``applied_lsn`` is the last journal position it has applied (a primary: written)
+    and ``last_entry_epoch`` the epoch that wrote that entry. LSNs of a unit only grow,
+    across epochs too: a promoted standby continues the journal. Copies rank by
+    :attr:`position` (docs/design.md §3).
     """
 
     reachable: bool
     role: Role | None = None
     epoch: int | None = None
     applied_lsn: int | None = None
+    last_entry_epoch: int | None = None
+
+    @property
+    def position(self) -> tuple[int, int] | None:
+        """``(last entry epoch, last lsn)`` if the instance answered with both, else None."""
+        if not self.reachable or self.applied_lsn is None or self.last_entry_epoch is None:
+            return None
+        return (self.last_entry_epoch, self.applied_lsn)
 
 
 @dataclass(frozen=True, slots=True)
 class UnitReplication:
-    """What the controller knows about a unit's acknowledged writes at the current epoch.
+    """What the controller knows about a unit's acknowledged writes.
 
-    - ``acknowledged_lsn``: the highest LSN anyone (observers, controllers) ever saw the
-      current primary report as acknowledged to a client.
-    - ``sync_degraded``: the primary was seen acknowledging writes without waiting for
-      its synchronous standby. The primary must publish this *before* its first such
-      acknowledgement; otherwise no controller can know what a failover would lose.
+    ``acknowledged_lsn``: the highest LSN anyone (observers, controllers) ever saw a
+    primary of the unit report durable by the commit rule. Every acknowledged write is at
+    or below it; a copy below it certainly lacks one.
     """
 
     acknowledged_lsn: int
-    sync_degraded: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +181,9 @@ class Snapshot:
     failovers: tuple[FailoverRecord, ...] = ()
     in_flight: tuple[InFlightPromotion, ...] = ()
     frozen: bool = False
+    lapsed_cycles: Mapping[str, int] = field(default_factory=dict)
+    """What the controller remembers: per unit, consecutive earlier cycles in which its
+    routed primary said ``primary`` with no lease key (see :mod:`failover.plan.repair`)."""
 
     def instance(self, unit: str, site: str) -> InstanceState:
         """The observed state of ``unit`` in ``site``; never seen counts as unreachable."""
@@ -203,6 +213,7 @@ def steady_state(topology: Topology, *, now: float = 1000.0, controller: str = "
             role=Role.PRIMARY if site == topology.placement(unit).primary else Role.STANDBY,
             epoch=1,
             applied_lsn=0,
+            last_entry_epoch=0,
         )
         for unit in topology.units
         for site in topology.site_names

@@ -4,7 +4,7 @@ Layers, kopf-style: ``settings``/``main`` wire a process; ``leadership`` holds t
 lease; ``state`` keeps the controller's own keys in etcd (replication marks, in-flight
 operations, approvals, failover history, freeze); ``builder`` turns etcd (routes, leases,
 the observers' reports) into a frozen :class:`~failover.snapshot.Snapshot`;
-``failover.decision.decide``, ``sync_plan`` and ``lapsed`` decide (pure); ``executor``
+``failover.plan.decide`` decides (pure, the one place); ``executor``
 carries actions out through ``units`` and ``state``; ``records`` is the audit trail
 (SQLAlchemy); ``cycle`` ties one cycle together and returns its sentence; ``planned`` runs
 switchovers; ``api`` serves HTTP. The observers are their own processes

@@ -7,8 +7,9 @@ wall/monotonic pair read at the same moment.
 Instance states come from this site's observer report, and for an instance it could
 not reach, from another fresh observer's report (the leader may sit behind a partition).
 Everything seen comes from the observers' published reports. The acknowledged-LSN
-high-water mark is the largest of the mark in etcd and what every fresh observer saw
-primaries report for their *sync* standby.
+high-water mark is the largest of the mark in etcd and the durable lsn every fresh
+observer saw primaries report (docs/design.md §2: every acknowledged write is at or
+below a primary's durable lsn).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from failover.controller.state import ControllerState, ReplicationMark, StoredApproval
 from failover.dcs import Dcs, Keys, RouteStore
-from failover.observer.observer import sync_applied_lsn
+from failover.observer.observer import durable_lsn
 from failover.observer.report import PublishedReport
 from failover.quorum import stale_after_seconds
 from failover.snapshot import (
@@ -45,7 +46,7 @@ class PrimaryView:
     site: str
     epoch: int
     last_lsn: int
-    sync_standby: str | None
+    durable_lsn: int
     standbys: Mapping[str, Mapping[str, Any]]
 
 
@@ -104,7 +105,7 @@ class SnapshotBuilder:
             routes=routes,
             leases=self._leases(),
             instances=instances,
-            replication=_replication(routes, marks, acknowledged, primaries),
+            replication={u: UnitReplication(acknowledged.get(u, 0)) for u in routes},
             approvals=tuple(_approval(a) for a in stored if a.open),
             failovers=tuple(
                 FailoverRecord(unit, to_mono(m.at), m.from_site, m.to_site, m.epoch)
@@ -154,12 +155,13 @@ class SnapshotBuilder:
 
 def _state(body: Mapping[str, Any]) -> InstanceState:
     role = body.get("role")
-    epoch, lsn = body.get("epoch"), body.get("last_lsn")
+    epoch, lsn, last_epoch = body.get("epoch"), body.get("last_lsn"), body.get("last_entry_epoch")
     return InstanceState(
         reachable=True,
         role=Role(role) if role in ("primary", "standby", "fenced") else None,
         epoch=int(epoch) if isinstance(epoch, int) else None,
         applied_lsn=int(lsn) if isinstance(lsn, int) else None,
+        last_entry_epoch=int(last_epoch) if isinstance(last_epoch, int) else None,
     )
 
 
@@ -176,7 +178,7 @@ def _primaries(
             site=route.site,
             epoch=route.epoch,
             last_lsn=int(body.get("last_lsn") or 0),
-            sync_standby=body.get("sync_standby"),
+            durable_lsn=int(body.get("durable_lsn") or 0),
             standbys={s["site"]: s for s in body.get("standbys") or () if "site" in s},
         )
     return views
@@ -188,53 +190,12 @@ def _acknowledged(
     bodies: Mapping[tuple[str, str], Mapping[str, Any]],
 ) -> dict[str, int]:
     found = {unit: mark.acknowledged_lsn for unit, mark in marks.items()}
-    seen = [r.sync_applied for r in fresh.values()]
-    seen.append(
-        {u: lsn for (u, _), b in bodies.items() if (lsn := sync_applied_lsn(b)) is not None}
-    )
+    seen = [r.acknowledged for r in fresh.values()]
+    seen.append({u: lsn for (u, _), b in bodies.items() if (lsn := durable_lsn(b)) is not None})
     for sample in seen:
         for unit, lsn in sample.items():
             found[unit] = max(found.get(unit, 0), lsn)
     return found
-
-
-def _replication(
-    routes: Mapping[str, Route],
-    marks: Mapping[str, ReplicationMark],
-    acknowledged: Mapping[str, int],
-    primaries: Mapping[str, PrimaryView],
-) -> dict[str, UnitReplication]:
-    """Degraded at the route's epoch if marked so and not yet healed, or seen running so."""
-    out = {}
-    for unit, route in routes.items():
-        mark = marks.get(unit)
-        view = primaries.get(unit)
-        degraded = mark is not None and mark.epoch == route.epoch and mark.sync_degraded
-        degraded = degraded and not sync_healed(mark, route, view)
-        if view is not None and view.sync_standby is None:
-            degraded = True
-        out[unit] = UnitReplication(acknowledged.get(unit, 0), degraded)
-    return out
-
-
-def sync_healed(mark: ReplicationMark | None, route: Route, view: PrimaryView | None) -> bool:
-    """Whether ``unit``'s degraded episode at the route's epoch is over for good.
-
-    True when the sync standby was restored (``restored_at_lsn`` set) and the primary,
-    *already running with it as sync standby*, reports that standby applied everything
-    the primary has (``applied_lsn >= last_lsn``, and past the restore point): what was
-    acknowledged before is on the standby, what is acknowledged after waits for it. The
-    controller then clears the mark in etcd, so a later failover of the unit is not held
-    for approval once the primary is gone and can no longer report (chaos seeds 6, 10).
-    """
-    if mark is None or not mark.sync_degraded or mark.epoch != route.epoch:
-        return False
-    if mark.restored_at_lsn is None or view is None or view.sync_standby is None:
-        return False
-    if view.epoch != route.epoch:
-        return False
-    synced = view.standbys.get(view.sync_standby, {}).get("applied_lsn")
-    return isinstance(synced, int) and synced >= max(view.last_lsn, mark.restored_at_lsn)
 
 
 def _approval(a: StoredApproval) -> Approval:

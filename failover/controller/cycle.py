@@ -15,23 +15,18 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
-from failover.controller.builder import SnapshotBuilder, World, sync_healed
-from failover.controller.executor import AnyAction, Executor
-from failover.controller.lapsed import lapsed_primaries, next_lapse_counts, plan_lapsed
+from failover.controller.builder import SnapshotBuilder, World
+from failover.controller.executor import Executor
 from failover.controller.metrics import ControllerMetrics
 from failover.controller.records import RecordStore
 from failover.controller.state import ControllerState, ReplicationMark
-from failover.controller.sync_plan import plan_sync
 from failover.dcs import DcsError
-from failover.decision import Decision, decide
 from failover.errors import NotLeader
+from failover.plan import Decision, decide
 from failover.quorum import SiteState, SiteVerdict
 from failover.snapshot import Route
 
 LOG = logging.getLogger("failover.controller")
-
-#: Probe intervals before the same replication change may be sent again.
-RESEND_AFTER_INTERVALS = 5
 
 
 def _shape(summary: str) -> str:
@@ -61,8 +56,7 @@ class Controller:
         self._verdicts: dict[str, SiteState] = {}
         self._failing_since: dict[str, float] = {}
         self._up_since: dict[str, float] = {}
-        self._lapses: dict[str, int] = {}
-        self._sent: dict[tuple[str, int, str | None], float] = {}
+        self._lapsed: Mapping[str, int] = {}
         self._last_summary = ""
         self._was_leader = False
         self.last_world: World | None = None
@@ -77,7 +71,11 @@ class Controller:
                 world = self._builder.build()
             except DcsError as exc:
                 return self._say(f"no action: cannot read the quorum store: {exc}")
+            # What this controller remembers enters the snapshot; the decision says
+            # what to remember next.
+            world = replace(world, snapshot=replace(world.snapshot, lapsed_cycles=self._lapsed))
             decision = decide(world.snapshot)
+            self._lapsed = decision.lapsed_cycles
             self.last_world, self.last_decision = world, decision
             self.cycles += 1
             self.metrics.cycles.inc()
@@ -91,9 +89,7 @@ class Controller:
         if not self._was_leader:
             self._records.record("leader", f"{self.me} leads", site=self.me)
             self._was_leader = True
-        extra = [] if world.snapshot.frozen else self._extra(world, decision)
-        actions: list[AnyAction] = [*decision.actions, *extra]
-        summary = "; ".join([decision.summary, *(a.reason for a in extra)])
+        actions, summary = decision.actions, decision.summary
         try:
             self._housekeeping(world)
             if actions or _shape(summary) != _shape(self._last_summary):
@@ -108,28 +104,6 @@ class Controller:
             return self._say(f"stopped: the quorum store failed mid-cycle ({exc}); {summary}")
         return self._say(summary)
 
-    def _extra(self, world: World, decision: Decision) -> list[AnyAction]:
-        """What the pure decision lacks: lapsed primaries, sync degrade/restore. A
-        replication change already sent recently is not sent again (the observer's view
-        of the primary may lag one round behind)."""
-        snapshot = world.snapshot
-        busy = frozenset(a.unit for a in decision.actions)
-        self._lapses = next_lapse_counts(self._lapses, lapsed_primaries(snapshot))
-        lapsed = plan_lapsed(snapshot, self._lapses, busy)
-        busy |= {a.unit for a in lapsed}
-        now = time.monotonic()
-        window = RESEND_AFTER_INTERVALS * snapshot.topology.timing.probe_interval_seconds
-        self._sent = {k: t for k, t in self._sent.items() if now - t < window}
-        fresh = []
-        for action in plan_sync(snapshot, decision.sites, world.primaries, busy):
-            key = (action.unit, action.epoch, action.sync_standby)
-            if key not in self._sent:
-                self._sent[key] = now
-                fresh.append(action)
-        for promote in lapsed:
-            self._lapses.pop(promote.unit, None)
-        return [*lapsed, *fresh]
-
     def _housekeeping(self, world: World) -> None:
         """Persist the replication marks; expire approvals overtaken by a move."""
         snapshot = world.snapshot
@@ -141,23 +115,12 @@ class Controller:
                 self._state.set_approval_status(approval, "expired")
 
     def _persist_mark(self, unit: str, route: Route, world: World) -> None:
-        """The acknowledged high-water mark, and the end of a degraded episode for good."""
+        """Raise the acknowledged high-water mark in etcd (it never goes down)."""
         mark = world.marks.get(unit) or ReplicationMark(route.epoch)
         acknowledged = max(mark.acknowledged_lsn, world.acknowledged.get(unit, 0))
-        updated = replace(mark, acknowledged_lsn=acknowledged)
-        healed = sync_healed(mark, route, world.primaries.get(unit))
-        if healed:
-            updated = replace(updated, sync_degraded=False, restored_at_lsn=None)
-        if updated != mark:
+        if acknowledged != mark.acknowledged_lsn:
             self._executor.check_fence()
-            self._state.put_mark(unit, updated)
-        if healed:
-            self._records.record(
-                "sync_healed",
-                f"{unit}: the sync standby has every entry again at epoch {route.epoch}; "
-                "a failover to it loses nothing",
-                unit=unit, epoch=route.epoch,
-            )  # fmt: skip
+            self._state.put_mark(unit, replace(mark, acknowledged_lsn=acknowledged))
 
     def _observe(self, sites: Mapping[str, SiteVerdict]) -> None:
         """Record every change of a site verdict (``site_down`` when one is declared down)."""

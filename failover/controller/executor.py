@@ -20,22 +20,17 @@ from failover.actions import (
     DemoteInstance,
     PromoteUnit,
     RequestApproval,
-    ResolveOperation,
 )
 from failover.controller.builder import World
 from failover.controller.metrics import ControllerMetrics
 from failover.controller.records import RecordStore
-from failover.controller.state import ControllerState, MoveRecord, ReplicationMark
-from failover.controller.sync_plan import ReconfigureSync, natural_sync, standbys_for
+from failover.controller.state import ControllerState, MoveRecord
 from failover.controller.units import AdminPort, RoleChange, RoleRefused
 from failover.dcs import CasFailed, DcsError, RouteStore
 from failover.errors import NotLeader
-from failover.quorum import SiteState, instance_verdict, site_verdict
 from failover.snapshot import InFlightPromotion
 
 LOG = logging.getLogger("failover.controller")
-
-AnyAction = Action | ReconfigureSync
 
 
 class Executor:
@@ -58,7 +53,7 @@ class Executor:
         if not self._fence():
             raise NotLeader(self._controller, None)
 
-    def run_all(self, actions: Sequence[AnyAction], world: World) -> list[str]:
+    def run_all(self, actions: Sequence[Action], world: World) -> list[str]:
         """Run a cycle's actions: each unit's in order, different units at once.
 
         Units are independent cells, and a step can take a second or more (a primary
@@ -67,7 +62,7 @@ class Executor:
         Raises :class:`NotLeader` if any unit's step found the lease gone (the other
         units' steps stop at their next fence check) and :class:`DcsError` likewise.
         """
-        by_unit: dict[str, list[AnyAction]] = {}
+        by_unit: dict[str, list[Action]] = {}
         for action in actions:
             by_unit.setdefault(action.unit, []).append(action)
         if len(by_unit) <= 1:
@@ -80,10 +75,10 @@ class Executor:
             outcomes.extend(future.result())  # re-raises NotLeader / DcsError
         return outcomes
 
-    def _run_unit(self, steps: Sequence[AnyAction], world: World) -> list[str]:
+    def _run_unit(self, steps: Sequence[Action], world: World) -> list[str]:
         return [self.run(action, world) for action in steps]
 
-    def run(self, action: AnyAction, world: World) -> str:
+    def run(self, action: Action, world: World) -> str:
         """Record, act, record the outcome; returns the outcome sentence. Never raises
         except :class:`NotLeader` (stop the whole cycle)."""
         self.check_fence()
@@ -101,27 +96,28 @@ class Executor:
             self._metrics.actions.labels(action.kind).inc()
         return outcome
 
-    def _dispatch(self, action: AnyAction, world: World) -> str:
+    def _dispatch(self, action: Action, world: World) -> str:
         if isinstance(action, PromoteUnit):
             return self.promote(action, world)
         if isinstance(action, AssignPrimary):
             return self._assign(action, world)
         if isinstance(action, DemoteInstance):
-            change = RoleChange("standby", action.epoch, None, (), None)
+            change = RoleChange("standby", action.epoch)
             self._admin.set_role(action.unit, action.site, change)
             return f"demoted {action.unit} in {action.site} to standby at epoch {action.epoch}"
         if isinstance(action, RequestApproval):
             return self._request(action)
-        if isinstance(action, ResolveOperation):
-            self._state.end_operation(action.operation_id)
-            return f"{action.outcome} operation {action.operation_id} of {action.unit}"
-        return self.reconfigure(action, world)
+        self._state.end_operation(action.operation_id)
+        return f"{action.outcome} operation {action.operation_id} of {action.unit}"
 
     # -- promotion ------------------------------------------------------------------------
 
     def promote(self, action: PromoteUnit, world: World) -> str:
-        """Record the operation, move the route (one txn), tell the new primary."""
+        """Catch the target up if asked, record the operation, move the route (one txn),
+        tell the new primary."""
         unit = action.unit
+        if action.catch_up_from is not None:
+            self._catch_up(action)
         op = InFlightPromotion(
             operation_id=f"op-{uuid.uuid4().hex[:8]}",
             unit=unit,
@@ -140,9 +136,7 @@ class Executor:
         )  # fmt: skip
         self.check_fence()
         self._state.start_operation(op)
-        sync, others = self._standbys(unit, action.to_site, world)
-        if sync is None:
-            self._mark_degraded(unit, action.new_epoch, world, "promoted without a sync standby")
+        standbys = world.snapshot.topology.standbys_of(action.to_site)
         try:
             self._routes.move_route(unit, action.expected_epoch, action.to_site)
         except CasFailed:
@@ -155,81 +149,50 @@ class Executor:
         if action.approval_id is not None:
             self._use_approval(action.approval_id)
         self.check_fence()
-        role = RoleChange("primary", action.new_epoch, sync, others, action.to_site)
+        role = RoleChange("primary", action.new_epoch, standbys, action.to_site)
         self._admin.set_role(unit, action.to_site, role)
         self._state.end_operation(op.operation_id)
         self._records.record(
             "promoted", f"{unit} primary in {action.to_site} at epoch {action.new_epoch}",
             unit=unit, site=action.to_site, from_site=action.from_site,
-            epoch=action.new_epoch, operation_id=op.operation_id, sync_standby=sync,
+            epoch=action.new_epoch, operation_id=op.operation_id, standbys=list(standbys),
             data_losing=action.data_losing, accepted_loss=action.accepted_loss,
             approval_id=action.approval_id,
         )  # fmt: skip
         return f"promoted {unit} in {action.to_site} at epoch {action.new_epoch}"
 
     def _assign(self, action: AssignPrimary, world: World) -> str:
-        sync, others = self._standbys(action.unit, action.site, world)
-        if sync is None:
-            self._mark_degraded(action.unit, action.epoch, world, "assigned without a sync standby")
+        standbys = world.snapshot.topology.standbys_of(action.site)
         self.check_fence()
-        role = RoleChange("primary", action.epoch, sync, others, action.site)
+        role = RoleChange("primary", action.epoch, standbys, action.site)
         self._admin.set_role(action.unit, action.site, role)
         self._state.end_operation(action.operation_id)
         self._records.record(
             "promoted", f"{action.unit} primary in {action.site} at epoch {action.epoch}",
             unit=action.unit, site=action.site, epoch=action.epoch,
-            operation_id=action.operation_id, sync_standby=sync, completed_after_crash=True,
+            operation_id=action.operation_id, standbys=list(standbys), completed_after_crash=True,
         )  # fmt: skip
         return f"told {action.unit} in {action.site} it is primary at epoch {action.epoch}"
 
-    def _standbys(self, unit: str, site: str, world: World) -> tuple[str | None, tuple[str, ...]]:
-        """The natural sync standby only if its site is up and its instance reached by quorum."""
-        snapshot = world.snapshot
-        candidate = natural_sync(snapshot.topology, site)
-        if candidate is not None:
-            verdict = site_verdict(
-                candidate, snapshot.observer_reports, snapshot.now, snapshot.topology
-            )
-            seen = instance_verdict(
-                unit, candidate, snapshot.observer_reports, snapshot.now, snapshot.topology
-            )
-            if verdict.state is not SiteState.UP or not seen.reachable_by_quorum:
-                candidate = None
-        return standbys_for(snapshot.topology, site, candidate)
-
-    def _mark_degraded(self, unit: str, epoch: int, world: World, why: str) -> None:
-        """Record that ``unit`` runs without a sync standby at ``epoch`` — before it does."""
+    def _catch_up(self, action: PromoteUnit) -> None:
+        """Have the target copy what the best copy holds; refuse the promotion if it
+        could not reach ``catch_up_to`` (the next cycle decides again)."""
+        source = action.catch_up_from or ""
         self.check_fence()
-        acknowledged = world.acknowledged.get(unit, 0)
-        self._state.put_mark(unit, ReplicationMark(epoch, acknowledged, True, None))
+        answer = self._admin.catch_up(action.unit, action.to_site, source, action.expected_epoch)
+        last = answer.get("last_lsn")
+        if not isinstance(last, int) or last < action.catch_up_to:
+            raise RoleRefused(
+                f"{action.unit} in {action.to_site} reached lsn {last} catching up from "
+                f"{source}, short of {action.catch_up_to}; not promoted"
+            )
         self._records.record(
-            "sync_degraded", f"{unit} runs without a sync standby at epoch {epoch}: {why}",
-            unit=unit, epoch=epoch, acknowledged_lsn=acknowledged,
+            "caught_up",
+            f"{action.unit} in {action.to_site} caught up from {source} to lsn {last} "
+            f"({answer.get('fetched')} entries copied, {answer.get('discarded')} discarded)",
+            unit=action.unit, site=action.to_site, source=source, last_lsn=last,
+            fetched=answer.get("fetched"), discarded=answer.get("discarded"),
         )  # fmt: skip
-
-    # -- replication reconfiguration --------------------------------------------------------
-
-    def reconfigure(self, action: ReconfigureSync, world: World) -> str:
-        if action.sync_standby is None:
-            self._mark_degraded(action.unit, action.epoch, world, action.reason)
-        else:
-            view = world.primaries.get(action.unit)
-            restored_at = view.last_lsn if view is not None else None
-            mark = world.marks.get(action.unit)
-            acknowledged = world.acknowledged.get(action.unit, 0)
-            self._state.put_mark(
-                action.unit, ReplicationMark(action.epoch, acknowledged, True, restored_at)
-            )
-            if mark is None:
-                LOG.info("no degraded mark for %s; restoring anyway", action.unit)
-        self.check_fence()
-        role = RoleChange(
-            "primary", action.epoch, action.sync_standby, action.async_standbys, action.site
-        )
-        self._admin.set_role(action.unit, action.site, role)
-        kind = "sync_restored" if action.sync_standby else "sync_reconfigured"
-        self._records.record(kind, action.reason, unit=action.unit, site=action.site)
-        return action.reason
 
     # -- approvals -------------------------------------------------------------------------
 
@@ -258,6 +221,6 @@ class Executor:
             self._state.set_approval_status(approval, "used")
 
 
-def _fields(action: AnyAction) -> dict[str, object]:
+def _fields(action: Action) -> dict[str, object]:
     names = getattr(action, "__dataclass_fields__", {})
     return {name: getattr(action, name) for name in names if name != "reason"}

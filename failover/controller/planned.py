@@ -5,14 +5,13 @@ interleaves) and re-checks the leader fence before every step:
 
 1. **check**: the unit exists, is not already in ``target``, ``target`` is UP by quorum
    and its instance answers as a standby at an epoch ≤ the route's.
-2. **sync to target**: re-send the primary its role at the same epoch with
-   ``sync_standby = target``, then wait until the target's lag is 0 — from now on every
-   acknowledged write is on the target.
+2. **near**: wait (briefly) until the target's lag is at most one batch, so the drain
+   window stays short. The target is already one of the primary's standbys.
 3. **drain**: demote the old primary to standby at the same epoch: it stops writing
    and releases its lease (writes get 503 until step 5 — the drain window).
 4. **move**: wait for ``leases/primary/<unit>`` to be gone, then the same one-transaction
-   route move as a failover (:meth:`Executor.promote`), which tells the target it is
-   primary at epoch + 1 with the old primary as its sync standby.
+   route move as a failover (:meth:`Executor.promote`), with the target first caught up
+   from the old primary's copy, which holds every write it ever acknowledged.
 5. **verify**: the target answers ``primary`` at the new epoch.
 
 A crash between 3 and 4 leaves the old primary standby at the route's epoch with no
@@ -29,7 +28,6 @@ from failover.controller.builder import World
 from failover.controller.cycle import Controller
 from failover.controller.executor import Executor
 from failover.controller.records import RecordStore
-from failover.controller.sync_plan import standbys_for
 from failover.controller.units import AdminPort, RoleChange
 from failover.dcs import Dcs, Keys
 from failover.errors import InvalidRequest, UnsafeAction
@@ -78,15 +76,16 @@ class PlannedMoves:
                 f"{kind}_started", f"{kind} of {unit} {route.site}→{target}",
                 unit=unit, site=target, from_site=route.site, epoch=route.epoch,
             )  # fmt: skip
-            self._sync_to(world, unit, route.site, route.epoch, target)
+            self._near(world, unit, route.site, target)
             self._executor.check_fence()
-            self._admin.set_role(unit, route.site, RoleChange("standby", route.epoch))
+            drained = self._admin.set_role(unit, route.site, RoleChange("standby", route.epoch))
             self._wait_lease_gone(unit)
             action = PromoteUnit(
                 unit=unit, from_site=route.site, to_site=target,
                 expected_epoch=route.epoch, new_epoch=route.epoch + 1,
                 data_losing=False, accepted_loss=0, approval_id=None,
                 reason=f"{kind} of {unit} {route.site}→{target}",
+                catch_up_from=route.site, catch_up_to=int(drained.get("last_lsn") or 0),
             )  # fmt: skip
             self._executor.promote(action, self._build())
             self._verify(unit, target, route.epoch + 1)
@@ -128,19 +127,18 @@ class PlannedMoves:
             raise UnsafeAction(f"move {unit}", f"its primary in {route.site} does not answer")
         return route
 
-    def _sync_to(self, world: World, unit: str, site: str, epoch: int, target: str) -> None:
-        topology = world.snapshot.topology
-        sync, others = standbys_for(topology, site, target)
-        self._executor.check_fence()
-        self._admin.set_role(unit, site, RoleChange("primary", epoch, sync, others, site))
+    def _near(self, world: World, unit: str, site: str, target: str) -> None:
+        """Wait until ``target`` lags ``site``'s primary by at most one batch (or time
+        runs out: the catch-up after the drain copies the rest, only the pause grows)."""
+        batch = world.snapshot.topology.replication.batch_size
         deadline = self._clock() + CATCH_UP_SECONDS
         while self._clock() < deadline:
             view = self._admin.unit_view(unit, site) or {}
             for standby in view.get("standbys") or ():
-                if standby.get("site") == target and standby.get("lag_entries") == 0:
+                lag = standby.get("lag_entries")
+                if standby.get("site") == target and isinstance(lag, int) and lag <= batch:
                     return
             self._sleep(0.1)
-        raise UnsafeAction(f"move {unit} to {target}", "the target did not catch up in time")
 
     def _wait_lease_gone(self, unit: str) -> None:
         key = Keys(self._build_topology_name()).primary_lease(unit)

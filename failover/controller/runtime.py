@@ -148,10 +148,9 @@ class Runtime:
             out["units"][unit] = {
                 "primary_site": route.site,
                 "epoch": route.epoch,
-                "sync_standby": view.sync_standby if view else None,
                 "standbys": dict(view.standbys) if view else {},
+                "durable_lsn": view.durable_lsn if view else None,
                 "acknowledged_lsn": repl.acknowledged_lsn if repl else None,
-                "sync_degraded": repl.sync_degraded if repl else None,
             }
         out["approvals"] = [_approval_json(a) for a in world.approvals if a.status == "pending"]
         return out

@@ -7,7 +7,7 @@ store), next to the routes it guards; the records store is the audit trail.
 Keys under ``/watertight/<topology>/``:
 
 - ``controller/replication/<unit>``: :class:`ReplicationMark`
-  (``epoch, acknowledged_lsn, sync_degraded, restored_at_lsn``);
+  (``epoch, acknowledged_lsn``: the highest lsn ever seen durable by the commit rule);
 - ``controller/operations/<id>``: an in-flight promotion (``InFlightPromotion``, wall time);
 - ``controller/failovers/<unit>``: ``{"moves": [MoveRecord...]}`` of the last hour;
 - ``approvals/<id>``: :class:`StoredApproval`;
@@ -35,8 +35,6 @@ HOUR = 3600.0
 class ReplicationMark:
     epoch: int
     acknowledged_lsn: int = 0
-    sync_degraded: bool = False
-    restored_at_lsn: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +78,14 @@ class ControllerState:
 
     def marks(self) -> dict[str, ReplicationMark]:
         prefix = f"{self._root}replication/"
-        return {
-            k[len(prefix) :]: ReplicationMark(**json.loads(kv.value))
-            for k, kv in self._dcs.get_prefix(prefix).items()
-        }
+        found = {}
+        for key, kv in self._dcs.get_prefix(prefix).items():
+            data = json.loads(kv.value)
+            # Marks written before quorum commit carried sync-degrade fields; only these
+            # two still mean anything.
+            mark = ReplicationMark(int(data["epoch"]), int(data.get("acknowledged_lsn", 0)))
+            found[key[len(prefix) :]] = mark
+        return found
 
     def put_mark(self, unit: str, mark: ReplicationMark) -> None:
         self._dcs.put(f"{self._root}replication/{unit}", canonical_json(asdict(mark)))

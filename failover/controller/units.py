@@ -7,7 +7,6 @@ answer, raised as :class:`RoleRefused` with the instance's own reason.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -17,6 +16,7 @@ from failover.observer.addresses import SiteAddresses
 from failover.retry import Sleep, admin_call_retry
 
 ADMIN_TIMEOUT = httpx.Timeout(3.0, connect=0.5)
+CATCH_UP = httpx.Timeout(60.0, connect=0.5)
 
 
 class RoleRefused(Exception):  # noqa: N818 - an answer, not a failure
@@ -27,18 +27,18 @@ class RoleRefused(Exception):  # noqa: N818 - an answer, not a failure
 class RoleChange:
     role: str
     epoch: int
-    sync_standby: str | None = None
-    async_standbys: tuple[str, ...] = ()
+    standbys: tuple[str, ...] | None = None
     primary_site: str | None = None
 
     def body(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "role": self.role,
             "epoch": self.epoch,
-            "sync_standby": self.sync_standby,
-            "async_standbys": list(self.async_standbys),
             "primary_site": self.primary_site,
         }
+        if self.standbys is not None:
+            body["standbys"] = list(self.standbys)
+        return body
 
 
 class AdminPort(Protocol):
@@ -47,6 +47,11 @@ class AdminPort(Protocol):
     def set_role(self, unit: str, site: str, change: RoleChange) -> dict[str, Any]: ...
 
     def unit_view(self, unit: str, site: str) -> dict[str, Any] | None: ...
+
+    def catch_up(self, unit: str, site: str, source: str, epoch: int) -> dict[str, Any]:
+        """Have ``unit`` in ``site`` copy what ``source`` holds that it lacks; returns its
+        answer (``last_lsn``, ``last_entry_epoch``, ...). Raises :class:`RoleRefused`."""
+        ...
 
 
 class UnitAdmin:
@@ -74,6 +79,25 @@ class UnitAdmin:
         body = response.json()
         return body if isinstance(body, dict) else {}
 
+    def catch_up(self, unit: str, site: str, source: str, epoch: int) -> dict[str, Any]:
+        """``POST /admin/catch-up`` (not retried: one attempt may copy thousands of
+        entries; the next cycle asks again). Raises :class:`RoleRefused`."""
+        url = self._addresses.unit_url(unit, site)
+        if url is None:
+            raise RoleRefused(f"no address for {unit} in {site}")
+        body = {"source_site": source, "epoch": epoch}
+        try:
+            response = self._client.post(f"{url}/admin/catch-up", json=body, timeout=CATCH_UP)
+        except httpx.HTTPError as exc:
+            raise RoleRefused(f"{unit} in {site} unreachable: {type(exc).__name__}") from exc
+        if response.status_code >= 400:
+            raise RoleRefused(
+                f"{unit} in {site} could not catch up from {source}: "
+                f"{response.status_code} {response.text}"
+            )
+        answer = response.json()
+        return answer if isinstance(answer, dict) else {}
+
     def unit_view(self, unit: str, site: str) -> dict[str, Any] | None:
         """``GET /v1/unit`` now (None when it does not answer)."""
         url = self._addresses.unit_url(unit, site)
@@ -88,9 +112,3 @@ class UnitAdmin:
 
     def close(self) -> None:
         self._client.close()
-
-
-def role_for_primary(
-    epoch: int, sync: str | None, async_sites: Sequence[str], site: str
-) -> RoleChange:
-    return RoleChange("primary", epoch, sync, tuple(async_sites), site)

@@ -25,7 +25,15 @@ from failover.observer.report import PublishedReport
 LOG = logging.getLogger("failover.observer")
 
 #: What a report keeps of each instance's ``/v1/unit`` (the controller needs no more).
-UNIT_FIELDS = ("role", "epoch", "last_lsn", "sync_standby", "standbys", "fence_reason")
+UNIT_FIELDS = (
+    "role",
+    "epoch",
+    "last_lsn",
+    "last_entry_epoch",
+    "durable_lsn",
+    "standbys",
+    "fence_reason",
+)
 
 
 class RoundProber(Protocol):
@@ -82,7 +90,7 @@ class Observer:
             site_failures=dict(self._site_counts),
             instance_failures=dict(self._instance_counts),
             units=_units_seen(result),
-            sync_applied=_sync_applied(result),
+            acknowledged=_acknowledged(result),
         )
         published = self._publisher.publish(report)
         observed = ObservedRound(result, report, published, self._wall())
@@ -113,21 +121,20 @@ def _units_seen(result: RoundResult) -> dict[str, dict[str, Any]]:
     return seen
 
 
-def _sync_applied(result: RoundResult) -> dict[str, int]:
-    """Per unit: what a reached primary says its sync standby applied (acknowledged bound)."""
+def _acknowledged(result: RoundResult) -> dict[str, int]:
+    """Per unit: the durable lsn a reached primary reports (an acknowledged bound)."""
     found: dict[str, int] = {}
     for (unit, _site), probe in result.instances.items():
-        lsn = sync_applied_lsn(probe.body)
+        lsn = durable_lsn(probe.body)
         if lsn is not None:
             found[unit] = max(found.get(unit, 0), lsn)
     return found
 
 
-def sync_applied_lsn(body: Mapping[str, Any] | None) -> int | None:
-    """The applied LSN a primary reports for its *sync* standby, if it names one."""
-    if not body or body.get("role") != "primary" or not body.get("sync_standby"):
+def durable_lsn(body: Mapping[str, Any] | None) -> int | None:
+    """The lsn a primary reports durable by the commit rule: every write it acknowledged
+    is at or below it, so it bounds what a failover must keep."""
+    if not body or body.get("role") != "primary":
         return None
-    for standby in body.get("standbys") or ():
-        if standby.get("site") == body["sync_standby"] and standby.get("applied_lsn") is not None:
-            return int(standby["applied_lsn"])
-    return None
+    lsn = body.get("durable_lsn")
+    return lsn if isinstance(lsn, int) else None

@@ -4,8 +4,8 @@ Times in the stored report are Unix seconds (wall clock): reports cross processe
 controller's snapshot builder converts them to its own clock. Besides the failure
 counters of :class:`~failover.snapshot.ObserverReport`, a report carries what the
 observer saw of each unit (``units``: role, epoch, last LSN per site) and, for each
-primary it reached, the highest LSN that primary reported applied by its *sync* standby
-(``sync_applied``): the controller's acknowledged-LSN high-water mark comes from there.
+primary it reached, the highest LSN that primary reported durable by the commit rule
+(``acknowledged``): the controller's acknowledged-LSN high-water mark comes from there.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class PublishedReport:
     site_failures: Mapping[str, int]
     instance_failures: Mapping[tuple[str, str], int]
     units: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    sync_applied: Mapping[str, int] = field(default_factory=dict)
+    acknowledged: Mapping[str, int] = field(default_factory=dict)
 
     def encode(self) -> str:
         return canonical_json(
@@ -40,7 +40,7 @@ class PublishedReport:
                     f"{u}/{s}": n for (u, s), n in self.instance_failures.items()
                 },
                 "units": {u: dict(v) for u, v in self.units.items()},
-                "sync_applied": dict(self.sync_applied),
+                "acknowledged": dict(self.acknowledged),
             }
         )
 
@@ -58,7 +58,7 @@ class PublishedReport:
                 site_failures={str(s): int(n) for s, n in data["site_failures"].items()},
                 instance_failures={(k[0], k[1]): n for k, n in failures.items()},
                 units=dict(data.get("units", {})),
-                sync_applied={str(u): int(n) for u, n in data.get("sync_applied", {}).items()},
+                acknowledged={str(u): int(n) for u, n in data.get("acknowledged", {}).items()},
             )
         except (KeyError, TypeError, AttributeError, IndexError) as exc:
             raise ValueError(f"malformed observer report: {exc}") from exc

@@ -41,8 +41,9 @@ def test_even_units_are_primary_in_production_and_odd_in_same_city() -> None:
     for i, unit in enumerate(topology.units):
         placement = topology.placement(unit)
         assert placement.primary == ("production" if i % 2 == 0 else "same-city")
-        assert placement.async_standby == "remote-dr"
-        assert {placement.primary, placement.sync_standby} == {"production", "same-city"}
+        assert placement.remote_standby == "remote-dr"
+        assert {placement.primary, placement.city_standby} == {"production", "same-city"}
+        assert placement.standbys == topology.standbys_of(placement.primary)
 
 
 def test_bucket_hash_is_pinned_across_machines_and_versions() -> None:
@@ -108,15 +109,25 @@ BROKEN = {
         "units[3].primary",
         "unknown site 'prod'",
     ),
-    "unit with two primaries": (
-        lambda d: d["units"][0].update(sync_standby="production"),
+    "a primary in the dr site": (
+        lambda d: d["units"][0].update(primary="remote-dr"),
         "units[0].primary",
-        "two primaries",
+        "must start in an active site",
     ),
-    "sync standby in another city": (
-        lambda d: d["units"][1].update(sync_standby="remote-dr", async_standby="production"),
+    "a standby named by hand (placement is derived)": (
+        lambda d: d["units"][1].update(sync_standby="production"),
         "units[1].sync_standby",
-        "another city",
+        "Extra inputs are not permitted",
+    ),
+    "an unknown commit rule": (
+        lambda d: d["replication"].update(commit_rule="majority"),
+        "replication.commit_rule",
+        "any-standby",
+    ),
+    "a negative link delay": (
+        lambda d: d["network"].update(cross_city_delay_ms=-1),
+        "network.cross_city_delay_ms",
+        "greater than or equal to 0",
     ),
     "buckets not covering 0..1023": (
         lambda d: d["units"][7].update(buckets="896-1000"),

@@ -43,7 +43,7 @@ class Instance:
     role: str
     epoch: int
     last_lsn: int = 0
-    sync_standby: str | None = None
+    last_entry_epoch: int = 0
     applied: dict[str, int] = field(default_factory=dict)
 
 
@@ -61,20 +61,19 @@ class FakeUnits:
             placement = topology.placement(unit)
             for site in topology.site_names:
                 primary = site == placement.primary
-                self.instances[unit, site] = Instance(
-                    "primary" if primary else "standby",
-                    1,
-                    sync_standby=placement.sync_standby if primary else None,
-                )
+                instance = Instance("primary" if primary else "standby", 1)
+                if primary:
+                    instance.applied = dict.fromkeys(placement.standbys, 0)
+                self.instances[unit, site] = instance
 
     def body(self, unit: str, site: str) -> dict[str, Any] | None:
         if site in self.down or (unit, site) in self.crashed:
             return None
         i = self.instances[unit, site]
         body: dict[str, Any] = {"unit": unit, "site": site, "role": i.role, "epoch": i.epoch}
-        body["last_lsn"] = i.last_lsn
+        body["last_lsn"], body["last_entry_epoch"] = i.last_lsn, i.last_entry_epoch
         if i.role == "primary":
-            body["sync_standby"] = i.sync_standby
+            body["durable_lsn"] = max(i.applied.values(), default=i.last_lsn)
             body["standbys"] = [
                 {"site": s, "applied_lsn": lsn, "lag_entries": i.last_lsn - lsn}
                 for s, lsn in i.applied.items()
@@ -84,9 +83,7 @@ class FakeUnits:
     # AdminPort -----------------------------------------------------------------------
 
     def set_role(self, unit: str, site: str, change: RoleChange) -> dict[str, Any]:
-        self.log.append(
-            f"role {unit}@{site} {change.role} e{change.epoch} sync={change.sync_standby}"
-        )
+        self.log.append(f"role {unit}@{site} {change.role} e{change.epoch}")
         if site in self.down or (unit, site) in self.crashed:
             raise RoleRefused(f"{unit} in {site} unreachable")
         i = self.instances[unit, site]
@@ -95,11 +92,21 @@ class FakeUnits:
         if i.role == "primary" and change.role != "primary":
             self.on_release(unit, site)
         i.role, i.epoch = change.role, change.epoch
-        i.sync_standby = change.sync_standby if change.role == "primary" else None
         if change.role == "primary":
-            i.applied = {s: i.last_lsn for s in (change.sync_standby, *change.async_standbys) if s}
+            standbys = change.standbys or self.topology.standbys_of(site)
+            i.applied = dict.fromkeys(standbys, i.last_lsn)
             self.on_primary(unit, site, change.epoch)
-        return {"role": i.role, "epoch": i.epoch}
+        return {"role": i.role, "epoch": i.epoch, "last_lsn": i.last_lsn}
+
+    def catch_up(self, unit: str, site: str, source: str, epoch: int) -> dict[str, Any]:
+        self.log.append(f"catch-up {unit}@{site} from {source}")
+        for where in (site, source):
+            if where in self.down or (unit, where) in self.crashed:
+                raise RoleRefused(f"{unit} in {where} unreachable")
+        mine, theirs = self.instances[unit, site], self.instances[unit, source]
+        fetched = max(0, theirs.last_lsn - mine.last_lsn)
+        mine.last_lsn, mine.last_entry_epoch = theirs.last_lsn, theirs.last_entry_epoch
+        return {"last_lsn": mine.last_lsn, "fetched": fetched, "discarded": 0}
 
     def unit_view(self, unit: str, site: str) -> dict[str, Any] | None:
         return self.body(unit, site)

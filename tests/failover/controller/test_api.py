@@ -122,7 +122,7 @@ def test_accepting_less_than_the_estimated_loss_is_refused(
     assert world.runtime.state.approval(approval.id).status == "pending"  # type: ignore[union-attr]
 
 
-def test_a_switchover_moves_the_unit_with_its_old_primary_as_sync_standby(
+def test_a_switchover_catches_the_target_up_from_the_drained_primary_and_moves_the_unit(
     client: TestClient, world: World
 ) -> None:
     answer = client.post("/v1/switchover", json={"unit": "u00", "to": "same-city"}, headers=AUTH)
@@ -130,7 +130,9 @@ def test_a_switchover_moves_the_unit_with_its_old_primary_as_sync_standby(
     assert answer.json()["moves"] == ["switchover: u00 production→same-city at epoch 2"]
     assert world.route("u00") == ("same-city", 2)
     new = world.units.instances["u00", "same-city"]
-    assert (new.role, new.epoch, new.sync_standby) == ("primary", 2, "production")
+    assert (new.role, new.epoch) == ("primary", 2)
+    assert set(new.applied) == {"production", "remote-dr"}
+    assert "catch-up u00@same-city from production" in world.log
     assert world.units.instances["u00", "production"].role == "standby"
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 from harness import World
 
 from failover.controller.state import ControllerState, ReplicationMark
-from failover.controller.units import RoleChange
 from failover.dcs import RouteStore
 from failover.snapshot import InFlightPromotion
 
@@ -42,38 +41,29 @@ def test_production_down_moves_its_units_to_same_city_at_the_next_epoch(world: W
         assert world.units.instances[unit, "same-city"].epoch == 2
 
 
-def test_a_primary_without_sync_standby_is_recorded_degraded_before_it_is_told(
-    world: World,
-) -> None:
-    state = ControllerState(world.dcs, world.keys)
-    seen: list[tuple[str, bool]] = []
-    original = world.units.set_role
-
-    def checking(unit: str, site: str, change: RoleChange) -> dict[str, object]:
-        if change.role == "primary" and change.sync_standby is None:
-            mark = state.marks().get(unit)
-            seen.append(
-                (unit, mark is not None and mark.sync_degraded and mark.epoch == change.epoch)
-            )
-        return original(unit, site, change)
-
-    world.units.set_role = checking  # type: ignore[method-assign]
+def test_surviving_primaries_are_told_nothing_when_production_dies(world: World) -> None:
     take_down(world, "production")
     for _ in range(4):
         world.cycle()
-    assert sorted(seen) == [(u, True) for u in sorted(EVEN + ODD)]
-
-
-def test_surviving_primaries_drop_their_sync_standby_only_when_its_site_is_down(
-    world: World,
-) -> None:
-    take_down(world, "production")
-    for _ in range(4):
-        world.cycle()
-    for unit in ODD:
-        assert world.units.instances[unit, "same-city"].sync_standby is None
+    assert not [line for line in world.log if any(f" {u}@" in line for u in ODD)]
     kinds = world.kinds()
     assert kinds.index("site_down") < kinds.index("promoting") < kinds.index("promoted")
+
+
+def test_a_city_standby_behind_the_remote_one_is_caught_up_before_its_route_moves(
+    world: World,
+) -> None:
+    for site, lsn in (("production", 9), ("same-city", 3), ("remote-dr", 9)):
+        instance = world.units.instances["u00", site]
+        instance.last_lsn, instance.last_entry_epoch = lsn, 1
+    world.cycle()
+    take_down(world, "production")
+    sentences = [world.cycle() for _ in range(4)]
+    assert any("caught up from remote-dr to lsn 9 first" in s for s in sentences), sentences
+    log = [line for line in world.log if "u00@" in line]
+    assert log == ["catch-up u00@same-city from remote-dr", "role u00@same-city primary e2"]
+    assert world.units.instances["u00", "same-city"].last_lsn == 9
+    assert "caught_up" in world.kinds()
 
 
 def test_a_partition_between_the_city_a_sites_moves_nothing(world: World) -> None:
@@ -85,64 +75,11 @@ def test_a_partition_between_the_city_a_sites_moves_nothing(world: World) -> Non
     assert {world.route(u)[1] for u in EVEN + ODD} == {1}
 
 
-def test_the_sync_standby_comes_back_when_its_site_is_up_and_caught_up(world: World) -> None:
-    take_down(world, "production")
-    for _ in range(4):
-        world.cycle()
-    world.units.down.clear()
-    for unit in world.topology.units:  # production restarted as standbys following epoch
-        instance = world.units.instances[unit, "production"]
-        instance.role, instance.epoch = "standby", world.route(unit)[1]
-    sentences = [world.cycle() for _ in range(3)]
-    assert any("restoring production as the sync standby of u01" in s for s in sentences)
-    for unit in EVEN + ODD:
-        assert world.units.instances[unit, "same-city"].sync_standby == "production"
-
-
-def test_a_healed_degraded_unit_fails_over_without_approval_after_its_primary_dies(
-    world: World,
-) -> None:
-    # Chaos seeds 6 and 10: the mark of an old, healed episode outlived it and held the
-    # failover of u01 for a person once its primary (which alone could report) was dead.
-    take_down(world, "production")
-    for _ in range(4):
-        world.cycle()
-    world.units.down.clear()
-    for unit in world.topology.units:
-        instance = world.units.instances[unit, "production"]
-        instance.role, instance.epoch = "standby", world.route(unit)[1]
-    for _ in range(3):
-        world.cycle()
-    assert "sync_healed" in world.kinds()
-    assert world.units.instances["u01", "same-city"].sync_standby == "production"
-    world.units.crashed.add(("u01", "same-city"))
-    world.release_lease("u01", "same-city")
-    sentences = [world.cycle() for _ in range(6)]
-    assert not any("requesting approval" in s for s in sentences), sentences
-    assert world.route("u01") == ("production", 2)
-
-
-def test_a_crashed_sync_standby_process_degrades_only_its_unit_and_comes_back(
-    world: World,
-) -> None:
+def test_a_crashed_standby_process_changes_nothing(world: World) -> None:
     world.cycle()
     world.units.crashed.add(("u00", "same-city"))  # u00's primary is in production
     sentences = [world.cycle() for _ in range(4)]
-    assert any("degrading u00 in production to no sync standby" in s for s in sentences)
-    assert world.units.instances["u00", "production"].sync_standby is None
-    assert all(world.units.instances[u, "production"].sync_standby for u in EVEN[1:])
-    assert [world.route(u) for u in EVEN + ODD] == [("production", 1)] * 4 + [("same-city", 1)] * 4
-    world.units.crashed.clear()  # restarted as a standby of the same epoch
-    sentences = [world.cycle() for _ in range(3)]
-    assert any("restoring same-city as the sync standby of u00" in s for s in sentences)
-    assert world.units.instances["u00", "production"].sync_standby == "same-city"
-
-
-def test_a_sync_standby_one_observer_cannot_reach_is_not_degraded(world: World) -> None:
-    world.cuts.add(frozenset(("production", "same-city")))
-    for _ in range(6):
-        world.cycle()
-    assert all(world.units.instances[u, "production"].sync_standby for u in EVEN)
+    assert all(s.startswith("no action") for s in sentences), sentences
     assert world.log == []
 
 

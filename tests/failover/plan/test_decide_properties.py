@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 
 from failover.actions import AssignPrimary, DemoteInstance, PromoteUnit, RequestApproval
-from failover.decision import Decision, decide
+from failover.plan import Decision, decide
 from failover.quorum import SiteState, instance_verdict, site_verdicts
 from failover.snapshot import (
     Approval,
@@ -76,8 +76,9 @@ INSTANCE_STATES = st.builds(
     role=st.sampled_from([None, *Role]),
     epoch=st.one_of(st.none(), st.integers(0, 5)),
     applied_lsn=st.one_of(st.none(), LSNS),
+    last_entry_epoch=st.one_of(st.none(), st.integers(0, 5)),
 )
-REPLICATION = st.builds(UnitReplication, LSNS, st.booleans())
+REPLICATION = st.builds(UnitReplication, LSNS)
 RARELY = st.integers(0, 9).map(lambda n: n == 0)
 ONE_IN_FIVE = st.integers(0, 4).map(lambda n: n == 0)
 
@@ -263,7 +264,7 @@ def arbitrary_snapshots(draw: st.DrawFn, topology: Topology) -> Snapshot:
 
 @st.composite
 def unit_conditions(draw: st.DrawFn, s: Snapshot) -> Snapshot:
-    """Per unit: lease kept or expired, acknowledged position, standby lag, degradation."""
+    """Per unit: lease kept or expired, acknowledged position, standby positions."""
     k = of(s.topology)
     keep = dict(zip(s.topology.units, draw(k.keep_lease), strict=True))
     replication = {u: draw(REPLICATION) for u in s.topology.units}
@@ -271,7 +272,7 @@ def unit_conditions(draw: st.DrawFn, s: Snapshot) -> Snapshot:
     for key, lsn in zip(k.pairs, draw(k.lags), strict=True):
         state = instances[key]
         if state.reachable and state.role is Role.STANDBY:
-            instances[key] = replace(state, applied_lsn=lsn)
+            instances[key] = replace(state, applied_lsn=lsn, last_entry_epoch=1)
     leases = {u: h for u, h in s.leases.items() if keep[u]}
     return replace(s, leases=leases, replication=replication, instances=instances)
 
@@ -498,8 +499,50 @@ def test_plausible_snapshots_reach_approval_requests() -> None:
     find(PLAUSIBLE, asks, settings=SEARCH)
 
 
+def test_plausible_snapshots_reach_loss_free_promotions_after_a_catch_up() -> None:
+    def caught_up(s: Snapshot) -> bool:
+        return any(m.catch_up_from and not m.data_losing for m in promotions(decide(s)))
+
+    find(PLAUSIBLE, caught_up, settings=SEARCH)
+
+
 def test_plausible_snapshots_reach_re_promotions_in_place() -> None:
     def in_place(s: Snapshot) -> bool:
         return any(m.from_site == m.to_site for m in promotions(decide(s)))
 
     find(PLAUSIBLE, in_place, settings=SEARCH)
+
+
+@PROPERTY_SETTINGS
+@given(ANY_SNAPSHOT)
+def test_a_loss_free_promotion_ends_at_or_above_every_other_copy(snapshot: Snapshot) -> None:
+    """Invariant 2 under quorum commit: every acknowledged write is on one of the two
+    other copies, so a promotion that claims to lose nothing must know both positions
+    and, after its catch-up, rank at least as high as each of them."""
+    for move in decide(snapshot).actions:
+        if not isinstance(move, PromoteUnit) or move.data_losing or move.from_site == move.to_site:
+            continue
+        others = [s for s in snapshot.topology.site_names if s != move.from_site]
+        positions = {s: snapshot.instance(move.unit, s).position for s in others}
+        assert all(p is not None for p in positions.values()), (move, positions)
+        own = positions[move.to_site]
+        assert own is not None
+        if move.catch_up_from is not None:
+            source = positions[move.catch_up_from]
+            assert source is not None and source > own
+            own = source
+        assert all(own >= p for p in positions.values() if p is not None), (move, positions)
+        acknowledged = snapshot.replication[move.unit].acknowledged_lsn
+        assert own[1] >= acknowledged
+
+
+@PROPERTY_SETTINGS
+@given(ANY_SNAPSHOT)
+def test_an_automatic_loss_free_failover_never_lands_in_remote_dr_by_default(
+    snapshot: Snapshot,
+) -> None:
+    if snapshot.topology.policy.remote_dr_auto_promotion:
+        return
+    for move in decide(snapshot).actions:
+        if isinstance(move, PromoteUnit) and move.approval_id is None:
+            assert move.to_site != snapshot.topology.dr_site or move.from_site == move.to_site

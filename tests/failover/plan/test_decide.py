@@ -1,4 +1,4 @@
-"""The failover decision on the named scenarios of DESIGN §3, with the sentences it returns."""
+"""The decision on the named scenarios of docs/design.md §3, with the sentences it returns."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from failover.actions import (
     RequestApproval,
     ResolveOperation,
 )
-from failover.decision import Decision, OutcomeKind, decide
+from failover.plan import Decision, OutcomeKind, decide
 from failover.snapshot import (
     Approval,
     FailoverRecord,
@@ -115,9 +115,8 @@ def with_route(s: Snapshot, unit: str, site: str, epoch: int) -> Snapshot:
     return replace(s, routes={**s.routes, unit: Route(site, epoch)})
 
 
-def with_acknowledged(s: Snapshot, unit: str, lsn: int, *, degraded: bool = False) -> Snapshot:
-    replication = {**s.replication, unit: UnitReplication(lsn, degraded)}
-    return replace(s, replication=replication)
+def with_acknowledged(s: Snapshot, unit: str, lsn: int) -> Snapshot:
+    return replace(s, replication={**s.replication, unit: UnitReplication(lsn)})
 
 
 def promotions(decision: Decision) -> dict[str, PromoteUnit]:
@@ -274,11 +273,43 @@ def test_a_lagging_sync_standby_needs_an_approval_naming_the_loss() -> None:
     )
 
 
-def test_degraded_replication_makes_even_an_up_to_date_sync_standby_data_losing() -> None:
-    snapshot = with_acknowledged(production_outage(), "u02", 0, degraded=True)
+def test_a_city_standby_behind_the_remote_one_is_caught_up_from_it_then_promoted() -> None:
+    snapshot = with_acknowledged(production_outage(), "u02", 40)
+    snapshot = with_instance(snapshot, "u02", "same-city", applied_lsn=25, last_entry_epoch=1)
+    snapshot = with_instance(snapshot, "u02", "remote-dr", applied_lsn=40, last_entry_epoch=1)
     decision = decide(snapshot)
-    assert "u02" not in promotions(decision)
-    assert requests(decision)["u02"].data_losing
+    move = promotions(decision)["u02"]
+    assert (move.to_site, move.data_losing, move.approval_id) == ("same-city", False, None)
+    assert (move.catch_up_from, move.catch_up_to) == ("remote-dr", 40)
+    assert "caught up from remote-dr to lsn 40 first" in decision.summary
+
+
+def test_a_copy_with_a_newer_last_epoch_outranks_a_longer_one() -> None:
+    snapshot = production_outage()
+    snapshot = with_instance(snapshot, "u02", "same-city", applied_lsn=30, last_entry_epoch=1)
+    snapshot = with_instance(snapshot, "u02", "remote-dr", applied_lsn=28, last_entry_epoch=2)
+    snapshot = with_route(snapshot, "u02", "production", 2)
+    snapshot = with_instance(snapshot, "u02", "same-city", epoch=2)
+    snapshot = with_instance(snapshot, "u02", "remote-dr", epoch=2)
+    move = promotions(decide(snapshot))["u02"]
+    assert (move.to_site, move.catch_up_from, move.catch_up_to) == ("same-city", "remote-dr", 28)
+
+
+def test_a_standby_whose_position_cannot_be_learned_makes_any_promotion_data_losing() -> None:
+    snapshot = instance_dead(production_outage(), "u04", "remote-dr")
+    decision = decide(snapshot)
+    assert "u04" not in promotions(decision)
+    request = requests(decision)["u04"]
+    assert (request.to_site, request.data_losing) == ("same-city", True)
+    assert "the position of remote-dr cannot be learned" in decision.summary
+
+
+def test_an_up_to_date_city_standby_is_promoted_without_a_catch_up() -> None:
+    snapshot = with_acknowledged(production_outage(), "u06", 9)
+    for site in ("same-city", "remote-dr"):
+        snapshot = with_instance(snapshot, "u06", site, applied_lsn=9, last_entry_epoch=1)
+    move = promotions(decide(snapshot))["u06"]
+    assert (move.to_site, move.catch_up_from, move.data_losing) == ("same-city", None, False)
 
 
 def test_the_policy_may_allow_data_losing_failover_to_a_lagging_sync_standby() -> None:
