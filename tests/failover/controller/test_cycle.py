@@ -7,6 +7,7 @@ from pathlib import Path
 from harness import World
 
 from failover.controller.state import ControllerState, ReplicationMark
+from failover.controller.units import RoleChange
 from failover.dcs import RouteStore
 from failover.snapshot import InFlightPromotion
 
