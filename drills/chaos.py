@@ -1,23 +1,27 @@
-"""Randomized fault matrix: a drill whose method is a random sequence of faults and heals.
+"""Randomized fault matrix: a drill whose method is a random mix of site losses and cuts.
 
 :func:`plan_chaos` turns a seed into an ordinary :class:`~drills.spec.DrillSpec` (pure:
 the same seed and duration always give the same drill, so a failing seed is replayed
 with ``watertight drill chaos --seed N --duration S``). The runner runs it like any
-other drill; only invariants are judged, never timings:
+other drill; only invariants are judged, never timings.
 
-- no acknowledged write lost (``rpo_lost_acknowledged: 0``) — one fault at a time, so
-  city A always keeps a site and every failover stays inside city A;
+The method is a sequence of *episodes*. Each episode loses one site (``site-down`` or
+``site-hang``, any of the three sites) and cuts one link (``partition``, any pair of
+sites, city A ⟷ remote-dr included), the two overlapping in random order; then repairs
+both (``site-up`` of the lost site, ``heal``) in random order. The next episode starts
+only once both are repaired, so **at most one site is lost at a time**. Quorum commit
+keeps every acknowledged write on two sites, so one lost site loses nothing; a cut loses
+no copy. Hence the invariants, judged strictly:
+
+- no acknowledged write lost (``rpo_lost_acknowledged: 0``);
 - no split brain and no double posting (always judged);
 - every unit serving again after the last repair (``all_units_recover`` and an
   ``all-units-serving`` steady-state probe over the quiet tail of the load).
-
-The vocabulary is the library's: ``site-down``/``site-hang`` repaired by ``site-up``,
-``partition`` and ``slow`` repaired by ``heal``, ``unit-crash`` repaired by ``site-up``
-of its site (which restarts dead processes as standbys).
 """
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Any
 
@@ -26,42 +30,46 @@ from failover.topology import Topology
 
 WARM_UP_SECONDS = 6.0
 QUIET_TAIL_SECONDS = 15.0
-MIN_DURATION_SECONDS = WARM_UP_SECONDS + QUIET_TAIL_SECONDS + 4.0
-FAULTS = ("site-down", "site-hang", "partition", "slow", "unit-crash")
+EPISODE_SECONDS = 8.0
+"""The room an episode needs before the quiet tail: its second fault comes 1–3 s after
+the first, and each repair 4–8 s after its fault (cut short by the quiet tail)."""
+MIN_DURATION_SECONDS = WARM_UP_SECONDS + EPISODE_SECONDS + QUIET_TAIL_SECONDS
+LOSSES = ("site-down", "site-hang")
+REPAIRS = frozenset({"site-up", "heal"})
 
 
-def _fault(rng: random.Random, topology: Topology) -> tuple[dict[str, Any], dict[str, Any]]:
-    """One fault and the step that repairs it (both without ``at``)."""
+def _episode(
+    rng: random.Random, topology: Topology, start: float, last: float
+) -> list[tuple[float, dict[str, Any]]]:
+    """One site loss and one cut, overlapping, each repaired by ``last``: timed steps
+    ``(at, step)`` in time order (repairs after both faults)."""
     sites = list(topology.site_names)
-    kind = rng.choice(FAULTS)
-    if kind in ("site-down", "site-hang"):
-        site = rng.choice(sites)
-        return {"action": kind, "site": site}, {"action": "site-up", "site": site}
-    if kind == "partition":
-        a, b = rng.sample(sites, 2)
-        return {"action": "partition", "a": a, "b": b}, {"action": "heal"}
-    if kind == "slow":
-        site = rng.choice(sites)
-        return {"action": "slow", "site": site, "ms": rng.choice((50, 100, 200))}, {
-            "action": "heal"
-        }
-    unit = rng.choice(list(topology.units))
-    site = rng.choice(sites)
-    return {"action": "unit-crash", "unit": unit, "site": site}, {"action": "site-up", "site": site}
+    lost = rng.choice(sites)
+    a, b = rng.sample(sites, 2)
+    faults = [
+        ({"action": rng.choice(LOSSES), "site": lost}, {"action": "site-up", "site": lost}),
+        ({"action": "partition", "a": a, "b": b}, {"action": "heal"}),
+    ]
+    rng.shuffle(faults)
+    timed: list[tuple[float, dict[str, Any]]] = []
+    for i, (fault, repair) in enumerate(faults):
+        fault_at = start if i == 0 else start + rng.uniform(1.0, 3.0)
+        timed.append((round(fault_at, 1), fault))
+        timed.append((round(min(last, fault_at + rng.uniform(4.0, 8.0)), 1), repair))
+    return sorted(timed, key=lambda step: (step[0], step[1]["action"] in REPAIRS))
 
 
 def chaos_method(seed: int, duration: float, topology: Topology) -> list[dict[str, Any]]:
-    """Faults and repairs, one fault at a time, all within ``[warm-up, end - quiet tail]``."""
+    """Episodes (see the module docstring) within ``[warm-up, end - quiet tail]``, 4–8 s
+    apart; at least one, given :data:`MIN_DURATION_SECONDS`."""
     rng = random.Random(seed)
-    last = duration - QUIET_TAIL_SECONDS
+    last = math.floor((duration - QUIET_TAIL_SECONDS) * 10) / 10  # steps are on 0.1 s
     steps: list[dict[str, Any]] = []
     t = WARM_UP_SECONDS
-    while t + 3.0 <= last:
-        fault, repair = _fault(rng, topology)
-        repair_at = min(last, t + rng.uniform(3.0, 8.0))
-        steps.append({"at": round(t, 1), **fault})
-        steps.append({"at": round(repair_at, 1), **repair})
-        t = repair_at + rng.uniform(4.0, 8.0)
+    while t + EPISODE_SECONDS <= last:
+        timed = _episode(rng, topology, t, last)
+        steps.extend({"at": at, **step} for at, step in timed)
+        t = timed[-1][0] + rng.uniform(4.0, 8.0)
     return steps
 
 
@@ -73,25 +81,23 @@ def chaos_rollbacks(method: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [*({"action": "site-up", "site": site} for site in sites), {"action": "heal"}]
 
 
-def plan_chaos(
+def chaos_document(
     seed: int,
     duration: float,
     topology: Topology,
     rate_per_second: float = 10.0,
     customers: int = 100,
-) -> DrillSpec:
-    """The chaos drill of ``seed``: ``duration`` seconds of load (at least
-    :data:`MIN_DURATION_SECONDS`), faults and repairs, invariants only."""
-    if duration < MIN_DURATION_SECONDS:
-        raise ValueError(f"chaos needs a duration of at least {MIN_DURATION_SECONDS:g} s")
+) -> dict[str, Any]:
+    """The chaos drill of ``seed`` as a drill document (what a YAML file would hold)."""
     method = chaos_method(seed, duration, topology)
-    document = {
+    return {
         "name": f"chaos-seed-{seed}",
-        "title": f"Chaos: random faults and heals (seed {seed}, {duration:g} s)",
-        "description": "Random faults from the library vocabulary, one at a time; only "
-        "invariants are judged (no lost acknowledged write, no split brain, no double "
-        "posting, every unit serving again after the heal). Replay: "
-        f"`watertight drill chaos --seed {seed} --duration {duration:g}`.",
+        "title": f"Chaos: random site losses and cuts (seed {seed}, {duration:g} s)",
+        "description": "Random episodes of one site lost and one link cut, overlapping, "
+        "at most one site lost at a time; only invariants are judged (no lost "
+        "acknowledged write, no split brain, no double posting, every unit serving again "
+        f"after the heal). Replay: `watertight drill chaos --seed {seed} "
+        f"--duration {duration:g}`.",
         "load": {
             "rate_per_second": rate_per_second,
             "customers": customers,
@@ -103,4 +109,18 @@ def plan_chaos(
         "expect": {"rpo_lost_acknowledged": 0, "split_brain": False, "double_posting": False},
         "rollbacks": chaos_rollbacks(method),
     }
+
+
+def plan_chaos(
+    seed: int,
+    duration: float,
+    topology: Topology,
+    rate_per_second: float = 10.0,
+    customers: int = 100,
+) -> DrillSpec:
+    """The chaos drill of ``seed``: ``duration`` seconds of load (at least
+    :data:`MIN_DURATION_SECONDS`), episodes of faults and repairs, invariants only."""
+    if duration < MIN_DURATION_SECONDS:
+        raise ValueError(f"chaos needs a duration of at least {MIN_DURATION_SECONDS:g} s")
+    document = chaos_document(seed, duration, topology, rate_per_second, customers)
     return parse_spec(document, source=f"<chaos seed {seed}>", topology=topology)

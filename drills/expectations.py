@@ -6,7 +6,9 @@ report (DESIGN §5) — in a fixed order, so reports of the same input are ident
 
 Always judged (safe defaults, see :class:`drills.spec.Expect`): ``rpo_lost_acknowledged``,
 ``split_brain``, ``double_posting`` and ``all_units_recover`` (row ``unrecovered_units``).
-The others only when the spec states them.
+The others only when the spec states them. Duration bounds (``rto_seconds_max``,
+``survivors_interruption_seconds_max``, ``unit_interruption_seconds_max``) fail when the
+measured duration is unknown: a unit that never recovered meets no bound.
 """
 
 from __future__ import annotations
@@ -42,10 +44,7 @@ class ExpectationResult:
 def evaluate(expect: Expect, m: Measurements) -> list[ExpectationResult]:
     """Every expectation of ``expect`` judged against ``m``, in a fixed order."""
     results = [_recovery(m)] if expect.all_units_recover else []
-    if expect.rto_seconds_max is not None:
-        rto = m.rto_seconds
-        passed = rto is not None and rto <= expect.rto_seconds_max
-        results.append(ExpectationResult("rto_seconds_max", expect.rto_seconds_max, rto, passed))
+    results += _durations(expect, m)
     results.append(_rpo(expect, m))
     results.append(ExpectationResult("split_brain", False, m.split_brain, not m.split_brain))
     doubled = bool(m.double_posted_keys)
@@ -72,6 +71,33 @@ def evaluate(expect: Expect, m: Measurements) -> list[ExpectationResult]:
             ExpectationResult("errors_outside_drain_max", bound, observed, observed <= bound)
         )
     return results
+
+
+def _durations(expect: Expect, m: Measurements) -> list[ExpectationResult]:
+    """The bounds on durations the spec states, in this order: RTO (drill), longest
+    interruption of a unit that did not move, longest interruption of any unit."""
+    bounded = (
+        ("rto_seconds_max", expect.rto_seconds_max, m.rto_seconds),
+        (
+            "survivors_interruption_seconds_max",
+            expect.survivors_interruption_seconds_max,
+            m.survivors_interruption_seconds,
+        ),
+        (
+            "unit_interruption_seconds_max",
+            expect.unit_interruption_seconds_max,
+            m.longest_interruption_seconds,
+        ),
+    )
+    return [
+        _at_most(name, bound, observed) for name, bound, observed in bounded if bound is not None
+    ]
+
+
+def _at_most(name: str, bound: float, observed: float | None) -> ExpectationResult:
+    """Passes when ``observed`` is known and ≤ ``bound``; ``None`` (a unit that never
+    recovered) always fails."""
+    return ExpectationResult(name, bound, observed, observed is not None and observed <= bound)
 
 
 def _recovery(m: Measurements) -> ExpectationResult:

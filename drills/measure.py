@@ -19,6 +19,20 @@ Definitions (documented for auditors in ``docs/drills.md``):
   whose last attempt failed never recovered: RTO ``None``, and the drill fails.
 - **drill RTO** — max over affected units; ``0.0`` when no unit was affected; ``None``
   when some unit never recovered.
+- **failed stretch** — a maximal run of a unit's failed attempts, in the order they were
+  sent. Its *recovery* is the earliest answer among the successes sent after it — the
+  same "recovered" as the RTO's: the RTO is the last stretch after the fault, counted
+  from the fault time. No success sent after it: never recovered.
+- **write interruption of a unit** — its longest failed stretch over the whole drill,
+  from the *send* time of the stretch's first attempt to its recovery: the longest time
+  the load was sending to the unit without a write being acknowledged. ``0.0`` for a
+  unit whose writes never failed; ``None`` when its last stretch never recovered. Every
+  unit the load sent to has an entry. A write that is slow but succeeds is latency, not
+  interruption (the ``p99-latency`` probe judges it); one that outlasts the client's
+  timeout is a failure.
+- **longest interruption** — max over units (``None`` if one never recovered);
+  **survivors' interruption** — the same over the units that did not move (no failover,
+  see below); ``0.0`` when there is none.
 - **RPO** — acknowledged (2xx at least once) writes whose read-back is not found, found
   with different content, or missing (never read back counts as lost).
 - **double posting** — a write seen under two transaction ids (two acknowledgements with
@@ -40,6 +54,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import groupby
 from typing import Literal
 
 from drills.attempts import Attempt, ReadBack, ReadBackResult, WriteKey
@@ -104,6 +119,22 @@ class SplitBrainFinding:
 
 
 @dataclass(frozen=True, slots=True)
+class FailedStretch:
+    """A maximal run of one unit's failed attempts in sent order (module docstring).
+
+    ``started_at`` is the send time of its first attempt; ``recovered_at`` the earliest
+    answer among the successes sent after it, ``None`` if none was."""
+
+    started_at: float
+    recovered_at: float | None
+
+    @property
+    def seconds(self) -> float | None:
+        """How long the unit acknowledged nothing; ``None`` = never recovered."""
+        return None if self.recovered_at is None else self.recovered_at - self.started_at
+
+
+@dataclass(frozen=True, slots=True)
 class SecondStats:
     """Attempts *sent* during second ``[second, second + 1)`` of the drill."""
 
@@ -144,6 +175,7 @@ class Measurements:
     false_failovers: int
     errors_outside_drain: int
     series: tuple[SecondStats, ...]
+    interruption_by_unit: Mapping[str, float | None]
 
     @property
     def split_brain(self) -> bool:
@@ -160,6 +192,18 @@ class Measurements:
     @property
     def units_moved(self) -> tuple[str, ...]:
         return tuple(u for u, n in self.failovers_by_unit.items() if n > 0)
+
+    @property
+    def longest_interruption_seconds(self) -> float | None:
+        """The longest write interruption of any unit (``None``: one never recovered)."""
+        return longest(self.interruption_by_unit.values())
+
+    @property
+    def survivors_interruption_seconds(self) -> float | None:
+        """The longest write interruption of a unit that did not move; ``0.0`` when every
+        unit moved (or none was sent to); ``None`` when a survivor never recovered."""
+        moved = set(self.units_moved)
+        return longest(v for u, v in self.interruption_by_unit.items() if u not in moved)
 
 
 def measure(
@@ -192,6 +236,7 @@ def measure(
         false_failovers=sum(failovers_by_unit.values()) if expects_no_failover else 0,
         errors_outside_drain=errors_outside_drain(attempts, actions, drain_window_seconds),
         series=per_second(attempts),
+        interruption_by_unit=interruption_per_unit(attempts),
     )
 
 
@@ -215,16 +260,29 @@ def _sent_order(attempt: Attempt) -> tuple[float, float, str, str, int]:
     )
 
 
+def failed_stretches(attempts: Iterable[Attempt]) -> list[FailedStretch]:
+    """One unit's failed stretches, in sent order; see the module docstring."""
+    runs = [list(run) for _, run in groupby(sorted(attempts, key=_sent_order), key=_ok)]
+    stretches = []
+    recovered_at: float | None = None  # earliest answer of a success sent after the run
+    for run in reversed(runs):
+        if run[0].ok:
+            earliest = min(a.answered_at for a in run)
+            recovered_at = earliest if recovered_at is None else min(recovered_at, earliest)
+        else:
+            stretches.append(FailedStretch(started_at=run[0].sent_at, recovered_at=recovered_at))
+    return stretches[::-1]
+
+
 def unit_rto(attempts: Iterable[Attempt], fault_at: float) -> tuple[bool, float | None]:
-    """``(affected, rto)`` of one unit's attempts; see the module docstring."""
-    after = sorted((a for a in attempts if a.answered_at >= fault_at), key=_sent_order)
-    failures = [i for i, a in enumerate(after) if not a.ok]
-    if not failures:
+    """``(affected, rto)`` of one unit's attempts: its last failed stretch among the
+    attempts answered at or after ``fault_at``, counted from ``fault_at``."""
+    stretches = failed_stretches(a for a in attempts if a.answered_at >= fault_at)
+    if not stretches:
         return False, None
-    final_run = after[failures[-1] + 1 :]
-    if not final_run:
+    recovered_at = stretches[-1].recovered_at
+    if recovered_at is None:
         return True, None
-    recovered_at = min(a.answered_at for a in final_run)
     return True, max(0.0, recovered_at - fault_at)
 
 
@@ -242,10 +300,31 @@ def rto_per_unit(attempts: Iterable[Attempt], fault_at: float | None) -> dict[st
 
 def drill_rto(rto_by_unit: Mapping[str, float | None]) -> float | None:
     """Max over affected units; ``None`` if one never recovered; 0 if none affected."""
-    values = list(rto_by_unit.values())
-    if any(v is None for v in values):
+    return longest(rto_by_unit.values())
+
+
+def longest(values: Iterable[float | None]) -> float | None:
+    """The max of per-unit durations: ``None`` if one is ``None`` (a unit that never
+    recovered), ``0.0`` when there are none."""
+    listed = list(values)
+    if any(v is None for v in listed):
         return None
-    return max((v for v in values if v is not None), default=0.0)
+    return max((v for v in listed if v is not None), default=0.0)
+
+
+# --- write interruption -----------------------------------------------------------------
+
+
+def unit_interruption(attempts: Iterable[Attempt]) -> float | None:
+    """One unit's longest failed stretch in seconds: ``0.0`` if none failed, ``None`` if
+    its last stretch never recovered. Over the whole drill, fault or no fault."""
+    return longest(stretch.seconds for stretch in failed_stretches(attempts))
+
+
+def interruption_per_unit(attempts: Iterable[Attempt]) -> dict[str, float | None]:
+    """Write interruption of every unit the load sent to, sorted by unit name."""
+    grouped = sorted(_by_unit(attempts).items())
+    return {unit: unit_interruption(unit_attempts) for unit, unit_attempts in grouped}
 
 
 # --- RPO and double posting -------------------------------------------------------------
@@ -463,6 +542,10 @@ def _by_unit(attempts: Iterable[Attempt]) -> dict[str, list[Attempt]]:
     for a in attempts:
         grouped[a.unit].append(a)
     return grouped
+
+
+def _ok(attempt: Attempt) -> bool:
+    return attempt.ok
 
 
 def _epoch(attempt: Attempt) -> int:

@@ -6,8 +6,9 @@ the :class:`Report` alone, so a ``report.json`` can be re-rendered later
 (:func:`read_report`). Pure apart from the file writes; the runner supplies the wall-clock
 ``started_at``. Same input, same bytes.
 
-``report.json`` top level: the DESIGN §5 keys :data:`DESIGN_KEYS` (``measurements`` and
-``requests`` hold exactly their DESIGN §5 keys), plus the extra keys :data:`EXTRA_KEYS`:
+``report.json`` top level: the DESIGN §5 keys :data:`DESIGN_KEYS` (``measurements`` holds
+its DESIGN §5 keys, then the write-interruption keys :data:`INTERRUPTION_KEYS`;
+``requests`` exactly its DESIGN §5 keys), plus the extra keys :data:`EXTRA_KEYS`:
 ``title``, ``description``, ``started_at`` (ISO 8601, UTC), ``duration_seconds``,
 ``abort_reason`` (``""`` unless aborted), ``actions`` (what ran, when), ``events``
 (controller events used), ``evidence`` (what the measurements rest on: lost writes,
@@ -33,6 +34,9 @@ EXTRA_KEYS = (
     "title", "description", "started_at", "duration_seconds", "abort_reason", "actions",
     "events", "evidence", "timeline",
 )  # fmt: skip
+INTERRUPTION_KEYS = (
+    "interruption_by_unit", "longest_interruption_seconds", "survivors_interruption_seconds_max",
+)  # fmt: skip
 MAX_LISTED = 100  # evidence lists are capped; the totals are always complete
 
 
@@ -47,7 +51,10 @@ class RequestCounts(_Model):
 
 
 class MeasurementsJson(_Model):
-    """Exactly the DESIGN §5 measurement keys."""
+    """The DESIGN §5 measurement keys, then the write interruptions (:mod:`drills.measure`):
+    ``interruption_by_unit`` (every unit the load sent to; ``null`` = never recovered),
+    their max ``longest_interruption_seconds`` and ``survivors_interruption_seconds_max``,
+    the max over the units that did not move."""
 
     detection_seconds: float | None
     rto_seconds: float | None
@@ -56,6 +63,9 @@ class MeasurementsJson(_Model):
     requests: RequestCounts
     split_brain: bool
     failovers: int
+    interruption_by_unit: dict[str, float | None]
+    longest_interruption_seconds: float | None
+    survivors_interruption_seconds_max: float | None
 
 
 class ExpectationJson(_Model):
@@ -177,6 +187,9 @@ def _measurements(m: Measurements) -> MeasurementsJson:
         requests=RequestCounts(total=m.requests.total, ok=m.requests.ok, failed=m.requests.failed),
         split_brain=m.split_brain,
         failovers=m.failovers,
+        interruption_by_unit={u: _seconds(v) for u, v in m.interruption_by_unit.items()},
+        longest_interruption_seconds=_seconds(m.longest_interruption_seconds),
+        survivors_interruption_seconds_max=_seconds(m.survivors_interruption_seconds),
     )
 
 
@@ -255,7 +268,21 @@ _MEASURED = (
     ("rpo_lost_acknowledged", "RPO: acknowledged writes that cannot be read back"),
     ("split_brain", "Split brain: two writable primaries seen by clients"),
     ("failovers", "Failovers: promotions (epoch increases) across all units"),
+    (
+        "longest_interruption_seconds",
+        "Longest write interruption of any unit: first failed send → next acknowledgement",
+    ),
+    (
+        "survivors_interruption_seconds_max",
+        "Longest write interruption of a unit that did not move (changed no primary)",
+    ),
 )
+_UNKNOWN = {
+    "rto_seconds": "not recovered",
+    "longest_interruption_seconds": "not recovered",
+    "survivors_interruption_seconds_max": "not recovered",
+    "detection_seconds": "no site declared down",
+}
 
 
 def render_markdown(report: Report) -> str:
@@ -320,13 +347,29 @@ def _md_measurements(r: Report) -> str:
     lines.append(f"| Requests (every attempt, retries included) | {q.total} total, {q.ok} ok, "
                  f"{q.failed} failed |")  # fmt: skip
     lines.append("")
-    if m.rto_by_unit:
-        lines += ["RTO of each affected unit (units never interrupted are not listed):", ""]
-        lines += ["| unit | RTO |", "|---|---|"]
-        lines += [f"| {u} | {_value(v, 'rto_seconds')} |" for u, v in m.rto_by_unit.items()]
-    else:
-        lines.append("No unit's writes were interrupted after a fault.")
-    return "\n".join([*lines, ""])
+    if not m.rto_by_unit:
+        lines += ["No unit's writes were interrupted after a fault.", ""]
+    return "\n".join([*lines, *_md_units(r), ""])
+
+
+def _md_units(r: Report) -> list[str]:
+    """Per unit: moved or not, longest write interruption, RTO (affected units only)."""
+    m = r.measurements
+    if not m.interruption_by_unit:  # lists every unit the load sent to, RTO units too
+        return []
+    lines = [
+        "Each unit: whether it changed primary, its longest write interruption and, for a "
+        "unit the fault interrupted, its RTO:",
+        "",
+        "| unit | moved | longest interruption | RTO |",
+        "|---|---|---|---|",
+    ]
+    for u, seconds in m.interruption_by_unit.items():
+        moved = "yes" if r.evidence.failovers_by_unit.get(u, 0) > 0 else "no"
+        interruption = _value(seconds, "longest_interruption_seconds")
+        rto = _value(m.rto_by_unit[u], "rto_seconds") if u in m.rto_by_unit else "—"
+        lines.append(f"| {u} | {moved} | {interruption} | {rto} |")
+    return lines
 
 
 def _md_expectations(r: Report) -> str:
@@ -369,9 +412,7 @@ def _md_evidence(r: Report) -> str:
 
 def _value(value: object, key: str) -> str:
     if value is None:
-        return {"rto_seconds": "not recovered", "detection_seconds": "no site declared down"}.get(
-            key, "none"
-        )
+        return _UNKNOWN.get(key, "none")
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):

@@ -4,13 +4,14 @@ A drill file is YAML, shaped like a chaostoolkit experiment (steady state + meth
 rollbacks), plus the load and the expectations the report is judged against::
 
     title: Production site outage
-    load: {rate_per_second: 40, customers: 200, duration_seconds: 40,
+    load: {rate_per_second: 50, customers: 400, duration_seconds: 40,
            mix: {purchase: 0.8, payment: 0.15, refund: 0.05}}
     steady_state:
       - {probe: error-rate, max: 0.01, window_seconds: 5}
     method:
       - {at: 10, action: site-down, site: production}
-    expect: {rto_seconds_max: 10, rpo_lost_acknowledged: 0, failovers: {min: 4, max: 4}}
+    expect: {rto_seconds_max: 8, survivors_interruption_seconds_max: 1,
+             rpo_lost_acknowledged: 0, failovers: {min: 4, max: 4}}
     rollbacks:
       - {action: heal}
 
@@ -364,9 +365,18 @@ class Expect(_Strict):
     whose data-losing promotion is approved). ``only_units_move`` lists the only units
     allowed to change primary. ``errors_outside_drain_max`` bounds failed attempts sent
     outside ``[start, end + drain_window_seconds]`` of each switchover and failback.
+
+    Write interruptions (:mod:`drills.measure`): ``survivors_interruption_seconds_max``
+    bounds the longest interruption of any unit that did not move (the watertight
+    compartments of a site outage); ``unit_interruption_seconds_max`` bounds it over every
+    unit, so it is only for drills that expect no failover (a moved unit is interrupted
+    by its failover). Zero epoch changes need no key of their own: ``failovers`` counts
+    every epoch change clients saw, so ``failovers: {max: 0}`` already forbids them.
     """
 
     rto_seconds_max: PositiveSeconds | None = None
+    survivors_interruption_seconds_max: Seconds | None = None
+    unit_interruption_seconds_max: Seconds | None = None
     rpo_lost_acknowledged: Count | Literal["reported"] = 0
     split_brain: Literal[False] = False
     double_posting: Literal[False] = False
@@ -379,8 +389,15 @@ class Expect(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Expect:
-        if self.false_failovers is not None and self.failovers and self.failovers.min > 0:
+        expects_some = self.failovers is not None and self.failovers.min > 0
+        if self.false_failovers is not None and expects_some:
             raise ValueError("false_failovers is for drills that expect no failover")
+        if self.unit_interruption_seconds_max is not None and expects_some:
+            raise ValueError(
+                "unit_interruption_seconds_max bounds every unit, moved ones too; in a drill "
+                "that expects failovers bound survivors_interruption_seconds_max and "
+                "rto_seconds_max instead"
+            )
         return self
 
     @property
@@ -470,8 +487,13 @@ def _describe_error(error: Any) -> tuple[str, str]:
     return field, str(error["msg"]).removeprefix("Value error, ")
 
 
+_SECONDS_BOUND = "must be a number of seconds (0 to 3600)"
 _FRIENDLY = {
     "expect.rpo_lost_acknowledged": "must be a number of writes (0 or more) or 'reported'",
+    "expect.survivors_interruption_seconds_max": _SECONDS_BOUND,
+    "expect.unit_interruption_seconds_max": _SECONDS_BOUND,
+    "expect.epoch_changes": "not a key: 'failovers' counts every epoch change clients saw; "
+    "bound it with failovers: {max: N}",
     "expect.split_brain": "split brain is never acceptable; leave it false",
     "expect.double_posting": "double posting is never acceptable; leave it false",
 }

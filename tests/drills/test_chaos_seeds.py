@@ -1,14 +1,17 @@
 """Randomized fault matrix with fixed seeds: invariants only, on one shared platform.
 
-Each seed is a reproducible drill (``watertight drill chaos --seed N --duration 25``);
+Each seed is a reproducible drill (``watertight drill chaos --seed N --duration 35``);
 its report lands in ``reports/drills/chaos-seed-N/``. The seeds share one platform
 (chaos judges no placement, only invariants), so the matrix stays within CI time.
 
 The safety invariants (nothing acknowledged lost, no split brain, no double posting)
 are asserted strictly; the full verdict, which adds "every unit serving again after the
 heal" (an availability matter that depends on machine load), is a known-flaky
-expectation like the library drills' (see ``dr_helpers``). 20 seeds of ~50 s each add
-~17 min to CI (90 min for everything); each seed has one fault (a 25 s run holds one).
+expectation like the library drills' (see ``dr_helpers``). Each seed holds one episode
+(``drills.chaos``: a site lost while a link is cut, any site and any pair, city A ⟷
+remote-dr included, never two sites lost at once, so nothing acknowledged may be lost);
+35 s is the shortest run that gives the episode room before the 15 s quiet tail (29 s)
+with margin. 20 seeds of ~60 s each add ~20 min to CI.
 A deliberately injected bug caught by these seeds is documented in docs/drills.md §7.
 """
 
@@ -37,7 +40,7 @@ pytestmark = [
 __all__ = ["shared_platform"]
 
 SEEDS = range(1, 21)
-DURATION_SECONDS = 25
+DURATION_SECONDS = 35
 _REPORTS: dict[int, dict[str, Any]] = {}
 
 
@@ -57,6 +60,7 @@ def run_seed(seed: int, platform: Path) -> dict[str, Any]:
 def test_the_chaos_seed_keeps_every_safety_invariant(seed: int, shared_platform: Path) -> None:
     report = run_seed(seed, shared_platform)
     m = report["measurements"]
+    assert expectation(report, "rpo_lost_acknowledged")["expected"] == 0
     assert m["rpo_lost_acknowledged"] == 0, explain(report)
     assert m["split_brain"] is False, explain(report)
     assert expectation(report, "double_posting")["passed"], explain(report)

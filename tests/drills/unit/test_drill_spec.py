@@ -23,10 +23,12 @@ from failover.topology import default_topology
 
 LIBRARY = {
     "city-a-lost",
+    "city-cut-then-production-lost",
     "city-partition",
     "leader-site-fails",
     "production-hang",
     "production-outage",
+    "remote-dr-lost",
     "same-city-outage",
     "site-switchover-and-failback",
     "slow-site",
@@ -63,18 +65,80 @@ def test_every_library_drill_validates_against_the_default_topology(name: str) -
     assert spec.expect.split_brain is False
 
 
-@pytest.mark.parametrize("name", ["production-outage", "same-city-outage", "production-hang"])
-def test_city_a_site_outages_hold_the_design_targets(name: str) -> None:
+@pytest.mark.parametrize("name", sorted(LIBRARY))
+def test_every_library_drill_offers_fifty_writes_a_second_over_at_least_300_customers(
+    name: str,
+) -> None:
+    load = load_spec(library()[name]).load
+    assert load.rate_per_second == 50
+    assert load.customers >= 300
+
+
+SITE_OUTAGES = ["production-outage", "same-city-outage", "production-hang", "leader-site-fails"]
+
+
+@pytest.mark.parametrize("name", SITE_OUTAGES)
+def test_site_outages_bound_the_moved_units_rto_at_8_seconds_with_nothing_lost(name: str) -> None:
     expect = load_spec(library()[name]).expect
-    assert expect.rto_seconds_max == 10
+    assert expect.rto_seconds_max == 8
     assert expect.rpo_lost_acknowledged == 0
 
 
-@pytest.mark.parametrize("name", ["city-partition", "slow-site"])
-def test_partition_and_slow_site_expect_no_failover(name: str) -> None:
+@pytest.mark.parametrize("name", ["production-outage", "same-city-outage"])
+def test_a_city_a_site_outage_leaves_the_other_sites_units_uninterrupted(name: str) -> None:
+    spec = load_spec(library()[name])
+    assert spec.expect.survivors_interruption_seconds_max == 1
+    assert spec.expect.failovers is not None and spec.expect.failovers.min == 4
+    assert spec.faults[0].name == "site-down"
+
+
+@pytest.mark.parametrize("name", ["city-partition", "slow-site", "remote-dr-lost"])
+def test_partitions_slowness_and_the_witness_lost_expect_no_failover(name: str) -> None:
     expect = load_spec(library()[name]).expect
     assert expect.expects_no_failover
+    assert expect.failovers is not None and expect.failovers.max == 0
     assert expect.false_failovers == 0
+
+
+@pytest.mark.parametrize("name", ["city-partition", "remote-dr-lost"])
+def test_a_cut_or_the_witness_lost_interrupts_no_unit_for_more_than_a_second(name: str) -> None:
+    expect = load_spec(library()[name]).expect
+    assert expect.unit_interruption_seconds_max == 1
+    assert expect.rpo_lost_acknowledged == 0
+
+
+def test_the_city_partition_cuts_the_city_a_link_for_20_seconds() -> None:
+    spec = load_spec(library()["city-partition"])
+    cut, heal = spec.method
+    assert cut.describe() == "partition production same-city"
+    assert heal.name == "heal"
+    assert (heal.at or 0) - (cut.at or 0) == 20
+
+
+def test_remote_dr_lost_kills_the_witness_and_brings_it_back() -> None:
+    spec = load_spec(library()["remote-dr-lost"])
+    assert [s.describe() for s in spec.method] == ["site-down remote-dr", "site-up remote-dr"]
+    assert "site-up remote-dr" in [s.describe() for s in spec.rollbacks]
+
+
+def test_city_cut_then_production_lost_kills_production_during_the_cut() -> None:
+    spec = load_spec(library()["city-cut-then-production-lost"])
+    steps = [s.describe() for s in spec.method]
+    assert steps[:2] == ["partition production same-city", "site-down production"]
+    assert (spec.method[1].at or 0) > (spec.method[0].at or 0)
+    assert steps.index("heal") > 1, "the cut lasts until after production is lost"
+    assert "site-up production" in steps
+
+
+def test_city_cut_then_production_lost_moves_the_even_units_without_approval() -> None:
+    spec = load_spec(library()["city-cut-then-production-lost"])
+    assert not [s for s in spec.method if s.name in ("approve", "declare-disaster")]
+    expect = spec.expect
+    assert expect.failovers is not None
+    assert (expect.failovers.min, expect.failovers.max) == (4, 4)
+    assert expect.only_units_move == ["u00", "u02", "u04", "u06"]
+    assert expect.rpo_lost_acknowledged == 0
+    assert expect.all_units_recover, "a unit held for approval must fail the drill"
 
 
 def test_city_a_lost_reports_the_loss_and_approves_it() -> None:
@@ -267,6 +331,26 @@ BROKEN = {
         _set("expect", {"failovers": {"min": 1}, "false_failovers": 0}),
         "expect",
         "expect no failover",
+    ),
+    "negative interruption bound": (
+        _set("expect", {"unit_interruption_seconds_max": -1}),
+        "expect.unit_interruption_seconds_max",
+        "must be a number of seconds",
+    ),
+    "survivors bound that is not a number": (
+        _set("expect", {"survivors_interruption_seconds_max": "soon"}),
+        "expect.survivors_interruption_seconds_max",
+        "must be a number of seconds",
+    ),
+    "every-unit interruption bound in a drill that expects failovers": (
+        _set("expect", {"failovers": {"min": 4}, "unit_interruption_seconds_max": 1}),
+        "expect",
+        "bound survivors_interruption_seconds_max",
+    ),
+    "epoch changes instead of failovers": (
+        _set("expect", {"epoch_changes": {"max": 0}}),
+        "expect.epoch_changes",
+        "failovers: {max: N}",
     ),
     "unknown unit in only_units_move": (
         _set("expect", {"only_units_move": ["u42"]}),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from drill_factory import UNITS, action, clean_failover, fail, failing, found, ok, steady
 
 from drills.expectations import (
@@ -131,6 +132,80 @@ def test_errors_outside_the_drain_window_fail_a_switchover() -> None:
     m = measure(attempts, found(attempts), actions, drain_window_seconds=3.0)
     result = by_name(evaluate(expect(errors_outside_drain_max=0), m))["errors_outside_drain_max"]
     assert (result.observed, result.passed) == (1, False)
+
+
+def with_stall(unit: str, start: float, end: float) -> list[Any]:
+    """A clean failover in which ``unit`` (an odd one: it does not move) fails every write
+    sent in ``[start, end)``."""
+    kept = [a for a in clean_failover() if not (a.unit == unit and start <= a.sent_at < end)]
+    return kept + failing(unit, start, end)
+
+
+def row(results: list[ExpectationResult], name: str) -> tuple[Any, Any, bool]:
+    found_row = by_name(results)[name]
+    return found_row.expected, found_row.observed, found_row.passed
+
+
+SURVIVORS = "survivors_interruption_seconds_max"
+EVERY_UNIT = "unit_interruption_seconds_max"
+
+
+def test_a_unit_whose_primary_survived_is_judged_on_its_longest_interruption() -> None:
+    bound = expect(survivors_interruption_seconds_max=1)
+    stalled = measure(with_stall("u03", 11.0, 12.5), [], FAULT)
+    expected, observed, passed = row(evaluate(bound, stalled), SURVIVORS)
+    assert (expected, observed, passed) == (1.0, pytest.approx(1.52), False)
+    blip = measure(with_stall("u03", 11.0, 11.5), [], FAULT)
+    assert row(evaluate(bound, blip), SURVIVORS) == (1.0, pytest.approx(0.52), True)
+
+
+def test_the_units_that_moved_are_judged_on_their_rto_not_on_the_survivors_bound() -> None:
+    # The even units were interrupted for 6.02 s by their failover; the odd ones never.
+    results = evaluate(expect(rto_seconds_max=8, survivors_interruption_seconds_max=1), measured())
+    assert row(results, "rto_seconds_max") == (8.0, pytest.approx(6.02), True)
+    assert row(results, SURVIVORS) == (1.0, 0.0, True)
+
+
+def test_in_a_drill_where_nothing_should_move_every_units_interruption_is_bounded() -> None:
+    attempts = [a for unit in UNITS for a in steady(unit, 0, 30)]
+    bound = expect(unit_interruption_seconds_max=1, failovers={"max": 0})
+    assert row(evaluate(bound, measure(attempts, [], FAULT)), EVERY_UNIT) == (1.0, 0.0, True)
+    stalled = [a for a in attempts if not (a.unit == "u05" and 12 <= a.sent_at < 13.5)]
+    stalled += failing("u05", 12, 13.5)
+    judged = row(evaluate(bound, measure(stalled, [], FAULT)), EVERY_UNIT)
+    assert judged == (1.0, pytest.approx(1.52), False)
+
+
+def test_a_unit_that_never_recovered_meets_no_interruption_bound() -> None:
+    stuck = measured(failing("u03", 10, 30))  # u03 does not move: a survivor
+    assert row(evaluate(expect(survivors_interruption_seconds_max=600), stuck), SURVIVORS) == (
+        600.0,
+        None,
+        False,
+    )
+    assert row(evaluate(expect(unit_interruption_seconds_max=600), stuck), EVERY_UNIT) == (
+        600.0,
+        None,
+        False,
+    )
+
+
+def test_duration_bounds_come_in_a_fixed_order_after_recovery() -> None:
+    bounds = expect(
+        rto_seconds_max=8, survivors_interruption_seconds_max=1, unit_interruption_seconds_max=1
+    )
+    names = [r.name for r in evaluate(bounds, measured())]
+    assert names[:4] == ["unrecovered_units", "rto_seconds_max", SURVIVORS, EVERY_UNIT]
+
+
+def test_an_epoch_change_without_a_promotion_event_fails_a_drill_that_expects_no_failover() -> None:
+    # Zero epoch changes need no key of their own: failovers count the clients' epochs.
+    attempts = [*steady("u01", 0, 10), *steady("u01", 10, 20, epoch=2)]
+    no_move = expect(failovers={"min": 0, "max": 0}, false_failovers=0)
+    m = measure(attempts, found(attempts), FAULT, expects_no_failover=True)
+    results = evaluate(no_move, m)
+    assert row(results, "failovers") == ({"min": 0, "max": 0}, 1, False)
+    assert row(results, "false_failovers") == (0, 1, False)
 
 
 def test_an_aborted_drill_is_aborted_whatever_the_expectations_say() -> None:

@@ -1,5 +1,5 @@
-"""Measurements from synthetic client evidence: RTO, RPO, double posting, split brain,
-failovers, detection, request counts and series."""
+"""Measurements from synthetic client evidence: RTO, write interruptions, RPO, double
+posting, split brain, failovers, detection, request counts and series."""
 
 from __future__ import annotations
 
@@ -22,10 +22,13 @@ from hypothesis import strategies as st
 from drills.attempts import Attempt, ReadBack, ReadBackResult
 from drills.measure import (
     ControllerEvent,
+    failed_stretches,
+    interruption_per_unit,
     measure,
     per_second,
     percentile,
     rto_per_unit,
+    unit_interruption,
     unit_rto,
 )
 
@@ -114,6 +117,125 @@ def test_no_fault_at_all_affects_nothing() -> None:
     assert m.rto_seconds == 0.0
     assert m.detection_seconds is None
     assert m.requests.failed == 1
+
+
+# --- write interruption -------------------------------------------------------------------
+
+
+def test_a_unit_whose_writes_never_failed_was_interrupted_for_zero_seconds() -> None:
+    attempts = [*steady("u01", 0, 20), *steady("u03", 0, 20)]
+    assert interruption_per_unit(attempts) == {"u01": 0.0, "u03": 0.0}
+
+
+def test_an_interruption_runs_from_the_first_failed_send_to_the_next_acknowledgement() -> None:
+    attempts = [*steady("u00", 0, 10), *failing("u00", 10, 12), *steady("u00", 12, 20)]
+    # first failure sent at 10.0; the first success after it, sent at 12.0, answered 12.02
+    assert unit_interruption(attempts) == pytest.approx(2.02)
+
+
+def test_the_longest_of_a_units_interruptions_is_its_interruption() -> None:
+    attempts = [
+        *steady("u01", 0, 5),
+        *failing("u01", 5, 6),  # 1.02 s
+        *steady("u01", 6, 10),
+        *failing("u01", 10, 13),  # 3.02 s
+        *steady("u01", 13, 16),
+        fail("u01", 16.0),  # 0.27 s
+        *steady("u01", 16.25, 20),
+    ]
+    stretches = failed_stretches(attempts)
+    assert [s.started_at for s in stretches] == [5.0, 10.0, 16.0]
+    assert [s.seconds for s in stretches] == pytest.approx([1.02, 3.02, 0.27])
+    assert unit_interruption(attempts) == pytest.approx(3.02)
+
+
+def test_recovery_is_the_earliest_answer_among_the_writes_sent_after_the_failures() -> None:
+    # The failure's own answer (a timeout at 12.0) comes long after a later write, sent at
+    # 10.5, was acknowledged at 10.52: the unit was back at 10.52.
+    attempts = [ok("u00", 9.0), fail("u00", 10.0, "timeout", latency=2.0), ok("u00", 10.5)]
+    assert unit_interruption(attempts) == pytest.approx(0.52)
+
+
+def test_a_slow_success_sent_before_the_failure_does_not_end_the_interruption() -> None:
+    # Sent at 9.9 and acknowledged at 11.0, it was written before the unit broke.
+    attempts = [
+        ok("u00", 9.9, latency=1.1),
+        fail("u00", 10.0, 503),
+        *failing("u00", 10.25, 12),
+        ok("u00", 12.0),
+    ]
+    assert unit_interruption(attempts) == pytest.approx(2.02)
+
+
+def test_an_interruption_counts_whether_or_not_a_fault_was_injected() -> None:
+    attempts = [*steady("u02", 0, 2), *failing("u02", 2, 4), *steady("u02", 4, 10)]
+    m = measure(attempts, found(attempts), [])
+    assert m.rto_by_unit == {}
+    assert m.interruption_by_unit == {"u02": pytest.approx(2.02)}
+    assert m.longest_interruption_seconds == pytest.approx(2.02)
+
+
+def test_a_unit_still_failing_at_its_last_attempt_has_an_unknown_interruption() -> None:
+    attempts = [*steady("u03", 0, 10), *failing("u03", 10, 12), *steady("u05", 0, 12)]
+    m = measure(attempts, found(attempts), FAULT)
+    assert m.interruption_by_unit == {"u03": None, "u05": 0.0}
+    assert m.longest_interruption_seconds is None
+    assert m.unrecovered_units == ("u03",)
+
+
+def test_every_unit_sent_to_gets_an_interruption_and_the_longest_is_their_max() -> None:
+    m = measure(clean_failover(fault_at=10.0, back_at=16.0), [], FAULT)
+    assert sorted(m.interruption_by_unit) == list(UNITS)
+    assert all(m.interruption_by_unit[u] == pytest.approx(6.02) for u in EVEN)
+    assert all(m.interruption_by_unit[u] == 0.0 for u in UNITS if u not in EVEN)
+    assert m.longest_interruption_seconds == pytest.approx(6.02)
+
+
+def test_a_unit_whose_primary_survived_is_judged_on_its_longest_interruption() -> None:
+    # The even units moved (6.02 s each); of the survivors, u03 stalled for 1.52 s.
+    attempts = [a for a in clean_failover() if not (a.unit == "u03" and 11.0 <= a.sent_at < 12.5)]
+    attempts += failing("u03", 11.0, 12.5)
+    m = measure(attempts, found(attempts), FAULT)
+    assert m.units_moved == tuple(EVEN)
+    assert m.survivors_interruption_seconds == pytest.approx(1.52)
+    assert m.longest_interruption_seconds == pytest.approx(6.02)
+
+
+def test_a_unit_the_controller_promoted_is_not_a_survivor_though_no_client_saw_it() -> None:
+    attempts = [a for a in clean_failover() if not (a.unit == "u01" and 11.0 <= a.sent_at < 14.0)]
+    attempts += failing("u01", 11.0, 14.0)
+    events = [ControllerEvent(at=13.0, kind="promoted", unit="u01", site="production", epoch=2)]
+    assert measure(attempts, [], FAULT).survivors_interruption_seconds == pytest.approx(3.02)
+    assert measure(attempts, [], FAULT, events).survivors_interruption_seconds == 0.0
+
+
+def test_survivors_interruption_is_zero_when_every_unit_moved_and_unknown_if_one_is_stuck() -> None:
+    moved = [*steady("u00", 0, 5), *failing("u00", 5, 8), *steady("u00", 8, 12, epoch=2)]
+    assert measure(moved, [], FAULT).survivors_interruption_seconds == 0.0
+    stuck = [*moved, *steady("u01", 0, 10), *failing("u01", 10, 12)]
+    assert measure(stuck, [], FAULT).survivors_interruption_seconds is None
+
+
+def test_a_quick_success_after_a_later_failure_still_ends_the_earlier_interruption() -> None:
+    # Answers overtake each other: the write sent at 10.3 is acknowledged at 10.32, while
+    # the one sent at 10.1 hangs until 13.1. The unit acknowledged a write 0.32 s after
+    # the first failure, not 3.1 s.
+    attempts = [
+        fail("u00", 10.0),
+        ok("u00", 10.1, latency=3.0),
+        fail("u00", 10.2),
+        ok("u00", 10.3),
+    ]
+    assert [s.seconds for s in failed_stretches(attempts)] == pytest.approx([0.32, 0.12])
+
+
+def test_rto_and_interruption_agree_on_when_a_unit_recovered() -> None:
+    # One definition of "recovered": the RTO counts to it from the fault, the interruption
+    # from the first failed send (here 0.5 s after the fault).
+    attempts = [*steady("u00", 0, 10), *failing("u00", 10.5, 13), *steady("u00", 13, 20)]
+    (_, rto), interruption = unit_rto(attempts, 10.0), unit_interruption(attempts)
+    assert rto is not None and interruption is not None
+    assert rto - interruption == pytest.approx(0.5)
 
 
 def test_lost_acknowledged_writes_are_counted_as_rpo() -> None:
@@ -356,3 +478,34 @@ def test_rpo_equals_the_number_of_dropped_acknowledgements(
     dropped = data.draw(st.sets(st.sampled_from([f"w{i}" for i in range(len(units))])))
     m = measure(attempts, found(attempts, drop=sorted(dropped)), FAULT)
     assert m.rpo_lost_acknowledged == len(dropped)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(attempt_spec, max_size=60))
+def test_interruption_is_zero_without_a_failure_unknown_after_a_final_failure_else_positive(
+    specs: list[tuple[str, float, float, int | str]],
+) -> None:
+    attempts = _build(specs)
+    for unit, interruption in interruption_per_unit(attempts).items():
+        mine = sorted((a for a in attempts if a.unit == unit), key=lambda a: a.sent_at)
+        if all(a.ok for a in mine):
+            assert interruption == 0.0
+        elif failed_stretches(mine)[-1].recovered_at is None:
+            assert interruption is None
+        else:
+            assert interruption is not None and interruption >= 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(attempt_spec, max_size=60))
+def test_no_success_is_answered_inside_an_interruption_from_a_write_sent_in_it(
+    specs: list[tuple[str, float, float, int | str]],
+) -> None:
+    attempts = _build(specs)
+    for unit in {a.unit for a in attempts}:
+        mine = [a for a in attempts if a.unit == unit]
+        for stretch in failed_stretches(mine):
+            end = stretch.recovered_at if stretch.recovered_at is not None else float("inf")
+            assert not any(
+                a.ok and stretch.started_at < a.sent_at and a.answered_at < end for a in mine
+            )

@@ -15,6 +15,7 @@ from drills.measure import ControllerEvent, ExecutedAction, measure
 from drills.report import (
     DESIGN_KEYS,
     EXTRA_KEYS,
+    INTERRUPTION_KEYS,
     Report,
     build_report,
     read_report,
@@ -74,7 +75,11 @@ def test_report_json_has_exactly_the_documented_keys() -> None:
         "requests",
         "split_brain",
         "failovers",
+        "interruption_by_unit",
+        "longest_interruption_seconds",
+        "survivors_interruption_seconds_max",
     }
+    assert list(document["measurements"])[-3:] == list(INTERRUPTION_KEYS)
     assert set(document["measurements"]["requests"]) == {"total", "ok", "failed"}
     for row in document["expectations"]:
         assert set(row) == {"name", "expected", "observed", "passed"}
@@ -132,7 +137,8 @@ def test_the_markdown_says_what_was_done_measured_and_judged() -> None:
     for heading in ("## What was done", "## What was measured", "## Expectations"):
         assert heading in text
     assert "| 10.000 | 10.400 | method | `site-down production` | ok |" in text
-    assert "| rto_seconds_max | 10.0 | 6.02 | pass |" in text
+    assert "| rto_seconds_max | 8.0 | 6.02 | pass |" in text
+    assert "| survivors_interruption_seconds_max | 1.0 | 0.0 | pass |" in text
     assert "| failovers | min 4, max 4 | 4 | pass |" in text
     assert "![success rate and p99 latency over time](timeline.svg)" in text
 
@@ -160,3 +166,42 @@ def test_the_recovery_marker_sits_at_fault_time_plus_rto() -> None:
     report = report_of(clean_failover())
     (recovery,) = [m for m in report.timeline.markers if m.kind == "recovery"]
     assert recovery.at == 16.02
+
+
+def test_the_report_states_every_units_interruption_and_the_survivors_longest() -> None:
+    attempts = [a for a in clean_failover() if not (a.unit == "u03" and 12 <= a.sent_at < 12.5)]
+    attempts += failing("u03", 12, 12.5)
+    document = json.loads(render_json(report_of(attempts)))
+    measured = document["measurements"]
+    assert measured["interruption_by_unit"] == {
+        "u00": 6.02, "u01": 0.0, "u02": 6.02, "u03": 0.52,
+        "u04": 6.02, "u05": 0.0, "u06": 6.02, "u07": 0.0,
+    }  # fmt: skip
+    assert measured["longest_interruption_seconds"] == 6.02
+    assert measured["survivors_interruption_seconds_max"] == 0.52
+    assert document["verdict"] == "pass"
+
+
+def test_a_survivor_interrupted_too_long_fails_the_report_and_shows_in_the_unit_table() -> None:
+    attempts = [a for a in clean_failover() if not (a.unit == "u03" and 12 <= a.sent_at < 14)]
+    attempts += failing("u03", 12, 14)
+    report = report_of(attempts)
+    assert report.verdict == "fail"
+    text = render_markdown(report)
+    assert "| survivors_interruption_seconds_max | 1.0 | 2.02 | **FAIL** |" in text
+    assert "| unit | moved | longest interruption | RTO |" in text
+    assert "| u00 | yes | 6.020 s | 6.020 s |" in text
+    # u03's RTO counts from the fault (10 s), its interruption from its first failure (12 s)
+    assert "| u03 | no | 2.020 s | 4.020 s |" in text
+    assert "| u05 | no | 0.000 s | — |" in text
+    survivors = "Longest write interruption of a unit that did not move (changed no primary)"
+    assert f"| {survivors} | 2.020 s |" in text
+
+
+def test_a_unit_that_never_recovered_reads_not_recovered_in_the_report() -> None:
+    attempts = clean_failover() + failing("u03", 30, 32)
+    report = report_of(attempts)
+    assert report.measurements.interruption_by_unit["u03"] is None
+    assert report.measurements.longest_interruption_seconds is None
+    text = render_markdown(report)
+    assert "| u03 | no | not recovered | not recovered |" in text
