@@ -98,7 +98,8 @@ def report(
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"load average : {load} (1, 5, 15 min; other work on the machine skews figures)")
     print(
-        f"writes       : {args.writes} at concurrency {args.concurrency} (sqlite, quorum commit over 2 standbys)"
+        f"writes       : {args.writes} at concurrency {args.concurrency} "
+        "(sqlite, quorum commit over 2 standbys)"
     )
     print(f"statuses     : {dict(sorted(statuses.items()))}")
     print(f"throughput   : {len(ms) / elapsed:.0f} writes/s over {elapsed:.1f} s")
