@@ -41,7 +41,7 @@ def show(topology_file: TopologyFile = Path("topology.yaml"), as_json: JsonFlag 
         typer.echo(json.dumps({"name": topology.name, "units": rows}, indent=2))
         return
     table = Table(title=f"topology {topology.name} ({topology_file})")
-    for column in ("unit", "primary", "sync standby", "async standby", "buckets"):
+    for column in ("unit", "primary", "city standby", "remote standby", "buckets"):
         table.add_column(column)
     for row in rows:
         table.add_row(*row.values())

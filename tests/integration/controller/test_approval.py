@@ -1,8 +1,8 @@
-"""A data-losing promotion waits for a person, end to end (issue 4, acceptance 5, the part
-real processes can show while etcd keeps its quorum): u00's sync standby is dead when
-production fails, so the only fit standby is remote-dr's asynchronous one. The unit waits
-in a pending approval that states the loss; `watertight approve` promotes it, and the
-acknowledged writes lost are at most what the approval stated.
+"""A promotion into remote-dr waits for a person, end to end (the part real processes can
+show while etcd keeps its quorum): u00's same-city instance is dead when production
+fails, so the only fit standby is remote-dr's, and the same-city copy's position cannot
+be learned. The unit waits in a pending approval that states the loss; `watertight
+approve` promotes it, and the acknowledged writes lost are at most what it stated.
 
 (With *both* city-A sites down etcd has no quorum and nothing can be approved until it is
 restored — docs/controller.md §12.)"""

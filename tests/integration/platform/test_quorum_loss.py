@@ -59,7 +59,7 @@ def test_one_site_down_keeps_etcd_two_sites_down_fences_the_survivor(tmp_path: P
         lost_at = time.monotonic()
         assert _etcd_put(production_etcd, "/probe/two-down") != 200
         ttl = 4.0  # topology.yaml primary_lease_ttl_seconds
-        # Writes fail anyway (the sync standby is gone too); what must change is the role:
+        # Writes fail anyway (both standbys are gone); what must change is the role:
         # the primary fences itself because it can no longer keep its lease alive.
         role = "primary"
         while role == "primary" and time.monotonic() - lost_at < 4 * ttl:
