@@ -53,7 +53,15 @@ class SiteEndpoints(BaseModel):
 
 
 def topology_document(topology: Topology) -> dict[str, Any]:
-    """The topology as the chart's ``topology`` value: every placement written out."""
+    """The topology as the chart's ``topology`` value, in the topology file's own format
+    (it is mounted as every process's topology file and must load with
+    :func:`failover.topology.parse_topology`).
+
+    Every unit's bucket ranges and first primary are written out; its standbys are not a
+    field of the file (every unit has one in each other site, ``Topology.standbys_of``).
+    ``replication``, ``network``, ``timing`` and ``policy`` are written with every
+    default filled in.
+    """
     return {
         "name": topology.name,
         "buckets": topology.buckets,
@@ -63,12 +71,11 @@ def topology_document(topology: Topology) -> dict[str, Any]:
                 "name": unit,
                 "buckets": ",".join(str(r) for r in topology.bucket_ranges[unit]),
                 "primary": topology.placements[unit].primary,
-                "sync_standby": topology.placements[unit].sync_standby,
-                "async_standby": topology.placements[unit].async_standby,
             }
             for unit in topology.units
         ],
         "replication": topology.replication.model_dump(),
+        "network": topology.network.model_dump(),
         "timing": topology.timing.model_dump(),
         "policy": topology.policy.model_dump(),
     }

@@ -13,12 +13,11 @@ import pytest
 import yaml
 from chart_helpers import CHART, KUBE_VERSION, REPO, SITES, Helm, render
 
-from failover.topology import load_topology, parse_topology
+from failover.topology import Topology, load_topology, parse_topology
 from infra.pulumi.site_values import topology_document
 from infra.pulumi.values_files import values_file_text
 
 TOPOLOGY = load_topology(REPO / "topology.yaml")
-ROLE_OF = {"primary": "primary", "sync_standby": "sync-standby", "async_standby": "async-standby"}
 
 
 def of_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -100,23 +99,25 @@ def test_the_schema_validator_rejects_an_unknown_field() -> None:
 
 
 @pytest.mark.parametrize("site", SITES)
-def test_unit_deployments_are_exactly_the_topology_units_placed_in_the_site(
+def test_every_site_holds_an_instance_of_every_unit_labelled_with_its_first_role(
     rendered: dict[str, list[dict[str, Any]]], site: str
 ) -> None:
+    # Quorum commit: a unit's primary site plus a standby in each of the two others.
     deployments = unit_deployments(rendered[site])
-    expected = {u for u in TOPOLOGY.units if site in TOPOLOGY.placement(u).sites}
-    assert set(deployments) == expected
+    assert all(site in TOPOLOGY.placement(u).sites for u in TOPOLOGY.units)
+    assert set(deployments) == set(TOPOLOGY.units)
     assert len(deployments) == 8
     for unit, deployment in deployments.items():
         placement = TOPOLOGY.placement(unit)
-        field = next(f for f in ROLE_OF if getattr(placement, f) == site)
+        role = "primary" if placement.primary == site else "standby"
+        assert role == "primary" or site in placement.standbys
         for labels in (
             deployment["metadata"]["labels"],
             deployment["spec"]["template"]["metadata"]["labels"],
         ):
             assert labels["watertight.io/unit"] == unit
             assert labels["watertight.io/site"] == site
-            assert labels["watertight.io/role-at-deploy"] == ROLE_OF[field]
+            assert labels["watertight.io/role-at-deploy"] == role
         assert deployment["spec"]["replicas"] == 1
         assert deployment["spec"]["strategy"]["type"] == "Recreate"
 
@@ -140,6 +141,10 @@ def test_unit_containers_get_the_unit_settings_env_and_health_probes(
         assert env["WATERTIGHT_ROLE"] == ("primary" if primary else "standby")
         peers = json.loads(env["WATERTIGHT_PEERS"])
         assert set(peers) == set(TOPOLOGY.site_names) - {site}
+        # A primary ships to every other site (WATERTIGHT_STANDBYS left to its default):
+        # each needs a peer URL or the unit refuses the primary role.
+        assert set(TOPOLOGY.standbys_of(site)) <= set(peers)
+        assert "WATERTIGHT_STANDBYS" not in env
         assert all(f"{s}-control-plane:" in url for s, url in peers.items())
         endpoints = json.loads(env["WATERTIGHT_ETCD_ENDPOINTS"])
         assert endpoints[0] == "http://watertight-etcd.watertight.svc:2379"
@@ -258,15 +263,37 @@ def test_etcd_network_policy_keeps_peer_port_for_other_sites_only(
     }
 
 
-def test_the_topology_config_map_is_the_repository_topology(
-    rendered: dict[str, list[dict[str, Any]]],
+def mounted_topology(docs: list[dict[str, Any]], source: str) -> Topology:
+    """The topology file every process of a release reads, loaded by the topology model."""
+    (config_map,) = of_kind(docs, "ConfigMap")
+    assert config_map["metadata"]["name"] == "watertight-topology"
+    return parse_topology(yaml.safe_load(config_map["data"]["topology.yaml"]), source=source)
+
+
+@pytest.mark.parametrize("site", SITES)
+def test_each_sites_rendered_topology_config_map_loads_with_the_topology_model(
+    helm: Helm, site: str
 ) -> None:
-    (config_map,) = of_kind(rendered["same-city"], "ConfigMap")
-    mounted = parse_topology(yaml.safe_load(config_map["data"]["topology.yaml"]))
+    # helm template with the site's values, then what `python -m app` and the controller
+    # do with WATERTIGHT_TOPOLOGY: parse_topology refuses unknown fields (extra=forbid).
+    docs = render(helm, ["-f", str(CHART / f"values-{site}.yaml")])
+    mounted = mounted_topology(docs, f"{site}: ConfigMap watertight-topology")
     assert mounted.units == TOPOLOGY.units
     assert dict(mounted.placements) == dict(TOPOLOGY.placements)
     assert mounted.bucket_table == TOPOLOGY.bucket_table
+    assert mounted.replication == TOPOLOGY.replication
+    assert mounted.network == TOPOLOGY.network
     assert mounted.timing == TOPOLOGY.timing
+    assert mounted.policy == TOPOLOGY.policy
+    assert mounted == TOPOLOGY
+
+
+def test_the_default_values_topology_loads_with_the_topology_model(helm: Helm) -> None:
+    docs = render(helm, ["--set", "site=remote-dr"])
+    mounted = mounted_topology(docs, "values.yaml: ConfigMap watertight-topology")
+    assert dict(mounted.placements) == dict(TOPOLOGY.placements)
+    assert mounted.bucket_table == TOPOLOGY.bucket_table
+    assert mounted.replication.commit_rule == "any-standby"
 
 
 def test_site_values_files_are_generated_from_topology_yaml() -> None:

@@ -35,6 +35,48 @@ def test_a_placement_naming_an_unknown_site_is_refused(helm: Helm) -> None:
     assert "topology.units[0].primary" in error
 
 
+def test_a_primary_in_the_dr_site_is_refused(helm: Helm) -> None:
+    error = refused(helm, *PRODUCTION, "--set", "topology.units[2].primary=remote-dr")
+    assert 'topology.units[2].primary: "remote-dr" is not an active site' in error
+    assert "production, same-city" in error
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "topology.units[0].sync_standby=same-city",
+        "topology.units[0].async_standby=remote-dr",
+        "topology.replication.sync_timeout_seconds=1",
+        "topology.replication.async_batch_size=200",
+        "topology.replication.async_interval_seconds=0.2",
+        "topology.network.delay_ms=3",
+    ],
+)
+def test_fields_the_topology_model_refuses_are_refused_by_the_schema(
+    helm: Helm, setting: str
+) -> None:
+    # The programs would refuse the mounted topology (extra=forbid): fail at helm time.
+    field = setting.partition("=")[0].rsplit(".", 1)[1]
+    error = refused(helm, *PRODUCTION, "--set", setting)
+    assert "topology" in error
+    assert field in error
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("topology.replication.commit_rule=majority", "commit_rule"),
+        ("topology.replication.ack_timeout_seconds=0", "ack_timeout_seconds"),
+        ("topology.replication.batch_size=0", "batch_size"),
+        ("topology.network.cross_city_delay_ms=-1", "cross_city_delay_ms"),
+    ],
+)
+def test_replication_and_network_values_outside_the_model_are_refused(
+    helm: Helm, setting: str, message: str
+) -> None:
+    assert message in refused(helm, *PRODUCTION, "--set", setting)
+
+
 @pytest.mark.parametrize(
     ("setting", "message"),
     [

@@ -47,12 +47,21 @@ app.kubernetes.io/component: {{ .component }}
 {{- toJson $list -}}
 {{- end -}}
 
-{{/* Role of a unit's instance at deploy time in this site ("" if none): (dict "unit" u "site" s). */}}
-{{- define "watertight.roleAtDeploy" -}}
-{{- if eq .unit.primary .site -}}primary
-{{- else if eq .unit.sync_standby .site -}}sync-standby
-{{- else if eq .unit.async_standby .site -}}async-standby
+{{/* Site names of the topology, in topology order (JSON list; fromJsonArray to use). */}}
+{{- define "watertight.siteNames" -}}
+{{- $names := list -}}
+{{- range .Values.topology.sites -}}{{- $names = append $names .name -}}{{- end -}}
+{{- toJson $names -}}
 {{- end -}}
+
+{{/*
+Role of a unit's instance at deploy time in this site: (dict "unit" u "site" s).
+Every site holds an instance of every unit (quorum commit: a standby in each site other
+than the primary's), so this is "primary" in the unit's first primary site and "standby"
+everywhere else.
+*/}}
+{{- define "watertight.roleAtDeploy" -}}
+{{- if eq .unit.primary .site -}}primary{{- else -}}standby{{- end -}}
 {{- end -}}
 
 {{/* URL of a unit's instance in a peer site: (dict "peer" p "unit" name "index" i "root" $). */}}
@@ -68,7 +77,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- $all := dict -}}
 {{- range $i, $u := .Values.topology.units -}}
 {{- $bySite := dict -}}
-{{- range $s := list $u.primary $u.sync_standby $u.async_standby -}}
+{{- range $s := include "watertight.siteNames" $root | fromJsonArray -}}
 {{- if eq $s $root.Values.site -}}
 {{- $_ := set $bySite $s (printf "http://%s-unit-%s.%s.svc:%d" $fullname $u.name $root.Release.Namespace (int $root.Values.units.port)) -}}
 {{- else if hasKey $root.Values.peerSites $s -}}

@@ -11,12 +11,14 @@ path and what is expected, e.g.
 {{- if not (has .Values.site $sites) -}}
 {{- fail (printf "values: site: unknown site %q; topology.sites has %s" .Values.site (join ", " $sites)) -}}
 {{- end -}}
+{{- $active := list -}}
+{{- range .Values.topology.sites -}}{{- if eq .role "active" -}}{{- $active = append $active .name -}}{{- end -}}{{- end -}}
 {{- range $i, $u := .Values.topology.units -}}
-{{- range $field := list "primary" "sync_standby" "async_standby" -}}
-{{- $s := get $u $field -}}
-{{- if not (has $s $sites) -}}
-{{- fail (printf "values: topology.units[%d].%s: unknown site %q; topology.sites has %s" $i $field $s (join ", " $sites)) -}}
+{{- if not (has $u.primary $sites) -}}
+{{- fail (printf "values: topology.units[%d].primary: unknown site %q; topology.sites has %s" $i $u.primary (join ", " $sites)) -}}
 {{- end -}}
+{{- if not (has $u.primary $active) -}}
+{{- fail (printf "values: topology.units[%d].primary: %q is not an active site; a primary must start in one of %s" $i $u.primary (join ", " $active)) -}}
 {{- end -}}
 {{- end -}}
 {{- range $name, $_ := .Values.units.overrides -}}

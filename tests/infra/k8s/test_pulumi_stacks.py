@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from failover.topology import load_topology
+from failover.topology import load_topology, parse_topology
 from infra.pulumi.site_component import stack_chart_values
 from infra.pulumi.stack_config import StackConfigError, parse_stack_config
 
@@ -104,16 +104,23 @@ def test_unit_deployments_match_the_topology_with_role_labels(
     deployments = unit_deployments(runs[stack])
     assert set(deployments) == set(TOPOLOGY.units)
     for unit, deployment in deployments.items():
-        placement = TOPOLOGY.placement(unit)
-        role = {placement.primary: "primary", placement.sync_standby: "sync-standby"}.get(
-            stack, "async-standby"
-        )
+        role = "primary" if TOPOLOGY.placement(unit).primary == stack else "standby"
         labels = deployment["inputs"]["spec"]["template"]["metadata"]["labels"]
         assert labels["watertight.io/site"] == stack
         assert labels["watertight.io/role-at-deploy"] == role
         (container,) = deployment["inputs"]["spec"]["template"]["spec"]["containers"]
         assert container["image"] == "watertight:dev"
         assert container["imagePullPolicy"] == "Never"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_stacks_topology_config_map_loads_with_the_topology_model(
+    runs: dict[str, Run], stack: str
+) -> None:
+    (config_map,) = k8s(runs[stack], "ConfigMap")
+    text = config_map["inputs"]["data"]["topology.yaml"]
+    mounted = parse_topology(yaml.safe_load(text), source=f"{stack}: topology ConfigMap")
+    assert mounted == TOPOLOGY
 
 
 def test_etcd_members_are_wired_to_what_the_other_stacks_advertise(runs: dict[str, Run]) -> None:

@@ -26,13 +26,47 @@ SITES = {
 def test_the_topology_document_round_trips_with_every_default_written_out() -> None:
     topology = parse_topology(SITES)
     document = topology_document(topology)
-    assert all(
-        {"primary", "sync_standby", "async_standby", "buckets"} <= set(u) for u in document["units"]
-    )
+    assert [set(u) for u in document["units"]] == [{"name", "buckets", "primary"}] * 5
+    for section in ("replication", "network", "timing", "policy"):
+        assert document[section] == getattr(topology, section).model_dump(), section
+    assert document["replication"]["commit_rule"] == "any-standby"
     again = parse_topology(document)
     assert dict(again.placements) == dict(topology.placements)
     assert again.bucket_table == topology.bucket_table
-    assert again.timing == topology.timing
+    assert again == topology
+
+
+def test_the_topology_document_keeps_non_default_replication_and_network() -> None:
+    topology = parse_topology(
+        {
+            **SITES,
+            "units": [{"name": "a", "primary": "south"}, {"name": "b", "primary": "north"}],
+            "replication": {"commit_rule": "all-standbys", "ack_timeout_seconds": 2.5},
+            "network": {"same_city_delay_ms": 0.5, "cross_city_delay_ms": 40.0},
+        }
+    )
+    document = topology_document(topology)
+    assert document["units"][0] == {"name": "a", "buckets": "0-511", "primary": "south"}
+    again = parse_topology(document)
+    assert again.replication.commit_rule == "all-standbys"
+    assert again.replication.ack_timeout_seconds == 2.5
+    assert again.link_delay_ms("north", "far") == 40.0
+    assert again.placement("a").standbys == ("north", "far")
+    assert again == topology
+
+
+def test_the_topology_document_carries_none_of_the_old_replication_fields() -> None:
+    # The loader refuses sync_standby/async_standby and the old replication keys.
+    document = topology_document(default_topology())
+    stale = {"sync_standby", "async_standby"}
+    assert all(not stale & set(u) for u in document["units"])
+    assert set(document["replication"]) == {
+        "commit_rule",
+        "ack_timeout_seconds",
+        "batch_size",
+        "heartbeat_seconds",
+        "allow_data_losing_failover",
+    }
 
 
 def test_values_for_a_site_name_it_and_wire_every_other_site_as_a_peer() -> None:
