@@ -5,18 +5,31 @@
 ``leases/primary/<unit>``. Values are canonical JSON (sorted keys, no spaces), the same
 rule as ``failover.dcs.codec.canonical_json``. Each call tries the endpoints in turn with
 a short timeout and raises :class:`EtcdStoreError` when none answers.
+
+Keepalives are **hedged**: the endpoint that answered last is asked first; if it has not
+answered within ``HEDGE_AFTER_SECONDS``, the next one is asked too, and so on; the first
+answer wins. An endpoint that failed is *suspect* for ``SUSPECT_SECONDS`` and asked
+last. A keepalive must never spend the fence budget (TTL − margin, 3 s) waiting out dead
+endpoints one after another: behind a cut link, one busy member and one slow leader did
+exactly that (three timeouts of 0.67 s) and fenced a healthy primary at the heal of a
+city-A partition (docs/unit-service.md, "the lease under pressure").
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import etcd3gw
 from etcd3gw import exceptions as gw
+
+HEDGE_AFTER_SECONDS = 0.15
+SUSPECT_SECONDS = 5.0
 
 
 class EtcdStoreError(Exception):
@@ -50,53 +63,122 @@ def _b64(text: str) -> str:
     return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
 
-class EtcdClient:
-    """:class:`LeaseStore` over etcd's JSON gateway."""
+class Endpoint(Protocol):
+    """One etcd member's JSON gateway: ``post`` raises :class:`EtcdStoreError`."""
 
-    def __init__(self, endpoints: Sequence[str], timeout: float = 0.5) -> None:
-        if not endpoints:
-            raise ValueError("at least one etcd endpoint is needed")
-        self._clients = []
-        for url in endpoints:
-            parts = urlsplit(url if "://" in url else f"http://{url}")
-            if not parts.hostname or not parts.port:
-                raise ValueError(f"etcd endpoint {url!r} must look like http://127.0.0.1:2379")
-            client = etcd3gw.Etcd3Client(
-                host=parts.hostname, port=parts.port, timeout=timeout, api_path="/v3/"
-            )
-            self._clients.append((url, client))
-        self._current = 0
+    url: str
 
-    def _post(self, path: str, body: dict[str, Any], tries: int | None = None) -> dict[str, Any]:
-        """Ask the endpoint that answered last, then the next ones: ``tries`` of them (all
-        by default). A failed endpoint is passed over by the next call."""
-        errors = []
-        for step in range(tries or len(self._clients)):
-            index = (self._current + step) % len(self._clients)
-            url, client = self._clients[index]
-            try:
-                answer: dict[str, Any] = client.post(client.get_url(path), json=body)
-            except gw.Etcd3Exception as exc:
-                errors.append(f"{url}: {(exc.detail_text or type(exc).__name__)[:160]}")
-                self._current = (index + 1) % len(self._clients)
-                continue
-            self._current = index
-            return answer
-        which = (
-            "every endpoint" if len(errors) == len(self._clients) else "; next call asks the next"
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+class GatewayEndpoint:
+    """:class:`Endpoint` over etcd3gw (one HTTP session per member)."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        if not parts.hostname or not parts.port:
+            raise ValueError(f"etcd endpoint {url!r} must look like http://127.0.0.1:2379")
+        self.url = url
+        self._client = etcd3gw.Etcd3Client(
+            host=parts.hostname, port=parts.port, timeout=timeout, api_path="/v3/"
         )
-        raise EtcdStoreError(f"etcd {path} failed ({which}): " + "; ".join(errors))
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            answer: dict[str, Any] = self._client.post(self._client.get_url(path), json=body)
+        except gw.Etcd3Exception as exc:
+            detail = (exc.detail_text or type(exc).__name__)[:160]
+            raise EtcdStoreError(f"{self.url}: {detail}") from exc
+        return answer
+
+    def close(self) -> None:
+        self._client.session.close()
+
+
+class EtcdClient:
+    """:class:`LeaseStore` over etcd's JSON gateway (see the module docstring)."""
+
+    def __init__(
+        self,
+        endpoints: Sequence[str],
+        timeout: float = 0.5,
+        *,
+        members: Sequence[Endpoint] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not endpoints and not members:
+            raise ValueError("at least one etcd endpoint is needed")
+        self._members = list(members or [GatewayEndpoint(url, timeout) for url in endpoints])
+        self._suspect_until = [0.0] * len(self._members)
+        self._current = 0
+        self._clock = clock
+        self._pool = ThreadPoolExecutor(len(self._members) * 2, thread_name_prefix="etcd")
+
+    def _order(self) -> list[int]:
+        """Endpoints to ask, in order: from the last that answered, suspects last."""
+        now, count = self._clock(), len(self._members)
+        ring = [(self._current + step) % count for step in range(count)]
+        fine = [i for i in ring if self._suspect_until[i] <= now]
+        suspects = sorted((i for i in ring if i not in fine), key=self._suspect_until.__getitem__)
+        return fine + suspects
+
+    def _outcome(self, index: int, ok: bool) -> None:
+        if ok:
+            self._current, self._suspect_until[index] = index, 0.0
+        else:
+            self._suspect_until[index] = self._clock() + SUSPECT_SECONDS
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Ask the endpoints one after another until one answers."""
+        errors = []
+        for index in self._order():
+            try:
+                answer = self._members[index].post(path, body)
+            except EtcdStoreError as exc:
+                errors.append(str(exc))
+                self._outcome(index, ok=False)
+                continue
+            self._outcome(index, ok=True)
+            return answer
+        raise EtcdStoreError(f"etcd {path} failed at every endpoint: " + "; ".join(errors))
+
+    def _hedged(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Ask the first endpoint; every ``HEDGE_AFTER_SECONDS`` without an answer (or at
+        once after a failure) ask the next one too. The first answer wins."""
+        order, asked = self._order(), 0
+        errors: list[str] = []
+        waiting: dict[Future[dict[str, Any]], int] = {}
+        while True:
+            if asked < len(order):
+                index = order[asked]
+                waiting[self._pool.submit(self._members[index].post, path, body)] = index
+                asked += 1
+            elif not waiting:
+                raise EtcdStoreError(f"etcd {path} failed at every endpoint: " + "; ".join(errors))
+            timeout = HEDGE_AFTER_SECONDS if asked < len(order) else None
+            done, _ = wait(list(waiting), timeout=timeout, return_when=FIRST_COMPLETED)
+            for future in done:
+                index = waiting.pop(future)
+                try:
+                    answer = future.result()
+                except EtcdStoreError as exc:
+                    errors.append(str(exc))
+                    self._outcome(index, ok=False)
+                    continue
+                self._outcome(index, ok=True)
+                return answer
 
     def grant(self, ttl: int) -> tuple[int, int]:
         answer = self._post("/lease/grant", {"TTL": str(ttl)})
         return int(answer["ID"]), int(answer.get("TTL", ttl))
 
     def keepalive(self, lease_id: int) -> int:
-        """One endpoint per call, the next one after a failure. When etcd's raft leader
-        dies, a member keeps forwarding renewals to it until the election is over; asking
-        every endpoint in one call would wait out each of them (three timeouts, 2 s),
-        while one endpoint per call lets the lease loop retry at once on the next."""
-        answer = self._post("/lease/keepalive", {"ID": str(lease_id)}, tries=1)
+        """Hedged (module docstring). When etcd's raft leader dies, a member keeps
+        forwarding renewals to it until the election is over; when a link is cut, a member
+        behind it never answers: neither may cost more than one hedge delay."""
+        answer = self._hedged("/lease/keepalive", {"ID": str(lease_id)})
         return max(0, int(answer.get("result", {}).get("TTL", 0)))
 
     def revoke(self, lease_id: int) -> None:
@@ -137,5 +219,6 @@ class EtcdClient:
         return bool(self._post("/kv/txn", body).get("succeeded", False))
 
     def close(self) -> None:
-        for _, client in self._clients:
-            client.session.close()
+        self._pool.shutdown(wait=False)
+        for member in self._members:
+            member.close()

@@ -96,7 +96,6 @@ class Receiver:
                     applied = entry.lsn
         return ApplyResult(status="applied", applied_lsn=applied, epoch=request.epoch)
 
-
     def export(self, request: ExportRequest) -> str:
         """This copy's journal shape and up to ``limit`` entries above ``after_lsn``, as
         the JSON of an :class:`ExportResult` (entries are not parsed again here)."""
@@ -125,9 +124,7 @@ class Receiver:
                 discarded = 0
                 if first is not None:
                     reason = f"not in the more advanced copy at {source_site} (catch-up)"
-                    discarded = journal.discard_from(
-                        session, first, for_epoch=epoch, reason=reason
-                    )
+                    discarded = journal.discard_from(session, first, for_epoch=epoch, reason=reason)
                 applied, count = journal.last_lsn(session), 0
                 for entry in source.entries:
                     if entry.lsn <= applied:
