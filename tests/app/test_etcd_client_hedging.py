@@ -93,7 +93,7 @@ def test_a_member_that_failed_is_asked_last_until_its_suspicion_ends() -> None:
 def test_every_member_failing_is_one_error_naming_them_all() -> None:
     etcd = client(Member("a", "fail"), Member("b", "fail"))
     try:
-        with pytest.raises(EtcdStoreError, match="a: connection refused.*b: connection refused"):
+        with pytest.raises(EtcdStoreError, match=r"a: connection refused.*b: connection refused"):
             etcd.keepalive(7)
     finally:
         etcd.close()
