@@ -2,6 +2,12 @@
 
 The connection asks its :class:`LinkState` (the :class:`~infra.local.linkproxy.LinkProxy`)
 for the current mode and base delay before every chunk, so a change applies to it at once.
+
+While the link holds the connection (a new one held at admission, or chunks held by a
+blackhole), the client side is still watched: a client that closes or resets meanwhile
+has given up, and the connection is *abandoned* — never connected onward, its held data
+never delivered. Otherwise a heal would replay, all at once, every request that clients
+had already timed out on (see ``docs/network.md``).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import contextlib
 import logging
 import socket
 import struct
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -28,10 +35,15 @@ log = logging.getLogger("watertight.linkproxy")
 
 CHUNK = 65536
 CONNECT_TIMEOUT = 5.0
+READ_AHEAD_BYTES = 64 * CHUNK  # per direction: read this far ahead of forwarding, then wait
 
 
 class ConnectionRefusedByLink(Exception):  # noqa: N818 (a signal, not an error)
     """The link's mode is ``refuse``: reset the connection."""
+
+
+class ClientGone(Exception):  # noqa: N818 (a signal, not an error)
+    """The client closed or reset while the link held its connection: abandon it."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,47 @@ class LinkStats:
     dropped: int = 0
     reset: int = 0
     chunks: int = 0
+    abandoned: int = 0  # held connections whose client gave up: dropped, never replayed
+
+
+class ReadAhead:
+    """One side of a connection, read ahead of forwarding: ``(arrival time, chunk)`` pairs,
+    ending with ``b""`` (EOF, or a reset). Bounded in bytes, not in chunks, so a held
+    stream of small messages keeps being read and its end is seen; ``ended`` is set the
+    moment the side closes or resets, whatever is still queued before it."""
+
+    def __init__(self, reader: asyncio.StreamReader, limit: int = READ_AHEAD_BYTES) -> None:
+        self._reader = reader
+        self._limit = limit
+        self._chunks: deque[tuple[float, bytes]] = deque()
+        self._bytes = 0
+        self._changed = asyncio.Condition()
+        self.ended = asyncio.Event()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                data = await self._reader.read(CHUNK)
+            except (ConnectionError, OSError):
+                data = b""  # a reset ends the side like an EOF (nothing more will come)
+            if not data:
+                self.ended.set()
+            async with self._changed:
+                self._chunks.append((loop.time(), data))
+                self._bytes += len(data)
+                self._changed.notify_all()
+                if not data:
+                    return
+                await self._changed.wait_for(lambda: self._bytes < self._limit)
+
+    async def get(self) -> tuple[float, bytes]:
+        async with self._changed:
+            await self._changed.wait_for(lambda: bool(self._chunks))
+            received, data = self._chunks.popleft()
+            self._bytes -= len(data)
+            self._changed.notify_all()
+            return received, data
 
 
 class LinkState(Protocol):
@@ -90,6 +143,7 @@ class ProxiedConnection:
         self.source = source
         self.dropped = False
         self.upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self.from_client = ReadAhead(client[0])
 
     def mode(self) -> LinkMode:
         return self.proxy.current_mode(self.source(), self.route.dst)
@@ -104,9 +158,12 @@ class ProxiedConnection:
 
     async def run(self) -> None:
         arrived = asyncio.get_running_loop().time()  # the peer ingress has just read the head
+        reading: asyncio.Future[None] | None = None
         try:
             if not self._admit():
                 return
+            # Read the client from the start, held or not: its close must be seen at once.
+            reading = asyncio.ensure_future(self.from_client.run())
             await self._gate()
             self.upstream = await self._connect()
             if self.upstream is None:
@@ -120,7 +177,12 @@ class ProxiedConnection:
         except ConnectionRefusedByLink:
             self.stats().reset += 1
             self.abort(reset=True)
+        except ClientGone:
+            self.stats().abandoned += 1
+            log.debug("%s: the client gave up while held; abandoned", self.route.label)
         finally:
+            if reading is not None:
+                reading.cancel()
             self.abort(reset=False)
 
     def _admit(self) -> bool:
@@ -147,7 +209,8 @@ class ProxiedConnection:
             await self._gate()
 
     async def _gate(self) -> None:
-        """Return when the link forwards; wait while it holds; raise when it refuses."""
+        """Return when the link forwards; wait while it holds; raise when it refuses, or
+        (:class:`ClientGone`) when the client has closed or reset while held."""
         while True:
             changed = self.proxy.change_event()
             action = chunk_action(self.mode(), self.dropped)
@@ -155,7 +218,9 @@ class ProxiedConnection:
                 return
             if action is Action.CLOSE:
                 raise ConnectionRefusedByLink
-            await changed.wait()
+            if self.from_client.ended.is_set():
+                raise ClientGone
+            await _first_of(changed, self.from_client.ended)
 
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
         try:
@@ -170,9 +235,11 @@ class ProxiedConnection:
 
     async def _forward(self) -> None:
         assert self.upstream is not None
+        from_upstream = ReadAhead(self.upstream[0])
+        reading = asyncio.ensure_future(from_upstream.run())
         tasks = [
-            asyncio.ensure_future(self._pump(self.client[0], self.upstream[1])),
-            asyncio.ensure_future(self._pump(self.upstream[0], self.client[1])),
+            asyncio.ensure_future(self._pump(self.from_client, self.upstream[1])),
+            asyncio.ensure_future(self._pump(from_upstream, self.client[1])),
             asyncio.ensure_future(self._watch_refuse()),
         ]
         try:
@@ -180,6 +247,7 @@ class ProxiedConnection:
             for task in done:
                 task.result()
         finally:
+            reading.cancel()
             for task in tasks:
                 task.cancel()
 
@@ -190,25 +258,15 @@ class ProxiedConnection:
             if chunk_action(self.mode(), self.dropped) is Action.CLOSE:
                 raise ConnectionRefusedByLink
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pump(self, source: ReadAhead, writer: asyncio.StreamWriter) -> None:
         """Forward one direction. Reading runs ahead of writing, and each chunk is due at
         its *arrival* plus its delay (never before the previous one: order is kept), so
-        waits overlap and a delay costs latency, not throughput."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(maxsize=64)
-
-        async def read_side() -> None:
-            while True:
-                data = await reader.read(CHUNK)
-                await queue.put((loop.time(), data))
-                if not data:
-                    return
-
-        reading = asyncio.ensure_future(read_side())
+        waits overlap and a delay costs latency, not throughput. A chunk held by the link
+        is dropped with the connection if the client gives up meanwhile (``_gate``)."""
         last_due = 0.0
         try:
             while True:
-                received, data = await queue.get()
+                received, data = await source.get()
                 if not data:
                     return
                 await self._gate()
@@ -220,8 +278,6 @@ class ProxiedConnection:
                 await writer.drain()
         except (ConnectionError, OSError):
             return
-        finally:
-            reading.cancel()
 
     def abort(self, reset: bool) -> None:
         """Close both sides; ``reset``: send a TCP RST instead of a clean FIN."""
@@ -239,3 +295,13 @@ class ProxiedConnection:
                 writer.transport.abort()
             else:
                 writer.close()
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    """Wait until any of ``events`` is set."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
