@@ -1,4 +1,4 @@
-"""Every error answer is ``{"error": code, "detail": text}`` (DESIGN §5), including
+"""Every error answer is ``{"error": code, "detail": text}`` (docs/design.md §5), including
 FastAPI's own validation errors and Starlette's 404/405."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The ledger endpoints, exactly the router's contract (DESIGN §5)."""
+"""The ledger endpoints, exactly the router's contract (docs/design.md §5)."""
 
 from __future__ import annotations
 

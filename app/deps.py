@@ -22,7 +22,7 @@ ServiceDep = Annotated[UnitService, Depends(get_service)]
 def require_token(
     service: ServiceDep, authorization: Annotated[str | None, Header()] = None
 ) -> None:
-    """Admin and replication need ``Authorization: Bearer <token>`` (DESIGN §3.8).
+    """Admin and replication need ``Authorization: Bearer <token>`` (docs/design.md §3.8).
 
     401 without a bearer token, 403 with a wrong one, and 403 when this instance has no
     token configured: nothing mutating is anonymous.

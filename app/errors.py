@@ -1,7 +1,7 @@
 """The unit service's error hierarchy.
 
 Every error knows its HTTP status and a short machine code; the API turns it into
-``{"error": code, "detail": text, ...extra}`` (DESIGN §5). Details are written for the
+``{"error": code, "detail": text, ...extra}`` (docs/design.md §5). Details are written for the
 person reading them: what was wrong and what to do about it.
 """
 
@@ -65,7 +65,7 @@ class StaleEpochError(UnitError):
 
 
 class RoleConflictError(UnitError):
-    """A role change that would break "one primary per epoch" (DESIGN §3.1)."""
+    """A role change that would break "one primary per epoch" (docs/design.md §3.1)."""
 
     status = 409
     code = "role_conflict"

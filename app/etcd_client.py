@@ -1,6 +1,6 @@
 """The few etcd calls a unit primary needs for its lease (over etcd3gw's JSON gateway).
 
-``app`` may not import ``failover`` (DESIGN §2), so this is a deliberately tiny twin of
+``app`` may not import ``failover`` (docs/design.md §2), so this is a deliberately tiny twin of
 ``failover.dcs``: grant, keepalive, revoke, get, and the one transaction that claims
 ``leases/primary/<unit>``. Values are canonical JSON (sorted keys, no spaces), the same
 rule as ``failover.dcs.codec.canonical_json``. Each call tries the endpoints in turn with

@@ -1,6 +1,6 @@
 """The real primary lease: a key in etcd on a lease that a background thread keeps alive.
 
-Contract (DESIGN §3.1, :class:`app.lease.PrimaryLease`):
+Contract (docs/design.md §3.1, :class:`app.lease.PrimaryLease`):
 
 - ``acquire(unit, site, epoch)`` grants an etcd lease of ``timing.primary_lease_ttl_seconds``
   and, in one transaction, puts ``/watertight/<topology>/leases/primary/<unit>`` =

@@ -1,4 +1,4 @@
-"""The primary lease port: the right of a primary to accept writes (DESIGN §3.1).
+"""The primary lease port: the right of a primary to accept writes (docs/design.md §3.1).
 
 A primary accepts a write only while ``lease.valid()`` is true, checked on every write
 *before* it commits and again before it acknowledges. Implementations must turn

@@ -3,7 +3,7 @@
 Writes already check ``lease.valid()`` before commit and before acknowledging, so no
 write can slip through; the watchdog makes the lapse *visible*: ``/v1/unit`` and the
 observers see ``fenced`` within one check interval instead of "primary" on an instance
-that may not write (DESIGN §3.1), and the controller can act on it.
+that may not write (docs/design.md §3.1), and the controller can act on it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The unit's tables (SQLAlchemy 2 typed ORM).
 
 - ``accounts``, ``transactions``: the ledger.
-- ``idempotency_keys``: key -> request hash and the full original response (DESIGN §3.3).
+- ``idempotency_keys``: key -> request hash and the full original response (docs/design.md §3.3).
 - ``journal``: one entry per committed write, gap-free ``lsn``; written in the same
   database transaction as the ledger rows it describes, and shipped to the standbys.
 - ``node_state``: one row: role, epoch, primary site and standbys; survives restarts.

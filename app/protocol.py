@@ -38,7 +38,7 @@ class Effect(BaseModel):
 
 
 class WireEntry(BaseModel):
-    """One journal entry: the key and request hash travel with it (DESIGN §3.3)."""
+    """One journal entry: the key and request hash travel with it (docs/design.md §3.3)."""
 
     model_config = ConfigDict(frozen=True)
 

@@ -1,4 +1,4 @@
-"""Pure rules for an instance's role and epoch (DESIGN §3.1). No I/O.
+"""Pure rules for an instance's role and epoch (docs/design.md §3.1). No I/O.
 
 Role changes (``POST /admin/role``) and the role a process takes when it starts are
 decided here from the current :class:`NodeRole` and the request.

@@ -1,4 +1,4 @@
-"""Request and response bodies of the public ledger API (DESIGN §5, router contract)."""
+"""Request and response bodies of the public ledger API (docs/design.md §5, router contract)."""
 
 from __future__ import annotations
 

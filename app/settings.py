@@ -30,7 +30,7 @@ class UnitSettings(BaseSettings):
     """SQLAlchemy URL; empty means ``sqlite:///<data_dir>/<unit>-<site>.db`` (WAL mode)."""
     data_dir: Path = Path("data")
     topology: Path | None = None
-    """Topology file; without it the built-in default topology (DESIGN §1) is used."""
+    """Topology file; without it the built-in default topology (docs/design.md §1) is used."""
     token: SecretStr | None = None
     """Admin/replication bearer token. Prefer ``token_file`` (mode 0600) outside tests."""
     token_file: Path | None = None

@@ -2,7 +2,7 @@
 
 Request threads queue their write; one committer thread takes everything queued and
 posts it in **one** database transaction (group commit), so writes never convoy on the
-unit's write lock. Order of a new write (DESIGN §2, §3):
+unit's write lock. Order of a new write (docs/design.md §2, §3):
 
 1. in the committer's transaction: check we are primary, look the key up (replay or
    409), refuse if too few standbys are reachable for the commit rule, decide, append

@@ -2,7 +2,7 @@
 
 Each run is the real thing — ``watertight drill run production-outage`` on a fresh local
 platform — and the figures are read from each run's ``report.json`` (measured from what
-the load generator saw, DESIGN §1). Reports land in ``reports/bench/drill_rto/run-NN/``.
+the load generator saw, docs/design.md §1). Reports land in ``reports/bench/drill_rto/run-NN/``.
 
     .venv/bin/python bench/drill_rto.py [--runs 10] [--drill production-outage]
 """

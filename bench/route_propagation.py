@@ -1,4 +1,4 @@
-"""How fast a route change written to etcd is visible at the router (DESIGN §4: ≤ 1 s).
+"""How fast a route change written to etcd is visible at the router (docs/design.md §4: ≤ 1 s).
 
     .venv/bin/python bench/route_propagation.py [--changes 50]
 

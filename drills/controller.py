@@ -1,4 +1,4 @@
-"""The controller's HTTP API as drills read it (DESIGN §5), parsed leniently.
+"""The controller's HTTP API as drills read it (docs/design.md §5), parsed leniently.
 
 Drills only *read* the controller for three things: its events (detection time and a
 second count of promotions), its status (leader site, site verdicts, pending approvals,

@@ -2,7 +2,7 @@
 
 Pure functions of the spec and what clients saw. Each expectation becomes one
 :class:`ExpectationResult` — the ``{name, expected, observed, passed}`` rows of the
-report (DESIGN §5) — in a fixed order, so reports of the same input are identical.
+report (docs/design.md §5) — in a fixed order, so reports of the same input are identical.
 
 Always judged (safe defaults, see :class:`drills.spec.Expect`): ``rpo_lost_acknowledged``,
 ``split_brain``, ``double_posting`` and ``all_units_recover`` (row ``unrecovered_units``).

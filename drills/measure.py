@@ -1,4 +1,4 @@
-"""Measurements of a drill, computed only from what clients saw (DESIGN §1, issue 5).
+"""Measurements of a drill, computed only from what clients saw (docs/design.md §1, issue 5).
 
 Inputs: the client :class:`~drills.attempts.Attempt` records, the
 :class:`~drills.attempts.ReadBack` of every acknowledged write, the timeline of

@@ -8,7 +8,7 @@ port; the runner knows nothing else about where the sites come from.
 :class:`LocalPlatform` drives the local platform only through its public interfaces
 (import-linter forbids ``infra`` and ``watertight`` here): the ``watertight`` CLI in a
 subprocess (``sys.executable -m watertight``) for ``up``/``down``/``status``/``fault``,
-and the controller's HTTP API (DESIGN §5) for operator moves.
+and the controller's HTTP API (docs/design.md §5) for operator moves.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ through the router. A 200 whose content matches what was posted is ``found``; a 
 another customer, type or amount is ``different-content``; a 404 is ``not-found``. Any
 other answer (503 while routes settle, timeouts) is retried in rounds until
 ``settle_seconds`` pass; a write still unreadable then is left out, and the measurements
-count it as lost (DESIGN §1: acknowledged and cannot be read back). A 404 is retried too,
+count it as lost (docs/design.md §1: acknowledged and cannot be read back). A 404 is retried too,
 so a read that raced a route change is not mistaken for a loss.
 """
 

@@ -1,4 +1,4 @@
-"""The drill report: ``report.json`` (DESIGN §5 keys), ``report.md`` and ``timeline.svg``.
+"""The drill report: ``report.json`` (docs/design.md §5 keys), ``report.md`` and ``timeline.svg``.
 
 :func:`build_report` judges the measurements against the spec and assembles a
 :class:`Report`; :func:`write_report` writes the three files. Everything is rendered from
@@ -6,9 +6,9 @@ the :class:`Report` alone, so a ``report.json`` can be re-rendered later
 (:func:`read_report`). Pure apart from the file writes; the runner supplies the wall-clock
 ``started_at``. Same input, same bytes.
 
-``report.json`` top level: the DESIGN §5 keys :data:`DESIGN_KEYS` (``measurements`` holds
-its DESIGN §5 keys, then the write-interruption keys :data:`INTERRUPTION_KEYS`;
-``requests`` exactly its DESIGN §5 keys), plus the extra keys :data:`EXTRA_KEYS`:
+``report.json`` top level: the docs/design.md §5 keys :data:`DESIGN_KEYS` (``measurements`` holds
+its docs/design.md §5 keys, then the write-interruption keys :data:`INTERRUPTION_KEYS`;
+``requests`` exactly its docs/design.md §5 keys), plus the extra keys :data:`EXTRA_KEYS`:
 ``title``, ``description``, ``started_at`` (ISO 8601, UTC), ``duration_seconds``,
 ``abort_reason`` (``""`` unless aborted), ``actions`` (what ran, when), ``events``
 (controller events used), ``evidence`` (what the measurements rest on: lost writes,
@@ -51,7 +51,7 @@ class RequestCounts(_Model):
 
 
 class MeasurementsJson(_Model):
-    """The DESIGN §5 measurement keys, then the write interruptions (:mod:`drills.measure`):
+    """The docs/design.md §5 measurement keys, then the write interruptions (:mod:`drills.measure`):
     ``interruption_by_unit`` (every unit the load sent to; ``null`` = never recovered),
     their max ``longest_interruption_seconds`` and ``survivors_interruption_seconds_max``,
     the max over the units that did not move."""

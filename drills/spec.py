@@ -258,7 +258,7 @@ class _Move(_Action):
 
 
 class Switchover(_Move):
-    """Planned, zero-loss move: drain, catch up, move (DESIGN §5)."""
+    """Planned, zero-loss move: drain, catch up, move (docs/design.md §5)."""
 
     action: Literal["switchover"]
 
@@ -277,7 +277,7 @@ class Failback(_Move):
 
 class Approve(_Action):
     """Approve pending approvals (all, or those of ``units``); ``accept_loss`` must be true
-    to approve a data-losing promotion (DESIGN §3.2)."""
+    to approve a data-losing promotion (docs/design.md §3.2)."""
 
     action: Literal["approve"]
     accept_loss: bool = False

@@ -1,6 +1,6 @@
 """What the decision asks the adapters to do. Plain frozen values; each carries its reason.
 
-The adapters record an action with its reason *before* carrying it out (DESIGN §3.7).
+The adapters record an action with its reason *before* carrying it out (docs/design.md §3.7).
 Every action is safe to repeat: promotions compare the route's epoch, role changes carry
 an epoch the instance checks, approvals and operations are keyed by id.
 

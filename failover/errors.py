@@ -74,7 +74,7 @@ class ApprovalRequired(WatertightError):  # noqa: N818
 
 
 class UnsafeAction(WatertightError):  # noqa: N818
-    """An action refused because carrying it out could break an invariant (DESIGN §3)."""
+    """An action refused because carrying it out could break an invariant (docs/design.md §3)."""
 
     code: ClassVar[str] = "unsafe_action"
     http_status: ClassVar[int] = 409

@@ -2,7 +2,7 @@
 
 A route only ever moves forward: an update with an epoch lower than the one held is
 ignored, so a late or replayed watch event can never send traffic back to a fenced
-primary (DESIGN §3.1: anything from an older epoch is refused).
+primary (docs/design.md §3.1: anything from an older epoch is refused).
 """
 
 from __future__ import annotations

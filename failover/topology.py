@@ -108,7 +108,7 @@ class Network(_Strict):
 
 
 class Timing(_Strict):
-    """Detection and lease timing (DESIGN §4)."""
+    """Detection and lease timing (docs/design.md §4)."""
 
     probe_interval_seconds: PositiveSeconds = 1.0
     probe_timeout_seconds: PositiveSeconds = 0.5
@@ -275,7 +275,7 @@ def parse_topology(document: object, source: str = "<topology>") -> Topology:
 
 
 def default_topology() -> Topology:
-    """The topology of DESIGN §1: three sites, eight units, 1024 buckets."""
+    """The topology of docs/design.md §1: three sites, eight units, 1024 buckets."""
     return parse_topology(
         {
             "sites": [

@@ -51,7 +51,7 @@ def docker_binary() -> str:
         return "/usr/bin/docker"
     found = shutil.which("docker")
     if found is None:
-        raise DockerImageError("docker not found: apt-get install -y docker.io (DESIGN §7)")
+        raise DockerImageError("docker not found: apt-get install -y docker.io (docs/design.md §7)")
     return found
 
 

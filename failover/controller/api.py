@@ -1,4 +1,4 @@
-"""The controller's HTTP API (DESIGN §5). Errors are ``{"error", "detail"}`` with a 4xx.
+"""The controller's HTTP API (docs/design.md §5). Errors are ``{"error", "detail"}`` with a 4xx.
 
 Reads (``/v1/status``, ``/v1/events``, ``/metrics``) are open; everything that changes
 state needs ``Authorization: Bearer <token>`` (401 without, 403 wrong). Moves

@@ -2,7 +2,7 @@
 
 Every controller runs cycles (so each records what it observes and stands ready); only
 the leader acts. The leader records the decision with its reason *before* the first
-action, each action before it runs and its outcome after (DESIGN §3.7). The cycle never
+action, each action before it runs and its outcome after (docs/design.md §3.7). The cycle never
 raises: an unreadable etcd or a lost lease ends it with a sentence saying so.
 """
 

@@ -1,7 +1,7 @@
 """The leader lease: exactly one controller acts, and it stops acting at once when unsure.
 
 ``leader`` = ``{"id", "site", "url"}`` on an etcd lease of
-``timing.controller_lease_ttl_seconds``. The fence rule is the primaries' (DESIGN §3.1):
+``timing.controller_lease_ttl_seconds``. The fence rule is the primaries' (docs/design.md §3.1):
 the lease is *valid* only until ``sent + TTL − fence_margin``, where ``sent`` is when the
 last successful keepalive (or the grant) was sent — never later than etcd's own expiry,
 whatever the network delays. Once past it, nothing is done until a keepalive succeeds
@@ -9,7 +9,7 @@ again (or a new election is won). :meth:`LeaderLease.tick` runs on its own threa
 TTL/3 s, so a long cycle never starves the keepalive.
 
 **Where the leader lives.** The controller in the witness site (the remote-dr site,
-DESIGN §3.4) campaigns as soon as ``leader`` is free; the others only once they have seen
+docs/design.md §3.4) campaigns as soon as ``leader`` is free; the others only once they have seen
 it free for ``campaign_delay`` seconds. So the leader normally sits outside city A, and
 the outage of a city-A site — the fault we rehearse most — costs no leader handover on
 top of the detection (drills measured ~1 s for it). The delay only ever postpones a

@@ -1,7 +1,7 @@
 """The records store: the audit trail of observations, decisions, actions and outcomes.
 
 SQLAlchemy 2.x, one table of events (SQLite file in the state dir by default, PostgreSQL
-by URL). Every event is committed *before* the step it announces runs (DESIGN §3.7).
+by URL). Every event is committed *before* the step it announces runs (docs/design.md §3.7).
 Times are Unix seconds. What a new leader needs to finish a step is in etcd
 (:mod:`failover.controller.state`); this store is for people and drills.
 

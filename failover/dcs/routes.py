@@ -4,7 +4,7 @@ The route says which site serves a unit's writes and at which epoch. Only the
 controller changes it, and only with :meth:`RouteStore.move_route`: one transaction that
 checks the epoch it decided on is still current and that no primary lease
 (``leases/primary/<unit>``) exists — so the old primary has fenced itself — then writes
-the new site with ``epoch + 1`` (DESIGN §3.1).
+the new site with ``epoch + 1`` (docs/design.md §3.1).
 """
 
 from __future__ import annotations

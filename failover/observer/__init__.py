@@ -1,4 +1,4 @@
-"""Observers: one per site, probing every unit instance and the other sites (DESIGN §3.4).
+"""Observers: one per site, probing every unit instance and the other sites (docs/design.md §3.4).
 
 An observer never decides anything. Each round it probes, counts consecutive failed
 rounds per target (:mod:`failover.observer.counters`) and publishes an

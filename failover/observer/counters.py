@@ -1,7 +1,7 @@
 """Consecutive-failure counters: pure bookkeeping of one observer's rounds.
 
 A target reached in a round goes back to 0; a target not reached gets one more failed
-round; a target not probed this round keeps no entry (no information, DESIGN §3.4).
+round; a target not probed this round keeps no entry (no information, docs/design.md §3.4).
 """
 
 from __future__ import annotations

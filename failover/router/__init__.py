@@ -1,3 +1,3 @@
-"""The router: the stateless front door (DESIGN §5). Maps customer → bucket → unit, takes
+"""The router: the stateless front door (docs/design.md §5). Maps customer → bucket → unit, takes
 the unit's primary site and epoch from the routing table (kept current by a watch), and
 forwards to that unit instance."""

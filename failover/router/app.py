@@ -1,4 +1,4 @@
-"""The router's ASGI application (DESIGN §5, router contract).
+"""The router's ASGI application (docs/design.md §5, router contract).
 
 Forwarding rule: the request goes to the unit's primary per the current routing table.
 On a 503 from the instance (standby/fenced) or a transport failure, the router re-reads

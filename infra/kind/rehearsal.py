@@ -2,7 +2,7 @@
 
 Every command is planned as a :class:`Step` (pure functions ``*_steps``) and carried out
 by :func:`run_step`; a missing tool is reported before anything runs, with where to get
-it. Nothing here can run on machines without Docker Hub (DESIGN §7): tests cover the
+it. Nothing here can run on machines without Docker Hub (docs/design.md §7): tests cover the
 plans and the missing-tool errors; ``.github/workflows/kind-e2e.yml`` runs the rest.
 """
 
@@ -26,7 +26,7 @@ INSTALL_HINTS = {
     "pulumi": "https://www.pulumi.com/docs/install/",
 }
 PREFERRED_PATHS = {"docker": "/usr/bin/docker"}
-"""The distribution's docker client wins over any other ``docker`` on PATH (DESIGN §7)."""
+"""The distribution's docker client wins over any other ``docker`` on PATH (docs/design.md §7)."""
 STEP_TIMEOUT_SECONDS = 900
 DEPLOY_TIMEOUT_SECONDS = 1800
 

@@ -1,4 +1,4 @@
-"""Fault injection on the local platform (DESIGN §6): every fault acts on real processes
+"""Fault injection on the local platform (docs/design.md §6): every fault acts on real processes
 and on the link proxies, prints what it did and is journalled in ``faults.jsonl``.
 
 - ``site-down S``: kill S's processes — etcd member, unit instances, S's controller and

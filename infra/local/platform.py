@@ -1,4 +1,4 @@
-"""The local platform: all three sites as real processes on loopback (DESIGN §6).
+"""The local platform: all three sites as real processes on loopback (docs/design.md §6).
 
 ``up`` starts, in order: the link proxy (the simulated WAN, with an extra ``edge`` site for
 the router; each site pair's link is given its standing one-way delay from the topology,

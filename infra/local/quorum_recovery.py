@@ -1,5 +1,5 @@
 """Declaring a disaster: rebuilding the etcd quorum on the one surviving site, and taking
-the lost sites' members back in when they return (DESIGN §3, docs/controller.md §12).
+the lost sites' members back in when they return (docs/design.md §3, docs/controller.md §12).
 
 With one etcd member per site, losing both city-A sites leaves remote-dr's member alone,
 one of three: no quorum, so no controller can record an approval or move a route. That

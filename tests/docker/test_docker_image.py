@@ -2,7 +2,7 @@
 
 Needs a Docker engine: skipped with a reason where none answers (CI installs and starts
 one in ``.ci/run``, where a skip is a failure). The base image comes from debootstrap
-(DESIGN §7) and is cached, so only the first run pays for it.
+(docs/design.md §7) and is cached, so only the first run pays for it.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ eleven since the quorum-commit change added ``city-cut-then-production-lost`` an
 fresh platform per drill: drills move primaries, so they must not share one) and its
 ``reports/drills/NAME/report.json`` is judged twice:
 
-- the **safety invariants** (DESIGN §3.1–3.3) strictly, on the first run: no split brain
+- the **safety invariants** (docs/design.md §3.1–3.3) strictly, on the first run: no split brain
   (one writable primary), no double posting, nothing acknowledged lost where the drill
   promises RPO 0, rollbacks that ran. These must hold on any machine, however loaded.
 - the **full verdict** (RTO and write-interruption bounds, steady state, every unit

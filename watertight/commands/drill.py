@@ -27,7 +27,7 @@ from drills.spec import DrillSpec, DrillSpecError, library, load_spec
 from failover.topology import Topology, TopologyError, load_topology
 from watertight.commands.common import JsonFlag, TopologyFile, fail
 
-group = typer.Typer(help="Measured failover drills (DESIGN §5).", no_args_is_help=True)
+group = typer.Typer(help="Measured failover drills (docs/design.md §5).", no_args_is_help=True)
 EXIT = {"pass": 0, "fail": 1, "aborted": 2}
 
 ReportDir = Annotated[

@@ -1,4 +1,4 @@
-"""Reports: report.json keys (DESIGN §5 + documented extras), report.md for an auditor,
+"""Reports: report.json keys (docs/design.md §5 + documented extras), report.md for an auditor,
 a self-contained SVG timeline, and the same bytes for the same input."""
 
 from __future__ import annotations

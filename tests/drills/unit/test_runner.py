@@ -1,6 +1,6 @@
 """The runner against a fake platform and a fake router (in-process, about a second each).
 
-The fake router answers like DESIGN §5 (201 with site and epoch, 503 + Retry-After while a
+The fake router answers like docs/design.md §5 (201 with site and epoch, 503 + Retry-After while a
 unit's site is down, 200/404 on read); the fake platform records what it was asked to do.
 These tests pin the experiment's shape: steady state before the method, the method on
 schedule, rollbacks always (failed step, interrupt, unmet steady state), then read-back.
@@ -32,7 +32,7 @@ OPTIONS = RunOptions(
 
 @dataclass
 class FakeRouter:
-    """DESIGN §5's router, in memory: units of a downed site answer 503."""
+    """docs/design.md §5's router, in memory: units of a downed site answer 503."""
 
     topology: Topology
     down_sites: set[str] = field(default_factory=set)

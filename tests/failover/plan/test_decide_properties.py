@@ -1,4 +1,4 @@
-"""Properties of the decision for any snapshot (hypothesis): the invariants of DESIGN §3.
+"""Properties of the decision for any snapshot (hypothesis): the invariants of docs/design.md §3.
 
 Two kinds of snapshots: *arbitrary* ones (every field drawn independently, including
 nonsense the adapters should never produce) and *plausible* ones (a steady system with

@@ -1,6 +1,6 @@
 """``watertight kind ...``: argument handling, missing tools, and the commands it plans.
 
-kind, a Kubernetes API and Pulumi's CLI do not exist here (DESIGN §7), so the tools are
+kind, a Kubernetes API and Pulumi's CLI do not exist here (docs/design.md §7), so the tools are
 stand-in scripts on PATH that record how they were called.
 """
 
