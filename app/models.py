@@ -72,6 +72,7 @@ class NodeStateRow(Base):
     epoch: Mapped[int] = mapped_column(BigInteger)
     primary_site: Mapped[str | None] = mapped_column(String(64))
     standbys: Mapped[str] = mapped_column(Text, default="[]")
+    acks_required: Mapped[int | None] = mapped_column(Integer, nullable=True)
     updated_at: Mapped[float] = mapped_column(Float)
 
 

@@ -83,7 +83,7 @@ class Node:
                 return None
             standbys = tuple(json.loads(row.standbys))
             role: Role = "primary" if row.role == "primary" else _as_role(row.role)
-            return NodeRole(role, row.epoch, row.primary_site, standbys)
+            return NodeRole(role, row.epoch, row.primary_site, standbys, row.acks_required)
 
     # -- role changes -------------------------------------------------------------------
 
@@ -154,6 +154,8 @@ class Node:
             last = journal.last_lsn(session)
         links = [self._link(site, role) for site in role.standbys]
         acks = self.topology.replication.acks_needed
+        if role.acks_required is not None:
+            acks = role.acks_required
         self.replicator = Replicator(links, last, acks)
         self.replicator.start(_DatabaseSource(self.db, role, self.settings.site), self._on_stale)
 
@@ -222,6 +224,7 @@ def _same_primary(old: NodeRole, new: NodeRole) -> bool:
         old.role == new.role == "primary"
         and old.epoch == new.epoch
         and old.standbys == new.standbys
+        and old.acks_required == new.acks_required
     )
 
 
@@ -238,4 +241,5 @@ def _persist(session: Session, role: NodeRole) -> None:
     row.epoch = role.epoch
     row.primary_site = role.primary_site
     row.standbys = json.dumps(list(role.standbys))
+    row.acks_required = role.acks_required
     row.updated_at = time.time()

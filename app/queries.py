@@ -80,6 +80,7 @@ class Queries:
         replicator = self._node.replicator
         if role.role == "primary" and replicator is not None:
             body["commit_rule"] = self._node.topology.replication.commit_rule
+            body["acks_needed"] = replicator.acks_needed
             body["durable_lsn"] = replicator.durable_lsn()
             body["standbys"] = [
                 {

@@ -105,9 +105,9 @@ class Replicator:
         self._work = threading.Condition()  # idle links wait here for new entries
         self._stopped = False
         self._last_lsn = last_lsn
-        # Never more acknowledgements than there are standbys: a unit configured with
-        # one standby (a test pair) still needs that one.
-        self.acks_needed = max(1, min(acks_needed, len(links))) if links else 0
+        # Never more acknowledgements than there are standbys; 0 only when asked for (a
+        # declared disaster) or when there is no standby at all.
+        self.acks_needed = min(acks_needed, len(links))
         self._links = {config.site: StandbyLink(config, self) for config in links}
 
     def start(self, source: JournalSource, on_stale_epoch: Callable[[int, str], None]) -> None:

@@ -32,6 +32,9 @@ class NodeRole:
     primary_site: str | None
     standbys: tuple[str, ...] = ()
     """As primary: the sites it ships its journal to; a write needs their quorum."""
+    acks_required: int | None = None
+    """As primary: standby acknowledgements a write needs, when not the topology's rule.
+    Only 0 is ever sent: a person approved running on one site after a disaster."""
 
 
 class RoleRequest(BaseModel):
@@ -43,6 +46,9 @@ class RoleRequest(BaseModel):
     epoch: int = Field(ge=0)
     standbys: list[str] | None = None
     """As primary: the standby sites (default: every other site of the topology)."""
+    acks_required: int | None = Field(default=None, ge=0, le=2)
+    """As primary: standby acknowledgements a write needs (default: the topology's
+    commit rule). 0 acknowledges after the local commit: a declared disaster only."""
     primary_site: str | None = None
 
 
@@ -88,7 +94,7 @@ def _promote(
         raise InvalidRequestError(f"{site} cannot be its own standby")
     if len(set(standbys)) != len(standbys):
         raise InvalidRequestError("a site is listed twice among the standbys")
-    return NodeRole("primary", request.epoch, site, standbys)
+    return NodeRole("primary", request.epoch, site, standbys, request.acks_required)
 
 
 def role_at_start(

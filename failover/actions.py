@@ -36,6 +36,11 @@ class PromoteUnit:
     ``catch_up_from``: before anything else, the instance in ``to_site`` must copy what
     the copy in that site holds, up to at least lsn ``catch_up_to``; if it cannot, the
     promotion is not made (the next cycle decides again).
+
+    ``acks_required=0``: the new primary acknowledges writes on its own site alone (no
+    other site is up to hold a second copy). Only with an approval; the adapter records
+    it in etcd (``one_copy``) *before* telling the instance, so every later failover of
+    the unit at that epoch counts as data-losing.
     """
 
     kind: ClassVar[str] = "promote_unit"
@@ -51,6 +56,7 @@ class PromoteUnit:
     reason: str
     catch_up_from: str | None = None
     catch_up_to: int = 0
+    acks_required: int | None = None
 
     @classmethod
     def in_place(cls, unit: str, site: str, epoch: int, reason: str) -> PromoteUnit:
@@ -65,6 +71,8 @@ class PromoteUnit:
             raise ValueError("a promotion increments the epoch by exactly one")
         if self.accepted_loss < 0 or (self.accepted_loss and not self.data_losing):
             raise ValueError("only a data-losing promotion accepts a (non-negative) loss")
+        if self.acks_required == 0 and self.approval_id is None:
+            raise ValueError("only a person's approval may run a unit on one site")
 
 
 @dataclass(frozen=True, slots=True)

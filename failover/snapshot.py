@@ -109,6 +109,9 @@ class UnitReplication:
     """
 
     acknowledged_lsn: int
+    one_copy: bool = False
+    """The current primary was told to acknowledge writes on its own site alone (a
+    declared disaster): the other copies may lack acknowledged writes of this epoch."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,7 +105,10 @@ class SnapshotBuilder:
             routes=routes,
             leases=self._leases(),
             instances=instances,
-            replication={u: UnitReplication(acknowledged.get(u, 0)) for u in routes},
+            replication={
+                u: UnitReplication(acknowledged.get(u, 0), _one_copy(marks.get(u), r))
+                for u, r in routes.items()
+            },
             approvals=tuple(_approval(a) for a in stored if a.open),
             failovers=tuple(
                 FailoverRecord(unit, to_mono(m.at), m.from_site, m.to_site, m.epoch)
@@ -196,6 +199,10 @@ def _acknowledged(
         for unit, lsn in sample.items():
             found[unit] = max(found.get(unit, 0), lsn)
     return found
+
+
+def _one_copy(mark: ReplicationMark | None, route: Route) -> bool:
+    return mark is not None and mark.one_copy and mark.epoch == route.epoch
 
 
 def _approval(a: StoredApproval) -> Approval:

@@ -24,7 +24,7 @@ from failover.actions import (
 from failover.controller.builder import World
 from failover.controller.metrics import ControllerMetrics
 from failover.controller.records import RecordStore
-from failover.controller.state import ControllerState, MoveRecord
+from failover.controller.state import ControllerState, MoveRecord, ReplicationMark
 from failover.controller.units import AdminPort, RoleChange, RoleRefused
 from failover.dcs import CasFailed, DcsError, RouteStore
 from failover.errors import NotLeader
@@ -148,8 +148,12 @@ class Executor:
             self._state.add_move(unit, move, self._wall())
         if action.approval_id is not None:
             self._use_approval(action.approval_id)
+        if action.acks_required == 0:
+            self._mark_one_copy(unit, action.new_epoch, world)
         self.check_fence()
-        role = RoleChange("primary", action.new_epoch, standbys, action.to_site)
+        role = RoleChange(
+            "primary", action.new_epoch, standbys, action.to_site, action.acks_required
+        )
         self._admin.set_role(unit, action.to_site, role)
         self._state.end_operation(op.operation_id)
         self._records.record(
@@ -173,6 +177,18 @@ class Executor:
             operation_id=action.operation_id, standbys=list(standbys), completed_after_crash=True,
         )  # fmt: skip
         return f"told {action.unit} in {action.site} it is primary at epoch {action.epoch}"
+
+    def _mark_one_copy(self, unit: str, epoch: int, world: World) -> None:
+        """Record in etcd, before the instance is told, that ``unit`` acknowledges on one
+        site alone at ``epoch``: any later failover of it at that epoch is data-losing."""
+        self.check_fence()
+        acknowledged = world.acknowledged.get(unit, 0)
+        self._state.put_mark(unit, ReplicationMark(epoch, acknowledged, one_copy=True))
+        self._records.record(
+            "one_copy",
+            f"{unit} acknowledges writes on one site alone at epoch {epoch} (approved)",
+            unit=unit, epoch=epoch, acknowledged_lsn=acknowledged,
+        )  # fmt: skip
 
     def _catch_up(self, action: PromoteUnit) -> None:
         """Have the target copy what the best copy holds; refuse the promotion if it

@@ -7,7 +7,8 @@ store), next to the routes it guards; the records store is the audit trail.
 Keys under ``/watertight/<topology>/``:
 
 - ``controller/replication/<unit>``: :class:`ReplicationMark`
-  (``epoch, acknowledged_lsn``: the highest lsn ever seen durable by the commit rule);
+  (``epoch, acknowledged_lsn, one_copy``: the highest lsn ever seen durable by the
+  commit rule; whether the primary of that epoch acknowledges on one site alone);
 - ``controller/operations/<id>``: an in-flight promotion (``InFlightPromotion``, wall time);
 - ``controller/failovers/<unit>``: ``{"moves": [MoveRecord...]}`` of the last hour;
 - ``approvals/<id>``: :class:`StoredApproval`;
@@ -35,6 +36,7 @@ HOUR = 3600.0
 class ReplicationMark:
     epoch: int
     acknowledged_lsn: int = 0
+    one_copy: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +85,11 @@ class ControllerState:
             data = json.loads(kv.value)
             # Marks written before quorum commit carried sync-degrade fields; only these
             # two still mean anything.
-            mark = ReplicationMark(int(data["epoch"]), int(data.get("acknowledged_lsn", 0)))
+            mark = ReplicationMark(
+                int(data["epoch"]),
+                int(data.get("acknowledged_lsn", 0)),
+                bool(data.get("one_copy", False)),
+            )
             found[key[len(prefix) :]] = mark
         return found
 

@@ -29,6 +29,7 @@ class RoleChange:
     epoch: int
     standbys: tuple[str, ...] | None = None
     primary_site: str | None = None
+    acks_required: int | None = None
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -38,6 +39,8 @@ class RoleChange:
         }
         if self.standbys is not None:
             body["standbys"] = list(self.standbys)
+        if self.acks_required is not None:
+            body["acks_required"] = self.acks_required
         return body
 
 

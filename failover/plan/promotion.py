@@ -51,6 +51,9 @@ class Candidate:
     loss: int
     catch_up_from: str | None = None
     catch_up_to: int = 0
+    alone: bool = False
+    """No other site is up to hold a second copy: promoted only by approval, it would
+    acknowledge on its own site alone (``acks_required=0``)."""
 
     @property
     def preference(self) -> tuple[bool, bool, bool, int]:
@@ -105,6 +108,8 @@ def _candidate(
         catch_up_from, catch_up_to = best[0], best[1][1]
     reachable_lsn = max(own[1] if own else 0, catch_up_to)
     why = _why_losing(found, acknowledged, best, replication is None)
+    if replication is not None and replication.one_copy:
+        why = "the primary acknowledged writes on its own site alone at this epoch"
     loss = max(0, acknowledged - reachable_lsn) if why else 0
     return Candidate(
         site=site,
@@ -117,6 +122,7 @@ def _candidate(
         loss=loss,
         catch_up_from=catch_up_from,
         catch_up_to=catch_up_to,
+        alone=all(ctx.sites[s].state is not SiteState.UP for s in found.positions if s != site),
     )
 
 
@@ -265,6 +271,9 @@ def promote(
         terms = ""
     if target.catch_up_from is not None:
         terms += f", caught up from {target.catch_up_from} to lsn {target.catch_up_to} first"
+    alone = approval is not None and target.alone
+    if alone:
+        terms += ", acknowledging writes on one site until a failback"
     tail = f" {route.site}→{target.site}{terms}: {cause.text}"
     action = PromoteUnit(
         unit=unit,
@@ -278,5 +287,6 @@ def promote(
         reason=f"failing over {unit}{tail}",
         catch_up_from=target.catch_up_from,
         catch_up_to=target.catch_up_to,
+        acks_required=0 if alone else None,
     )
     return UnitOutcome(unit, OutcomeKind.FAILING_OVER, "failing over", tail, (action,))

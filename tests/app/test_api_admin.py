@@ -144,3 +144,27 @@ def test_readiness_and_metrics_report_the_role(primary: TestClient) -> None:
     assert 'watertight_unit_role{role="primary"} 1.0' in text
     assert "watertight_unit_request_seconds_bucket" in text
     assert 'status="201"' in text
+
+
+def test_a_primary_told_to_run_alone_acknowledges_without_its_unreachable_standbys(
+    tmp_path: Path,
+) -> None:
+    dead = {"same-city": "http://127.0.0.1:9", "remote-dr": "http://127.0.0.1:9"}
+    with unit_client(settings_for(tmp_path, peers=dead)) as client:
+        body = {"role": "primary", "epoch": 2, "acks_required": 0}
+        assert client.post("/admin/role", json=body, headers=AUTH).status_code == 200
+        written = client.post(
+            f"/v1/customers/{CUSTOMER}/transactions", json=purchase(), headers=KEY
+        )
+        assert written.status_code == 201, written.text
+        unit = client.get("/v1/unit").json()
+        assert (unit["acks_needed"], unit["durable_lsn"]) == (0, 1)
+        # Re-sent without it, the topology's rule is back: nothing can be acknowledged.
+        body = {"role": "primary", "epoch": 2}
+        assert client.post("/admin/role", json=body, headers=AUTH).status_code == 200
+        assert client.get("/v1/unit").json()["acks_needed"] == 1
+
+
+def test_a_negative_acks_requirement_is_refused(standby: TestClient) -> None:
+    body = {"role": "primary", "epoch": 2, "standbys": [], "acks_required": -1}
+    assert standby.post("/admin/role", json=body, headers=AUTH).status_code == 422

@@ -355,6 +355,19 @@ def test_a_granted_approval_promotes_remote_dr_and_records_the_accepted_loss() -
     assert (move.to_site, move.new_epoch, move.approval_id) == ("remote-dr", 2, "a-17")
     assert (move.data_losing, move.accepted_loss) == (True, 12)
     assert "failing over u03 same-city→remote-dr with approval a-17" in decision.summary
+    # No other site is up to hold a second copy: it acknowledges on its own site alone.
+    assert move.acks_required == 0
+    assert "acknowledging writes on one site until a failback" in decision.summary
+
+
+def test_a_unit_that_ran_on_one_site_fails_over_only_with_a_person() -> None:
+    snapshot = production_outage()
+    one_copy = {**snapshot.replication, "u00": UnitReplication(0, one_copy=True)}
+    decision = decide(replace(snapshot, replication=one_copy))
+    assert "u00" not in promotions(decision)
+    assert requests(decision)["u00"].data_losing
+    assert "acknowledged writes on its own site alone" in decision.summary
+    assert promotions(decision)["u02"].acks_required is None
 
 
 def test_an_approval_for_less_loss_than_now_estimated_is_not_enough() -> None:
