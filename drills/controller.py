@@ -30,6 +30,9 @@ SITE_DOWN_KINDS = frozenset(
 )
 PROMOTED_KINDS = frozenset({"promoted", "unit-promoted", "promotion-done", "promote-unit-done"})
 TIMEOUT = httpx.Timeout(2.0)
+#: A planned move of a whole site moves its units one after another (~2 s each on two
+#: busy cores: drain, lease gone, catch-up, promote); 10 s cut a failback of four short.
+MOVE_TIMEOUT = httpx.Timeout(60.0, connect=2.0)
 PAGE = 1000
 MAX_PAGES = 50
 
@@ -225,7 +228,7 @@ class ControllerClient:
         for url in self.urls:
             try:
                 answer = await self.client.post(
-                    f"{url}{path}", json=dict(body), headers=self.headers, timeout=10.0
+                    f"{url}{path}", json=dict(body), headers=self.headers, timeout=MOVE_TIMEOUT
                 )
             except httpx.HTTPError as exc:
                 problems.append(f"{url}: {type(exc).__name__}")
