@@ -18,6 +18,7 @@ city-A partition (docs/unit-service.md, "the lease under pressure").
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -130,18 +131,28 @@ class EtcdClient:
         else:
             self._suspect_until[index] = self._clock() + SUSPECT_SECONDS
 
+    def _settle(
+        self, index: int, attempt: Callable[[], dict[str, Any]], errors: list[str]
+    ) -> dict[str, Any] | None:
+        """The answer of ``attempt`` at endpoint ``index``, or None (the error noted);
+        either way the endpoint's standing is updated."""
+        try:
+            answer = attempt()
+        except EtcdStoreError as exc:
+            errors.append(str(exc))
+            self._outcome(index, ok=False)
+            return None
+        self._outcome(index, ok=True)
+        return answer
+
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """Ask the endpoints one after another until one answers."""
-        errors = []
+        errors: list[str] = []
         for index in self._order():
-            try:
-                answer = self._members[index].post(path, body)
-            except EtcdStoreError as exc:
-                errors.append(str(exc))
-                self._outcome(index, ok=False)
-                continue
-            self._outcome(index, ok=True)
-            return answer
+            attempt = functools.partial(self._members[index].post, path, body)
+            answer = self._settle(index, attempt, errors)
+            if answer is not None:
+                return answer
         raise EtcdStoreError(f"etcd {path} failed at every endpoint: " + "; ".join(errors))
 
     def _hedged(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -160,15 +171,9 @@ class EtcdClient:
             timeout = HEDGE_AFTER_SECONDS if asked < len(order) else None
             done, _ = wait(list(waiting), timeout=timeout, return_when=FIRST_COMPLETED)
             for future in done:
-                index = waiting.pop(future)
-                try:
-                    answer = future.result()
-                except EtcdStoreError as exc:
-                    errors.append(str(exc))
-                    self._outcome(index, ok=False)
-                    continue
-                self._outcome(index, ok=True)
-                return answer
+                answer = self._settle(waiting.pop(future), future.result, errors)
+                if answer is not None:
+                    return answer
 
     def grant(self, ttl: int) -> tuple[int, int]:
         answer = self._post("/lease/grant", {"TTL": str(ttl)})
