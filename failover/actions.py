@@ -38,7 +38,7 @@ class PromoteUnit:
     promotion is not made (the next cycle decides again).
 
     ``acks_required=0``: the new primary acknowledges writes on its own site alone (no
-    other site is up to hold a second copy). Only with an approval; the adapter records
+    other copy answers to hold a second one). Only with an approval; the adapter records
     it in etcd (``one_copy``) *before* telling the instance, so every later failover of
     the unit at that epoch counts as data-losing.
     """

@@ -52,8 +52,9 @@ class Candidate:
     catch_up_from: str | None = None
     catch_up_to: int = 0
     alone: bool = False
-    """No other site is up to hold a second copy: promoted only by approval, it would
-    acknowledge on its own site alone (``acks_required=0``)."""
+    """No other copy answers to hold a second copy (its site lost, or its instance
+    silent): promoted by approval, it acknowledges on its own site alone
+    (``acks_required=0``); else every write would wait for a copy that is not there."""
 
     @property
     def preference(self) -> tuple[bool, bool, bool, int]:
@@ -122,7 +123,7 @@ def _candidate(
         loss=loss,
         catch_up_from=catch_up_from,
         catch_up_to=catch_up_to,
-        alone=all(ctx.sites[s].state is not SiteState.UP for s in found.positions if s != site),
+        alone=all(p is None for s, p in found.positions.items() if s != site),
     )
 
 

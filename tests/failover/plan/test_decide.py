@@ -668,3 +668,15 @@ def test_outcomes_carry_their_kind_for_the_status_endpoint() -> None:
     decision = decide(production_outage())
     assert {o.kind for o in decision.outcomes} == {OutcomeKind.FAILING_OVER}
     assert decision.sites["production"].down
+
+
+def test_an_approved_promotion_runs_alone_only_when_no_other_copy_answers() -> None:
+    granted = Approval("a-3", "u00", "remote-dr", 1, 0, granted=True)
+    snapshot = instance_dead(production_outage(), "u00", "same-city")
+    alone = promotions(decide(replace(snapshot, approvals=(granted,))))["u00"]
+    assert (alone.to_site, alone.acks_required) == ("remote-dr", 0)
+    # With same-city's copy answering (a standby that is merely unfit, e.g. fenced),
+    # the new primary keeps the ordinary rule: that copy can acknowledge.
+    snapshot = with_instance(production_outage(), "u00", "same-city", role=Role.FENCED)
+    kept = promotions(decide(replace(snapshot, approvals=(granted,))))["u00"]
+    assert (kept.to_site, kept.acks_required) == ("remote-dr", None)
