@@ -168,3 +168,18 @@ def test_a_primary_told_to_run_alone_acknowledges_without_its_unreachable_standb
 def test_a_negative_acks_requirement_is_refused(standby: TestClient) -> None:
     body = {"role": "primary", "epoch": 2, "standbys": [], "acks_required": -1}
     assert standby.post("/admin/role", json=body, headers=AUTH).status_code == 422
+
+
+def test_a_role_change_whose_durable_write_fails_changes_nothing(standby: TestClient) -> None:
+    """An epoch the database cannot store makes the write fail: the instance's role and
+    epoch must stay as they were (they change only once the write committed)."""
+    before = standby.get("/v1/unit").json()
+    body = {"role": "standby", "epoch": 2**63, "primary_site": "same-city"}
+    answer = standby.post("/admin/role", json=body, headers=AUTH)
+    assert answer.status_code >= 400
+    after = standby.get("/v1/unit").json()
+    assert (after["role"], after["epoch"], after["primary_site"]) == (
+        before["role"],
+        before["epoch"],
+        before["primary_site"],
+    )
