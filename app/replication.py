@@ -195,9 +195,6 @@ class Replicator:
         with self._acks:
             self._acks.notify_all()
 
-    def last_lsn(self) -> int:
-        return self._last_lsn
-
 
 class StandbyLink:
     """Ships the journal to one standby from its own thread."""
