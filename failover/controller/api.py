@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from failover.controller.runtime import Runtime
 from failover.dcs import DcsError
 from failover.errors import InvalidRequest, NotLeader, WatertightError
+from failover.events import EventPage
 
 
 class MoveRequest(BaseModel):
@@ -70,9 +71,10 @@ def _reads(app: FastAPI, runtime: Runtime) -> None:
         return runtime.status()
 
     @app.get("/v1/events")
-    def events(since: int = 0, kind: str | None = None, limit: int = 1000) -> dict[str, Any]:
+    def events(since: int = 0, kind: str | None = None, limit: int = 1000) -> EventPage:
+        """This controller's events after id ``since``, oldest first (failover.events)."""
         found = runtime.records.events(since_id=since, kind=kind, limit=limit)
-        return {"controller": runtime.site, "events": [e.as_json() for e in found]}
+        return EventPage(controller=runtime.site, events=found)
 
     @app.get("/metrics")
     def metrics() -> Response:

@@ -5,7 +5,8 @@ by URL). Every event is committed *before* the step it announces runs (docs/desi
 Times are Unix seconds. What a new leader needs to finish a step is in etcd
 (:mod:`failover.controller.state`); this store is for people and drills.
 
-Event kinds (``data`` fields in brackets) — see docs/controller.md §10.
+Event kinds (``data`` fields in brackets) — see docs/controller.md §11. Every event is
+built as a :class:`failover.events.Event`, the one wire schema of ``/v1/events``.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Float, Integer, String, Text, create_engine, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from failover.events import Event
 
 
 class Base(DeclarativeBase):
@@ -36,30 +37,6 @@ class EventRow(Base):
     site: Mapped[str | None] = mapped_column(String(64), nullable=True)
     summary: Mapped[str] = mapped_column(Text)
     data: Mapped[str] = mapped_column(Text, default="{}")
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    id: int
-    at: float
-    controller: str
-    kind: str
-    unit: str | None
-    site: str | None
-    summary: str
-    data: Mapping[str, Any]
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "at": self.at,
-            "controller": self.controller,
-            "kind": self.kind,
-            "unit": self.unit,
-            "site": self.site,
-            "summary": self.summary,
-            "data": dict(self.data),
-        }
 
 
 class RecordStore:
@@ -93,8 +70,12 @@ class RecordStore:
         )
         with self._lock, Session(self._engine) as session:
             session.add(row)
+            # The flush gives the id; the event is checked against the wire schema before
+            # the commit, so no row is stored that ``/v1/events`` could not answer.
+            session.flush()
+            event = _event(row)
             session.commit()
-            return _event(row)
+            return event
 
     def events(
         self, *, since_id: int = 0, kind: str | None = None, limit: int = 1000
@@ -112,12 +93,12 @@ class RecordStore:
 
 def _event(row: EventRow) -> Event:
     return Event(
-        row.id,
-        row.at,
-        row.controller,
-        row.kind,
-        row.unit,
-        row.site,
-        row.summary,
-        json.loads(row.data),
+        id=row.id,
+        at=row.at,
+        controller=row.controller,
+        kind=row.kind,
+        unit=row.unit,
+        site=row.site,
+        summary=row.summary,
+        data=json.loads(row.data),
     )
