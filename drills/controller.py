@@ -1,16 +1,18 @@
-"""The controller's HTTP API as drills read it (docs/design.md §5), parsed leniently.
+"""The controller's HTTP API as drills read it (docs/design.md §5): events through the
+schema the controller writes them with, the status leniently.
 
 Drills only *read* the controller for three things: its events (detection time and a
 second count of promotions), its status (leader site, site verdicts, pending approvals,
 for ``wait-until`` and ``$leader``) and to ask for operator moves. Measurements never
 trust these answers for RTO/RPO/split brain: those come from the load generator.
 
-Contract expected from ``GET /v1/events`` (documented in ``docs/drills.md``): a JSON list
-of objects, or ``{"events": [...]}``; each with ``kind``, a time (``at``, ``time`` or
-``timestamp``: Unix seconds, or ISO 8601), and optional ``site``, ``unit``, ``epoch``
-(or ``new_epoch``), ``detail``. Kinds are normalised (``_`` → ``-``, lower case);
-:data:`SITE_DOWN_KINDS` become ``site-down`` and :data:`PROMOTED_KINDS` become
-``promoted``; others are kept as they are and only shown in the report.
+``GET /v1/events`` answers the one schema the controller serialises with,
+:class:`failover.events.EventPage`; the drills read it through the same schema (an
+answer that does not match it raises :class:`ValueError`, never reads as events without
+epochs) and turn each :class:`failover.events.Event` into the measurements'
+:class:`~drills.measure.ControllerEvent`: ``at`` on the drill clock, ``kind`` in the
+drills' spelling (``_`` → ``-``: ``site_down`` → ``site-down``), ``site``, ``unit``,
+``epoch`` (the event's ``data.epoch``) and ``detail`` (its ``summary``).
 
 The pure parsing functions are tested on their own; :class:`ControllerClient` does I/O.
 """
@@ -18,17 +20,15 @@ The pure parsing functions are tested on their own; :class:`ControllerClient` do
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 import httpx
 
 from drills.measure import PROMOTED, SITE_DOWN, ControllerEvent
+from failover import events as wire
 
-SITE_DOWN_KINDS = frozenset(
-    {"site-down", "site-declared-down", "site-verdict-down", "declared-down"}
-)
-PROMOTED_KINDS = frozenset({"promoted", "unit-promoted", "promotion-done", "promote-unit-done"})
+#: The controller's kinds that measurements read, in the drills' spelling.
+MEASURED_KINDS = {wire.SITE_DOWN: SITE_DOWN, wire.PROMOTED: PROMOTED}
 TIMEOUT = httpx.Timeout(2.0)
 #: A planned move of a whole site moves its units one after another (~2 s each on two
 #: busy cores: drain, lease gone, catch-up, promote); 10 s cut a failback of four short.
@@ -38,72 +38,51 @@ MAX_PAGES = 50
 
 
 def normalize_kind(kind: str) -> str:
-    """``site_declared_down`` → ``site-down``; ``unit_promoted`` → ``promoted``."""
-    plain = kind.strip().lower().replace("_", "-").replace(" ", "-")
-    if plain in SITE_DOWN_KINDS:
-        return SITE_DOWN
-    if plain in PROMOTED_KINDS:
-        return PROMOTED
-    return plain
+    """A controller kind in the drills' spelling: ``site_down`` → ``site-down``,
+    ``approval_requested`` → ``approval-requested``."""
+    return MEASURED_KINDS.get(kind, kind.replace("_", "-"))
 
 
-def unix_time(raw: Mapping[str, Any]) -> float | None:
-    """The event's Unix time in seconds, from ``at``/``time``/``timestamp``; else None."""
-    for key in ("at", "time", "timestamp", "ts"):
-        value = raw.get(key)
-        if isinstance(value, bool) or value is None:
-            continue
-        if isinstance(value, int | float):
-            return float(value) / 1000.0 if value > 1e12 else float(value)
-        if isinstance(value, str):
-            try:
-                return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-            except ValueError:
-                continue
-    return None
+def drill_event(event: wire.Event, wall_started_at: float) -> ControllerEvent:
+    """``event`` as measurements read it, on the drill clock (seconds since
+    ``wall_started_at``, the Unix time the drill started)."""
+    return ControllerEvent(
+        at=round(event.at - wall_started_at, 6),
+        kind=normalize_kind(event.kind),
+        site=event.site,
+        unit=event.unit,
+        epoch=event.epoch,
+        detail=event.summary,
+    )
 
 
 def parse_events(payload: object, wall_started_at: float) -> list[ControllerEvent]:
-    """Controller events on the drill clock (seconds since ``wall_started_at``).
+    """One ``/v1/events`` answer (decoded JSON) as drill events, in its order.
 
-    Entries without a kind or a readable time are dropped: an event we cannot place in
-    time cannot be measured.
+    Raises :class:`ValueError` when the answer does not match
+    :class:`failover.events.EventPage`.
     """
-    items = payload.get("events", []) if isinstance(payload, Mapping) else payload
-    if not isinstance(items, list):
-        return []
-    events = []
-    for raw in items:
-        if not isinstance(raw, Mapping) or not isinstance(raw.get("kind"), str):
-            continue
-        at = unix_time(raw)
-        if at is None:
-            continue
-        events.append(
-            ControllerEvent(
-                at=round(at - wall_started_at, 6),
-                kind=normalize_kind(raw["kind"]),
-                site=_text(raw.get("site") or raw.get("to_site")),
-                unit=_text(raw.get("unit")),
-                epoch=_int(raw.get("epoch", raw.get("new_epoch"))),
-                detail=str(raw.get("detail") or raw.get("reason") or ""),
-            )
-        )
-    return events
+    return [drill_event(e, wall_started_at) for e in wire.read_page(payload).events]
 
 
 def merge_events(*batches: Iterable[ControllerEvent]) -> list[ControllerEvent]:
-    """Union of event lists from several controllers, time ordered, duplicates removed:
-    equal events, and a promotion recorded again for the same unit and epoch (a new
-    leader completing an interrupted one) — the earliest is kept."""
+    """Union of event lists (from several controllers, or several polls), time ordered,
+    duplicates removed — the earliest is kept:
+
+    - equal events (controllers sharing one records store list the same events; a poll
+      lists again what the one before it did);
+    - a promotion recorded again for the same unit and epoch (a new leader completing an
+      interrupted one). Promotions of a unit at different epochs are different moves and
+      all kept; one whose unit or epoch is unknown is kept as it is.
+    """
     ordered = sorted(
         {e for batch in batches for e in batch},
         key=lambda e: (e.at, e.kind, e.site or "", e.unit or "", e.epoch or 0),
     )
-    promotions: set[tuple[str | None, int | None]] = set()
+    promotions: set[tuple[str, int]] = set()
     kept = []
     for event in ordered:
-        if event.kind == PROMOTED:
+        if event.kind == PROMOTED and event.unit is not None and event.epoch is not None:
             if (event.unit, event.epoch) in promotions:
                 continue
             promotions.add((event.unit, event.epoch))
@@ -186,16 +165,19 @@ class ControllerClient:
         return None
 
     async def events(self, wall_started_at: float) -> list[ControllerEvent]:
-        """Events of every reachable controller, merged (records may live per site)."""
+        """Events of every reachable controller, merged (records may live per site).
+
+        Raises :class:`ValueError` when a controller answers something that is not
+        :class:`failover.events.EventPage` (the runner then keeps what it had)."""
         batches = []
         for url in self.urls:
-            raw = await self._all_events(url)
-            batches.append(parse_events(raw, wall_started_at))
+            found = await self._all_events(url)
+            batches.append([drill_event(e, wall_started_at) for e in found])
         return merge_events(*batches)
 
-    async def _all_events(self, url: str) -> list[Any]:
+    async def _all_events(self, url: str) -> list[wire.Event]:
         """Every event of one controller, page by page (``since`` = last id seen)."""
-        found: list[Any] = []
+        found: list[wire.Event] = []
         since = 0
         for _ in range(MAX_PAGES):
             try:
@@ -206,15 +188,11 @@ class ControllerClient:
                 break
             if answer.status_code != 200:
                 break
-            body = answer.json()
-            page = body.get("events", []) if isinstance(body, dict) else body
-            if not isinstance(page, list):
-                break
+            page = wire.read_page(answer.json()).events
             found.extend(page)
-            ids = [e["id"] for e in page if isinstance(e, dict) and isinstance(e.get("id"), int)]
-            if len(page) < PAGE or len(ids) < len(page):
+            if len(page) < PAGE:
                 break
-            since = max(ids)
+            since = max(e.id for e in page)
         return found
 
     async def post(self, path: str, body: Mapping[str, Any]) -> str:
@@ -237,11 +215,3 @@ class ControllerClient:
                 return answer.text[:500]
             problems.append(f"{url}: {answer.status_code} {answer.text[:200]}")
         raise ControllerError(f"POST {path} refused: " + "; ".join(problems))
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
