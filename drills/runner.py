@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 
 from drills.attempts import Attempt, ReadBack
+from drills.controller import merge_events
 from drills.expectations import ExpectationResult, steady_state_violations, tripped_guard
 from drills.loadgen import Clock, LoadGenerator, customers, new_client
 from drills.measure import (
@@ -375,8 +376,9 @@ class DrillRun:
             fresh = await self.platform.events(self.wall_started_at)
         except (PlatformError, ValueError):
             return
-        merged = {e: None for e in [*self.events, *fresh]}
-        self.events = sorted(merged, key=lambda e: (e.at, e.kind, e.unit or "", e.site or ""))
+        # Each poll lists again what the last one did, and a controller unreachable now
+        # may have listed a promotion another has since recorded again: one merge rule.
+        self.events = merge_events(self.events, fresh)
 
     def snapshot(self) -> Snapshot:
         now = self.now()
