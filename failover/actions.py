@@ -17,7 +17,7 @@ from typing import ClassVar
 
 @dataclass(frozen=True, slots=True)
 class PromoteUnit:
-    """Make ``to_site`` the primary of ``unit`` at ``new_epoch = expected_epoch + 1``.
+    """Make ``to_site`` the primary of ``unit`` at ``new_epoch`` (``expected_epoch + 1``).
 
     Contract for the adapter: record the operation, then one etcd transaction that
     compares ``routes/<unit> == {from_site, expected_epoch}`` and ``leases/primary/<unit>``
@@ -27,7 +27,8 @@ class PromoteUnit:
 
     ``to_site == from_site`` re-promotes in place: the primary's own instance, which
     stopped writing (fenced after its lease lapsed, or restarted), gets ``new_epoch``
-    where it is; the same transaction, nothing moves.
+    where it is; the same transaction, nothing moves. Only in place may ``new_epoch``
+    skip ahead (past an epoch the instance drifted to), so the instance accepts it.
 
     ``accepted_loss`` is the number of acknowledged journal entries the promotion may lose
     (a lower bound; 0 when not ``data_losing``). ``approval_id`` names the person's
@@ -59,16 +60,23 @@ class PromoteUnit:
     acks_required: int | None = None
 
     @classmethod
-    def in_place(cls, unit: str, site: str, epoch: int, reason: str) -> PromoteUnit:
-        """Re-promote ``unit``'s own instance in ``site``, whose route is at ``epoch``."""
+    def in_place(
+        cls, unit: str, site: str, epoch: int, reason: str, *, new_epoch: int | None = None
+    ) -> PromoteUnit:
+        """Re-promote ``unit``'s own instance in ``site``, whose route is at ``epoch``;
+        at ``epoch + 1`` unless the instance already stands at a later epoch."""
         return cls(
-            unit=unit, from_site=site, to_site=site, expected_epoch=epoch, new_epoch=epoch + 1,
+            unit=unit, from_site=site, to_site=site, expected_epoch=epoch,
+            new_epoch=epoch + 1 if new_epoch is None else new_epoch,
             data_losing=False, accepted_loss=0, approval_id=None, reason=reason,
         )  # fmt: skip
 
     def __post_init__(self) -> None:
-        if self.new_epoch != self.expected_epoch + 1:
-            raise ValueError("a promotion increments the epoch by exactly one")
+        if self.new_epoch <= self.expected_epoch:
+            raise ValueError("a promotion raises the epoch")
+        if self.new_epoch != self.expected_epoch + 1 and self.to_site != self.from_site:
+            # Skipping epochs is only for an instance that drifted ahead of its route.
+            raise ValueError("a promotion to another site increments the epoch by exactly one")
         if self.accepted_loss < 0 or (self.accepted_loss and not self.data_losing):
             raise ValueError("only a data-losing promotion accepts a (non-negative) loss")
         if self.acks_required == 0 and self.approval_id is None:

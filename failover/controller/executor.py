@@ -138,7 +138,9 @@ class Executor:
         self._state.start_operation(op)
         standbys = world.snapshot.topology.standbys_of(action.to_site)
         try:
-            self._routes.move_route(unit, action.expected_epoch, action.to_site)
+            self._routes.move_route(
+                unit, action.expected_epoch, action.to_site, new_epoch=action.new_epoch
+            )
         except CasFailed:
             self._state.end_operation(op.operation_id)
             raise

@@ -4,7 +4,8 @@ The route says which site serves a unit's writes and at which epoch. Only the
 controller changes it, and only with :meth:`RouteStore.move_route`: one transaction that
 checks the epoch it decided on is still current and that no primary lease
 (``leases/primary/<unit>``) exists — so the old primary has fenced itself — then writes
-the new site with ``epoch + 1`` (docs/design.md §3.1).
+the new site with ``epoch + 1`` (in place, possibly past an epoch its instance drifted
+to) (docs/design.md §3.1).
 """
 
 from __future__ import annotations
@@ -68,8 +69,13 @@ class RouteStore:
             self._dcs.txn([Compare.absent(key)], [Put(key, route.encode())])
         return self.all_routes()
 
-    def move_route(self, unit: str, expected_epoch: int, new_site: str) -> Route:
+    def move_route(
+        self, unit: str, expected_epoch: int, new_site: str, *, new_epoch: int | None = None
+    ) -> Route:
         """Move ``unit`` to ``new_site`` at ``expected_epoch + 1`` in one transaction.
+
+        ``new_epoch`` may skip further ahead only when the route stays in its site (an
+        in-place re-promotion of an instance that drifted past its route's epoch).
 
         Succeeds only if the route's epoch is still ``expected_epoch`` and
         ``leases/primary/<unit>`` does not exist. Raises :class:`CasFailed` (with the
@@ -85,7 +91,10 @@ class RouteStore:
                 f"{expected_epoch}: someone moved it; re-read and decide again",
                 found=current,
             )
-        target = Route(unit, new_site, expected_epoch + 1)
+        epoch = expected_epoch + 1 if new_epoch is None else new_epoch
+        if epoch <= expected_epoch or (epoch != expected_epoch + 1 and new_site != current.site):
+            raise ValueError(f"cannot move {unit} from epoch {expected_epoch} to epoch {epoch}")
+        target = Route(unit, new_site, epoch)
         route_key, lease_key = self.keys.route(unit), self.keys.primary_lease(unit)
         compares = [Compare.value_is(route_key, current.encode()), Compare.absent(lease_key)]
         try:

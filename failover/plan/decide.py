@@ -13,7 +13,10 @@ rounds"``). The rules (docs/controller.md tells every sentence):
    positions are known; caught up first when it ranks below the best copy).
 3. A primary that answers but stopped writing at its epoch — fenced, restarted, or
    still saying primary without its lease key for several cycles — is re-promoted in
-   place at epoch + 1 (:mod:`failover.plan.repair`).
+   place at epoch + 1; one whose role drifted to another epoch (an operator's or a
+   tool's wrong ``/admin/role``) is stepped down if it says primary, then re-promoted
+   in place above both epochs when that loses nothing (:mod:`failover.plan.repair`).
+   Until a rule acts, the unit is reported as having no writable primary.
 4. A move that cannot be made safely is refused and the unit stays where it is.
 
 A city-A partition leaves every site reachable by a quorum: no rule fires, nothing
@@ -31,7 +34,7 @@ from failover.plan.outcomes import Decision, OutcomeKind, UnitOutcome, anomaly, 
 from failover.plan.promotion import approved, ask, automatic, candidates
 from failover.plan.repair import (
     demotions,
-    lapsed_repromotion,
+    drift_repair,
     lease_wait,
     next_lapsed_cycles,
     repromotion,
@@ -85,7 +88,7 @@ def _failover(
 ) -> UnitOutcome | None:
     cause = _failure_cause(unit, route, ctx)
     if cause is None:
-        return repromotion(unit, route, ctx) or lapsed_repromotion(unit, route, ctx, counts)
+        return repromotion(unit, route, ctx) or drift_repair(unit, route, ctx, counts)
     lease = ctx.snapshot.leases.get(unit)
     if lease is not None:
         return lease_wait(unit, lease)

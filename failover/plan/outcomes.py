@@ -79,21 +79,31 @@ def summary(
     sites: Mapping[str, SiteVerdict],
     routes: Mapping[str, Route],
 ) -> str:
-    """One sentence: outcomes grouped by phrase (units comma-joined), or the steady state."""
+    """One sentence: outcomes grouped by phrase (units comma-joined), or the steady state.
+
+    When nothing is done this cycle, the sites that are not up are named too, so a
+    sentence about waiting units still says which site is suspect."""
     if not outcomes:
         return _steady(sites, routes)
+    notes = "" if any(o.actions for o in outcomes) else _site_notes(sites, routes)
     groups: dict[tuple[OutcomeKind, str, str], list[str]] = {}
     for o in outcomes:
         units = groups.setdefault((o.kind, o.lead, o.tail), [])
         if o.unit not in units:
             units.append(o.unit)
     ordered = sorted(groups.items(), key=lambda item: _KIND_ORDER[item[0][0]])
-    return "; ".join(f"{lead} {','.join(units)}{tail}" for (_, lead, tail), units in ordered)
+    sentence = "; ".join(f"{lead} {','.join(units)}{tail}" for (_, lead, tail), units in ordered)
+    return f"{sentence} ({notes})" if notes else sentence
 
 
 def _steady(sites: Mapping[str, SiteVerdict], routes: Mapping[str, Route]) -> str:
     healthy = sum(1 for v in sites.values() if v.state is SiteState.UP)
     sentence = f"no action: {healthy}/{len(sites)} sites healthy"
+    notes = _site_notes(sites, routes)
+    return f"{sentence} ({notes})" if notes else sentence
+
+
+def _site_notes(sites: Mapping[str, SiteVerdict], routes: Mapping[str, Route]) -> str:
     primaries = {route.site for route in routes.values()}
     notes = [
         f"{v.site} down and holds no primaries: {v.reason}"
@@ -102,4 +112,4 @@ def _steady(sites: Mapping[str, SiteVerdict], routes: Mapping[str, Route]) -> st
         for v in sites.values()
         if v.state is not SiteState.UP
     ]
-    return f"{sentence} ({'; '.join(notes)})" if notes else sentence
+    return "; ".join(notes)

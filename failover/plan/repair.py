@@ -23,8 +23,12 @@ from failover.plan.outcomes import OutcomeKind, UnitOutcome, anomaly
 from failover.quorum import SiteState
 from failover.snapshot import InstanceState, LeaseHolder, Role, Route, Snapshot
 
-#: Consecutive cycles a routed primary must be seen without its lease key.
+#: Consecutive cycles a routed instance must be seen drifted before it is repaired.
 LAPSED_CYCLES_NEEDED = 3
+#: The same, for an instance seen at an *older* epoch than its route's. Right after a
+#: promotion the observers' view of the new primary lags its route by a round or two, so
+#: a genuine drift behind the route (a restored database) must persist much longer.
+BEHIND_CYCLES_NEEDED = 10
 
 
 def demotions(unit: str, route: Route, ctx: Context) -> list[UnitOutcome]:
@@ -93,21 +97,28 @@ def _unfit_in_place(unit: str, route: Route, state: InstanceState, ctx: Context)
     return None
 
 
-def lapsed_primaries(snapshot: Snapshot) -> frozenset[str]:
-    """Units whose route's instance says primary at the route's epoch with no lease key,
-    reached by a quorum of observers and by this controller's own site's observer."""
+def drifted_units(snapshot: Snapshot) -> frozenset[str]:
+    """Units whose routed instance answers but cannot write at the route's epoch and that
+    no immediate rule repairs: it says primary at the route's epoch with no lease key, or
+    it stands at another epoch than its route's (any role). Only instances reached by a
+    quorum's worth of evidence count: this controller's own site's observer reached it in
+    its latest round. A unit with a promotion in flight is never counted: that promotion's
+    own rules finish it."""
     found = set()
     own = snapshot.observer_reports.get(snapshot.controller)
+    busy = {op.unit for op in snapshot.in_flight}
     for unit, route in snapshot.routes.items():
         state = snapshot.instance(unit, route.site)
         if (
-            unit not in snapshot.leases
-            and state.reachable
-            and state.role is Role.PRIMARY
-            and state.epoch == route.epoch
-            and own is not None
-            and own.instance_failures.get((unit, route.site)) == 0
+            unit in busy
+            or not state.reachable
+            or state.role is None
+            or own is None
+            or own.instance_failures.get((unit, route.site)) != 0
         ):
+            continue
+        lapsed = unit not in snapshot.leases and state.role is Role.PRIMARY
+        if state.epoch != route.epoch or lapsed:
             found.add(unit)
     return frozenset(found)
 
@@ -115,19 +126,64 @@ def lapsed_primaries(snapshot: Snapshot) -> frozenset[str]:
 def next_lapsed_cycles(snapshot: Snapshot) -> dict[str, int]:
     """``Snapshot.lapsed_cycles`` for the next cycle: this one counted in."""
     previous = snapshot.lapsed_cycles
-    return {unit: previous.get(unit, 0) + 1 for unit in lapsed_primaries(snapshot)}
+    return {unit: previous.get(unit, 0) + 1 for unit in drifted_units(snapshot)}
 
 
-def lapsed_repromotion(
+def drift_repair(
     unit: str, route: Route, ctx: Context, counts: Mapping[str, int]
 ) -> UnitOutcome | None:
-    """Re-promote in place a primary seen without its lease key for enough cycles."""
+    """Repair a routed instance seen drifted (:func:`drifted_units`) for enough cycles.
+
+    - Primary at the route's epoch without its lease key: re-promote in place.
+    - Primary at another epoch: step it down at its own epoch (which it accepts; it
+      releases its lease key), so the next cycles can re-promote it at a new epoch.
+    - Standby or fenced at another epoch: re-promote in place at an epoch above both its
+      own and the route's, when that loses nothing; else refuse and say why.
+    """
+    state = ctx.snapshot.instance(unit, route.site)
     seen = counts.get(unit, 0)
-    if seen < LAPSED_CYCLES_NEEDED or not ctx.instance(unit, route.site).reachable_by_quorum:
-        return None
-    tail = (
-        f" in {route.site} at epoch {route.epoch + 1}: its primary lost its lease key "
-        f"{seen} cycles ago and can no longer write"
+    needed = LAPSED_CYCLES_NEEDED
+    if state.epoch is not None and state.epoch < route.epoch:
+        needed = BEHIND_CYCLES_NEEDED
+    if seen < needed or not ctx.instance(unit, route.site).reachable_by_quorum:
+        return _unwritable(unit, route, state, ctx)
+    if state.role is Role.PRIMARY and state.epoch == route.epoch:
+        tail = (
+            f" in {route.site} at epoch {route.epoch + 1}: its primary lost its lease key "
+            f"{seen} cycles ago and can no longer write"
+        )
+        promote = PromoteUnit.in_place(unit, route.site, route.epoch, f"re-promoting {unit}{tail}")
+        return UnitOutcome(unit, OutcomeKind.REPROMOTING, "re-promoting", tail, (promote,))
+    drift = f"says {state.role} at epoch {state.epoch} while its route is at epoch {route.epoch}"
+    if state.role is Role.PRIMARY and state.epoch is not None:
+        tail = f" in {route.site} at epoch {state.epoch}: it {drift}; re-promoting it next"
+        demote = DemoteInstance(unit, route.site, state.epoch, f"stepping down {unit}{tail}")
+        return UnitOutcome(unit, OutcomeKind.DEMOTING, "stepping down", tail, (demote,))
+    lease = ctx.snapshot.leases.get(unit)
+    if lease is not None:
+        return lease_wait(unit, lease)
+    unfit = _unfit_in_place(unit, route, state, ctx)
+    if unfit is not None:
+        tail = f" in {route.site}: it {drift}, but {unfit}; a person must look"
+        return UnitOutcome(unit, OutcomeKind.REFUSED, "cannot re-promote", tail)
+    new_epoch = max(route.epoch, state.epoch or 0) + 1
+    tail = f" in {route.site} at epoch {new_epoch}: it {drift}"
+    promote = PromoteUnit.in_place(
+        unit, route.site, route.epoch, f"re-promoting {unit}{tail}", new_epoch=new_epoch
     )
-    promote = PromoteUnit.in_place(unit, route.site, route.epoch, f"re-promoting {unit}{tail}")
     return UnitOutcome(unit, OutcomeKind.REPROMOTING, "re-promoting", tail, (promote,))
+
+
+def _unwritable(unit: str, route: Route, state: InstanceState, ctx: Context) -> UnitOutcome | None:
+    """Say so while a unit has no writable primary and no rule acts yet, so that no
+    summary calls the system healthy meanwhile."""
+    if not state.reachable:
+        why = "its instance does not answer"
+    elif state.role is not Role.PRIMARY or state.epoch != route.epoch:
+        why = f"its instance says {state.role} at epoch {state.epoch}, its route {route.epoch}"
+    elif unit not in ctx.snapshot.leases:
+        why = "its instance says primary but holds no lease key"
+    else:
+        return None
+    tail = f" has no writable primary in {route.site} yet: {why}"
+    return UnitOutcome(unit, OutcomeKind.WAITING, "waiting:", tail)

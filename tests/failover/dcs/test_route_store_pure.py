@@ -120,3 +120,12 @@ def test_an_unavailable_store_raises_dcs_unavailable(store: MemoryDcs, routes: R
     store.available = False
     with pytest.raises(DcsUnavailable):
         routes.all_routes()
+
+
+def test_a_route_may_skip_epochs_only_when_it_stays_in_its_site(routes: RouteStore) -> None:
+    # u00 starts in production at epoch 1 (the default topology's placement).
+    with pytest.raises(ValueError, match="from epoch 1 to epoch 5"):
+        routes.move_route("u00", 1, "same-city", new_epoch=5)
+    with pytest.raises(ValueError, match="from epoch 1 to epoch 1"):
+        routes.move_route("u00", 1, "production", new_epoch=1)
+    assert routes.move_route("u00", 1, "production", new_epoch=5) == Route("u00", "production", 5)
