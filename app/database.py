@@ -22,7 +22,8 @@ from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from app.models import NODE_STATE_ID, Base, NodeStateRow
+from app.migrations import upgrade_to_head
+from app.models import NODE_STATE_ID, NodeStateRow
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _WRITE_OPTION = "watertight_write"
@@ -53,8 +54,18 @@ class Database:
         return create_engine(self.url, pool_size=10, max_overflow=30, pool_pre_ping=True)
 
     def create_schema(self) -> None:
-        """Create missing tables (idempotent)."""
-        Base.metadata.create_all(self.engine)
+        """Upgrade the database to the head revision (idempotent; keeps every row).
+
+        An empty database gets the whole schema; one made by ``create_all`` before
+        migrations existed is recognised and stamped first (:mod:`app.migrations`).
+        Several processes may open the same database at once: SQLite queues them on
+        its write lock, PostgreSQL on an advisory lock. All or nothing on both.
+        """
+        with self.engine.connect() as connection:
+            # BEGIN IMMEDIATE on SQLite: see _sqlite_on_begin.
+            connection.execution_options(**{_WRITE_OPTION: True})
+            with connection.begin():
+                upgrade_to_head(connection)
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -1,0 +1,1 @@
+"""Revisions of the unit database, oldest first by id (a package so wheels carry them)."""
