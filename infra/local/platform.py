@@ -7,7 +7,9 @@ peer traffic through the proxy, the routes (seeded by an injected hook: infra ne
 imports the DCS adapter), every unit instance (each with its own SQLite file; peers and
 etcd reached through the proxy), and the router at the edge, and one controller and one
 observer per site. It returns once everything answers its readiness URL; on any failure
-it stops all it started. ``down`` stops everything, pid files or not.
+it stops all it started. ``down`` stops everything, pid files or not, and keeps the
+platform's record and data: the next ``up`` in the same state directory restarts that
+platform on its data and ports (infra/local/run_record.py says when and how).
 """
 
 from __future__ import annotations
@@ -21,22 +23,24 @@ from failover.topology import Topology, load_topology
 from infra.local.etcd_cluster import (
     EtcdCluster,
     EtcdClusterError,
-    EtcdMember,
-    behind_proxy,
     client_endpoints,
     find_etcd_binary,
-    plan_members,
     register_peer_ids,
 )
 from infra.local.etcd_leader import LeaderMoveError, move_leader
-from infra.local.linkproxy_client import (
-    LinkProxyClient,
-    LinkProxyError,
-    ensure_token_file,
-    start_link_proxy,
-)
-from infra.local.ports import LOOPBACK, free_ports, port_is_free
+from infra.local.foundation import etcd_record, site_link_delays, start_foundation
+from infra.local.linkproxy_client import LinkProxyClient, LinkProxyError, ensure_token_file
+from infra.local.ports import LOOPBACK, port_is_free
 from infra.local.readiness import wait_ready, wait_replicating
+from infra.local.run_record import (
+    PortPlan,
+    discard_first_start,
+    fresh_plan,
+    mark_stopped,
+    previous_run,
+    recorded_plan,
+    restart_notice,
+)
 from infra.local.state import EDGE, PlatformError, PlatformState, ProcessRecord
 from infra.local.supervisor import Supervisor, SupervisorError
 
@@ -44,10 +48,22 @@ Progress = Callable[[str, int, int], None]
 """``progress(phase, done, total)`` — called while waiting, for a live display."""
 SeedRoutes = Callable[[Topology, list[str]], None]
 """Writes the initial routes into etcd, given the topology and etcd client URLs."""
+Notify = Callable[[str], None]
+"""Told, in one sentence, what ``up`` is about to do when it is not a first start."""
 
 
 def _no_progress(phase: str, done: int, total: int) -> None:
     return None
+
+
+def _silent(sentence: str) -> None:
+    return None
+
+
+_FAILURES = (PlatformError, EtcdClusterError, LeaderMoveError, LinkProxyError, SupervisorError)
+"""What a failed ``up`` reports as a :class:`PlatformError` (anything else propagates)."""
+
+__all__ = ["LocalPlatform", "Notify", "Progress", "SeedRoutes", "site_link_delays"]
 
 
 class LocalPlatform:
@@ -66,33 +82,47 @@ class LocalPlatform:
         router_port: int = 0,
         progress: Progress = _no_progress,
         ready_timeout: float = 90.0,
+        notify: Notify = _silent,
     ) -> PlatformState:
-        """Start everything (module docstring). Raises :class:`PlatformError`."""
+        """Start the platform recorded in the state dir again (``notify`` is told so), or
+        a first one (module docstring). Raises :class:`PlatformError`; a failed restart
+        keeps the record and all data, a failed first start leaves no data behind."""
         topology = load_topology(topology_file)
         try:
             etcd_binary = find_etcd_binary()
         except EtcdClusterError as exc:
             raise PlatformError(str(exc)) from exc
         self._refuse_if_running()
-        if router_port and not port_is_free(router_port):
-            raise PlatformError(f"router port {router_port} is already in use; pick another")
-        self.supervisor.stop_all(grace=2.0)  # leftovers of a crashed `up`
+        self.supervisor.stop_all(grace=2.0)  # leftovers of a crashed `up`, before port checks
+        previous = previous_run(self.state_dir)
+        plan = self._plan(topology, topology_file, previous, router_port)
+        if previous is not None:
+            notify(restart_notice(previous, f"http://{LOOPBACK}:{plan.router}"))
         self.state_dir.mkdir(parents=True, exist_ok=True)
         token_file = self.state_dir / "admin.token"
         ensure_token_file(token_file)
         try:
             return self._start_all(
-                topology, topology_file.resolve(), token_file, seed_routes, router_port,
+                topology, topology_file.resolve(), token_file, seed_routes, plan, previous,
                 progress, ready_timeout, etcd_binary,
             )  # fmt: skip
         except BaseException as exc:
             self.supervisor.stop_all(grace=2.0)
-            (self.state_dir / "platform.json").unlink(missing_ok=True)
-            if isinstance(
-                exc, EtcdClusterError | LeaderMoveError | LinkProxyError | SupervisorError
-            ):
-                raise PlatformError(str(exc)) from exc
+            if previous is None:
+                discard_first_start(self.state_dir)
+            else:
+                mark_stopped(self.state_dir)
+            if isinstance(exc, _FAILURES):
+                raise PlatformError(self._failure(exc, previous)) from exc
             raise
+
+    def _failure(self, exc: BaseException, previous: PlatformState | None) -> str:
+        if previous is None:
+            return str(exc)
+        return (
+            f"{exc}; the restart was undone (every process stopped); the platform's record "
+            f"and data stay in {self.state_dir}: fix the cause and run `watertight up` again"
+        )
 
     def _refuse_if_running(self) -> None:
         running = self.supervisor.pids()
@@ -102,31 +132,36 @@ class LocalPlatform:
                 "processes); use `watertight status`, or `watertight down` first"
             )
 
+    @staticmethod
+    def _plan(
+        topology: Topology, topology_file: Path, previous: PlatformState | None, router_port: int
+    ) -> PortPlan:
+        if previous is not None:
+            return recorded_plan(previous, topology, topology_file, router_port)
+        if router_port and not port_is_free(router_port):
+            raise PlatformError(f"router port {router_port} is already in use; pick another")
+        return fresh_plan(topology, router_port)
+
     def _start_all(
         self,
         topology: Topology,
         topology_file: Path,
         token_file: Path,
         seed_routes: SeedRoutes,
-        router_port: int,
+        plan: PortPlan,
+        previous: PlatformState | None,
         progress: Progress,
         ready_timeout: float,
         etcd_binary: Path,
     ) -> PlatformState:
         sites = list(topology.site_names)
-        progress("starting link proxy", 0, 1)
-        proxy = start_link_proxy(self.supervisor, [*sites, EDGE])
-        # Before any etcd member or unit starts, so no connection ever sees a shorter WAN.
-        for (a, b), delay_ms in site_link_delays(topology).items():
-            proxy.set_base_delay(a, b, delay_ms)
-        progress("starting etcd quorum", 0, len(sites))
-        members = behind_proxy(plan_members(sites), proxy)
-        cluster = EtcdCluster(self.supervisor, members, binary=etcd_binary)
-        cluster.start(timeout=ready_timeout)
+        cluster, proxy = start_foundation(
+            self.supervisor, topology, plan, previous, progress, ready_timeout, etcd_binary
+        )
         register_peer_ids(cluster, proxy)
         progress(f"placing the etcd leader in {topology.dr_site}", 0, 1)
         move_leader(cluster.client_urls, topology.dr_site)
-        seed_routes(topology, client_endpoints(cluster, proxy, EDGE))
+        seed_routes(topology, client_endpoints(cluster, proxy, EDGE))  # where absent
         state = PlatformState(
             state_dir=str(self.state_dir),
             topology_file=str(topology_file),
@@ -136,19 +171,13 @@ class LocalPlatform:
             proxy_control_url=proxy.control_url,
             etcd_client_urls=cluster.client_urls,
             token_file=str(token_file),
+            etcd_peer_urls={s: [m.advertised_peer_url] for s, m in cluster.members.items()},
         )
         for member in cluster.members.values():
-            state.processes[member.name] = _etcd_record(cluster, member)
-        # One batch of ports for units, controllers and the router: a port picked while a
-        # unit has not bound its own yet could otherwise be picked twice (CI once gave
-        # the router u02's port; the router died and u02 answered the router's /readyz).
-        ports = free_ports(
-            len(topology.units) * len(sites) + len(sites) + 1, avoid=frozenset({router_port})
-        )
-        controller_ports, unit_ports = ports[: len(sites)], ports[len(sites) : -1]
-        self._start_units(state, topology, cluster, proxy, unit_ports)
-        self._start_router(state, topology, cluster, proxy, router_port or ports[-1])
-        self._start_controllers(state, cluster, proxy, controller_ports, topology.dr_site)
+            state.processes[member.name] = etcd_record(cluster, member)
+        self._start_units(state, topology, cluster, proxy, plan, restart=previous is not None)
+        self._start_router(state, topology, cluster, proxy, plan.router)
+        self._start_controllers(state, cluster, proxy, plan.controllers, topology.dr_site)
         state.save(self.state_dir)
         wait_ready(self.supervisor, list(state.processes.values()), ready_timeout, progress)
         wait_replicating(list(state.processes.values()), ready_timeout, progress)
@@ -160,26 +189,32 @@ class LocalPlatform:
         topology: Topology,
         cluster: EtcdCluster,
         proxy: LinkProxyClient,
-        free: list[int],
+        plan: PortPlan,
+        restart: bool,
     ) -> None:
-        units = topology.units
-        ports = iter(free)
-        port_of = {(u, s): next(ports) for u in units for s in state.sites}
-        for unit in units:
+        """Every unit instance. On a restart each starts as a standby, whatever its record
+        says (as ``fault site-up`` does): its database keeps its epoch, the routes in etcd
+        say where each primary is, and the controller re-promotes it there in place
+        (docs/controller.md) — a record naming the first run's placement could otherwise
+        bring back a primary that a failover has since replaced."""
+        for unit in topology.units:
             placement = topology.placement(unit)
             for site in state.sites:
                 peers = {}
                 for other in state.sites:
                     if other != site:
-                        host, port = proxy.listener_for(site, other, LOOPBACK, port_of[unit, other])
+                        host, port = proxy.listener_for(
+                            site, other, LOOPBACK, plan.units[unit, other]
+                        )
                         peers[other] = f"http://{host}:{port}"
                 role = "primary" if placement.primary == site else "standby"
                 record = self._unit_record(
-                    state, unit, site, port_of[unit, site], role, peers,
+                    state, unit, site, plan.units[unit, site], role, peers,
                     client_endpoints(cluster, proxy, site),
                 )  # fmt: skip
                 state.processes[record.name] = record
-                self.supervisor.start(record.spec())
+                overrides = {"WATERTIGHT_ROLE": "standby"} if restart else {}
+                self.supervisor.start(record.spec(**overrides))
 
     def _unit_record(
         self,
@@ -257,14 +292,13 @@ class LocalPlatform:
         state: PlatformState,
         cluster: EtcdCluster,
         proxy: LinkProxyClient,
-        free: list[int],
+        ports: dict[str, int],
         witness: str,
     ) -> None:
         """One controller and one observer per site, seeing the world as that site does:
         every unit instance and the other etcd members through the (site → other) proxy
         listeners, its own site directly. The witness site's controller starts first, so
         it is the one that finds the leader lease free (``failover.controller.leadership``)."""
-        ports = dict(zip(state.sites, free, strict=True))
         urls = {site: f"http://{LOOPBACK}:{port}" for site, port in ports.items()}
         directory = self.state_dir / "controller"
         directory.mkdir(parents=True, exist_ok=True)
@@ -335,44 +369,25 @@ class LocalPlatform:
     # -- down / info ------------------------------------------------------------------
 
     def down(self) -> list[int]:
-        """Stop every process of this platform (idempotent); returns the pids stopped.
-
-        Raises :class:`PlatformError` when there was nothing to stop at all.
-        """
+        """Stop every process of this platform; returns the pids stopped, empty when there
+        was nothing to stop (not an error: ``down`` twice is fine). Keeps the record,
+        marked stopped, and every byte of data: the next ``up`` restarts this platform."""
         stopped = self.supervisor.stop_all()
-        had_state = (self.state_dir / "platform.json").exists()
-        (self.state_dir / "platform.json").unlink(missing_ok=True)
-        if not stopped and not had_state:
-            raise PlatformError(f"nothing is running from {self.state_dir}")
+        mark_stopped(self.state_dir)
         return stopped
 
     def state(self) -> PlatformState:
-        return PlatformState.load(self.state_dir)
+        """The record of the running platform; :class:`PlatformError` if there is none or
+        ``down`` stopped it."""
+        state = PlatformState.load(self.state_dir)
+        if state.stopped_at is not None:
+            raise PlatformError(
+                f"nothing is running from {self.state_dir}: `watertight down` stopped the "
+                "platform recorded there; `watertight up` restarts it"
+            )
+        return state
 
     def proxy(self) -> LinkProxyClient:
         state = self.state()
         token = Path(self.state_dir / "linkproxy.token").read_text().strip()
         return LinkProxyClient(state.proxy_control_url, token)
-
-
-def site_link_delays(topology: Topology) -> dict[tuple[str, str], float]:
-    """One-way base delay (ms) of every link between two sites: ``topology.link_delay_ms``.
-
-    Links to the ``edge`` get none: the router and clients stand at the city-A edge, next
-    to its data centers (the extra cost of reaching remote-dr from there is not modelled).
-    """
-    names = topology.site_names
-    return {
-        (a, b): topology.link_delay_ms(a, b) for i, a in enumerate(names) for b in names[i + 1 :]
-    }
-
-
-def _etcd_record(cluster: EtcdCluster, member: EtcdMember) -> ProcessRecord:
-    return ProcessRecord(
-        name=member.name,
-        argv=cluster.argv(member.site),
-        env={},
-        site=member.site,
-        ready_url=f"{member.client_url}/health",
-        kind="etcd",
-    )

@@ -2,8 +2,10 @@
 
 ``platform.json`` holds everything needed to find, restart and fault the running
 processes after the CLI that started them has exited: each process's command line and
-environment, its site, its readiness URL, and the public endpoints. ``faults.jsonl`` gets
-one line per fault action with wall-clock and monotonic timestamps; drills read it.
+environment, its site, its readiness URL, and the public endpoints. ``down`` keeps it,
+marked stopped, so that the next ``up`` restarts the same platform on its data
+(infra/local/run_record.py). ``faults.jsonl`` gets one line per fault action with
+wall-clock and monotonic timestamps; drills read it.
 """
 
 from __future__ import annotations
@@ -62,7 +64,12 @@ class PlatformState:
     etcd_removed: list[str] = field(default_factory=list)
     """Sites whose etcd members a declared disaster removed: their old data must never
     start again; ``site-up`` rejoins them as new members (infra/local/quorum_recovery.py)."""
+    etcd_peer_urls: dict[str, list[str]] = field(default_factory=dict)
+    """Site → every peer URL etcd's membership may name for its member: one, or the old
+    and the new while a restart moves them (infra/local/etcd_restart.py)."""
     started_at: float = field(default_factory=time.time)
+    stopped_at: float | None = None
+    """When ``down`` stopped this platform; None while it is meant to be running."""
 
     def save(self, directory: Path) -> None:
         temporary = directory / f"{STATE_FILE}.tmp"

@@ -34,11 +34,21 @@ def up(
     router_port: Annotated[int, typer.Option(help="Router port (0 = any free).")] = 0,
     as_json: JsonFlag = False,
 ) -> None:
-    """Start every site in the background; return once everything is ready."""
+    """Start every site in the background; return once everything is ready.
+
+    If the state dir holds a platform (stopped by `down`, or whose processes died), it
+    is restarted on its data and ports instead: nothing acknowledged is ever discarded.
+    """
     if platform != "local":
         fail(f"--platform {platform}: only 'local' is available in this build")
     local = LocalPlatform(state_dir)
     console = Console(stderr=True)
+    restarted: list[str] = []
+
+    def notify(sentence: str) -> None:
+        restarted.append(sentence)
+        console.print(sentence, highlight=False, markup=False, soft_wrap=True)
+
     try:
         with Progress(
             TextColumn("{task.description}"),
@@ -54,7 +64,7 @@ def up(
             def progress(phase: str, done: int, total: int) -> None:
                 bar.update(task, description=phase, completed=done, total=max(total, 1))
 
-            state = local.up(topology_file, seed_routes, router_port, progress)
+            state = local.up(topology_file, seed_routes, router_port, progress, notify=notify)
     except (PlatformError, TopologyError, DcsError, OSError) as exc:
         fail(str(exc))
     summary = {
@@ -63,26 +73,38 @@ def up(
         "state_dir": state.state_dir,
         "etcd_client_urls": state.etcd_client_urls,
         "processes": len(state.processes),
+        "restarted": bool(restarted),
     }
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
+    verb = "restarted" if restarted else "up"
     console.print(
-        f"[green]up[/green]: {len(state.processes)} processes ready; router {state.router_url}; "
-        f"state in {state.state_dir}"
+        f"[green]{verb}[/green]: {len(state.processes)} processes ready; router "
+        f"{state.router_url}; state in {state.state_dir}"
     )
 
 
 def down(state_dir: StateDir = Path(".watertight"), as_json: JsonFlag = False) -> None:
-    """Stop every process of the platform; leaves none behind (even after a crashed up)."""
+    """Stop every process of the platform; leaves none behind (even after a crashed up).
+
+    Keeps the platform's data and record: `up` in the same state dir restarts it. With
+    nothing running, says so and exits 0.
+    """
     try:
         stopped = LocalPlatform(state_dir).down()
-    except PlatformError as exc:
+    except (PlatformError, OSError) as exc:
         fail(str(exc))
     if as_json:
-        typer.echo(json.dumps({"stopped": len(stopped), "state_dir": str(state_dir)}))
+        summary = {"stopped": len(stopped), "state_dir": str(state_dir)}
+        typer.echo(json.dumps({**summary, "nothing_to_stop": not stopped}))
+    elif stopped:
+        typer.echo(
+            f"down: stopped {len(stopped)} processes; the platform's data stays in "
+            f"{state_dir} (`watertight up` restarts it)"
+        )
     else:
-        typer.echo(f"down: stopped {len(stopped)} processes")
+        typer.echo(f"down: nothing to stop: no platform is running from {state_dir}")
 
 
 def status(state_dir: StateDir = Path(".watertight"), as_json: JsonFlag = False) -> None:
