@@ -16,9 +16,10 @@ import threading
 import time
 from typing import Any
 
-from sqlalchemy import Float, Integer, String, Text, create_engine, select
+from sqlalchemy import Engine, Float, Integer, String, Text, create_engine, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from failover.controller.migrations import upgrade_to_head
 from failover.events import Event
 
 
@@ -40,12 +41,15 @@ class EventRow(Base):
 
 
 class RecordStore:
-    """Append and list events. Thread-safe; every append is its own committed transaction."""
+    """Append and list events. Thread-safe; every append is its own committed transaction.
+
+    Opening the store upgrades its schema to the head revision (see :func:`_migrate`).
+    """
 
     def __init__(self, url: str, controller: str) -> None:
         args = {"check_same_thread": False} if url.startswith("sqlite") else {}
         self._engine = create_engine(url, connect_args=args)
-        Base.metadata.create_all(self._engine)
+        _migrate(self._engine)
         self._controller = controller
         self._lock = threading.Lock()
 
@@ -102,3 +106,17 @@ def _event(row: EventRow) -> Event:
         summary=row.summary,
         data=json.loads(row.data),
     )
+
+
+def _migrate(engine: Engine) -> None:
+    """Upgrade the store to the head revision in one transaction, keeping every row.
+
+    A store made by ``create_all`` before migrations existed is recognised and stamped;
+    controllers opening one database at once queue (:mod:`failover.controller.migrations`).
+    """
+    with engine.connect() as connection, connection.begin():
+        if connection.dialect.name == "sqlite":
+            # pysqlite leaves DDL outside any transaction and takes the write lock late:
+            # BEGIN IMMEDIATE makes the upgrade all or nothing and queues other openers.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        upgrade_to_head(connection)

@@ -1,0 +1,1 @@
+"""Revisions of the records store, oldest first by id (a package so wheels carry them)."""
