@@ -115,7 +115,8 @@ class EtcdClient:
         self._suspect_until = [0.0] * len(self._members)
         self._current = 0
         self._clock = clock
-        self._pool = ThreadPoolExecutor(len(self._members) * 2, thread_name_prefix="etcd")
+        # Overlapping keepalives (app.etcd_lease) each fan out over the members.
+        self._pool = ThreadPoolExecutor(len(self._members) * 8, thread_name_prefix="etcd")
 
     def _order(self) -> list[int]:
         """Endpoints to ask, in order: from the last that answered, suspects last."""

@@ -33,6 +33,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from enum import Enum
 
@@ -43,8 +44,11 @@ from failover.topology import Topology, default_topology, load_topology
 
 log = logging.getLogger(__name__)
 
-#: Pause before the next keepalive after a failed one (the next etcd endpoint is asked).
-KEEPALIVE_RETRY_SECONDS = 0.05
+#: While no renewal is confirmed, another keepalive is started this often, without
+#: waiting for those still in flight.
+KEEPALIVE_RETRY_SECONDS = 0.1
+#: At most this many keepalives in flight at once (each lives one request timeout).
+KEEPALIVE_MAX_IN_FLIGHT = 8
 
 
 class KeepaliveOutcome(Enum):
@@ -206,16 +210,38 @@ class EtcdPrimaryLease:
         self._thread.start()
 
     def _keepalive_loop(self, stop: threading.Event) -> None:
-        """Renew every ``interval``; after a failure retry at once (the next endpoint),
-        since every second spent waiting eats into the fence deadline."""
+        """Renew every ``interval``. While no renewal is confirmed, start another attempt
+        every ``KEEPALIVE_RETRY_SECONDS`` *without waiting for those in flight*.
+
+        Why: when etcd's raft leader dies, a member first forwards renewals to the dead
+        leader (they hang until their timeout), then holds them until a new leader exists
+        and forwards them to it. Waiting for each attempt to time out before sending the
+        next left up to one request timeout between the end of the election and the
+        first renewal sent after it; under load that ate the whole fence window. With
+        attempts overlapping, one sent shortly before the election ended is already held
+        by a member and renews from its own send time as soon as the leader exists.
+        """
+        pool = ThreadPoolExecutor(KEEPALIVE_MAX_IN_FLIGHT, thread_name_prefix="lease-keepalive")
+        in_flight: set[Future[KeepaliveOutcome]] = set()
         pause = self.interval
-        while not stop.wait(pause):
-            outcome = self._keepalive()
-            if outcome is KeepaliveOutcome.LAPSED:
-                log.error("primary lease lapsed: writes are refused until a new assignment")
-                return
-            renewed = outcome is KeepaliveOutcome.RENEWED
-            pause = self.interval if renewed else KEEPALIVE_RETRY_SECONDS
+        try:
+            while not stop.wait(pause):
+                started = self._clock()
+                if len(in_flight) < KEEPALIVE_MAX_IN_FLIGHT:
+                    in_flight.add(pool.submit(self._keepalive))
+                done, _ = wait(in_flight, KEEPALIVE_RETRY_SECONDS, FIRST_COMPLETED)
+                in_flight -= done
+                outcomes = {future.result() for future in done}
+                if KeepaliveOutcome.LAPSED in outcomes:
+                    log.error("primary lease lapsed: writes are refused until a new assignment")
+                    return
+                if KeepaliveOutcome.RENEWED in outcomes:
+                    pause = self.interval
+                else:
+                    spent = self._clock() - started
+                    pause = max(0.0, KEEPALIVE_RETRY_SECONDS - spent)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -211,6 +211,46 @@ def test_after_a_failed_keepalive_the_loop_retries_at_once_then_resumes_its_pace
     assert lease.valid()
 
 
+class HeldStore(FakeStore):
+    """Keepalives are held (as an etcd member holds them during a raft election) until
+    ``elected`` is set; the test watches how many are started meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held = False
+        self.elected = threading.Event()
+        self.started = 0
+        self.third_started = threading.Event()
+
+    def keepalive(self, lease_id: int) -> int:
+        if self.held:
+            self.started += 1
+            if self.started >= 3:
+                self.third_started.set()
+            self.elected.wait(timeout=30)
+        return super().keepalive(lease_id)
+
+
+def test_while_a_keepalive_is_held_further_ones_start_without_waiting_for_it() -> None:
+    # Waiting out each held attempt before sending the next left up to a request
+    # timeout between the end of an etcd election and the first renewal after it.
+    store = HeldStore()
+    lease = EtcdPrimaryLease(settings(), store=store, background=False)
+    lease.acquire("u00", "production", 1)
+    store.held = True
+    stop = threading.Event()
+    loop = threading.Thread(target=lease._keepalive_loop, args=(stop,), daemon=True)
+    loop.start()
+    try:
+        assert store.third_started.wait(timeout=30), "only one keepalive was in flight"
+        store.elected.set()
+    finally:
+        stop.set()
+        store.elected.set()
+        loop.join(timeout=30)
+    assert lease.valid()
+
+
 def test_the_keepalive_loop_ends_once_the_lease_lapsed(
     lease: EtcdPrimaryLease, clock: FakeClock, store: FakeStore
 ) -> None:
