@@ -26,12 +26,13 @@ once its old lease key has expired (docs/controller.md, re-promotion in place)."
 
 @contextmanager
 def always_down(state_dir: Path) -> Iterator[None]:
-    """Whatever happens inside, nothing of this platform is left running afterwards."""
+    """Whatever happens inside, nothing of this platform is left running afterwards (and
+    a failure inside is reported as itself, not as a leftover)."""
     try:
         yield
     finally:
         watertight("down", "--state-dir", str(state_dir))
-        assert our_processes(state_dir) == [], "processes left behind after down"
+    assert our_processes(state_dir) == [], "processes left behind after down"
 
 
 def _write(router_url: str, customer: str) -> dict[str, Any]:
