@@ -2,19 +2,22 @@
 
 Settings come from ``WATERTIGHT_*`` environment variables and the same names as
 command-line options (``--unit u00 --site production --port 8100``); see app/settings.py.
+A ``WATERTIGHT_*`` variable the unit service does not read stops it at start (exit 2).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import uvicorn
 from pydantic import ValidationError
 from pydantic_settings import CliApp
 
+from app.env_contract import UnknownVariableError
 from app.main import create_app
-from app.settings import UnitSettings
+from app.settings import ENV_CONTRACT, UnitSettings
 
 GRACEFUL_SHUTDOWN_SECONDS = 3
 # Longer than any client's idle-connection expiry (httpx: 5 s, our links: 2 s), so a
@@ -26,7 +29,12 @@ GIL_SWITCH_INTERVAL_SECONDS = 0.0005
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse settings, build the app, serve until SIGTERM/SIGINT."""
+    """Check the environment, parse settings, build the app, serve until SIGTERM/SIGINT."""
+    try:
+        ENV_CONTRACT.check(os.environ)
+    except UnknownVariableError as exc:
+        print(f"invalid unit settings: {exc}", file=sys.stderr)
+        return 2
     try:
         settings = CliApp.run(UnitSettings, cli_args=sys.argv[1:] if argv is None else argv)
     except ValidationError as exc:

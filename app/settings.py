@@ -3,7 +3,8 @@
 Every field reads from the environment with the ``WATERTIGHT_`` prefix (pydantic-settings),
 e.g. ``WATERTIGHT_UNIT=u00 WATERTIGHT_SITE=production``; ``python -m app`` also takes
 the same names as command-line options (``--unit u00 --site production``). The Helm chart
-and the local platform set exactly these variables; keep them in step.
+and the local platform set exactly these variables, and ``python -m app`` refuses to start
+with any other ``WATERTIGHT_*`` name (:data:`ENV_CONTRACT`, app/env_contract.py).
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.env_contract import EnvContract
+
 InitialRole = Literal["primary", "standby", "fenced"]
 
 
 class UnitSettings(BaseSettings):
     """Configuration of a unit instance. Contract: unit and site are required."""
 
+    # pydantic-settings never treats an unknown environment variable as extra, not even
+    # with extra="forbid": ENV_CONTRACT's check at start refuses those instead.
     model_config = SettingsConfigDict(env_prefix="WATERTIGHT_", extra="ignore", frozen=True)
 
     unit: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
@@ -67,3 +72,7 @@ class UnitSettings(BaseSettings):
         if self.token_file is not None:
             return self.token_file.read_text(encoding="utf-8").strip()
         return None
+
+
+ENV_CONTRACT = EnvContract("python -m app", UnitSettings)
+"""What the unit service reads from the environment: exactly the fields above."""

@@ -1,11 +1,13 @@
 """Wire a controller process from :class:`ControllerSettings` and serve its API.
 
-The site's observer is a separate process (``python -m failover.observer``).
+The site's observer is a separate process (``python -m failover.observer``). A
+``WATERTIGHT_*`` variable the controller does not read stops it at start (exit 2).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 
@@ -14,10 +16,11 @@ import uvicorn
 from failover.controller.api import create_app
 from failover.controller.records import RecordStore
 from failover.controller.runtime import Runtime
-from failover.controller.settings import ControllerSettings
+from failover.controller.settings import ENV_CONTRACT, ControllerSettings
 from failover.controller.units import UnitAdmin
 from failover.controller.wiring import assemble
 from failover.dcs import EtcdDcs
+from failover.env_contract import UnknownVariableError
 from failover.observer.addresses import AddressError, load_site_settings
 from failover.topology import TopologyError
 
@@ -40,13 +43,14 @@ def build_runtime(settings: ControllerSettings) -> Runtime:
 
 def main() -> int:
     try:
+        ENV_CONTRACT.check(os.environ)
         settings = ControllerSettings()
         logging.basicConfig(
             level=settings.log_level.upper(),
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
         runtime = build_runtime(settings)
-    except (TopologyError, AddressError, ValueError, OSError) as exc:
+    except (UnknownVariableError, TopologyError, AddressError, ValueError, OSError) as exc:
         print(f"controller: {exc}", file=sys.stderr)
         return 2
     runtime.leadership.start()

@@ -1,4 +1,8 @@
-"""Settings of a controller process (``python -m failover.controller``), from ``WATERTIGHT_*``."""
+"""Settings of a controller process (``python -m failover.controller``), from ``WATERTIGHT_*``.
+
+The controller reads exactly these fields (:data:`ENV_CONTRACT`) and refuses to start with
+any other ``WATERTIGHT_*`` variable (failover/env_contract.py).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,14 @@ from typing import Annotated
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from failover.env_contract import EnvContract
+
 
 class ControllerSettings(BaseSettings):
-    """One site's controller (and its observer)."""
+    """One site's controller; its observer is a process of its own (failover.observer)."""
 
+    # pydantic-settings never treats an unknown environment variable as extra, not even
+    # with extra="forbid": ENV_CONTRACT's check at start refuses those instead.
     model_config = SettingsConfigDict(env_prefix="WATERTIGHT_", extra="ignore", frozen=True)
 
     site: str
@@ -50,3 +58,7 @@ class ControllerSettings(BaseSettings):
 
     def own_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+
+ENV_CONTRACT = EnvContract("python -m failover.controller", ControllerSettings)
+"""What the controller reads from the environment: exactly the fields above."""

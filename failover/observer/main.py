@@ -1,8 +1,12 @@
-"""Wire an observer process: probe this site's view of the world, publish to etcd."""
+"""Wire an observer process: probe this site's view of the world, publish to etcd.
+
+A ``WATERTIGHT_*`` variable the observer does not read stops it at start (exit 2).
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import time
@@ -12,6 +16,7 @@ from types import FrameType
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from failover.dcs import EtcdDcs, Keys
+from failover.env_contract import EnvContract, UnknownVariableError
 from failover.observer.addresses import AddressError, load_site_settings
 from failover.observer.observer import Observer
 from failover.observer.probes import Prober
@@ -22,6 +27,8 @@ from failover.topology import TopologyError
 class ObserverSettings(BaseSettings):
     """One site's observer. Same variables as the controller's where they overlap."""
 
+    # pydantic-settings never treats an unknown environment variable as extra, not even
+    # with extra="forbid": ENV_CONTRACT's check at start refuses those instead.
     model_config = SettingsConfigDict(env_prefix="WATERTIGHT_", extra="ignore", frozen=True)
 
     site: str
@@ -30,6 +37,10 @@ class ObserverSettings(BaseSettings):
     addresses: Path | None = None
     addresses_json: str | None = None
     log_level: str = "INFO"
+
+
+ENV_CONTRACT = EnvContract("python -m failover.observer", ObserverSettings)
+"""What the observer reads from the environment: exactly the fields above."""
 
 
 def build_observer(settings: ObserverSettings) -> Observer:
@@ -46,13 +57,14 @@ def build_observer(settings: ObserverSettings) -> Observer:
 
 def main() -> int:
     try:
+        ENV_CONTRACT.check(os.environ)
         settings = ObserverSettings()
         logging.basicConfig(
             level=settings.log_level.upper(),
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
         observer = build_observer(settings)
-    except (TopologyError, AddressError, ValueError, OSError) as exc:
+    except (UnknownVariableError, TopologyError, AddressError, ValueError, OSError) as exc:
         print(f"observer: {exc}", file=sys.stderr)
         return 2
 

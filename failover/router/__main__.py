@@ -1,14 +1,19 @@
-"""``python -m failover.router``: serve the router on ``WATERTIGHT_HOST:WATERTIGHT_PORT``."""
+"""``python -m failover.router``: serve the router on ``WATERTIGHT_HOST:WATERTIGHT_PORT``.
+
+A ``WATERTIGHT_*`` variable the router does not read stops it at start (exit 2).
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import uvicorn
 
+from failover.env_contract import UnknownVariableError
 from failover.router.addresses import AddressMap, AddressMapError
 from failover.router.app import create_router_app
-from failover.router.settings import RouterSettings
+from failover.router.settings import ENV_CONTRACT, RouterSettings
 from failover.topology import TopologyError, default_topology, load_topology
 
 # Longer than any client's idle-connection expiry (httpx: 5 s): with uvicorn's default of
@@ -18,6 +23,11 @@ KEEP_ALIVE_SECONDS = 30
 
 
 def main() -> int:
+    try:
+        ENV_CONTRACT.check(os.environ)
+    except UnknownVariableError as exc:
+        print(f"router: {exc}", file=sys.stderr)
+        return 2
     settings = RouterSettings()
     try:
         topology = load_topology(settings.topology) if settings.topology else default_topology()

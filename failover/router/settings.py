@@ -1,4 +1,8 @@
-"""Settings of a router process (``python -m failover.router``), from ``WATERTIGHT_*``."""
+"""Settings of a router process (``python -m failover.router``), from ``WATERTIGHT_*``.
+
+The router reads exactly these fields (:data:`ENV_CONTRACT`) and refuses to start with any
+other ``WATERTIGHT_*`` variable (failover/env_contract.py).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,14 @@ from typing import Annotated
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from failover.env_contract import EnvContract
+
 
 class RouterSettings(BaseSettings):
     """Configuration of one router. Routes come from etcd; addresses from a map or template."""
 
+    # pydantic-settings never treats an unknown environment variable as extra, not even
+    # with extra="forbid": ENV_CONTRACT's check at start refuses those instead.
     model_config = SettingsConfigDict(env_prefix="WATERTIGHT_", extra="ignore", frozen=True)
 
     host: str = "127.0.0.1"
@@ -24,3 +32,7 @@ class RouterSettings(BaseSettings):
     """JSON file ``{"units": {unit: {site: url}}, "template": null}``."""
     unit_url_template: str | None = None
     """E.g. ``http://watertight-{unit}.watertight-{site}.svc:8100`` (Kubernetes)."""
+
+
+ENV_CONTRACT = EnvContract("python -m failover.router", RouterSettings)
+"""What the router reads from the environment: exactly the fields above."""

@@ -1,0 +1,81 @@
+"""Router, controller and observer each refuse a WATERTIGHT_* variable they do not read."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pytest
+
+from failover.controller import main as controller_main
+from failover.controller.settings import ENV_CONTRACT as CONTROLLER
+from failover.env_contract import PLATFORM_MARKER, EnvContract, UnknownVariableError
+from failover.observer import main as observer_main
+from failover.router import __main__ as router_main
+from failover.router.settings import ENV_CONTRACT as ROUTER
+
+OBSERVER = observer_main.ENV_CONTRACT
+
+PROGRAMS: dict[str, tuple[EnvContract, Callable[[], int], str]] = {
+    # program: (its contract, its main, a variable the chart once gave it that it ignores)
+    "router": (ROUTER, router_main.main, "WATERTIGHT_UNIT_URLS"),
+    "controller": (CONTROLLER, controller_main.main, "WATERTIGHT_PEER_CONTROLLERS"),
+    "observer": (OBSERVER, observer_main.main, "WATERTIGHT_PORT"),
+}
+
+
+@pytest.fixture
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No WATERTIGHT_* variable of the test process (CI sets some) reaches the check."""
+    for name in list(os.environ):
+        if name.upper().startswith("WATERTIGHT_"):
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_an_unknown_variable_stops_the_program_naming_it_and_what_it_reads(
+    program: str, clean_environ: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    contract, main, ignored = PROGRAMS[program]
+    clean_environ.setenv("WATERTIGHT_TOPOLOGY", "topology.yaml")  # read by all three
+    clean_environ.setenv(ignored, "1")
+    assert main() == 2
+    error = capsys.readouterr().err
+    assert f"python -m failover.{program} does not read {ignored}" in error
+    assert f"reads: {', '.join(sorted(contract.reads))}" in error
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_every_variable_the_program_reads_is_accepted_with_the_platform_marker(
+    program: str,
+) -> None:
+    contract, _, _ = PROGRAMS[program]
+    environ = {name: "x" for name in contract.reads} | {PLATFORM_MARKER: "/tmp/state"}
+    contract.check(environ)
+    assert contract.unknown(environ) == []
+
+
+def test_the_router_reads_its_address_map_and_not_the_sites_settings() -> None:
+    assert ROUTER.reads == {
+        "WATERTIGHT_HOST",
+        "WATERTIGHT_PORT",
+        "WATERTIGHT_TOPOLOGY",
+        "WATERTIGHT_ETCD_ENDPOINTS",
+        "WATERTIGHT_ADDRESS_MAP",
+        "WATERTIGHT_UNIT_URL_TEMPLATE",
+    }
+    assert ROUTER.required == frozenset()
+
+
+def test_controller_and_observer_require_their_site_and_the_observer_serves_no_port() -> None:
+    assert CONTROLLER.required == OBSERVER.required == {"WATERTIGHT_SITE"}
+    assert {"WATERTIGHT_ADDRESSES", "WATERTIGHT_STATE_DIR"} <= CONTROLLER.reads
+    assert OBSERVER.reads < CONTROLLER.reads
+    assert "WATERTIGHT_HOST" not in OBSERVER.reads
+
+
+def test_several_unknown_names_are_all_named_at_once() -> None:
+    with pytest.raises(UnknownVariableError) as refused:
+        OBSERVER.check({"WATERTIGHT_TOKEN_FILE": "t", "WATERTIGHT_CONTROLLER_ID": "c"})
+    assert "does not read WATERTIGHT_CONTROLLER_ID, WATERTIGHT_TOKEN_FILE:" in str(refused.value)
