@@ -1,9 +1,10 @@
 """Background processes of the local platform: start detached, find, signal, stop.
 
 Every process we start gets ``WATERTIGHT_PLATFORM_ID=<absolute state dir>`` in its
-environment, a pid file under ``<state>/pids/`` and a log under ``<state>/logs/``. ``down``
-stops what the pid files name and then scans ``/proc`` for any process carrying the marker,
-so nothing is left behind even after a crashed ``up`` that never wrote its pid files.
+environment (and no ``WATERTIGHT_*`` variable of ours: only its spec's), a pid file under
+``<state>/pids/`` and a log under ``<state>/logs/``. ``down`` stops what the pid files name
+and then scans ``/proc`` for any process carrying the marker, so nothing is left behind
+even after a crashed ``up`` that never wrote its pid files.
 """
 
 from __future__ import annotations
@@ -18,6 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MARKER = "WATERTIGHT_PLATFORM_ID"
+
+
+def inherited_environment() -> dict[str, str]:
+    """Our environment without any ``WATERTIGHT_*`` variable: a child's settings are exactly
+    its spec's. The programs refuse a ``WATERTIGHT_*`` name they do not read, and the
+    caller's (the test suite's ``WATERTIGHT_RUN_SLOW``, a shell's ``WATERTIGHT_STATE_DIR``)
+    would otherwise reach every child and stop it; a restart from the record would not
+    see them either."""
+    return {k: v for k, v in os.environ.items() if not k.upper().startswith("WATERTIGHT_")}
 
 
 class SupervisorError(RuntimeError):
@@ -60,7 +70,7 @@ class Supervisor:
         """Start ``spec`` detached (own session, survives this CLI); return its pid."""
         self.pid_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **spec.env, MARKER: str(self.state_dir)}
+        env = {**inherited_environment(), **spec.env, MARKER: str(self.state_dir)}
         log = self.log_path(spec.name).open("ab")
         try:
             process = subprocess.Popen(
