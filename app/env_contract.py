@@ -36,17 +36,22 @@ class UnknownVariableError(ValueError):
 
 @dataclass(frozen=True)
 class EnvContract:
-    """What one program reads from the environment.
+    """What one program reads from the environment, and what it cannot start without.
 
     ``reads`` is ``env_prefix + field name`` (upper case) of every field of ``settings``,
     plus ``also_reads``: variables the program itself reads outside its settings class.
     Field aliases are not followed (none is used): an aliased field's name would be
     refused, loudly, the first time the program starts.
+
+    ``needs_one_of`` declares what the program's ``main`` refuses to start without beyond
+    the settings' required fields: one name of each group (e.g. an address map as a file
+    or inline). Each program's tests prove its ``main`` enforces every group declared.
     """
 
     program: str
     settings: type[BaseSettings]
     also_reads: frozenset[str] = field(default_factory=frozenset)
+    needs_one_of: tuple[frozenset[str], ...] = ()
 
     @property
     def reads(self) -> frozenset[str]:
@@ -63,6 +68,14 @@ class EnvContract:
             for name, info in self.settings.model_fields.items()
             if info.is_required()
         )
+
+    def missing(self, environ: Mapping[str, str]) -> list[str]:
+        """What ``environ`` lacks for the program to start: each required field's name and
+        each ``needs_one_of`` group none of whose names is set (``"A or B"``)."""
+        present = {name.upper() for name in environ}
+        groups = [frozenset({name}) for name in sorted(self.required)]
+        groups += list(self.needs_one_of)
+        return [" or ".join(sorted(group)) for group in groups if not group & present]
 
     def unknown(self, environ: Mapping[str, str]) -> list[str]:
         """Names in ``environ`` that look like settings and that this program does not

@@ -60,5 +60,14 @@ class ControllerSettings(BaseSettings):
         return self.public_url or f"http://{self.host}:{self.port}"
 
 
-ENV_CONTRACT = EnvContract("python -m failover.controller", ControllerSettings)
-"""What the controller reads from the environment: exactly the fields above."""
+ENV_CONTRACT = EnvContract(
+    "python -m failover.controller",
+    ControllerSettings,
+    needs_one_of=(
+        frozenset({"WATERTIGHT_ETCD_ENDPOINTS"}),
+        frozenset({"WATERTIGHT_ADDRESSES", "WATERTIGHT_ADDRESSES_JSON"}),
+        frozenset({"WATERTIGHT_TOKEN", "WATERTIGHT_TOKEN_FILE"}),
+    ),
+)
+"""What the controller reads from the environment (exactly the fields above) and what it
+refuses to start without: etcd, the site's address map and the admin token."""

@@ -39,8 +39,16 @@ class ObserverSettings(BaseSettings):
     log_level: str = "INFO"
 
 
-ENV_CONTRACT = EnvContract("python -m failover.observer", ObserverSettings)
-"""What the observer reads from the environment: exactly the fields above."""
+ENV_CONTRACT = EnvContract(
+    "python -m failover.observer",
+    ObserverSettings,
+    needs_one_of=(
+        frozenset({"WATERTIGHT_ETCD_ENDPOINTS"}),
+        frozenset({"WATERTIGHT_ADDRESSES", "WATERTIGHT_ADDRESSES_JSON"}),
+    ),
+)
+"""What the observer reads from the environment (exactly the fields above) and what it
+refuses to start without: etcd and the site's address map."""
 
 
 def build_observer(settings: ObserverSettings) -> Observer:

@@ -38,6 +38,14 @@ def main() -> int:
     except (TopologyError, AddressMapError) as exc:
         print(f"router: {exc}", file=sys.stderr)
         return 2
+    if not addresses.table and addresses.template is None:
+        # Without either, the router would start and fail every forwarded request.
+        print(
+            "router: set WATERTIGHT_ADDRESS_MAP (file) or WATERTIGHT_UNIT_URL_TEMPLATE: "
+            "nothing says where the unit instances are",
+            file=sys.stderr,
+        )
+        return 2
     if not settings.etcd_endpoints:
         print(
             "router: WATERTIGHT_ETCD_ENDPOINTS is required (routes live in etcd)", file=sys.stderr

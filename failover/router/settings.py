@@ -34,5 +34,13 @@ class RouterSettings(BaseSettings):
     """E.g. ``http://watertight-{unit}.watertight-{site}.svc:8100`` (Kubernetes)."""
 
 
-ENV_CONTRACT = EnvContract("python -m failover.router", RouterSettings)
-"""What the router reads from the environment: exactly the fields above."""
+ENV_CONTRACT = EnvContract(
+    "python -m failover.router",
+    RouterSettings,
+    needs_one_of=(
+        frozenset({"WATERTIGHT_ETCD_ENDPOINTS"}),
+        frozenset({"WATERTIGHT_ADDRESS_MAP", "WATERTIGHT_UNIT_URL_TEMPLATE"}),
+    ),
+)
+"""What the router reads from the environment (exactly the fields above) and what it
+refuses to start without: the routes' etcd and where the unit instances are."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,7 @@ from failover.router import __main__ as router_main
 from failover.router.settings import ENV_CONTRACT as ROUTER
 
 OBSERVER = observer_main.ENV_CONTRACT
+REPO = Path(__file__).resolve().parents[2]
 
 PROGRAMS: dict[str, tuple[EnvContract, Callable[[], int], str]] = {
     # program: (its contract, its main, a variable the chart once gave it that it ignores)
@@ -79,3 +82,48 @@ def test_several_unknown_names_are_all_named_at_once() -> None:
     with pytest.raises(UnknownVariableError) as refused:
         OBSERVER.check({"WATERTIGHT_TOKEN_FILE": "t", "WATERTIGHT_CONTROLLER_ID": "c"})
     assert "does not read WATERTIGHT_CONTROLLER_ID, WATERTIGHT_TOKEN_FILE:" in str(refused.value)
+
+
+def complete_environ(tmp_path: Path) -> dict[str, str]:
+    """One value for every need of the three programs, each valid enough to be used."""
+    addresses = tmp_path / "addresses.json"
+    addresses.write_text(json.dumps({"units": {"u00": {"production": "http://127.0.0.1:9"}}}))
+    return {
+        "WATERTIGHT_SITE": "production",
+        "WATERTIGHT_TOPOLOGY": str(REPO / "topology.yaml"),
+        "WATERTIGHT_ETCD_ENDPOINTS": '["http://127.0.0.1:9"]',
+        "WATERTIGHT_ADDRESS_MAP": str(addresses),
+        "WATERTIGHT_UNIT_URL_TEMPLATE": "http://{unit}.{site}:8100",
+        "WATERTIGHT_ADDRESSES": str(addresses),
+        "WATERTIGHT_ADDRESSES_JSON": addresses.read_text(),
+        "WATERTIGHT_TOKEN": "secret",
+        "WATERTIGHT_TOKEN_FILE": str(tmp_path / "token"),
+    }
+
+
+NEEDS = [
+    (program, sorted(group))
+    for program, (contract, _, _) in PROGRAMS.items()
+    for group in [frozenset({name}) for name in contract.required] + list(contract.needs_one_of)
+]
+
+
+@pytest.mark.parametrize(("program", "group"), NEEDS, ids=[f"{p}-{g[0]}" for p, g in NEEDS])
+def test_each_declared_need_is_one_the_program_refuses_to_start_without(
+    program: str,
+    group: list[str],
+    tmp_path: Path,
+    clean_environ: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The chart's acceptance test trusts needs_one_of: here main proves each group real.
+    # Every other need is met; main stops at this one before it opens anything.
+    contract, main, _ = PROGRAMS[program]
+    for name, value in complete_environ(tmp_path).items():
+        if name in contract.reads and name not in group:
+            clean_environ.setenv(name, value)
+    assert contract.missing(os.environ) == [" or ".join(group)]
+    assert main() == 2
+    error = capsys.readouterr().err
+    spelled = list(group) + [name.removeprefix("WATERTIGHT_").lower() for name in group]
+    assert any(word in error for word in spelled), error
