@@ -1,12 +1,19 @@
-"""Token-protected endpoints: role changes, discarded entries, and replication."""
+"""Token-protected endpoints: role changes, discarded entries, and replication.
+
+A token proves who asks, not that what they ask makes sense: every site a request names
+must be a site of the topology (422 naming the field), so no typo or fuzzer can leave an
+instance following a primary that does not exist.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import APIRouter, Response
 
 from app.deps import ServiceDep, TokenDep
+from app.errors import InvalidRequestError
 from app.protocol import (
     ApplyRequest,
     ApplyResult,
@@ -17,6 +24,7 @@ from app.protocol import (
     HandshakeResult,
 )
 from app.roles import RoleRequest
+from app.service import UnitService
 
 admin = APIRouter(prefix="/admin")
 replication = APIRouter(prefix="/replication")
@@ -25,6 +33,10 @@ replication = APIRouter(prefix="/replication")
 @admin.post("/role")
 def set_role(request: RoleRequest, service: ServiceDep, _auth: TokenDep) -> dict[str, Any]:
     """Promote, demote or fence this instance (see docs/unit-service.md)."""
+    if request.primary_site is not None:
+        require_sites(service, "primary_site", [request.primary_site])
+    if request.standbys is not None:
+        require_sites(service, "standbys", request.standbys)
     service.node.change(request)
     return service.queries.unit()
 
@@ -44,11 +56,13 @@ def discarded_entries(service: ServiceDep, _auth: TokenDep) -> dict[str, Any]:
 
 @replication.post("/handshake")
 def handshake(request: HandshakeRequest, service: ServiceDep, _auth: TokenDep) -> HandshakeResult:
+    require_sites(service, "primary_site", [request.primary_site])
     return service.receiver.handshake(request)
 
 
 @replication.post("/entries")
 def entries(request: ApplyRequest, service: ServiceDep, _auth: TokenDep) -> ApplyResult:
+    require_sites(service, "primary_site", [request.primary_site])
     return service.receiver.apply(request)
 
 
@@ -62,3 +76,14 @@ def export(request: ExportRequest, service: ServiceDep, _auth: TokenDep) -> Resp
 def digest(service: ServiceDep, _auth: TokenDep) -> dict[str, Any]:
     """Fingerprints of the journal and ledger: equal digests mean equal ledgers."""
     return service.queries.digest()
+
+
+def require_sites(service: UnitService, field: str, sites: Iterable[str]) -> None:
+    """422 naming ``field`` unless every site in ``sites`` is a site of the topology."""
+    known = service.topology.site_names
+    unknown = [site for site in sites if site not in known]
+    if unknown:
+        raise InvalidRequestError(
+            f"{field}: {', '.join(map(repr, unknown))} is not a site of topology "
+            f"{service.topology.name} ({', '.join(known)})"
+        )

@@ -14,10 +14,19 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas import TransactionResult, TransactionStatus, TransactionType
+from app.schemas import (
+    INT64_MAX,
+    Int64,
+    Name,
+    NonNegativeInt64,
+    TransactionResult,
+    TransactionStatus,
+    TransactionType,
+)
 
 MAX_BATCH = 10_000
-NonNegative = Annotated[int, Field(ge=0)]
+NonNegative = NonNegativeInt64
+Lsn = Annotated[int, Field(ge=1, le=INT64_MAX)]
 
 
 class Effect(BaseModel):
@@ -25,16 +34,16 @@ class Effect(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    customer_id: str
-    transaction_id: str
+    customer_id: Name
+    transaction_id: Name
     type: TransactionType
-    amount_minor: int
-    currency: str
-    merchant: str | None
+    amount_minor: Int64
+    currency: Annotated[str, Field(max_length=3)]
+    merchant: Annotated[str, Field(max_length=128)] | None
     status: TransactionStatus
-    delta_minor: int
-    credit_limit_minor: int
-    available_after_minor: int
+    delta_minor: Int64
+    credit_limit_minor: Int64
+    available_after_minor: Int64
 
 
 class WireEntry(BaseModel):
@@ -42,10 +51,10 @@ class WireEntry(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    lsn: Annotated[int, Field(ge=1)]
+    lsn: Lsn
     epoch: NonNegative
-    idempotency_key: str
-    request_hash: str
+    idempotency_key: Annotated[str, Field(max_length=128)]
+    request_hash: Annotated[str, Field(max_length=64)]
     payload: Effect
     response: TransactionResult
 
@@ -56,13 +65,13 @@ class EpochRange(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     epoch: NonNegative
-    first_lsn: Annotated[int, Field(ge=1)]
-    last_lsn: Annotated[int, Field(ge=1)]
+    first_lsn: Lsn
+    last_lsn: Lsn
 
 
 class HandshakeRequest(BaseModel):
     epoch: NonNegative
-    primary_site: str
+    primary_site: Name
     last_lsn: NonNegative
     epoch_ranges: list[EpochRange]
 
@@ -75,7 +84,7 @@ class HandshakeResult(BaseModel):
 
 class ApplyRequest(BaseModel):
     epoch: NonNegative
-    primary_site: str
+    primary_site: Name
     entries: Annotated[list[WireEntry], Field(max_length=MAX_BATCH)]
 
 
@@ -145,7 +154,7 @@ class CatchUpRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    source_site: str
+    source_site: Name
     epoch: NonNegative
 
 

@@ -8,19 +8,28 @@ comes back ``standby`` unless the settings say ``role=primary`` at an epoch at l
 new as the stored one (for the same epoch: only if that epoch was this site's own). A
 stored ``fenced`` stays fenced unless the settings carry a newer epoch. Settings with a
 newer epoch than the stored one are a new assignment and win.
+
+Epoch jumps: a request may raise the epoch by at most :data:`MAX_EPOCH_JUMP`. Every
+legitimate change is a small step (a promotion is the route's epoch + 1; re-promoting a
+drifted instance in place is max(route, instance) + 1; a demotion names the route's
+epoch, which the instance follows by handshake anyway), while a wild value would push the
+unit's epochs towards the 64-bit ceiling, past which no promotion could ever be written.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.errors import InvalidRequestError, RoleConflictError, StaleEpochError
+from app.schemas import Name, NonNegativeInt64
 
 Role = Literal["primary", "standby", "fenced"]
 ROLES: tuple[Role, ...] = ("primary", "standby", "fenced")
+MAX_EPOCH_JUMP = 1000
+"""How far above its current epoch one ``POST /admin/role`` may take an instance."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,13 +52,13 @@ class RoleRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     role: Role
-    epoch: int = Field(ge=0)
-    standbys: list[str] | None = None
+    epoch: NonNegativeInt64
+    standbys: Annotated[list[Name], Field(max_length=16)] | None = None
     """As primary: the standby sites (default: every other site of the topology)."""
     acks_required: int | None = Field(default=None, ge=0, le=2)
     """As primary: standby acknowledgements a write needs (default: the topology's
     commit rule). 0 acknowledges after the local commit: a declared disaster only."""
-    primary_site: str | None = None
+    primary_site: Name | None = None
 
 
 def change_role(
@@ -58,12 +67,19 @@ def change_role(
     """The role after ``request``, or raise why it is refused. A primary without
     ``standbys`` in the request ships to ``default_standbys``.
 
-    Refused: an epoch older than ours (:class:`StaleEpochError`); becoming primary at an epoch
-    we already saw as another site's (:class:`RoleConflictError`); contradictory sites.
+    Refused: an epoch older than ours (:class:`StaleEpochError`); one more than
+    :data:`MAX_EPOCH_JUMP` above ours, or contradictory sites (:class:`InvalidRequestError`);
+    becoming primary at an epoch we already saw as another site's (:class:`RoleConflictError`).
     """
     if request.epoch < current.epoch:
         raise StaleEpochError(
             f"epoch {request.epoch} is older than this instance's epoch {current.epoch}",
+            extra={"epoch": current.epoch},
+        )
+    if request.epoch > current.epoch + MAX_EPOCH_JUMP:
+        raise InvalidRequestError(
+            f"epoch: {request.epoch} is more than {MAX_EPOCH_JUMP} above this instance's "
+            f"epoch {current.epoch}; role changes move the epoch a step at a time",
             extra={"epoch": current.epoch},
         )
     if request.role == "primary":

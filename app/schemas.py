@@ -1,4 +1,10 @@
-"""Request and response bodies of the public ledger API (docs/design.md §5, router contract)."""
+"""Request and response bodies of the public ledger API (docs/design.md §5, router contract),
+and the bounds every request model of the unit service shares.
+
+Bounds follow what storage holds: every integer column is a signed 64-bit ``BIGINT``, so
+an integer a request carries beyond it is a 422, never an overflow in the database
+(docs/unit-service.md, "Limits and bad input").
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,19 @@ from pydantic import BaseModel, ConfigDict, Field
 TransactionType = Literal["purchase", "payment", "refund"]
 TransactionStatus = Literal["approved", "declined"]
 MAX_AMOUNT_MINOR = 10**12
+
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+"""Any integer a ``BIGINT`` column holds (amounts, credit, deltas)."""
+NonNegativeInt64 = Annotated[int, Field(ge=0, le=INT64_MAX)]
+"""Epochs, lsns, counts."""
+NAME_MAX = 64
+"""Sites, units, customer and transaction ids: ``String(64)`` columns."""
+Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX)]
+TRANSACTION_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
+"""What a transaction id in a path may be: the customer-id charset and length. Ids this
+service issues are 32 lowercase hex digits; anything else in the charset is a 404."""
 
 
 class TransactionRequest(BaseModel):
@@ -27,14 +46,14 @@ class TransactionResult(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    transaction_id: str
-    customer_id: str
-    unit: str
-    site: str
-    epoch: int
-    lsn: int
+    transaction_id: Name
+    customer_id: Name
+    unit: Name
+    site: Name
+    epoch: NonNegativeInt64
+    lsn: NonNegativeInt64
     status: TransactionStatus
-    available_credit_minor: int
+    available_credit_minor: Int64
 
 
 class TransactionView(BaseModel):

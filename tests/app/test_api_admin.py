@@ -9,6 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from unit_app_helpers import AUTH, customer_of, promote_alone, purchase, settings_for, unit_client
 
+from app import node
+from app.roles import MAX_EPOCH_JUMP
+
 CUSTOMER = customer_of("u00")
 KEY = {"Idempotency-Key": "k-1"}
 
@@ -170,16 +173,135 @@ def test_a_negative_acks_requirement_is_refused(standby: TestClient) -> None:
     assert standby.post("/admin/role", json=body, headers=AUTH).status_code == 422
 
 
-def test_a_role_change_whose_durable_write_fails_changes_nothing(standby: TestClient) -> None:
-    """An epoch the database cannot store makes the write fail: the instance's role and
-    epoch must stay as they were (they change only once the write committed)."""
+def test_a_role_change_whose_durable_write_fails_changes_nothing(
+    standby: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The instance's role and epoch change only once the write committed."""
+
+    def failing_write(*_args: object) -> None:
+        raise OSError("disk full")
+
     before = standby.get("/v1/unit").json()
-    body = {"role": "standby", "epoch": 2**63, "primary_site": "same-city"}
+    monkeypatch.setattr(node, "_persist", failing_write)
+    body = {"role": "standby", "epoch": 2, "primary_site": "same-city"}
     answer = standby.post("/admin/role", json=body, headers=AUTH)
-    assert answer.status_code >= 400
+    assert (answer.status_code, answer.json()["error"]) == (500, "internal")
     after = standby.get("/v1/unit").json()
     assert (after["role"], after["epoch"], after["primary_site"]) == (
         before["role"],
         before["epoch"],
         before["primary_site"],
     )
+
+
+def unit_state(client: TestClient) -> tuple[str, int, str | None]:
+    unit = client.get("/v1/unit").json()
+    return unit["role"], unit["epoch"], unit["primary_site"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"role": "standby", "epoch": 2, "primary_site": "nowhere"}, "primary_site"),
+        ({"role": "fenced", "epoch": 2, "primary_site": "Production"}, "primary_site"),
+        ({"role": "primary", "epoch": 2, "standbys": ["remote-dr", "moon"]}, "standbys"),
+        ({"role": "standby", "epoch": 2, "primary_site": "x" * 65}, "primary_site"),
+    ],
+)
+def test_a_site_outside_the_topology_is_422_naming_the_field_and_changes_nothing(
+    standby: TestClient, body: dict[str, object], field: str
+) -> None:
+    before = unit_state(standby)
+    answer = standby.post("/admin/role", json=body, headers=AUTH)
+    assert (answer.status_code, answer.json()["error"]) == (422, "invalid_request")
+    assert field in answer.json()["detail"]
+    assert unit_state(standby) == before
+
+
+def test_a_site_of_the_topology_is_accepted_as_the_primary(standby: TestClient) -> None:
+    body = {"role": "standby", "epoch": 2, "primary_site": "same-city"}
+    assert standby.post("/admin/role", json=body, headers=AUTH).status_code == 200
+    assert unit_state(standby) == ("standby", 2, "same-city")
+
+
+def test_an_epoch_1000_above_the_instances_is_accepted(standby: TestClient) -> None:
+    body = {"role": "standby", "epoch": 1 + MAX_EPOCH_JUMP, "primary_site": "same-city"}
+    assert standby.post("/admin/role", json=body, headers=AUTH).status_code == 200
+    assert unit_state(standby) == ("standby", 1 + MAX_EPOCH_JUMP, "same-city")
+
+
+@pytest.mark.parametrize("epoch", [2 + MAX_EPOCH_JUMP, 131_636, 2**63 - 1, 2**63, 10**30])
+def test_an_epoch_further_above_is_422_naming_the_epoch_and_changes_nothing(
+    standby: TestClient, epoch: int
+) -> None:
+    body = {"role": "standby", "epoch": epoch, "primary_site": "same-city"}
+    answer = standby.post("/admin/role", json=body, headers=AUTH)
+    assert (answer.status_code, answer.json()["error"]) == (422, "invalid_request")
+    assert "epoch" in answer.json()["detail"]
+    assert unit_state(standby) == ("standby", 1, None)
+
+
+def handshake(epoch: int, site: str = "same-city") -> dict[str, object]:
+    return {"epoch": epoch, "primary_site": site, "last_lsn": 0, "epoch_ranges": []}
+
+
+def test_a_handshake_follows_any_newer_epoch_up_to_the_64_bit_ceiling(standby: TestClient) -> None:
+    """Replication is not bounded by the role rule's step: a standby that slept through
+    many failovers must follow the primary of today."""
+    answer = standby.post("/replication/handshake", json=handshake(2**63 - 1), headers=AUTH)
+    assert answer.status_code == 200, answer.text
+    assert unit_state(standby) == ("standby", 2**63 - 1, "same-city")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (handshake(2**63), "epoch"),
+        (handshake(2, site="nowhere"), "primary_site"),
+        ({**handshake(2), "last_lsn": 2**63}, "last_lsn"),
+        (
+            {**handshake(2), "epoch_ranges": [{"epoch": 1, "first_lsn": 1, "last_lsn": 2**63}]},
+            "last_lsn",
+        ),
+    ],
+)
+def test_a_handshake_out_of_bounds_is_422_and_changes_nothing(
+    standby: TestClient, body: dict[str, object], field: str
+) -> None:
+    answer = standby.post("/replication/handshake", json=body, headers=AUTH)
+    assert (answer.status_code, answer.json()["error"]) == (422, "invalid_request")
+    assert field in answer.json()["detail"]
+    assert unit_state(standby) == ("standby", 1, None)
+
+
+def test_entries_from_a_site_outside_the_topology_are_422(standby: TestClient) -> None:
+    body = {"epoch": 1, "primary_site": "nowhere", "entries": []}
+    answer = standby.post("/replication/entries", json=body, headers=AUTH)
+    assert (answer.status_code, answer.json()["error"]) == (422, "invalid_request")
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"after_lsn": 2**63 - 1, "limit": 10_000}, 200),
+        ({"after_lsn": 2**63, "limit": 1}, 422),
+        ({"after_lsn": 0, "limit": 10_001}, 422),
+        ({"after_lsn": -1, "limit": 1}, 422),
+    ],
+)
+def test_an_export_is_bounded_by_what_storage_and_the_protocol_hold(
+    primary: TestClient, body: dict[str, int], status: int
+) -> None:
+    assert primary.post("/replication/export", json=body, headers=AUTH).status_code == status
+
+
+@pytest.mark.parametrize(
+    ("epoch", "words"), [(2**63 - 1, "cannot catch up from 'moon'"), (2**63, "body.epoch")]
+)
+def test_a_catch_up_epoch_beyond_64_bits_is_refused_before_anything_else(
+    standby: TestClient, epoch: int, words: str
+) -> None:
+    body = {"source_site": "moon", "epoch": epoch}
+    answer = standby.post("/admin/catch-up", json=body, headers=AUTH)
+    assert (answer.status_code, answer.json()["error"]) == (422, "invalid_request")
+    assert words in answer.json()["detail"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.errors import InvalidRequestError, RoleConflictError, StaleEpochError
-from app.roles import NodeRole, RoleRequest, change_role, role_at_start
+from app.roles import MAX_EPOCH_JUMP, NodeRole, RoleRequest, change_role, role_at_start
 
 SITE = "same-city"
 
@@ -91,3 +91,20 @@ def test_a_primary_fenced_at_its_own_epoch_keeps_that_epoch_as_its_own() -> None
     assert fenced == NodeRole("fenced", 3, SITE)
     with pytest.raises(RoleConflictError):
         change_role(NodeRole("standby", 3, SITE), req("primary", 3), "production")
+
+
+def test_a_role_change_may_raise_the_epoch_by_at_most_the_jump_bound() -> None:
+    current = NodeRole("standby", 7, "production")
+    top = 7 + MAX_EPOCH_JUMP
+    assert change_role(current, req("standby", top), SITE).epoch == top
+    assert change_role(current, req("primary", top, standbys=[]), SITE).epoch == top
+    with pytest.raises(InvalidRequestError, match=f"more than {MAX_EPOCH_JUMP} above"):
+        change_role(current, req("fenced", top + 1), SITE)
+
+
+def test_the_controllers_re_promotion_above_a_drifted_epoch_is_within_the_bound() -> None:
+    # A drifted instance (wrong /admin/role) sits above its route; the controller
+    # re-promotes it in place at max(route, instance) + 1 (failover/plan/repair.py).
+    drifted = NodeRole("standby", 2, "remote-dr")
+    promoted = change_role(drifted, req("primary", max(1, drifted.epoch) + 1, standbys=[]), SITE)
+    assert (promoted.role, promoted.epoch) == ("primary", 3)
