@@ -1,5 +1,8 @@
 """Every error answer is ``{"error": code, "detail": text}`` (docs/design.md §5), including
-FastAPI's own validation errors and Starlette's 404/405."""
+FastAPI's own validation errors, Starlette's 404/405, the body limit's 413 and anything
+unexpected (500). A body FastAPI cannot even parse (not UTF-8, a number too long for any
+field, nesting too deep) is bad input like any other invalid JSON: 422 ``invalid_request``.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +16,24 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from app.errors import UnitError
+from app.limits import BODY_TOO_LARGE
 
 log = logging.getLogger(__name__)
 
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: BODY_TOO_LARGE,
+}
+# Starlette's routing says only "Not Found": say what was asked for.
+_ROUTING_DETAILS = {
+    404: "no such endpoint: {method} {path}",
+    405: "{method} is not allowed on {path}",
+}
+# FastAPI's answer to a body it could not decode; the cause says why.
+_UNPARSED_BODY = "There was an error parsing the body"
 
 
 def error_response(
@@ -36,10 +53,15 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return error_response(422, "invalid_request", describe_validation(exc.errors()))
 
-    async def http_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
+        if exc.status_code == 400 and exc.detail == _UNPARSED_BODY:
+            return error_response(422, "invalid_request", describe_unparsed(exc.__cause__))
         code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
-        return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+        detail = _ROUTING_DETAILS.get(exc.status_code, "{detail}").format(
+            method=request.method, path=request.url.path, detail=exc.detail
+        )
+        return error_response(exc.status_code, code, detail, dict(exc.headers or {}))
 
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
@@ -61,3 +83,16 @@ def describe_validation(errors: Sequence[Any]) -> str:
             message = "the body is not valid JSON"
         parts.append(f"{location}: {message}" if location else message)
     return "; ".join(parts)
+
+
+def describe_unparsed(cause: BaseException | None) -> str:
+    """Why a body is not JSON we can read, from the exception FastAPI wrapped."""
+    if isinstance(cause, UnicodeDecodeError):
+        reason = f"it is not UTF-8 (byte {cause.object[cause.start]:#04x} at {cause.start})"
+    elif isinstance(cause, RecursionError):
+        reason = "it is nested too deeply"
+    elif isinstance(cause, ValueError) and "digits" in str(cause):
+        reason = "a number in it has more digits than any field holds"
+    else:
+        reason = type(cause).__name__ if cause is not None else "it could not be decoded"
+    return f"the body is not valid JSON: {reason}"

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Path
 from fastapi.responses import JSONResponse
 
 from app.deps import ServiceDep
 from app.ledger import validate_idempotency_key
-from app.schemas import AccountView, TransactionRequest, TransactionView
+from app.schemas import TRANSACTION_ID_PATTERN, AccountView, TransactionRequest, TransactionView
 
 router = APIRouter(prefix="/v1/customers/{customer_id}")
+
+TransactionId = Annotated[str, Path(pattern=TRANSACTION_ID_PATTERN)]
+"""A malformed id (a newline, 65 characters) is 422, not a lookup that finds nothing."""
 
 
 @router.post("/transactions", status_code=201)
@@ -29,7 +32,9 @@ def post_transaction(
 
 
 @router.get("/transactions/{transaction_id}")
-def get_transaction(customer_id: str, transaction_id: str, service: ServiceDep) -> TransactionView:
+def get_transaction(
+    customer_id: str, transaction_id: TransactionId, service: ServiceDep
+) -> TransactionView:
     service.check_customer(customer_id)
     return service.queries.transaction(customer_id, transaction_id)
 
