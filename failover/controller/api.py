@@ -1,10 +1,13 @@
-"""The controller's HTTP API (docs/design.md §5). Errors are ``{"error", "detail"}`` with a 4xx.
+"""The controller's HTTP API (docs/design.md §5). Errors are ``{"error", "detail"}``.
 
 Reads (``/v1/status``, ``/v1/events``, ``/metrics``) are open; everything that changes
 state needs ``Authorization: Bearer <token>`` (401 without, 403 wrong). Moves
 (switchover, failover, failback) run on the leader only: a non-leader answers 503
 ``not_leader`` with ``leader_url``. Approvals and freeze are etcd writes any controller
 can make (so a person can act while the leader is away).
+
+Everything a request carries is bounded (names 64 characters, integers 64 bits, bodies
+64 KiB: :mod:`failover.web`), so bad input is a 4xx, never a 500 from a layer below.
 """
 
 from __future__ import annotations
@@ -12,8 +15,7 @@ from __future__ import annotations
 import hmac
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,30 +24,35 @@ from failover.controller.runtime import Runtime
 from failover.dcs import DcsError
 from failover.errors import InvalidRequest, NotLeader, WatertightError
 from failover.events import EventPage
+from failover.web import ID_PATTERN, INT64_MAX, BodyLimit, install_error_shape
+
+Name = Annotated[str, Field(min_length=1, max_length=64)]
+"""A unit, site or person: etcd keys and event columns hold 64 characters."""
+MAX_EVENTS_PAGE = 10_000
 
 
 class MoveRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    unit: str | None = None
-    site: str | None = None
-    to: str | None = None
+    unit: Name | None = None
+    site: Name | None = None
+    to: Name | None = None
 
 
 class FailbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    site: str
+    site: Name
 
 
 class ApproveRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    accept_loss: Annotated[int, Field(ge=0)] | None = None
-    by: str = "operator"
+    accept_loss: Annotated[int, Field(ge=0, le=INT64_MAX)] | None = None
+    by: Name = "operator"
 
 
 class FreezeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = "frozen by an operator"
-    by: str = "operator"
+    reason: Annotated[str, Field(max_length=1000)] = "frozen by an operator"
+    by: Name = "operator"
 
 
 class _HttpError(Exception):
@@ -55,7 +62,9 @@ class _HttpError(Exception):
 
 def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="watertight controller")
+    install_error_shape(app, "controller")
     _errors(app, runtime)
+    app.add_middleware(BodyLimit)
     _reads(app, runtime)
     _writes(app, runtime)
     return app
@@ -71,8 +80,13 @@ def _reads(app: FastAPI, runtime: Runtime) -> None:
         return runtime.status()
 
     @app.get("/v1/events")
-    def events(since: int = 0, kind: str | None = None, limit: int = 1000) -> EventPage:
-        """This controller's events after id ``since``, oldest first (failover.events)."""
+    def events(
+        since: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
+        kind: Annotated[str | None, Query(max_length=64)] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_EVENTS_PAGE)] = 1000,
+    ) -> EventPage:
+        """This controller's events after id ``since``, oldest first (failover.events);
+        at most ``limit`` (1..10 000) of them, ``since`` a 64-bit id (422 beyond)."""
         found = runtime.records.events(since_id=since, kind=kind, limit=limit)
         return EventPage(controller=runtime.site, events=found)
 
@@ -104,7 +118,9 @@ def _writes(app: FastAPI, runtime: Runtime) -> None:
         return {"moves": runtime.failback(body.site)}
 
     @app.post("/v1/approvals/{approval_id}", dependencies=guarded)
-    def approve(approval_id: str, body: ApproveRequest) -> dict[str, Any]:
+    def approve(
+        approval_id: Annotated[str, Path(pattern=ID_PATTERN)], body: ApproveRequest
+    ) -> dict[str, Any]:
         return runtime.approve(approval_id, body.accept_loss, body.by)
 
     @app.post("/v1/freeze", dependencies=guarded)
@@ -150,10 +166,3 @@ def _errors(app: FastAPI, runtime: Runtime) -> None:
             "members down, restore etcd quorum first (docs/controller.md §12)"
         )
         return JSONResponse(body("quorum_store_unavailable", detail), status_code=503)
-
-    @app.exception_handler(RequestValidationError)
-    def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        detail = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        return JSONResponse(body("invalid_request", detail), status_code=422)

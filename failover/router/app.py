@@ -7,11 +7,16 @@ and the unit service never posts a key twice — except after a *timeout* when t
 has not moved: the same target would most likely time out again (a dead or hung site),
 so the client hears 503 at once. If the retry fails too, or is skipped, the client gets
 503 with ``Retry-After`` and decides itself whether to retry with the same key.
+
+Bad input is answered here, in the error shape, before anything is forwarded: a customer
+or transaction id outside ``[A-Za-z0-9._:-]{1,64}`` is 422, a body over 64 KiB is 413
+(:mod:`failover.web`); the unit service judges everything else.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,10 +38,13 @@ from failover.router.addresses import AddressMap
 from failover.router.source import RouteSource
 from failover.routing import Route
 from failover.topology import Topology
+from failover.web import ID_PATTERN, BodyLimit, install_error_shape
+from failover.web import error as error_response
 
-PASSED_REQUEST_HEADERS = ("idempotency-key", "content-type", "accept")
+PASSED_REQUEST_HEADERS = (b"idempotency-key", b"content-type", b"accept")
 PASSED_RESPONSE_HEADERS = ("content-type", "retry-after")
 RETRY_AFTER_SECONDS = "1"
+_ID = re.compile(ID_PATTERN)
 
 
 @dataclass
@@ -79,7 +87,7 @@ class RouterState:
 def error(status: int, code: str, detail: str, retry: bool = False) -> JSONResponse:
     """The error shape of every watertight endpoint: ``{"error", "detail"}``."""
     headers = {"Retry-After": RETRY_AFTER_SECONDS} if retry else None
-    return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
+    return error_response(status, code, detail, headers)
 
 
 def state_of(request: Request) -> RouterState:
@@ -118,6 +126,8 @@ def create_router_app(
                 await asyncio.to_thread(routes.stop)
 
     app = FastAPI(title="watertight router", lifespan=lifespan)
+    install_error_shape(app, "router")
+    app.add_middleware(BodyLimit)
     _add_routes(app)
     return app
 
@@ -132,6 +142,11 @@ def _add_routes(app: FastAPI) -> None:
     async def get_transaction(
         customer_id: str, transaction_id: str, request: Request, state: State
     ) -> Response:
+        if not _ID.fullmatch(transaction_id):
+            detail = (
+                f"transaction_id must be 1-64 characters of [A-Za-z0-9._:-], not {transaction_id!r}"
+            )
+            return _count(state, time.monotonic(), error(422, "invalid_transaction_id", detail))
         path = f"/transactions/{transaction_id}"
         return await forward(state, request, customer_id, "GET", path, b"")
 
@@ -182,7 +197,8 @@ async def forward(
         unit = state.topology.unit_of(customer_id)
     except ValueError as exc:
         return _count(state, started, error(422, "invalid_customer_id", str(exc)))
-    headers = {k: v for k, v in request.headers.items() if k.lower() in PASSED_REQUEST_HEADERS}
+    # Raw bytes: a header value is passed on as the client sent it, never re-encoded.
+    headers = [(k, v) for k, v in request.headers.raw if k.lower() in PASSED_REQUEST_HEADERS]
     table = state.routes.table()
     reason = "no route"
     timed_out: Route | None = None
