@@ -123,8 +123,8 @@ def chart_values(
 ) -> dict[str, Any]:
     """Values that deploy ``site``'s share of ``topology``.
 
-    ``advertise`` is how the other sites reach this one (the etcd member advertises
-    those URLs); ``peers`` must name every other site. ``extra`` is merged on top
+    ``advertise`` is how the other sites reach this one (the etcd member and the controller
+    advertise those URLs); ``peers`` must name every other site. ``extra`` is merged on top
     (deep merge of mappings), e.g. image or service settings.
     Raises ``ValueError`` naming the site that is unknown or missing.
     """
@@ -148,6 +148,7 @@ def chart_values(
             "advertisePeerUrl": advertise.etcd_peer_url,
             "advertiseClientUrl": advertise.etcd_client_url,
         },
+        "controller": {"advertiseUrl": advertise.controller_url},
     }
     return deep_merge(values, extra or {})
 

@@ -39,8 +39,7 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/* Local etcd client URL first, then the other sites' members (JSON list). */}}
 {{- define "watertight.etcdEndpoints" -}}
-{{- $local := printf "http://%s-etcd.%s.svc:%d" (include "watertight.fullname" .) .Release.Namespace (int .Values.etcd.clientPort) -}}
-{{- $list := list $local -}}
+{{- $list := list (include "watertight.localEtcdUrl" .) -}}
 {{- range $site := keys .Values.peerSites | sortAlpha -}}
 {{- $list = append $list (get $.Values.peerSites $site).etcdClientUrl -}}
 {{- end -}}
@@ -70,11 +69,26 @@ everywhere else.
 {{- .peer.unitUrlTemplate | replace "{unit}" .unit | replace "{nodePort}" (toString $nodePort) -}}
 {{- end -}}
 
-{{/* JSON map unit -> site -> URL of every unit instance, for routers and controllers. */}}
-{{- define "watertight.unitUrls" -}}
+{{/* In-cluster URL of this release's etcd client Service. */}}
+{{- define "watertight.localEtcdUrl" -}}
+{{- printf "http://%s-etcd.%s.svc:%d" (include "watertight.fullname" .) .Release.Namespace (int .Values.etcd.clientPort) -}}
+{{- end -}}
+
+{{/* URL of this site's controller as the other sites and operators reach it. */}}
+{{- define "watertight.controllerUrl" -}}
+{{- .Values.controller.advertiseUrl | default (printf "http://%s-controller.%s.svc:%d" (include "watertight.fullname" .) .Release.Namespace (int .Values.controller.port)) -}}
+{{- end -}}
+
+{{/*
+The address map of this site (JSON, mounted as /etc/watertight/addresses.json): every
+unit instance, every etcd member and every controller as reached FROM this site. The
+router reads its "units" (WATERTIGHT_ADDRESS_MAP); the controller and the observer read
+all three (WATERTIGHT_ADDRESSES, failover/observer/addresses.py).
+*/}}
+{{- define "watertight.addresses" -}}
 {{- $root := . -}}
 {{- $fullname := include "watertight.fullname" . -}}
-{{- $all := dict -}}
+{{- $units := dict -}}
 {{- range $i, $u := .Values.topology.units -}}
 {{- $bySite := dict -}}
 {{- range $s := include "watertight.siteNames" $root | fromJsonArray -}}
@@ -84,9 +98,15 @@ everywhere else.
 {{- $_ := set $bySite $s (include "watertight.peerUnitUrl" (dict "peer" (get $root.Values.peerSites $s) "unit" $u.name "index" $i "root" $root)) -}}
 {{- end -}}
 {{- end -}}
-{{- $_ := set $all $u.name $bySite -}}
+{{- $_ := set $units $u.name $bySite -}}
 {{- end -}}
-{{- toJson $all -}}
+{{- $etcd := dict .Values.site (include "watertight.localEtcdUrl" .) -}}
+{{- $controllers := dict .Values.site (include "watertight.controllerUrl" .) -}}
+{{- range $site, $peer := .Values.peerSites -}}
+{{- $_ := set $etcd $site $peer.etcdClientUrl -}}
+{{- $_ := set $controllers $site $peer.controllerUrl -}}
+{{- end -}}
+{{- dict "units" $units "etcd" $etcd "controllers" $controllers | toPrettyJson -}}
 {{- end -}}
 
 {{- define "watertight.podSecurityContext" -}}
@@ -105,43 +125,52 @@ capabilities:
   drop: ["ALL"]
 {{- end -}}
 
-{{/* Environment shared by every watertight process. */}}
-{{- define "watertight.commonEnv" -}}
-- name: WATERTIGHT_SITE
-  value: {{ .Values.site | quote }}
-- name: WATERTIGHT_HOST
-  value: "0.0.0.0"
-- name: WATERTIGHT_TOPOLOGY
-  value: /etc/watertight/topology.yaml
-- name: WATERTIGHT_TOKEN_FILE
-  value: /var/run/secrets/watertight/token
-- name: WATERTIGHT_ETCD_ENDPOINTS
-  value: {{ include "watertight.etcdEndpoints" . | quote }}
-{{- end -}}
-
-{{/* Volumes shared by every watertight process: topology, token, /tmp. */}}
-{{- define "watertight.commonVolumes" -}}
-- name: topology
-  configMap:
-    name: {{ include "watertight.fullname" . }}-topology
+{{/*
+Volumes of a watertight pod: (dict "root" $ "addresses" bool "token" bool).
+"config" is /etc/watertight: the topology file (every program) and, for the router,
+controller and observer, the site's address map. "admin-token" only where the program
+reads WATERTIGHT_TOKEN_FILE (units, controller). "tmp" because the root is read-only.
+*/}}
+{{- define "watertight.volumes" -}}
+{{- $fullname := include "watertight.fullname" .root -}}
+- name: config
+  projected:
+    sources:
+      - configMap:
+          name: {{ $fullname }}-topology
+      {{- if .addresses }}
+      - configMap:
+          name: {{ $fullname }}-addresses
+      {{- end }}
+{{- if .token }}
 - name: admin-token
   secret:
-    secretName: {{ include "watertight.tokenSecretName" . }}
+    secretName: {{ include "watertight.tokenSecretName" .root }}
     defaultMode: 0440
     items:
-      - key: {{ .Values.adminToken.key }}
+      - key: {{ .root.Values.adminToken.key }}
         path: token
+{{- end }}
 - name: tmp
   emptyDir: {}
 {{- end -}}
 
-{{- define "watertight.commonMounts" -}}
-- name: topology
+{{/* Mounts of the volumes above: (dict "token" bool). */}}
+{{- define "watertight.mounts" -}}
+- name: config
   mountPath: /etc/watertight
   readOnly: true
+{{- if .token }}
 - name: admin-token
   mountPath: /var/run/secrets/watertight
   readOnly: true
+{{- end }}
 - name: tmp
   mountPath: /tmp
+{{- end -}}
+
+{{/* Pod annotations that roll a workload when its configuration changes. */}}
+{{- define "watertight.configChecksums" -}}
+checksum/topology: {{ toJson .Values.topology | sha256sum }}
+checksum/addresses: {{ include "watertight.addresses" . | sha256sum }}
 {{- end -}}

@@ -117,10 +117,29 @@ def test_unit_deployments_match_the_topology_with_role_labels(
 def test_the_stacks_topology_config_map_loads_with_the_topology_model(
     runs: dict[str, Run], stack: str
 ) -> None:
-    (config_map,) = k8s(runs[stack], "ConfigMap")
+    (config_map,) = [
+        c
+        for c in k8s(runs[stack], "ConfigMap")
+        if c["inputs"]["metadata"]["name"] == "watertight-topology"
+    ]
     text = config_map["inputs"]["data"]["topology.yaml"]
     mounted = parse_topology(yaml.safe_load(text), source=f"{stack}: topology ConfigMap")
     assert mounted == TOPOLOGY
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_stack_runs_an_observer_and_a_controller_advertising_its_url_but_no_test_pod(
+    runs: dict[str, Run], stack: str
+) -> None:
+    deployments = {d["inputs"]["metadata"]["name"]: d for d in k8s(runs[stack], "Deployment")}
+    assert {"watertight-router", "watertight-controller", "watertight-observer"} <= set(deployments)
+    (container,) = deployments["watertight-controller"]["inputs"]["spec"]["template"]["spec"][
+        "containers"
+    ]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["WATERTIGHT_PUBLIC_URL"] == runs[stack]["exports"]["controllerEndpoint"]
+    # `helm test` hooks are for a live release; the stack renders with --skip-tests.
+    assert k8s(runs[stack], "Pod") == []
 
 
 def test_etcd_members_are_wired_to_what_the_other_stacks_advertise(runs: dict[str, Run]) -> None:

@@ -76,6 +76,11 @@ def test_values_for_a_site_name_it_and_wire_every_other_site_as_a_peer() -> None
     assert set(values["peerSites"]) == {"north", "far"}
     assert values["peerSites"]["far"]["etcdPeerUrl"] == "http://far-control-plane:32380"
     assert values["etcd"]["advertisePeerUrl"] == "http://south-control-plane:32380"
+    # The controller advertises its own URL too (the leader's is where clients are sent).
+    assert values["controller"] == {
+        "advertiseUrl": "http://south-control-plane:30090",
+        "service": {"type": "NodePort", "nodePort": 30090},
+    }
     assert values["adminToken"] == {
         "existingSecret": "watertight-admin-token",
         "key": "token",
