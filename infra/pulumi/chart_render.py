@@ -47,7 +47,8 @@ def render_chart(
     chart_dir: Path = CHART_DIR,
     kube_version: str = "1.31.0",
 ) -> list[dict[str, Any]]:
-    """Every object ``helm template`` renders for ``values``, in helm's install order.
+    """Every object ``helm template`` renders for ``values``, in helm's install order,
+    without the chart's ``helm test`` hooks.
 
     Raises :class:`ChartRenderError` with helm's stderr when the values are rejected.
     """
@@ -65,6 +66,8 @@ def render_chart(
             kube_version,
             "--values",
             str(values_file),
+            # The `helm test` Pod is for `helm test` on a live release, not an object to keep.
+            "--skip-tests",
         ]
         try:
             done = subprocess.run(
