@@ -13,8 +13,10 @@ etcd member and an instance of every unit of ``topology.yaml``.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,10 +24,16 @@ import yaml
 from chart_helpers import CHART, REPO, SITES, Helm, render
 
 from app.settings import ENV_CONTRACT as UNIT
+from app.settings import UnitSettings
 from failover.controller.settings import ENV_CONTRACT as CONTROLLER
+from failover.controller.settings import ControllerSettings
 from failover.env_contract import EnvContract
+from failover.observer.addresses import load_site_settings
 from failover.observer.main import ENV_CONTRACT as OBSERVER
+from failover.observer.main import ObserverSettings
+from failover.router.addresses import AddressMap
 from failover.router.settings import ENV_CONTRACT as ROUTER
+from failover.router.settings import RouterSettings
 from failover.topology import load_topology
 from infra.pulumi.site_component import stack_chart_values
 from infra.pulumi.stack_config import parse_stack_config
@@ -200,3 +208,74 @@ def test_the_check_finds_an_ignored_variable_a_missing_need_and_a_missing_observ
     docs = deployed["production", "pulumi-stack"]
     without_observer = [d for d in docs if "observer" not in d["metadata"]["name"]]
     assert any(f.startswith("no observer runs") for f in all_faults(without_observer))
+
+
+def materialise(
+    docs: Docs, pod: dict[str, Any], container: dict[str, Any], root: Path
+) -> dict[str, str]:
+    """The container's environment with its mounted files written under ``root``: every
+    ConfigMap key and the token where the pod mounts them, paths in values moved along."""
+    config_maps = {d["metadata"]["name"]: d["data"] for d in docs if d["kind"] == "ConfigMap"}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    for mount in container.get("volumeMounts", []):
+        volume = volumes.get(mount["name"], {})
+        target = root / mount["mountPath"].lstrip("/")
+        target.mkdir(parents=True, exist_ok=True)
+        for source in volume.get("projected", {}).get("sources", [volume]):
+            for key, text in config_maps.get(source.get("configMap", {}).get("name"), {}).items():
+                (target / key).write_text(text, encoding="utf-8")
+            for item in source.get("secret", {}).get("items", []):
+                (target / item["path"]).write_text("chart-test-token\n", encoding="utf-8")
+    environ = {**image_environment(), **{e["name"]: e.get("value", "") for e in container["env"]}}
+    return {
+        name: str(root / value.lstrip("/")) if value.startswith("/") else value
+        for name, value in environ.items()
+    }
+
+
+@pytest.mark.parametrize("site", SITES)
+def test_each_program_loads_the_configuration_the_chart_gives_it(
+    deployed: dict[tuple[str, str], Docs],
+    site: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Names are not enough: each program's own loaders read the rendered values and files.
+    docs = deployed[site, "pulumi-stack"]
+    loaded: set[str] = set()
+    for index, (doc, container) in enumerate(containers(docs)):
+        contract = program_of(container)
+        if contract is None:
+            continue
+        pod = doc["spec"]["template"]["spec"]
+        environ = materialise(docs, pod, container, tmp_path / str(index))
+        for name in list(os.environ):
+            if name.upper().startswith("WATERTIGHT_"):
+                monkeypatch.delenv(name)
+        for name, value in environ.items():
+            monkeypatch.setenv(name, value)
+        contract.check(os.environ)
+        load_as(contract, site)
+        loaded.add(contract.program)
+    assert loaded == {c.program for c in PROGRAMS.values()}
+
+
+def load_as(contract: EnvContract, site: str) -> None:
+    """What the program's main does with its settings before it opens any connection."""
+    if contract is UNIT:
+        unit = UnitSettings()
+        assert unit.site == site and unit.admin_token() == "chart-test-token"
+        assert unit.topology is not None and load_topology(unit.topology) == TOPOLOGY
+        assert unit.host == "0.0.0.0" and unit.etcd_endpoints
+    elif contract is ROUTER:
+        router = RouterSettings()
+        assert router.address_map is not None and router.etcd_endpoints
+        assert AddressMap.from_file(router.address_map).url("u00", site).startswith("http")
+    else:
+        settings = ControllerSettings() if contract is CONTROLLER else ObserverSettings()
+        topology, addresses = load_site_settings(settings)
+        assert topology == TOPOLOGY and settings.site == site
+        assert len(addresses.instances()) == len(TOPOLOGY.units) * len(SITES)
+        if isinstance(settings, ControllerSettings):
+            assert settings.admin_token() == "chart-test-token"
+            assert settings.records_database_url().endswith(f"records-{site}.db")
