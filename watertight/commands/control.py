@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +18,7 @@ import typer
 
 from infra.local.platform import LocalPlatform
 from infra.local.state import PlatformError
-from watertight.commands.common import JsonFlag, StateDir, fail
+from watertight.commands.common import JsonFlag, StateDir, fail, json_requested
 
 TIMEOUT = httpx.Timeout(120.0, connect=2.0)
 LEADER_ATTEMPTS = 4
@@ -68,7 +69,7 @@ def _post(urls: list[str], path: str, body: dict[str, Any], token: str) -> dict[
             if isinstance(answer, dict):
                 return answer
             last = answer
-    fail(last)
+    fail(last, error="no_leader")
 
 
 def _post_once(
@@ -96,7 +97,9 @@ def _post_once(
             last = str(answer.get("detail"))
             continue
         if response.status_code >= 400:
-            fail(f"{answer.get('error', response.status_code)}: {answer.get('detail', '')}")
+            code = str(answer.get("error", f"http_{response.status_code}"))
+            detail = str(answer.get("detail", ""))
+            fail(detail if json_requested() else f"{code}: {detail}", error=code)
         return answer
     return last
 
@@ -212,13 +215,23 @@ def events(
     kind: Annotated[str | None, typer.Option(help="Only this kind, e.g. promoted.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Every reachable controller's events, merged in time order."""
+    """Every reachable controller's events, merged in time order.
+
+    Each line starts with the event's time in UTC (ISO 8601, milliseconds); ``--json``
+    keeps ``at`` as the controller sent it, Unix seconds."""
     merged = collect_events(_targets(state_dir, controller), kind)
     if as_json:
         typer.echo(json.dumps({"events": merged}, indent=2, sort_keys=True))
         return
     for e in merged:
-        typer.echo(f"{e['at']:.3f} {e['controller']:<10} {e['kind']:<18} {e['summary']}")
+        when = utc_time(e["at"])
+        typer.echo(f"{when} {e['controller']:<10} {e['kind']:<18} {e['summary']}")
+
+
+def utc_time(seconds: float) -> str:
+    """``2026-11-29T10:15:03.123Z``: Unix seconds as a person reads them."""
+    moment = datetime.fromtimestamp(seconds, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def collect_events(urls: list[str], kind: str | None = None) -> list[dict[str, Any]]:
