@@ -15,7 +15,7 @@ from rich.live import Live
 from rich.text import Text
 
 from drills.measure import ExecutedAction
-from drills.report import Report
+from drills.report import Report, rto_bound_note
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +112,7 @@ def summary_lines(report: Report) -> list[str]:
     lines = [
         f"drill {report.drill}: {report.verdict.upper()}"
         + (f" ({report.abort_reason})" if report.abort_reason else ""),
-        f"  detection {_s(m.detection_seconds)}  RTO {_s(m.rto_seconds)}  "
+        f"  detection {_s(m.detection_seconds)}  RTO {_s(m.rto_seconds)}{rto_bound_note(report)}  "
         f"RPO {m.rpo_lost_acknowledged} lost  split brain {'YES' if m.split_brain else 'no'}  "
         f"failovers {m.failovers}",
         f"  requests {m.requests.total} (ok {m.requests.ok}, failed {m.requests.failed})",

@@ -338,11 +338,19 @@ def _md_actions(r: Report) -> str:
     return "\n".join([*lines, ""])
 
 
+def rto_bound_note(r: Report) -> str:
+    """`` (bound 8 s)``, or `` (no bound set)`` when the spec does not judge the RTO: an
+    RTO read without its bound looks like a miss in a drill that never promised one."""
+    bound = next((e.expected for e in r.expectations if e.name == "rto_seconds_max"), None)
+    return " (no bound set)" if bound is None else f" (bound {bound:g} s)"
+
+
 def _md_measurements(r: Report) -> str:
     m = r.measurements
     lines = ["## What was measured", "", "| measurement | value |", "|---|---|"]
     for key, label in _MEASURED:
-        lines.append(f"| {label} | {_value(getattr(m, key), key)} |")
+        note = rto_bound_note(r) if key == "rto_seconds" else ""
+        lines.append(f"| {label} | {_value(getattr(m, key), key)}{note} |")
     q = m.requests
     lines.append(f"| Requests (every attempt, retries included) | {q.total} total, {q.ok} ok, "
                  f"{q.failed} failed |")  # fmt: skip

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 
+from drill_factory import clean_failover
 from rich.console import Console
+from test_report import report_of
 
 from drills.measure import ExecutedAction
-from drills.progress import ConsoleProgress, Snapshot, describe_action
+from drills.progress import ConsoleProgress, Snapshot, describe_action, summary_lines
 
 
 def test_a_log_line_shows_the_phase_elapsed_time_and_recent_success() -> None:
@@ -28,3 +30,12 @@ def test_an_action_line_says_when_what_and_whether_it_worked() -> None:
     assert describe_action(done) == (
         "t= 10.0 s  method   site-down production  FAILED (no such site)"
     )
+
+
+def test_the_summary_reads_an_unbounded_rto_as_a_measurement_not_a_miss() -> None:
+    report = report_of(clean_failover())
+    assert "  RTO 6.02 s (bound 8 s)  " in summary_lines(report)[1]
+    unbounded = report.model_copy(
+        update={"expectations": [e for e in report.expectations if e.name != "rto_seconds_max"]}
+    )
+    assert "  RTO 6.02 s (no bound set)  " in summary_lines(unbounded)[1]

@@ -21,6 +21,7 @@ from drills.report import (
     read_report,
     render_json,
     render_markdown,
+    rto_bound_note,
     write_report,
 )
 from drills.spec import library, load_spec
@@ -205,3 +206,17 @@ def test_a_unit_that_never_recovered_reads_not_recovered_in_the_report() -> None
     assert report.measurements.longest_interruption_seconds is None
     text = render_markdown(report)
     assert "| u03 | no | not recovered | not recovered |" in text
+
+
+def without_rto_bound(report: Report) -> Report:
+    kept = [e for e in report.expectations if e.name != "rto_seconds_max"]
+    return report.model_copy(update={"expectations": kept})
+
+
+def test_the_measured_rto_is_shown_with_its_bound_or_saying_there_is_none() -> None:
+    bounded = report_of(clean_failover())
+    assert rto_bound_note(bounded) == " (bound 8 s)"
+    assert "(max over units) | 6.020 s (bound 8 s) |" in render_markdown(bounded)
+    unbounded = without_rto_bound(bounded)
+    assert rto_bound_note(unbounded) == " (no bound set)"
+    assert "(max over units) | 6.020 s (no bound set) |" in render_markdown(unbounded)
