@@ -92,8 +92,9 @@ class EnvContract:
         does not read; return quietly otherwise."""
         unknown = self.unknown(environ)
         if unknown:
+            them = "them" if len(unknown) > 1 else "it"
             raise UnknownVariableError(
                 f"{self.program} does not read {', '.join(unknown)}: refusing to start "
-                "rather than ignore it (misspelt, or meant for another program?). "
+                f"rather than ignore {them} (misspelt, or meant for another program?). "
                 f"{self.program} reads: {', '.join(sorted(self.reads))}"
             )
