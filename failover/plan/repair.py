@@ -11,6 +11,12 @@
   consecutive cycles seeing that, the same re-promotion in place. One cycle can race a
   promotion, and a dead site's last observer report stays fresh for two cycles, so the
   count is remembered across cycles (``Snapshot.lapsed_cycles``).
+- The route's instance stands at *another* epoch than its route's (a wrong
+  ``/admin/role``): after the same count (a longer one when it is behind its route,
+  which right after a move is only the observers' view lagging), a primary is stepped
+  down at its own epoch, and a standby or fenced instance is re-promoted in place above
+  both epochs when that loses nothing. Until a rule acts, the unit is named as having no
+  writable primary, so no summary calls it healthy.
 """
 
 from __future__ import annotations
