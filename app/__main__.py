@@ -15,9 +15,9 @@ import uvicorn
 from pydantic import ValidationError
 from pydantic_settings import CliApp
 
-from app.env_contract import UnknownVariableError
 from app.main import create_app
 from app.settings import ENV_CONTRACT, UnitSettings
+from failover.env_contract import UnknownVariableError
 
 GRACEFUL_SHUTDOWN_SECONDS = 3
 # Longer than any client's idle-connection expiry (httpx: 5 s, our links: 2 s), so a

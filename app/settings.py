@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.env_contract import EnvContract
+from failover.env_contract import EnvContract
 
 InitialRole = Literal["primary", "standby", "fenced"]
 

@@ -10,8 +10,9 @@ start (in its ``main``, never on import: a test process carries the suite's own
 ``WATERTIGHT_*`` variables), and the chart's acceptance test (``tests/charts``) checks
 every rendered container against the same contract.
 
-``app/env_contract.py`` and ``failover/env_contract.py`` are identical twins: ``app`` may
-not import ``failover`` beyond the topology model, nor the reverse. A test keeps them equal.
+Like the topology model, this module is pure (the standard library and pydantic-settings)
+and is the one part of ``failover`` besides it that ``app`` may import (an import-linter
+contract says so), so every program, the unit service included, shares this definition.
 """
 
 from __future__ import annotations

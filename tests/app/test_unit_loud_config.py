@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
 from app.__main__ import main
-from app.env_contract import PLATFORM_MARKER, UnknownVariableError
 from app.settings import ENV_CONTRACT
-
-REPO = Path(__file__).resolve().parents[2]
+from failover.env_contract import PLATFORM_MARKER, UnknownVariableError
 
 
 @pytest.fixture
@@ -55,10 +52,3 @@ def test_the_contract_is_the_settings_fields_and_unit_and_site_are_required() ->
     assert {"WATERTIGHT_UNIT", "WATERTIGHT_PEERS", "WATERTIGHT_DATA_DIR"} <= ENV_CONTRACT.reads
     assert "WATERTIGHT_ADDRESSES" not in ENV_CONTRACT.reads
     assert ENV_CONTRACT.required == {"WATERTIGHT_UNIT", "WATERTIGHT_SITE"}
-
-
-def test_the_app_and_failover_copies_of_the_check_are_identical() -> None:
-    # Twins because of the import contracts (app never imports failover's adapters).
-    app_copy = (REPO / "app" / "env_contract.py").read_text(encoding="utf-8")
-    failover_copy = (REPO / "failover" / "env_contract.py").read_text(encoding="utf-8")
-    assert app_copy == failover_copy
