@@ -12,7 +12,7 @@ from app import api_admin, api_ledger, api_ops
 from app.api_errors import install_error_handlers
 from app.lease import PrimaryLease
 from app.lease_factory import build_lease
-from app.limits import BodyLimit, unit_body_limits
+from app.limits import UNIT_LIMITS, BodyLimit, unit_body_limits
 from app.metrics import MetricsMiddleware
 from app.service import UnitService, build_service
 from app.settings import UnitSettings
@@ -52,6 +52,8 @@ def app_for(service: UnitService) -> FastAPI:
     app.include_router(api_admin.admin)
     app.include_router(api_admin.replication)
     limits = unit_body_limits(service.topology.replication.batch_size)
-    app.add_middleware(BodyLimit, limit_of=limits)  # inside metrics: 413s are counted
+    app.add_middleware(
+        BodyLimit, limit_of=limits, docs=UNIT_LIMITS
+    )  # inside metrics: 413s are counted
     app.add_middleware(MetricsMiddleware, metrics=service.metrics)
     return app

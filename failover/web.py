@@ -5,11 +5,10 @@ request body limit, and the bounds of what a request may carry.
   own too: 404 ``not_found``, 405 ``method_not_allowed``, 413 ``body_too_large``, 422
   ``invalid_request`` (a body FastAPI cannot parse at all included: not UTF-8, a number
   too long, nesting too deep), and 500 ``internal`` for anything unexpected.
-- :class:`BodyLimit` refuses a body above :data:`API_BODY_LIMIT` with 413 naming the
+- :class:`failover.body_limit.BodyLimit` refuses a body above 64 KiB with 413 naming the
   limit: by ``Content-Length`` before reading it, or as soon as a chunked body passes it.
 
-The unit service has its own copy of the body limit (``app/limits.py``): the
-import-linter contracts keep ``app`` and ``failover`` apart.
+The body limit itself lives in :mod:`failover.body_limit`, shared with the unit service.
 """
 
 from __future__ import annotations
@@ -21,11 +20,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
-API_BODY_LIMIT = 64 * 1024
 INT64_MAX = 2**63 - 1
 """Event ids, approvals' losses: what a signed 64-bit column or etcd's JSON reader holds."""
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
@@ -101,75 +98,3 @@ def describe_unparsed(cause: BaseException | None) -> str:
     else:
         reason = type(cause).__name__ if cause is not None else "it could not be decoded"
     return f"the body is not valid JSON: {reason}"
-
-
-class BodyTooLarge(HTTPException):
-    """A body passed the limit while it was read; the error handler answers it (413)."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, too_large_detail(limit), headers={"Connection": "close"})
-
-
-def too_large_detail(limit: int) -> str:
-    return (
-        f"the request body is larger than this endpoint's limit of {limit} bytes; "
-        "send less (docs/controller.md, Limits and bad input)"
-    )
-
-
-class BodyLimit:
-    """ASGI middleware: at most ``limit`` bytes of request body."""
-
-    def __init__(self, app: ASGIApp, limit: int = API_BODY_LIMIT) -> None:
-        self._app, self._limit = app, limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self._app(scope, receive, send)
-            return
-        limit = self._limit
-        declared = _content_length(scope)
-        if declared is not None and declared > limit:
-            await _refuse(scope, receive, send, limit)
-            return
-        received = 0
-        started = False
-
-        async def counted() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(limit)
-            return message
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self._app(scope, counted, tracked)
-        except BodyTooLarge:
-            # Normally the app's handler has answered it; this is for a read outside
-            # any handler. Once a response started, nothing more can be said.
-            if started:
-                raise
-            await _refuse(scope, receive, send, limit)
-
-
-async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-    # Connection: close, since the rest of the body is never read.
-    response = error(413, "body_too_large", too_large_detail(limit), {"Connection": "close"})
-    await response(scope, receive, send)
-
-
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None  # the server refuses these; count what arrives instead
-    return None

@@ -20,11 +20,12 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
+from failover.body_limit import BodyLimit
 from failover.controller.runtime import Runtime
 from failover.dcs import DcsError
 from failover.errors import InvalidRequest, NotLeader, WatertightError
 from failover.events import EventPage
-from failover.web import ID_PATTERN, INT64_MAX, BodyLimit, install_error_shape
+from failover.web import ID_PATTERN, INT64_MAX, install_error_shape
 
 Name = Annotated[str, Field(min_length=1, max_length=64)]
 """A unit, site or person: etcd keys and event columns hold 64 characters."""

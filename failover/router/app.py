@@ -34,11 +34,12 @@ from prometheus_client import (
     generate_latest,
 )
 
+from failover.body_limit import BodyLimit
 from failover.router.addresses import AddressMap
 from failover.router.source import RouteSource
 from failover.routing import Route
 from failover.topology import Topology
-from failover.web import ID_PATTERN, BodyLimit, install_error_shape
+from failover.web import ID_PATTERN, install_error_shape
 from failover.web import error as error_response
 
 PASSED_REQUEST_HEADERS = (b"idempotency-key", b"content-type", b"accept")

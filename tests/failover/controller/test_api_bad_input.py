@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from harness import World
 
+from failover.body_limit import API_BODY_LIMIT
 from failover.controller.api import create_app
-from failover.web import API_BODY_LIMIT
 
 AUTH = {"Authorization": "Bearer secret"}
 JSON_AUTH = {**AUTH, "Content-Type": "application/json"}

@@ -13,12 +13,12 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from failover.body_limit import API_BODY_LIMIT
 from failover.router.addresses import AddressMap
 from failover.router.app import create_router_app
 from failover.router.source import StaticRoutes
 from failover.routing import Route, RoutingTable
 from failover.topology import default_topology
-from failover.web import API_BODY_LIMIT
 
 TOPOLOGY = default_topology()
 CUSTOMER = "c-0001"
