@@ -12,6 +12,7 @@ available-credit check cannot race:
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
 
 from app.migrations import upgrade_to_head
 from app.models import NODE_STATE_ID, NodeStateRow
@@ -114,10 +116,32 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # between a deferred (read) and an immediate (write) transaction.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.close()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        _enter_wal_mode(cursor)
+        cursor.execute("PRAGMA synchronous=FULL")
+    finally:
+        cursor.close()
+
+
+def _enter_wal_mode(cursor: sqlite3.Cursor) -> None:
+    # SQLite answers "database is locked" at once, without its busy handler, when this
+    # connection asks for WAL while another one is converting the same new file to WAL
+    # (four processes opening one fresh database hit it about once in twelve tries), so
+    # wait here, within the same budget the busy handler would have had.
+    retrying = Retrying(
+        retry=retry_if_exception(_is_database_locked),
+        wait=wait_random(0.005, 0.05),
+        stop=stop_after_delay(SQLITE_BUSY_TIMEOUT_MS / 1000),
+        reraise=True,
+    )
+    for attempt in retrying:
+        with attempt:
+            cursor.execute("PRAGMA journal_mode=WAL")
+
+
+def _is_database_locked(error: BaseException) -> bool:
+    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
 
 
 def _sqlite_on_begin(connection: Any) -> None:
