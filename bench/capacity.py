@@ -1,0 +1,177 @@
+"""Capacity of the whole local platform, beside a PostgreSQL anchor measured in the same run.
+
+    .venv/bin/python bench/capacity.py [--seconds 20] [--connections 64] [--customers 2000]
+                                       [--idle-seconds 30] [--no-anchor]
+
+1. ``watertight up`` (default topology: three sites, eight units, the link proxies' WAN
+   delays), then the **idle cost**: cores used by all of the platform's processes over
+   ``--idle-seconds``, read from ``/proc``, per kind of process.
+2. **Capacity**: wrk (a C load generator; Debian's ``wrk``) drives ``--connections``
+   closed-loop clients through the router for ``--seconds``, each write a purchase or a
+   payment of 1 for a random one of ``--customers`` customers under a fresh
+   ``Idempotency-Key``. Prints acknowledged (201) writes/s, p50/p99 latency, failures,
+   and the cores each kind of process used meanwhile (and so CPU milliseconds per write).
+3. **Anchor**: PostgreSQL primary + synchronous standby (``remote_apply``), pgbench with
+   the same number of clients and a write of the same shape (:mod:`pg_anchor`), then
+   the ratio of the two. No pass/fail: docs/benchmarks.md keeps the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pg_anchor import run_anchor
+from platform_session import local_platform
+from process_cpu import cores_by_kind, platform_pids
+
+WRK_SCRIPT = """
+local counter, tid = 0, 0
+function setup(thread) thread:set("tid", tid); tid = tid + 1 end
+function init(args) math.randomseed(os.time() * 1000 + tid) end
+request = function()
+  counter = counter + 1
+  local customer = math.random(0, CUSTOMERS - 1)
+  local kind = (counter % 4 == 0) and "payment" or "purchase"
+  local body = '{"type":"' .. kind .. '","amount_minor":1,"currency":"CNY"}'
+  local key = RUN .. "-" .. tid .. "-" .. counter
+  return wrk.format("POST", "/v1/customers/c" .. customer .. "/transactions",
+    {["Content-Type"] = "application/json", ["Idempotency-Key"] = key}, body)
+end
+done = function(summary, latency, requests)
+  io.write(string.format("WT p50_us=%d p99_us=%d requests=%d status_errors=%d timeouts=%d\\n",
+    latency:percentile(50), latency:percentile(99), summary.requests,
+    summary.errors.status, summary.errors.timeout))
+end
+"""
+RESULT_LINE = re.compile(
+    r"WT p50_us=(\d+) p99_us=(\d+) requests=(\d+) status_errors=(\d+) timeouts=(\d+)"
+)
+READY_WAIT_SECONDS = 60.0
+SETTLE_SECONDS = 10.0
+
+
+def wait_ready(router_url: str) -> None:
+    deadline = time.monotonic() + READY_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{router_url}/readyz", timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"the router at {router_url} was not ready within {READY_WAIT_SECONDS} s")
+
+
+def run_wrk(router_url: str, connections: int, seconds: int, customers: int) -> dict[str, Any]:
+    if shutil.which("wrk") is None:
+        raise SystemExit("the capacity benchmark needs wrk: apt-get install wrk")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        # Keys are unique per run, thread and request: a repeated key would be a replay.
+        script.write(f'CUSTOMERS = {customers}\nRUN = "{uuid.uuid4().hex}"\n{WRK_SCRIPT}')
+    done = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s",
+         script.name, router_url],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    Path(script.name).unlink()
+    match = RESULT_LINE.search(done.stdout)
+    if match is None:
+        raise SystemExit(f"wrk printed no result line:\n{done.stdout}\n{done.stderr}")
+    p50_us, p99_us, requests, status_errors, timeouts = map(int, match.groups())
+    acknowledged = requests - status_errors
+    return {
+        "acknowledged_per_second": acknowledged / seconds,
+        "p50_ms": p50_us / 1000,
+        "p99_ms": p99_us / 1000,
+        "failed": status_errors,
+        "timeouts": timeouts,
+        "connections": connections,
+        "seconds": seconds,
+        "customers": customers,
+    }
+
+
+def measure_platform(args: argparse.Namespace) -> dict[str, Any]:
+    with local_platform() as info:
+        router_url = info["router_url"]
+        wait_ready(router_url)
+        state = info["state"]
+        pids = platform_pids(Path(state["state_dir"]), state["processes"])
+        time.sleep(SETTLE_SECONDS)
+        print(f"idle: {len(pids)} processes over {args.idle_seconds} s ...", flush=True)
+        idle = cores_by_kind(pids, args.idle_seconds)
+        print(f"load: wrk, {args.connections} connections, {args.seconds} s ...", flush=True)
+        loaded: dict[str, float] = {}
+        result: dict[str, Any] = {}
+
+        def sample() -> None:
+            # The CPU window sits inside the load window: skip wrk's first second.
+            time.sleep(1.0)
+            loaded.update(cores_by_kind(pids, max(1.0, args.seconds - 2.0)))
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        result.update(run_wrk(router_url, args.connections, args.seconds, args.customers))
+        sampler.join()
+        return {"idle_cores": idle, "load": result, "load_cores": loaded}
+
+
+def print_platform(figures: dict[str, Any]) -> None:
+    idle = figures["idle_cores"]
+    print(f"\nidle platform: {sum(idle.values()):.3f} cores")
+    for kind, cores in idle.items():
+        print(f"  {kind:<10} {cores:.3f}")
+    load = figures["load"]
+    print(
+        f"\nthrough the router: {load['acknowledged_per_second']:.1f} acknowledged writes/s, "
+        f"p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, {load['failed']} failed, "
+        f"{load['timeouts']} timed out ({load['connections']} connections, {load['seconds']} s, "
+        f"{load['customers']} customers)"
+    )
+    rate = max(load["acknowledged_per_second"], 1e-9)
+    cores = figures["load_cores"]
+    print(f"platform under load: {sum(cores.values()):.2f} cores "
+          f"({sum(cores.values()) / rate * 1000:.1f} ms CPU per write)")  # fmt: skip
+    for kind, used in cores.items():
+        print(f"  {kind:<10} {used:.3f} cores  {used / rate * 1000:6.2f} ms/write")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--idle-seconds", type=float, default=30.0)
+    parser.add_argument("--no-anchor", action="store_true", help="skip the PostgreSQL anchor")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+    figures = measure_platform(args)
+    print_platform(figures)
+    if not args.no_anchor:
+        print("\nanchor: PostgreSQL + synchronous standby (remote_apply), pgbench ...", flush=True)
+        anchor = run_anchor(args.connections, args.seconds)
+        figures["anchor"] = anchor.__dict__
+        print(
+            f"anchor: {anchor.tps:.0f} TPS, p50 {anchor.p50_ms:.1f} ms, p99 "
+            f"{anchor.p99_ms:.1f} ms ({anchor.clients} clients, {anchor.seconds} s)"
+        )
+        ratio = figures["load"]["acknowledged_per_second"] / anchor.tps
+        figures["ratio_to_anchor"] = ratio
+        print(f"watertight / anchor: {ratio:.3f}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
