@@ -69,8 +69,16 @@ class UnitMetrics:
         return generate_latest(self.registry)
 
 
+# Methods a client may send are unbounded (any token is a valid HTTP method); a label
+# per method would let anyone grow the registry without limit.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 class MetricsMiddleware:
-    """Counts and times every HTTP request by method, route template and status."""
+    """Counts and times every HTTP request by method, route template and status.
+
+    A method outside :data:`KNOWN_METHODS` is counted as ``other``.
+    """
 
     def __init__(self, app: ASGIApp, metrics: UnitMetrics) -> None:
         self._app = app
@@ -93,4 +101,5 @@ class MetricsMiddleware:
             await self._app(scope, receive, send_and_record)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            self._metrics.observe(scope["method"], route, status, time.perf_counter() - started)
+            method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"
+            self._metrics.observe(method, route, status, time.perf_counter() - started)

@@ -305,3 +305,12 @@ def test_a_catch_up_epoch_beyond_64_bits_is_refused_before_anything_else(
     answer = standby.post("/admin/catch-up", json=body, headers=AUTH)
     assert (answer.status_code, answer.json()["error"]) == (422, "invalid_request")
     assert words in answer.json()["detail"]
+
+
+def test_made_up_http_methods_share_one_metrics_label(primary: TestClient) -> None:
+    for method in ("BREW", "WHEN", "PROPFIND"):
+        primary.request(method, "/v1/unit")
+    text = primary.get("/metrics").text
+    assert 'method="other"' in text
+    for method in ("BREW", "WHEN", "PROPFIND"):
+        assert f'method="{method}"' not in text
