@@ -7,7 +7,8 @@ autogenerate (docs/controller.md, "Schema changes of the records store").
 
 The three controllers may share one PostgreSQL database (``WATERTIGHT_RECORDS_URL``),
 possibly with other applications' tables: the store's tables and its version table are
-all named ``controller_*``, and autogenerate looks at no other table.
+all named ``controller_*``, and autogenerate looks at no other table. The rules are
+:mod:`failover.schema_migrations`'s, shared with the unit database.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
 from alembic.runtime.environment import NameFilterParentNames, NameFilterType
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection
+
+from failover.schema_migrations import MigrationSet, UnrecognisedSchemaError
 
 SCRIPT_LOCATION = Path(__file__).resolve().parent
 TABLE_PREFIX = "controller_"
@@ -37,29 +38,37 @@ BASELINE_TABLES: Mapping[str, frozenset[str]] = {
 PG_LOCK_KEY = 0x77742D72656373
 
 
-class UnrecognisedSchemaError(RuntimeError):
-    """A database without migration history whose tables are not the baseline schema.
+MIGRATIONS = MigrationSet(
+    script_location=SCRIPT_LOCATION,
+    version_table=VERSION_TABLE,
+    baseline_revision=BASELINE_REVISION,
+    baseline_tables=BASELINE_TABLES,
+    pg_lock_key=PG_LOCK_KEY,
+    what="records",
+)
 
-    Raised instead of guessing: stamping it would skip changes it lacks, and creating
-    tables over it could clash with its data. Nothing was changed.
-    """
+__all__ = [
+    "BASELINE_REVISION",
+    "BASELINE_TABLES",
+    "MIGRATIONS",
+    "TABLE_PREFIX",
+    "VERSION_TABLE",
+    "UnrecognisedSchemaError",
+    "alembic_config",
+    "head_revision",
+    "include_name",
+    "upgrade_to_head",
+]
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """The Alembic configuration; ``env.py`` migrates over ``connection``."""
-    config = Config()
-    config.set_main_option("script_location", str(SCRIPT_LOCATION))
-    config.set_main_option("file_template", "r%%(rev)s_%%(slug)s")
-    config.attributes["connection"] = connection
-    return config
+    return MIGRATIONS.alembic_config(connection)
 
 
 def head_revision() -> str:
     """The revision a database is at after :func:`upgrade_to_head`."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    if head is None:
-        raise RuntimeError(f"no revisions under {SCRIPT_LOCATION / 'versions'}")
-    return head
+    return MIGRATIONS.head_revision()
 
 
 def include_name(name: str | None, type_: NameFilterType, _parents: NameFilterParentNames) -> bool:
@@ -68,40 +77,9 @@ def include_name(name: str | None, type_: NameFilterType, _parents: NameFilterPa
 
 
 def upgrade_to_head(connection: Connection) -> None:
-    """Bring the database behind ``connection`` to the head revision, keeping all data.
+    """Bring a records store to the head revision, keeping all data.
 
-    ``connection`` must be inside a transaction, which the caller commits; on SQLite the
-    caller makes it ``BEGIN IMMEDIATE`` (the write lock, so concurrent openers queue),
-    on PostgreSQL this takes an advisory lock held to the end of that transaction. A
-    database made by ``create_all`` before migrations existed (baseline tables, no
-    version table) is stamped at :data:`BASELINE_REVISION` first; one without the
-    store's tables is built from the first revision. Raises
-    :class:`UnrecognisedSchemaError` for anything else without a version table.
+    See :meth:`failover.schema_migrations.MigrationSet.upgrade_to_head`: the caller holds
+    the transaction (``BEGIN IMMEDIATE`` on SQLite) and commits it.
     """
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
-    config = alembic_config(connection)
-    if _is_unversioned_baseline(connection):
-        command.stamp(config, BASELINE_REVISION)
-    command.upgrade(config, "head")
-
-
-def _is_unversioned_baseline(connection: Connection) -> bool:
-    inspector = inspect(connection)
-    tables = set(inspector.get_table_names())
-    if VERSION_TABLE in tables:
-        return False
-    ours = tables & BASELINE_TABLES.keys()
-    if not ours:
-        return False
-    missing = sorted(BASELINE_TABLES.keys() - tables)
-    for table in sorted(ours):
-        columns = {column["name"] for column in inspector.get_columns(table)}
-        missing += [f"{table}.{name}" for name in sorted(BASELINE_TABLES[table] - columns)]
-    if missing:
-        url = connection.engine.url.render_as_string()
-        raise UnrecognisedSchemaError(
-            f"database {url} has records tables but no {VERSION_TABLE} table and lacks "
-            f"{', '.join(missing)}: not the schema of revision {BASELINE_REVISION}; left untouched"
-        )
-    return True
+    MIGRATIONS.upgrade_to_head(connection)
