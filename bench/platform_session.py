@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -16,7 +17,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 @contextmanager
 def local_platform() -> Iterator[dict[str, Any]]:
-    """Yield ``up --json`` output plus ``state`` (platform.json); always runs ``down``."""
+    """Yield ``up --json`` output plus ``state`` (platform.json); always runs ``down``.
+
+    ``down`` keeps a platform's data for a later ``up``; a benchmark's platform is
+    thrown away, so its state directory is removed after ``down``.
+    """
     state_dir = Path(tempfile.mkdtemp(prefix="watertight-bench-"))
     cli = [sys.executable, "-m", "watertight"]
     print(f"starting the local platform in {state_dir} ...", flush=True)
@@ -31,7 +36,11 @@ def local_platform() -> Iterator[dict[str, Any]]:
         info["state"] = json.loads((state_dir / "platform.json").read_text())
         yield info
     finally:
-        subprocess.run([*cli, "down", "--state-dir", str(state_dir)], cwd=REPO, check=False)
+        stopped = subprocess.run(
+            [*cli, "down", "--state-dir", str(state_dir)], cwd=REPO, check=False
+        )
+        if stopped.returncode == 0:
+            shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def percentile(values: list[float], fraction: float) -> float:
