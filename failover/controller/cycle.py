@@ -105,7 +105,16 @@ class Controller:
         return self._say(summary)
 
     def _housekeeping(self, world: World) -> None:
-        """Persist the replication marks; expire approvals overtaken by a move."""
+        """Seed absent routes; persist the replication marks; expire approvals overtaken
+        by a move."""
+        seeded = self._executor.seed_missing_routes(world)
+        if seeded:
+            self._records.record(
+                "routes_seeded",
+                f"{self.me} gave {', '.join(seeded)} their first route (placement primary, "
+                "epoch 1): no route existed",
+                units=seeded,
+            )
         snapshot = world.snapshot
         for unit, route in snapshot.routes.items():
             self._persist_mark(unit, route, world)

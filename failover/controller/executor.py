@@ -53,6 +53,21 @@ class Executor:
         if not self._fence():
             raise NotLeader(self._controller, None)
 
+    def seed_missing_routes(self, world: World) -> list[str]:
+        """Give each unit without a route its first one: its placement's primary, epoch 1.
+
+        Only where ``routes/<unit>`` is absent (a compare-and-set on absence), so it never
+        rewinds a failover; a fresh deployment (the Helm chart has no seeding step) gets
+        its routes from the first leader. Returns the units seeded by this call.
+        """
+        snapshot = world.snapshot
+        missing = [u for u in snapshot.topology.units if u not in snapshot.routes]
+        if not missing:
+            return []
+        self.check_fence()
+        seeded = self._routes.seed(snapshot.topology)
+        return [u for u in missing if u in seeded]
+
     def run_all(self, actions: Sequence[Action], world: World) -> list[str]:
         """Run a cycle's actions: each unit's in order, different units at once.
 

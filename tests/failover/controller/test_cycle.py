@@ -8,7 +8,7 @@ from harness import World
 
 from failover.controller.state import ControllerState, ReplicationMark
 from failover.controller.units import RoleChange
-from failover.dcs import RouteStore
+from failover.dcs import Keys, RouteStore
 from failover.snapshot import InFlightPromotion
 
 EVEN = ["u00", "u02", "u04", "u06"]
@@ -169,3 +169,25 @@ def test_a_primary_that_lost_its_lease_key_is_re_promoted_in_place(world: World)
     assert world.route("u03") == ("same-city", 2)
     assert world.units.instances["u03", "same-city"].epoch == 2
     assert [world.route(u) for u in ("u00", "u01")] == [("production", 1), ("same-city", 1)]
+
+
+def test_the_leader_gives_a_unit_without_a_route_its_first_one_and_records_it(
+    world: World,
+) -> None:
+    keys = Keys(world.topology.name)
+    world.dcs.delete(keys.route("u03"))
+    world.cycle()
+    assert world.route("u03") == (world.topology.placement("u03").primary, 1)
+    (seeded,) = [e for e in world.runtime.records.events() if e.kind == "routes_seeded"]
+    assert seeded.data["units"] == ["u03"]
+
+
+def test_seeding_never_rewinds_a_unit_that_moved(world: World) -> None:
+    world.cycle()
+    take_down(world, "production")
+    while not world.log:
+        world.cycle()
+    moved = RouteStore(world.dcs, world.topology.name).all_routes()
+    world.cycle()
+    assert RouteStore(world.dcs, world.topology.name).all_routes() == moved
+    assert "routes_seeded" not in world.kinds()
