@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from failover.topology import CUSTOMER_ID_PATTERN
 
@@ -37,13 +37,23 @@ TRANSACTION_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
 service issues are 32 lowercase hex digits; anything else in the charset is a 404."""
 
 
+def integral(value: object) -> object:
+    """``100.0`` as ``100``: JSON Schema's ``integer`` (what the OpenAPI document says) is
+    any number without a fraction, so a strict model must take it too. Anything else is
+    left for the strict check to refuse (``1.5``, ``"100"``, ``true``)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 class TransactionRequest(BaseModel):
-    """A write. Strict: ``"5"`` is not an amount and ``"cny"`` is not a currency."""
+    """A write. Strict: ``"5"`` is not an amount and ``"cny"`` is not a currency; an
+    integral number is an integer whichever way JSON spells it (``100`` or ``100.0``)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     type: TransactionType
-    amount_minor: Annotated[int, Field(ge=1, le=MAX_AMOUNT_MINOR)]
+    amount_minor: Annotated[int, BeforeValidator(integral), Field(ge=1, le=MAX_AMOUNT_MINOR)]
     currency: Literal["CNY"]
     merchant: Annotated[str, Field(min_length=1, max_length=128)] | None = None
 
