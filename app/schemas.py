@@ -18,6 +18,7 @@ from failover.ledger_api import (
     TransactionStatus,
     TransactionType,
     TransactionView,
+    integral,
 )
 
 __all__ = [
@@ -35,4 +36,5 @@ __all__ = [
     "TransactionStatus",
     "TransactionType",
     "TransactionView",
+    "integral",
 ]

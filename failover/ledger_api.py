@@ -23,19 +23,6 @@ TransactionType = Literal["purchase", "payment", "refund"]
 TransactionStatus = Literal["approved", "declined"]
 MAX_AMOUNT_MINOR = 10**12
 
-INT64_MAX = 2**63 - 1
-INT64_MIN = -(2**63)
-Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
-"""Any integer a ``BIGINT`` column holds (amounts, credit, deltas)."""
-NonNegativeInt64 = Annotated[int, Field(ge=0, le=INT64_MAX)]
-"""Epochs, lsns, counts."""
-NAME_MAX = 64
-"""Sites, units, customer and transaction ids: ``String(64)`` columns."""
-Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX)]
-TRANSACTION_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
-"""What a transaction id in a path may be: the customer-id charset and length. Ids this
-service issues are 32 lowercase hex digits; anything else in the charset is a 404."""
-
 
 def integral(value: object) -> object:
     """``100.0`` as ``100``: JSON Schema's ``integer`` (what the OpenAPI document says) is
@@ -46,6 +33,23 @@ def integral(value: object) -> object:
     return value
 
 
+# Request integers are JSON integers: strict (``"5"``, ``true`` and ``1.5`` are 422, as
+# the documents' ``"type": "integer"`` says) but ``5.0`` is 5 (:func:`integral`). The
+# bounds sit inside the validator so the published schema keeps them as minimum/maximum.
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+Int64 = Annotated[int, Field(strict=True, ge=INT64_MIN, le=INT64_MAX), BeforeValidator(integral)]
+"""Any integer a ``BIGINT`` column holds (amounts, credit, deltas)."""
+NonNegativeInt64 = Annotated[int, Field(strict=True, ge=0, le=INT64_MAX), BeforeValidator(integral)]
+"""Epochs, lsns, counts."""
+NAME_MAX = 64
+"""Sites, units, customer and transaction ids: ``String(64)`` columns."""
+Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX)]
+TRANSACTION_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
+"""What a transaction id in a path may be: the customer-id charset and length. Ids this
+service issues are 32 lowercase hex digits; anything else in the charset is a 404."""
+
+
 class TransactionRequest(BaseModel):
     """A write. Strict: ``"5"`` is not an amount and ``"cny"`` is not a currency; an
     integral number is an integer whichever way JSON spells it (``100`` or ``100.0``)."""
@@ -53,7 +57,9 @@ class TransactionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     type: TransactionType
-    amount_minor: Annotated[int, BeforeValidator(integral), Field(ge=1, le=MAX_AMOUNT_MINOR)]
+    amount_minor: Annotated[
+        int, Field(strict=True, ge=1, le=MAX_AMOUNT_MINOR), BeforeValidator(integral)
+    ]
     currency: Literal["CNY"]
     merchant: Annotated[str, Field(min_length=1, max_length=128)] | None = None
 

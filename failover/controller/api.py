@@ -19,13 +19,14 @@ from fastapi import Depends, FastAPI, Path, Query, Request, Security
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue, model_validator
 
 from failover.body_limit import BodyLimit
 from failover.controller.runtime import Runtime
 from failover.dcs import DcsError
 from failover.errors import InvalidRequest, NotLeader, WatertightError
 from failover.events import EventPage
+from failover.ledger_api import integral
 from failover.openapi import BEARER, PROMETHEUS, errors, truthful_openapi
 from failover.web import ID_PATTERN, INT64_MAX, install_error_shape
 
@@ -71,7 +72,9 @@ class FailbackRequest(BaseModel):
 
 class ApproveRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    accept_loss: Annotated[int, Field(ge=0, le=INT64_MAX)] | None = None
+    accept_loss: Annotated[
+        int | None, Field(strict=True, ge=0, le=INT64_MAX), BeforeValidator(integral)
+    ] = None
     by: Name = "operator"
 
 

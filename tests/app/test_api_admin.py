@@ -305,3 +305,19 @@ def test_a_catch_up_epoch_beyond_64_bits_is_refused_before_anything_else(
     answer = standby.post("/admin/catch-up", json=body, headers=AUTH)
     assert (answer.status_code, answer.json()["error"]) == (422, "invalid_request")
     assert words in answer.json()["detail"]
+
+
+@pytest.mark.parametrize("limit", [False, True, "5", 1.5, None])
+def test_a_request_integer_must_be_a_json_integer(primary: TestClient, limit: object) -> None:
+    # The fuzzer's find: ``"limit": false`` was read as 0 and answered 200, though the
+    # published document says "integer".
+    body = {"after_lsn": 0, "limit": limit}
+    answer = primary.post("/replication/export", json=body, headers=AUTH)
+    assert answer.status_code == 422, answer.text
+    assert "limit" in answer.json()["detail"]
+
+
+def test_an_integral_number_with_a_fraction_is_that_integer(primary: TestClient) -> None:
+    body = {"after_lsn": 0.0, "limit": 5.0}
+    answer = primary.post("/replication/export", json=body, headers=AUTH)
+    assert answer.status_code == 200, answer.text
