@@ -10,8 +10,8 @@ service runs in this process under uvicorn (lifespan on, as in production) on SQ
 in tmp_path, promoted to a primary without standbys: fuzzing a platform instance's role
 endpoints with the token would demote the primaries the router is fuzzed through.
 
-Bounded by fuzz_helpers.EXAMPLES_PER_OPERATION; ~90 s on an idle 2-core machine, most of
-it the platform's start, hence ``slow`` (CI runs it; ``make test`` does not).
+Bounded by fuzz_helpers.EXAMPLES_PER_OPERATION: ~2.5 min on a busy 2-core machine (the
+platform starts in ~35 s), hence ``slow``: CI runs it (``make test-all``), ``make test`` not.
 """
 
 from __future__ import annotations
