@@ -20,17 +20,23 @@ from app.protocol import (
     CatchUpRequest,
     CatchUpResult,
     ExportRequest,
+    ExportResult,
     HandshakeRequest,
     HandshakeResult,
 )
 from app.roles import RoleRequest
 from app.service import UnitService
+from failover.openapi import errors
 
+# Every route here needs the token (401/403) and, but for the two GETs, takes a body
+# (413, 422); each adds what its own steps can refuse.
+_GUARDED = (401, 403)
+_WRITE = (*_GUARDED, 413, 422)
 admin = APIRouter(prefix="/admin")
 replication = APIRouter(prefix="/replication")
 
 
-@admin.post("/role")
+@admin.post("/role", responses=errors(*_WRITE, 409, 503))
 def set_role(request: RoleRequest, service: ServiceDep, _auth: TokenDep) -> dict[str, Any]:
     """Promote, demote or fence this instance (see docs/unit-service.md)."""
     if request.primary_site is not None:
@@ -41,38 +47,45 @@ def set_role(request: RoleRequest, service: ServiceDep, _auth: TokenDep) -> dict
     return service.queries.unit()
 
 
-@admin.post("/catch-up")
+@admin.post("/catch-up", responses=errors(*_WRITE, 409, 503))
 def catch_up(request: CatchUpRequest, service: ServiceDep, _auth: TokenDep) -> CatchUpResult:
     """Copy what a more advanced copy holds before a promotion (docs/unit-service.md)."""
     return service.catch_up.run(request)
 
 
-@admin.get("/discarded-entries")
+@admin.get("/discarded-entries", responses=errors(*_GUARDED))
 def discarded_entries(service: ServiceDep, _auth: TokenDep) -> dict[str, Any]:
     """Journal entries thrown away when this instance re-synced from a newer primary."""
     entries = service.queries.discarded()
     return {"count": len(entries), "entries": entries}
 
 
-@replication.post("/handshake")
+@replication.post("/handshake", responses=errors(*_WRITE, 409))
 def handshake(request: HandshakeRequest, service: ServiceDep, _auth: TokenDep) -> HandshakeResult:
     require_sites(service, "primary_site", [request.primary_site])
     return service.receiver.handshake(request)
 
 
-@replication.post("/entries")
+@replication.post("/entries", responses=errors(*_WRITE, 409))
 def entries(request: ApplyRequest, service: ServiceDep, _auth: TokenDep) -> ApplyResult:
     require_sites(service, "primary_site", [request.primary_site])
     return service.receiver.apply(request)
 
 
-@replication.post("/export")
+@replication.post(
+    "/export",
+    response_class=Response,
+    responses={
+        200: {"model": ExportResult, "description": "Successful Response"},
+        **errors(*_WRITE),
+    },
+)
 def export(request: ExportRequest, service: ServiceDep, _auth: TokenDep) -> Response:
     """This copy's journal shape and entries, for another copy catching up from it."""
     return Response(service.receiver.export(request), media_type="application/json")
 
 
-@replication.get("/digest")
+@replication.get("/digest", responses=errors(*_GUARDED))
 def digest(service: ServiceDep, _auth: TokenDep) -> dict[str, Any]:
     """Fingerprints of the journal and ledger: equal digests mean equal ledgers."""
     return service.queries.digest()

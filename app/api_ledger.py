@@ -9,7 +9,15 @@ from fastapi.responses import JSONResponse
 
 from app.deps import ServiceDep
 from app.ledger import validate_idempotency_key
-from app.schemas import TRANSACTION_ID_PATTERN, AccountView, TransactionRequest, TransactionView
+from app.schemas import (
+    TRANSACTION_ID_PATTERN,
+    AccountView,
+    TransactionRequest,
+    TransactionResult,
+    TransactionView,
+)
+from failover.ledger_api import CUSTOMER_ID_PARAMETER, IDEMPOTENCY_KEY_PARAMETER
+from failover.openapi import errors
 
 router = APIRouter(prefix="/v1/customers/{customer_id}")
 
@@ -17,12 +25,23 @@ TransactionId = Annotated[str, Path(pattern=TRANSACTION_ID_PATTERN)]
 """A malformed id (a newline, 65 characters) is 422, not a lookup that finds nothing."""
 
 
-@router.post("/transactions", status_code=201)
+@router.post(
+    "/transactions",
+    status_code=201,
+    response_model=TransactionResult,
+    responses={
+        200: {"model": TransactionResult, "description": "A replay of an earlier write."},
+        **errors(409, 413, 421, 422, 503),
+    },
+    openapi_extra={"parameters": [CUSTOMER_ID_PARAMETER, IDEMPOTENCY_KEY_PARAMETER]},
+)
 def post_transaction(
-    customer_id: str,
+    customer_id: Annotated[str, Path(include_in_schema=False)],
     body: TransactionRequest,
     service: ServiceDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", include_in_schema=False)
+    ] = None,
 ) -> JSONResponse:
     """Post a purchase, payment or refund once per ``Idempotency-Key``."""
     key = validate_idempotency_key(idempotency_key)
@@ -31,15 +50,25 @@ def post_transaction(
     return JSONResponse(result.model_dump(), status_code=status)
 
 
-@router.get("/transactions/{transaction_id}")
+@router.get(
+    "/transactions/{transaction_id}",
+    responses=errors(404, 421, 422),
+    openapi_extra={"parameters": [CUSTOMER_ID_PARAMETER]},
+)
 def get_transaction(
-    customer_id: str, transaction_id: TransactionId, service: ServiceDep
+    customer_id: Annotated[str, Path(include_in_schema=False)],
+    transaction_id: TransactionId,
+    service: ServiceDep,
 ) -> TransactionView:
     service.check_customer(customer_id)
     return service.queries.transaction(customer_id, transaction_id)
 
 
-@router.get("/account")
-def get_account(customer_id: str, service: ServiceDep) -> AccountView:
+@router.get(
+    "/account", responses=errors(421, 422), openapi_extra={"parameters": [CUSTOMER_ID_PARAMETER]}
+)
+def get_account(
+    customer_id: Annotated[str, Path(include_in_schema=False)], service: ServiceDep
+) -> AccountView:
     service.check_customer(customer_id)
     return service.queries.account(customer_id)

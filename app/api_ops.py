@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
+from fastapi.responses import PlainTextResponse
 
 from app import journal
 from app.api_errors import error_response
 from app.deps import ServiceDep
+from failover.openapi import PROMETHEUS, errors
 
 router = APIRouter()
 
@@ -19,7 +21,7 @@ def healthz() -> dict[str, str]:
     return {"status": "alive"}
 
 
-@router.get("/readyz", response_model=None)
+@router.get("/readyz", response_model=None, responses=errors(503))
 def readyz(service: ServiceDep) -> dict[str, Any] | Response:
     """Ready to serve its role: the database answers and the role is known."""
     if not service.db.ping():
@@ -34,8 +36,9 @@ def unit(service: ServiceDep) -> dict[str, Any]:
     return service.queries.unit()
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse, responses=PROMETHEUS)
 def metrics(service: ServiceDep) -> Response:
+    """Prometheus text exposition (docs/unit-service.md)."""
     with service.db.read() as session:
         last = journal.last_lsn(session)
     replicator = service.node.replicator

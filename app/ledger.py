@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from app.errors import InvalidRequestError
 from app.schemas import TransactionRequest, TransactionStatus, TransactionType
-
-IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+from failover.ledger_api import IDEMPOTENCY_KEY_PATTERN
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Lifespan
 
 from app import api_admin, api_ledger, api_ops
 from app.api_errors import install_error_handlers
@@ -16,6 +17,14 @@ from app.limits import UNIT_LIMITS, BodyLimit, unit_body_limits
 from app.metrics import MetricsMiddleware
 from app.service import UnitService, build_service
 from app.settings import UnitSettings
+from failover.openapi import truthful_openapi
+
+TITLE = "watertight unit service"
+DESCRIPTION = (
+    "One unit instance: the ledger API the router forwards to, health, metrics, and the "
+    "token-protected role and replication endpoints (docs/unit-service.md). Every error is "
+    '`{"error": code, "detail": text}`.'
+)
 
 
 def create_app(settings: UnitSettings, lease: PrimaryLease | None = None) -> FastAPI:
@@ -38,22 +47,25 @@ def app_for(service: UnitService) -> FastAPI:
         finally:
             await run_in_threadpool(service.stop)
 
-    settings = service.settings
-    app = FastAPI(
-        title=f"watertight unit {settings.unit}@{settings.site}",
-        lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-    )
+    app = unit_api(lifespan)
     app.state.service = service
-    install_error_handlers(app)
-    app.include_router(api_ledger.router)
-    app.include_router(api_ops.router)
-    app.include_router(api_admin.admin)
-    app.include_router(api_admin.replication)
     limits = unit_body_limits(service.topology.replication.batch_size)
     app.add_middleware(
         BodyLimit, limit_of=limits, docs=UNIT_LIMITS
     )  # inside metrics: 413s are counted
     app.add_middleware(MetricsMiddleware, metrics=service.metrics)
+    return app
+
+
+def unit_api(lifespan: Lifespan[FastAPI] | None = None) -> FastAPI:
+    """The unit service's routes and error handlers, without a service: what
+    :func:`app_for` serves, and what its published OpenAPI document is generated from
+    (docs/api/unit-service.json)."""
+    app = FastAPI(title=TITLE, lifespan=lifespan, docs_url=None, redoc_url=None)
+    install_error_handlers(app)
+    app.include_router(api_ledger.router)
+    app.include_router(api_ops.router)
+    app.include_router(api_admin.admin)
+    app.include_router(api_admin.replication)
+    app.openapi = truthful_openapi(app, DESCRIPTION)  # type: ignore[method-assign]
     return app

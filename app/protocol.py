@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from app.schemas import (
     INT64_MAX,
@@ -22,11 +22,12 @@ from app.schemas import (
     TransactionResult,
     TransactionStatus,
     TransactionType,
+    integral,
 )
 
 MAX_BATCH = 10_000
 NonNegative = NonNegativeInt64
-Lsn = Annotated[int, Field(ge=1, le=INT64_MAX)]
+Lsn = Annotated[int, Field(strict=True, ge=1, le=INT64_MAX), BeforeValidator(integral)]
 
 
 class Effect(BaseModel):
@@ -134,7 +135,7 @@ class ExportRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     after_lsn: NonNegative
-    limit: Annotated[int, Field(ge=0, le=MAX_BATCH)]
+    limit: Annotated[int, Field(strict=True, ge=0, le=MAX_BATCH), BeforeValidator(integral)]
 
 
 class ExportResult(BaseModel):

@@ -21,10 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from app.errors import InvalidRequestError, RoleConflictError, StaleEpochError
-from app.schemas import Name, NonNegativeInt64
+from app.schemas import Name, NonNegativeInt64, integral
 
 Role = Literal["primary", "standby", "fenced"]
 ROLES: tuple[Role, ...] = ("primary", "standby", "fenced")
@@ -55,7 +55,9 @@ class RoleRequest(BaseModel):
     epoch: NonNegativeInt64
     standbys: Annotated[list[Name], Field(max_length=16)] | None = None
     """As primary: the standby sites (default: every other site of the topology)."""
-    acks_required: int | None = Field(default=None, ge=0, le=2)
+    acks_required: Annotated[
+        int | None, Field(strict=True, ge=0, le=2), BeforeValidator(integral)
+    ] = None
     """As primary: standby acknowledgements a write needs (default: the topology's
     commit rule). 0 acknowledges after the local commit: a declared disaster only."""
     primary_site: Name | None = None

@@ -1,84 +1,40 @@
-"""Request and response bodies of the public ledger API (docs/design.md §5, router contract),
-and the bounds every request model of the unit service shares.
-
-Bounds follow what storage holds: every integer column is a signed 64-bit ``BIGINT``, so
-an integer a request carries beyond it is a 422, never an overflow in the database
-(docs/unit-service.md, "Limits and bad input").
-"""
+"""The public ledger API's bodies and the unit service's request bounds: one definition,
+in :mod:`failover.ledger_api` (shared with the router, which forwards these bodies)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from failover.ledger_api import (
+    INT64_MAX,
+    INT64_MIN,
+    MAX_AMOUNT_MINOR,
+    NAME_MAX,
+    TRANSACTION_ID_PATTERN,
+    AccountView,
+    Int64,
+    Name,
+    NonNegativeInt64,
+    TransactionRequest,
+    TransactionResult,
+    TransactionStatus,
+    TransactionType,
+    TransactionView,
+    integral,
+)
 
-from pydantic import BaseModel, ConfigDict, Field
-
-TransactionType = Literal["purchase", "payment", "refund"]
-TransactionStatus = Literal["approved", "declined"]
-MAX_AMOUNT_MINOR = 10**12
-
-INT64_MAX = 2**63 - 1
-INT64_MIN = -(2**63)
-Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
-"""Any integer a ``BIGINT`` column holds (amounts, credit, deltas)."""
-NonNegativeInt64 = Annotated[int, Field(ge=0, le=INT64_MAX)]
-"""Epochs, lsns, counts."""
-NAME_MAX = 64
-"""Sites, units, customer and transaction ids: ``String(64)`` columns."""
-Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX)]
-TRANSACTION_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
-"""What a transaction id in a path may be: the customer-id charset and length. Ids this
-service issues are 32 lowercase hex digits; anything else in the charset is a 404."""
-
-
-class TransactionRequest(BaseModel):
-    """A write. Strict: ``"5"`` is not an amount and ``"cny"`` is not a currency."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-    type: TransactionType
-    amount_minor: Annotated[int, Field(ge=1, le=MAX_AMOUNT_MINOR)]
-    currency: Literal["CNY"]
-    merchant: Annotated[str, Field(min_length=1, max_length=128)] | None = None
-
-
-class TransactionResult(BaseModel):
-    """What a write answers (201 first time, 200 on a replay of the same key and body)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    transaction_id: Name
-    customer_id: Name
-    unit: Name
-    site: Name
-    epoch: NonNegativeInt64
-    lsn: NonNegativeInt64
-    status: TransactionStatus
-    available_credit_minor: Int64
-
-
-class TransactionView(BaseModel):
-    """``GET .../transactions/{transaction_id}``."""
-
-    transaction_id: str
-    customer_id: str
-    type: TransactionType
-    amount_minor: int
-    currency: str
-    merchant: str | None
-    status: TransactionStatus
-    epoch: int
-    lsn: int
-    unit: str
-    site: str
-
-
-class AccountView(BaseModel):
-    """``GET .../account``; a customer never seen shows the limit an account would open with."""
-
-    customer_id: str
-    credit_limit_minor: int
-    available_credit_minor: int
-    currency: Literal["CNY"] = "CNY"
-    opened: bool
-    unit: str
-    site: str
+__all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
+    "MAX_AMOUNT_MINOR",
+    "NAME_MAX",
+    "TRANSACTION_ID_PATTERN",
+    "AccountView",
+    "Int64",
+    "Name",
+    "NonNegativeInt64",
+    "TransactionRequest",
+    "TransactionResult",
+    "TransactionStatus",
+    "TransactionType",
+    "TransactionView",
+    "integral",
+]

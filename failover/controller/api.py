@@ -15,16 +15,19 @@ from __future__ import annotations
 import hmac
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Path, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import Depends, FastAPI, Path, Query, Request, Security
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue, model_validator
 
 from failover.body_limit import BodyLimit
 from failover.controller.runtime import Runtime
 from failover.dcs import DcsError
 from failover.errors import InvalidRequest, NotLeader, WatertightError
 from failover.events import EventPage
+from failover.ledger_api import integral
+from failover.openapi import BEARER, PROMETHEUS, errors, truthful_openapi
 from failover.web import ID_PATTERN, INT64_MAX, install_error_shape
 
 Name = Annotated[str, Field(min_length=1, max_length=64)]
@@ -32,11 +35,34 @@ Name = Annotated[str, Field(min_length=1, max_length=64)]
 MAX_EVENTS_PAGE = 10_000
 
 
+DESCRIPTION = (
+    "One controller of the three (docs/controller.md): status and events are open; moves, "
+    "approvals and freeze need the bearer token. Moves run on the leader only (503 "
+    '`not_leader` with `leader_url` elsewhere). Every error is `{"error": code, "detail": '
+    "text}`."
+)
+# Either name is a string or null (the CLI sends null for the one it was not given);
+# exactly one of them must be a string.
+_ONE_OF_UNIT_OR_SITE: list[JsonValue] = [
+    {"required": ["unit"], "properties": {"unit": {"type": "string"}, "site": {"type": "null"}}},
+    {"required": ["site"], "properties": {"site": {"type": "string"}, "unit": {"type": "null"}}},
+]
+
+
 class MoveRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A switchover or manual failover: exactly one of ``unit`` (that unit) or ``site``
+    (every unit whose primary is there), and the target site ``to``."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": _ONE_OF_UNIT_OR_SITE})
     unit: Name | None = None
     site: Name | None = None
-    to: Name | None = None
+    to: Name
+
+    @model_validator(mode="after")
+    def _one_of_unit_or_site(self) -> MoveRequest:
+        if (self.unit is None) == (self.site is None):
+            raise ValueError("give exactly one of 'unit' or 'site'")
+        return self
 
 
 class FailbackRequest(BaseModel):
@@ -46,7 +72,9 @@ class FailbackRequest(BaseModel):
 
 class ApproveRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    accept_loss: Annotated[int, Field(ge=0, le=INT64_MAX)] | None = None
+    accept_loss: Annotated[
+        int | None, Field(strict=True, ge=0, le=INT64_MAX), BeforeValidator(integral)
+    ] = None
     by: Name = "operator"
 
 
@@ -62,26 +90,48 @@ class _HttpError(Exception):
 
 
 def create_app(runtime: Runtime) -> FastAPI:
-    app = FastAPI(title="watertight controller")
-    install_error_shape(app, "controller")
-    _errors(app, runtime)
+    """The controller's API around ``runtime``."""
+    app = controller_api()
+    app.state.runtime = runtime
     app.add_middleware(BodyLimit)
-    _reads(app, runtime)
-    _writes(app, runtime)
     return app
 
 
-def _reads(app: FastAPI, runtime: Runtime) -> None:
+def controller_api() -> FastAPI:
+    """The routes and error handlers, without a runtime (:func:`create_app` adds one):
+    what the published OpenAPI document is generated from (docs/api/controller.json)."""
+    app = FastAPI(title="watertight controller")
+    install_error_shape(app, "controller")
+    _errors(app)
+    _reads(app)
+    _writes(app)
+    app.openapi = truthful_openapi(app, DESCRIPTION)  # type: ignore[method-assign]
+    return app
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(_runtime)]
+# A move: the token, a body, and what the move itself can refuse (unknown names are 404,
+# unsafe moves 409, not the leader or etcd down 503).
+_MOVE = errors(401, 403, 404, 409, 413, 422, 503)
+
+
+def _reads(app: FastAPI) -> None:
     @app.get("/healthz")
-    def healthz() -> dict[str, str]:
+    def healthz(runtime: RuntimeDep) -> dict[str, str]:
         return {"status": "ok", "site": runtime.site}
 
     @app.get("/v1/status")
-    def status() -> dict[str, Any]:
+    def status(runtime: RuntimeDep) -> dict[str, Any]:
         return runtime.status()
 
-    @app.get("/v1/events")
+    @app.get("/v1/events", responses=errors(422))
     def events(
+        runtime: RuntimeDep,
         since: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
         kind: Annotated[str | None, Query(max_length=64)] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_EVENTS_PAGE)] = 1000,
@@ -91,53 +141,62 @@ def _reads(app: FastAPI, runtime: Runtime) -> None:
         found = runtime.records.events(since_id=since, kind=kind, limit=limit)
         return EventPage(controller=runtime.site, events=found)
 
-    @app.get("/metrics")
-    def metrics() -> Response:
+    @app.get("/metrics", response_class=PlainTextResponse, responses=PROMETHEUS)
+    def metrics(runtime: RuntimeDep) -> Response:
         runtime.refresh_metrics()
         return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def _writes(app: FastAPI, runtime: Runtime) -> None:
-    def admin(authorization: Annotated[str | None, Header()] = None) -> None:
-        if not authorization or not authorization.startswith("Bearer "):
-            raise _HttpError(401, "unauthorized", "missing bearer token")
-        if not hmac.compare_digest(authorization[7:].strip(), runtime.token):
-            raise _HttpError(403, "forbidden", "wrong token")
+def _admin(
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
+) -> Runtime:
+    """The runtime, for a request with the right bearer token: 401 without, 403 wrong."""
+    if credentials is None:
+        raise _HttpError(401, "unauthorized", "missing bearer token")
+    if not hmac.compare_digest(credentials.credentials.strip().encode(), runtime.token.encode()):
+        raise _HttpError(403, "forbidden", "wrong token")
+    return runtime
 
-    guarded = [Depends(admin)]
 
-    @app.post("/v1/switchover", dependencies=guarded)
-    def switchover(body: MoveRequest) -> dict[str, Any]:
+AdminDep = Annotated[Runtime, Depends(_admin)]
+
+
+def _writes(app: FastAPI) -> None:
+    @app.post("/v1/switchover", responses=_MOVE)
+    def switchover(body: MoveRequest, runtime: AdminDep) -> dict[str, Any]:
         return {"moves": runtime.move(body.unit, body.site, body.to, "switchover")}
 
-    @app.post("/v1/failover", dependencies=guarded)
-    def failover(body: MoveRequest) -> dict[str, Any]:
+    @app.post("/v1/failover", responses=_MOVE)
+    def failover(body: MoveRequest, runtime: AdminDep) -> dict[str, Any]:
         return {"moves": runtime.move(body.unit, body.site, body.to, "failover")}
 
-    @app.post("/v1/failback", dependencies=guarded)
-    def failback(body: FailbackRequest) -> dict[str, Any]:
+    @app.post("/v1/failback", responses=_MOVE)
+    def failback(body: FailbackRequest, runtime: AdminDep) -> dict[str, Any]:
         return {"moves": runtime.failback(body.site)}
 
-    @app.post("/v1/approvals/{approval_id}", dependencies=guarded)
+    @app.post("/v1/approvals/{approval_id}", responses=_MOVE)
     def approve(
-        approval_id: Annotated[str, Path(pattern=ID_PATTERN)], body: ApproveRequest
+        approval_id: Annotated[str, Path(pattern=ID_PATTERN)],
+        body: ApproveRequest,
+        runtime: AdminDep,
     ) -> dict[str, Any]:
         return runtime.approve(approval_id, body.accept_loss, body.by)
 
-    @app.post("/v1/freeze", dependencies=guarded)
-    def freeze(body: FreezeRequest) -> dict[str, Any]:
+    @app.post("/v1/freeze", responses=errors(401, 403, 413, 422, 503))
+    def freeze(body: FreezeRequest, runtime: AdminDep) -> dict[str, Any]:
         runtime.state.freeze(body.reason, body.by)
         runtime.records.record("freeze", f"frozen by {body.by}: {body.reason}")
         return {"frozen": True, "reason": body.reason}
 
-    @app.post("/v1/unfreeze", dependencies=guarded)
-    def unfreeze() -> dict[str, Any]:
+    @app.post("/v1/unfreeze", responses=errors(401, 403, 503))
+    def unfreeze(runtime: AdminDep) -> dict[str, Any]:
         was = runtime.state.unfreeze()
         runtime.records.record("unfreeze", "unfrozen" if was else "unfreeze: was not frozen")
         return {"frozen": False, "was_frozen": was}
 
 
-def _errors(app: FastAPI, runtime: Runtime) -> None:
+def _errors(app: FastAPI) -> None:
     def body(code: str, detail: str, **extra: Any) -> dict[str, Any]:
         return {"error": code, "detail": detail, **extra}
 
@@ -146,8 +205,8 @@ def _errors(app: FastAPI, runtime: Runtime) -> None:
         return JSONResponse(body(exc.code, exc.detail, **exc.extra), status_code=exc.status)
 
     @app.exception_handler(NotLeader)
-    def not_leader(_: Request, exc: NotLeader) -> JSONResponse:
-        url = runtime.leader_url()
+    def not_leader(request: Request, exc: NotLeader) -> JSONResponse:
+        url = _runtime(request).leader_url()
         headers = {"Retry-After": "1"}
         return JSONResponse(
             body(exc.code, str(exc), leader_url=url), status_code=503, headers=headers

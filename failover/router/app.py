@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import httpx
-from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import Depends, FastAPI, Path, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -33,8 +33,19 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from pydantic import BaseModel
+from starlette.types import Lifespan
 
 from failover.body_limit import BodyLimit
+from failover.ledger_api import (
+    CUSTOMER_ID_PARAMETER,
+    IDEMPOTENCY_KEY_PARAMETER,
+    AccountView,
+    TransactionRequest,
+    TransactionResult,
+    TransactionView,
+)
+from failover.openapi import PROMETHEUS, errors, json_body, truthful_openapi
 from failover.router.addresses import AddressMap
 from failover.router.source import RouteSource
 from failover.routing import Route
@@ -46,6 +57,31 @@ PASSED_REQUEST_HEADERS = (b"idempotency-key", b"content-type", b"accept")
 PASSED_RESPONSE_HEADERS = ("content-type", "retry-after")
 RETRY_AFTER_SECONDS = "1"
 _ID = re.compile(ID_PATTERN)
+DESCRIPTION = (
+    "The public ledger API: each request goes to the primary of the customer's unit "
+    "(docs/design.md §5); the unit service's answer is relayed as it is. Every error is "
+    '`{"error": code, "detail": text}`.'
+)
+# What the unit service answers, relayed; plus the router's own 422 (ids) and 503.
+_RELAYED = (421, 422, 503)
+CustomerId = Annotated[str, Path(include_in_schema=False)]
+TransactionId = Annotated[str, Path(include_in_schema=False)]
+TRANSACTION_ID_PARAMETER = {
+    "name": "transaction_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": ID_PATTERN},
+}
+
+
+class RouteView(BaseModel):
+    """``GET /v1/routes/{customer_id}``: where the customer's requests go now."""
+
+    customer_id: str
+    bucket: int
+    unit: str
+    site: str | None
+    epoch: int | None
 
 
 @dataclass
@@ -126,22 +162,52 @@ def create_router_app(
             finally:
                 await asyncio.to_thread(routes.stop)
 
+    app = router_api(lifespan)
+    app.add_middleware(BodyLimit)
+    return app
+
+
+def router_api(lifespan: Lifespan[FastAPI] | None = None) -> FastAPI:
+    """The router's routes and error shape, without its state (set by the lifespan of
+    :func:`create_router_app`): what its published OpenAPI document is generated from
+    (docs/api/router.json)."""
     app = FastAPI(title="watertight router", lifespan=lifespan)
     install_error_shape(app, "router")
-    app.add_middleware(BodyLimit)
     _add_routes(app)
+    app.openapi = truthful_openapi(app, DESCRIPTION)  # type: ignore[method-assign]
     return app
 
 
 def _add_routes(app: FastAPI) -> None:
-    @app.post("/v1/customers/{customer_id}/transactions")
-    async def post_transaction(customer_id: str, request: Request, state: State) -> Response:
+    @app.post(
+        "/v1/customers/{customer_id}/transactions",
+        status_code=201,
+        response_class=JSONResponse,
+        responses={
+            201: {"model": TransactionResult, "description": "Posted."},
+            200: {"model": TransactionResult, "description": "A replay of an earlier write."},
+            **errors(409, 413, *_RELAYED),
+        },
+        openapi_extra={
+            "parameters": [CUSTOMER_ID_PARAMETER, IDEMPOTENCY_KEY_PARAMETER],
+            **json_body(
+                TransactionRequest.model_json_schema(),
+                "Forwarded as it is; the unit service judges it (422 when invalid).",
+            ),
+        },
+    )
+    async def post_transaction(customer_id: CustomerId, request: Request, state: State) -> Response:
         body = await request.body()
         return await forward(state, request, customer_id, "POST", "/transactions", body)
 
-    @app.get("/v1/customers/{customer_id}/transactions/{transaction_id}")
+    @app.get(
+        "/v1/customers/{customer_id}/transactions/{transaction_id}",
+        response_class=JSONResponse,
+        responses={200: {"model": TransactionView}, **errors(404, *_RELAYED)},
+        openapi_extra={"parameters": [CUSTOMER_ID_PARAMETER, TRANSACTION_ID_PARAMETER]},
+    )
     async def get_transaction(
-        customer_id: str, transaction_id: str, request: Request, state: State
+        customer_id: CustomerId, transaction_id: TransactionId, request: Request, state: State
     ) -> Response:
         if not _ID.fullmatch(transaction_id):
             detail = (
@@ -151,12 +217,22 @@ def _add_routes(app: FastAPI) -> None:
         path = f"/transactions/{transaction_id}"
         return await forward(state, request, customer_id, "GET", path, b"")
 
-    @app.get("/v1/customers/{customer_id}/account")
-    async def get_account(customer_id: str, request: Request, state: State) -> Response:
+    @app.get(
+        "/v1/customers/{customer_id}/account",
+        response_class=JSONResponse,
+        responses={200: {"model": AccountView}, **errors(*_RELAYED)},
+        openapi_extra={"parameters": [CUSTOMER_ID_PARAMETER]},
+    )
+    async def get_account(customer_id: CustomerId, request: Request, state: State) -> Response:
         return await forward(state, request, customer_id, "GET", "/account", b"")
 
-    @app.get("/v1/routes/{customer_id}")
-    async def get_route(customer_id: str, state: State) -> Response:
+    @app.get(
+        "/v1/routes/{customer_id}",
+        response_class=JSONResponse,
+        responses={200: {"model": RouteView}, **errors(422)},
+        openapi_extra={"parameters": [CUSTOMER_ID_PARAMETER]},
+    )
+    async def get_route(customer_id: CustomerId, state: State) -> Response:
         try:
             unit = state.topology.unit_of(customer_id)
         except ValueError as exc:
@@ -176,7 +252,7 @@ def _add_routes(app: FastAPI) -> None:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get("/readyz", response_class=JSONResponse, responses=errors(503))
     async def readyz(state: State) -> Response:
         table = state.routes.table()
         missing = [u for u in state.topology.units if table.get(u) is None]
@@ -184,7 +260,7 @@ def _add_routes(app: FastAPI) -> None:
             return error(503, "routes_missing", f"no route yet for {', '.join(missing)}", True)
         return JSONResponse({"status": "ready", "units": len(state.topology.units)})
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse, responses=PROMETHEUS)
     async def metrics(state: State) -> Response:
         return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

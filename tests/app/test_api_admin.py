@@ -314,3 +314,19 @@ def test_made_up_http_methods_share_one_metrics_label(primary: TestClient) -> No
     assert 'method="other"' in text
     for method in ("BREW", "WHEN", "PROPFIND"):
         assert f'method="{method}"' not in text
+
+
+@pytest.mark.parametrize("limit", [False, True, "5", 1.5, None])
+def test_a_request_integer_must_be_a_json_integer(primary: TestClient, limit: object) -> None:
+    # The fuzzer's find: ``"limit": false`` was read as 0 and answered 200, though the
+    # published document says "integer".
+    body = {"after_lsn": 0, "limit": limit}
+    answer = primary.post("/replication/export", json=body, headers=AUTH)
+    assert answer.status_code == 422, answer.text
+    assert "limit" in answer.json()["detail"]
+
+
+def test_an_integral_number_with_a_fraction_is_that_integer(primary: TestClient) -> None:
+    body = {"after_lsn": 0.0, "limit": 5.0}
+    answer = primary.post("/replication/export", json=body, headers=AUTH)
+    assert answer.status_code == 200, answer.text

@@ -138,6 +138,18 @@ def test_invalid_bodies_are_422_with_a_reason_and_write_nothing(
     assert response.json()["detail"]
 
 
+def test_an_integral_amount_spelled_with_a_fraction_is_the_same_amount(
+    primary: TestClient,
+) -> None:
+    # The OpenAPI document says "integer", which JSON Schema takes to include 100.0:
+    # the fuzzer sent one and got 422. Same amount, same request (a replay, not a conflict).
+    first = post(primary, {"type": "purchase", "amount_minor": 100.0, "currency": "CNY"}, key="k1")
+    assert first.status_code == 201, first.text
+    again = post(primary, purchase(100), key="k1")
+    assert again.status_code == 200, again.text
+    assert again.json() == first.json()
+
+
 @pytest.mark.parametrize("key", [None, "", "k" * 129, "bad key", "bad/key"])
 def test_missing_or_invalid_idempotency_keys_are_422_and_write_nothing(
     primary: TestClient, key: str | None

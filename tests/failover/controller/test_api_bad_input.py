@@ -67,6 +67,9 @@ def test_event_queries_outside_their_bounds_are_422_naming_the_parameter(
     ("path", "body", "field"),
     [
         ("/v1/approvals/a-1", {"accept_loss": INT64_MAX + 1}, "accept_loss"),
+        # The document says "integer": a boolean or a numeric string is not one.
+        ("/v1/approvals/a-1", {"accept_loss": True}, "accept_loss"),
+        ("/v1/approvals/a-1", {"accept_loss": "5"}, "accept_loss"),
         ("/v1/approvals/a-1", {"by": "x" * 65}, "by"),
         ("/v1/switchover", {"unit": "u" * 65, "to": "same-city"}, "unit"),
         ("/v1/failover", {"site": "production", "to": ""}, "to"),
