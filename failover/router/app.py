@@ -31,6 +31,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Histogram,
+    ProcessCollector,
     generate_latest,
 )
 
@@ -60,6 +61,8 @@ class RouterMetrics:
     @classmethod
     def create(cls) -> RouterMetrics:
         registry = CollectorRegistry()
+        # process_* of the router process (its own registry has none by default).
+        ProcessCollector(registry=registry)
         return cls(
             registry=registry,
             requests=Counter(
