@@ -116,6 +116,9 @@ class ControllerMetrics:
         self.frozen.set(1 if snapshot.frozen else 0)
         self.pending_approvals.set(sum(1 for a in world.approvals if a.status == "pending"))
         for unit in topology.units:
+            # Every unit's counter exists from the start at 0, so increase() sees the
+            # first failover (a series born at 1 would show no increase).
+            self.failovers.labels(unit)
             route = snapshot.routes.get(unit)
             for site in topology.site_names:
                 here = route is not None and route.site == site

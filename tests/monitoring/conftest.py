@@ -6,16 +6,8 @@ missing binary skips, and under ``WATERTIGHT_STRICT_SKIPS=1`` that skip fails th
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
-
-
-def binary(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        pytest.skip(f"{name} not found: apt-get install prometheus (Debian) provides it")
-    return found
+from monitoring_helpers import binary
 
 
 @pytest.fixture(scope="session")

@@ -72,4 +72,5 @@ def test_every_series_a_rule_reads_is_exported_by_a_component() -> None:
 
 
 def test_the_series_not_exported_yet_really_are_not() -> None:
-    assert not NOT_EXPORTED_YET & exported_names()
+    exported = NOT_EXPORTED_YET & exported_names()
+    assert not exported, f"{exported} exist now: drop them from NOT_EXPORTED_YET and the docs"
