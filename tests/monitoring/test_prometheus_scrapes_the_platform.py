@@ -1,5 +1,6 @@
-"""A real Prometheus scrapes every component of a real local platform, evaluates the
-shipped rules, and the site-down alert fires when a site goes down. Slow (a platform)."""
+"""A real Prometheus, configured by ``watertight monitoring prometheus-config``, scrapes
+every component of a real local platform, evaluates the shipped rules, and the site-down
+alert fires when a site goes down. Slow (a platform)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from monitoring_helpers import (
     DASHBOARD,
     NOT_EXPORTED_YET,
@@ -20,7 +22,6 @@ from monitoring_helpers import (
 )
 from prometheus_server import PrometheusServer, running_prometheus
 
-from infra.local.scrape_config import scrape_config
 from infra.local.state import PlatformState
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "controller"))
@@ -55,8 +56,10 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatfo
 def prometheus(
     platform: RunningPlatform, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PrometheusServer]:
-    state = PlatformState.load(platform.state_dir)
-    config = scrape_config(state, [str(RULES)], INTERVAL_SECONDS)
+    args = ["--rules", str(RULES), "--interval", str(INTERVAL_SECONDS)]
+    printed = platform.cli("monitoring", "prometheus-config", *args)
+    assert printed.returncode == 0, printed.stderr
+    config = yaml.safe_load(printed.stdout)
     directory = tmp_path_factory.mktemp("prometheus")
     with running_prometheus(binary("prometheus"), config, directory) as server:
         yield server
