@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.replication import LinkStatus
@@ -17,6 +24,9 @@ class UnitMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        # process_* of this process: one instance per process outside tests, and the
+        # registry is ours, not the global default that would carry them on its own.
+        ProcessCollector(registry=self.registry)
         self.requests = Counter(
             "watertight_unit_requests",
             "HTTP requests by route and status.",

@@ -7,7 +7,17 @@ from collections.abc import Sequence
 
 import typer
 
-from watertight.commands import control, demo, disaster, drill, fault, kind, platform, topology
+from watertight.commands import (
+    control,
+    demo,
+    disaster,
+    drill,
+    fault,
+    kind,
+    monitoring,
+    platform,
+    topology,
+)
 from watertight.commands.common import echo_error, forget_json
 
 cli = typer.Typer(
@@ -22,6 +32,7 @@ cli.add_typer(kind.group, name="kind")
 cli.add_typer(fault.group, name="fault")
 cli.add_typer(disaster.group, name="disaster")
 cli.add_typer(drill.group, name="drill")
+cli.add_typer(monitoring.group, name="monitoring")
 platform.register(cli)
 control.register(cli)
 

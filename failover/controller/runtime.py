@@ -156,17 +156,12 @@ class Runtime:
         return out
 
     def refresh_metrics(self) -> None:
-        self.metrics.leader.set(1 if self.leadership.valid() else 0)
-        world = self.controller.last_world
-        if world is None:
-            return
-        for unit, route in world.snapshot.routes.items():
-            self.metrics.unit_epoch.labels(unit, route.site).set(route.epoch)
-        for unit, view in world.primaries.items():
-            for standby, info in view.standbys.items():
-                lag = info.get("lag_entries")
-                if isinstance(lag, int):
-                    self.metrics.replication_lag.labels(unit, standby).set(lag)
+        self.metrics.refresh(
+            self.topology,
+            self.leadership.valid(),
+            self.controller.last_world,
+            self.controller.last_decision,
+        )
 
     def site_up(self, site: str) -> bool:
         decision = self.controller.last_decision

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from failover.dcs import EtcdDcs, Keys
@@ -37,6 +38,9 @@ class ObserverSettings(BaseSettings):
     addresses: Path | None = None
     addresses_json: str | None = None
     log_level: str = "INFO"
+    host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    """Where ``/metrics`` is served (on ``host``); unset: nowhere."""
 
 
 ENV_CONTRACT = EnvContract(
@@ -72,6 +76,8 @@ def main() -> int:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
         observer = build_observer(settings)
+        if settings.metrics_port is not None:
+            observer.metrics.serve(settings.host, settings.metrics_port)
     except (UnknownVariableError, TopologyError, AddressError, ValueError, OSError) as exc:
         print(f"observer: {exc}", file=sys.stderr)
         return 2

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from failover.observer.addresses import SiteAddresses
 from failover.observer.counters import next_counts
+from failover.observer.metrics import ObserverMetrics
 from failover.observer.probes import RoundResult
 from failover.observer.publisher import ReportPublisher
 from failover.observer.report import PublishedReport
@@ -62,8 +63,10 @@ class Observer:
         *,
         interval: float,
         wall_clock: Callable[[], float] = time.time,
+        metrics: ObserverMetrics | None = None,
     ) -> None:
         self.site = site
+        self.metrics = metrics or ObserverMetrics()
         self._addresses, self._prober, self._publisher = addresses, prober, publisher
         self._interval, self._wall = interval, wall_clock
         self._site_counts: dict[str, int] = {}
@@ -79,6 +82,7 @@ class Observer:
 
     def run_round(self) -> ObservedRound:
         """Probe, update the counters, publish; returns the round (never raises on I/O)."""
+        started = time.monotonic()
         others = {s: url for s, url in self._addresses.etcd.items() if s != self.site}
         result = self._prober.round(self._addresses.instances(), others)
         self._site_counts = next_counts(self._site_counts, result.sites)
@@ -94,6 +98,7 @@ class Observer:
         )
         published = self._publisher.publish(report)
         observed = ObservedRound(result, report, published, self._wall())
+        self.metrics.record(report, published, time.monotonic() - started)
         with self._lock:
             self._latest = observed
         return observed

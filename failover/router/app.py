@@ -31,6 +31,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Histogram,
+    ProcessCollector,
     generate_latest,
 )
 from pydantic import BaseModel
@@ -56,6 +57,8 @@ from failover.web import error as error_response
 PASSED_REQUEST_HEADERS = (b"idempotency-key", b"content-type", b"accept")
 PASSED_RESPONSE_HEADERS = ("content-type", "retry-after")
 RETRY_AFTER_SECONDS = "1"
+RETRY_TRANSPORT, RETRY_UNAVAILABLE = "transport", "unavailable"
+"""The ``reason`` label of ``watertight_router_retries_total``."""
 _ID = re.compile(ID_PATTERN)
 DESCRIPTION = (
     "The public ledger API: each request goes to the primary of the customer's unit "
@@ -96,14 +99,20 @@ class RouterMetrics:
     @classmethod
     def create(cls) -> RouterMetrics:
         registry = CollectorRegistry()
+        # process_* of the router process (its own registry has none by default).
+        ProcessCollector(registry=registry)
+        retries = Counter(
+            "watertight_router_retries", "Re-routed retries", ["reason"], registry=registry
+        )
+        # Every reason exists from the start at 0, so rate() sees the first retry.
+        for reason in (RETRY_TRANSPORT, RETRY_UNAVAILABLE):
+            retries.labels(reason)
         return cls(
             registry=registry,
             requests=Counter(
                 "watertight_router_requests", "Requests answered", ["status"], registry=registry
             ),
-            retries=Counter(
-                "watertight_router_retries", "Re-routed retries", ["reason"], registry=registry
-            ),
+            retries=retries,
             latency=Histogram(
                 "watertight_router_request_seconds", "Time to answer", registry=registry
             ),
@@ -298,11 +307,11 @@ async def forward(
                 f"{unit} in {route.site} (epoch {route.epoch}) unreachable: {type(exc).__name__}"
             )
             timed_out = route if isinstance(exc, httpx.TimeoutException) else None
-            state.metrics.retries.labels("transport").inc()
+            state.metrics.retries.labels(RETRY_TRANSPORT).inc()
             continue
         if upstream.status_code == 503 and attempt == 0:
             reason = f"{unit} in {route.site} (epoch {route.epoch}) not writable"
-            state.metrics.retries.labels("unavailable").inc()
+            state.metrics.retries.labels(RETRY_UNAVAILABLE).inc()
             continue
         return _count(state, started, _relay(upstream))
     return _count(state, started, error(503, "no_writable_primary", reason, retry=True))

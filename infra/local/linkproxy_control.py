@@ -3,6 +3,7 @@
 | method | path | body | answer |
 |---|---|---|---|
 | GET | ``/healthz`` | | ``{"ok": true}`` (no token needed) |
+| GET | ``/metrics`` | | Prometheus text: links' modes, delays, counters (no token needed) |
 | GET | ``/v1/links`` | | ``[{"a", "b", "mode", "base_delay_ms", "stats"}]`` |
 | PUT | ``/v1/links/{a}/{b}`` | a :class:`LinkMode` | the links |
 | PUT | ``/v1/links/{a}/{b}/base-delay`` | ``{"base_delay_ms"}`` (0–60 000) | the links |
@@ -22,10 +23,12 @@ import hmac
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
 from infra.local.linkproxy import LinkProxy
+from infra.local.linkproxy_metrics import linkproxy_registry
 from infra.local.linkproxy_modes import BaseDelay, LinkMode
 
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -72,6 +75,14 @@ def control_app(proxy: LinkProxy, token: str) -> FastAPI:
     @app.get("/healthz")
     async def healthz() -> dict[str, bool]:
         return {"ok": True}
+
+    registry = linkproxy_registry(proxy)
+
+    # Open like /healthz: a scraper holds no token, and the counters say nothing the
+    # loopback-only control API's callers could misuse.
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     _link_routes(app, proxy, guard)
     _listener_routes(app, proxy, guard)

@@ -177,7 +177,7 @@ class LocalPlatform:
             state.processes[member.name] = etcd_record(cluster, member)
         self._start_units(state, topology, cluster, proxy, plan, restart=previous is not None)
         self._start_router(state, topology, cluster, proxy, plan.router)
-        self._start_controllers(state, cluster, proxy, plan.controllers, topology.dr_site)
+        self._start_controllers(state, cluster, proxy, plan, topology.dr_site)
         state.save(self.state_dir)
         wait_ready(self.supervisor, list(state.processes.values()), ready_timeout, progress)
         wait_replicating(list(state.processes.values()), ready_timeout, progress)
@@ -292,13 +292,14 @@ class LocalPlatform:
         state: PlatformState,
         cluster: EtcdCluster,
         proxy: LinkProxyClient,
-        ports: dict[str, int],
+        plan: PortPlan,
         witness: str,
     ) -> None:
         """One controller and one observer per site, seeing the world as that site does:
         every unit instance and the other etcd members through the (site → other) proxy
         listeners, its own site directly. The witness site's controller starts first, so
         it is the one that finds the leader lease free (``failover.controller.leadership``)."""
+        ports = plan.controllers
         urls = {site: f"http://{LOOPBACK}:{port}" for site, port in ports.items()}
         directory = self.state_dir / "controller"
         directory.mkdir(parents=True, exist_ok=True)
@@ -327,20 +328,25 @@ class LocalPlatform:
             )
             state.processes[record.name] = record
             self.supervisor.start(record.spec())
-            self._start_observer(state, site, env)
+            self._start_observer(state, site, env, plan.observers[site])
         state.controller_urls = [urls[site] for site in state.sites]
 
-    def _start_observer(self, state: PlatformState, site: str, env: dict[str, str]) -> None:
-        """The site's observer: its own process, so killing a controller keeps its vote."""
+    def _start_observer(
+        self, state: PlatformState, site: str, env: dict[str, str], metrics_port: int
+    ) -> None:
+        """The site's observer: its own process, so killing a controller keeps its vote.
+        Ready once it serves ``/metrics``, its only HTTP interface."""
         keep = ("WATERTIGHT_SITE", "WATERTIGHT_TOPOLOGY", "WATERTIGHT_ADDRESSES")
         observer_env = {k: v for k, v in env.items() if k in keep}
         observer_env["WATERTIGHT_ETCD_ENDPOINTS"] = env["WATERTIGHT_ETCD_ENDPOINTS"]
+        observer_env["WATERTIGHT_HOST"] = LOOPBACK
+        observer_env["WATERTIGHT_METRICS_PORT"] = str(metrics_port)
         record = ProcessRecord(
             name=f"observer-{site}",
             argv=[sys.executable, "-m", "failover.observer"],
             env=observer_env,
             site=site,
-            ready_url=None,
+            ready_url=f"http://{LOOPBACK}:{metrics_port}/metrics",
             kind="observer",
         )
         state.processes[record.name] = record

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from failover.topology import Topology
@@ -45,6 +45,8 @@ class PortPlan:
     """(unit, site) → port."""
     controllers: dict[str, int]
     router: int
+    observers: dict[str, int]
+    """site → the port its observer serves ``/metrics`` on."""
 
     def members(self, sites: list[str]) -> list[EtcdMember]:
         return [EtcdMember(site, *self.etcd[site]) for site in sites]
@@ -56,6 +58,7 @@ class PortPlan:
             out += [(client, f"etcd-{site} (clients)"), (peer, f"etcd-{site} (peers)")]
         out += [(port, f"unit {u} in {s}") for (u, s), port in self.units.items()]
         out += [(port, f"controller-{site}") for site, port in self.controllers.items()]
+        out += [(port, f"observer-{site} (metrics)") for site, port in self.observers.items()]
         return out
 
 
@@ -66,13 +69,14 @@ def fresh_plan(topology: Topology, router_port: int = 0) -> PortPlan:
     died and u02 answered the router's /readyz)."""
     sites = list(topology.site_names)
     slots = [(u, s) for u in topology.units for s in sites]
-    count = 2 * len(sites) + len(slots) + len(sites) + 1
+    count = 2 * len(sites) + len(slots) + 2 * len(sites) + 1
     ports = iter(free_ports(count, LOOPBACK, avoid=frozenset({router_port})))
     etcd = {site: (next(ports), next(ports)) for site in sites}
     units = {slot: next(ports) for slot in slots}
     controllers = {site: next(ports) for site in sites}
     router = next(ports)
-    return PortPlan(etcd, units, controllers, router_port or router)
+    observers = {site: next(ports) for site in sites}
+    return PortPlan(etcd, units, controllers, router_port or router, observers)
 
 
 def recorded_plan(
@@ -95,7 +99,10 @@ def recorded_plan(
             },
             controllers={s: _env_port(processes[f"controller-{s}"]) for s in topology.site_names},
             router=router_port or _env_port(processes["router"]),
+            observers={},
         )
+        others = frozenset(port for port, _ in plan.labelled())
+        plan = replace(plan, observers=_observer_ports(processes, topology, others))
         recorded_peer_urls(record)
     except (KeyError, ValueError) as exc:
         raise PlatformError(
@@ -143,6 +150,22 @@ def _etcd_ports(record: ProcessRecord) -> tuple[int, int]:
 
 def _env_port(record: ProcessRecord) -> int:
     return int(record.env["WATERTIGHT_PORT"])
+
+
+def _observer_ports(
+    processes: dict[str, ProcessRecord], topology: Topology, others: frozenset[int]
+) -> dict[str, int]:
+    """The recorded metrics ports of the observers; free ones, none of ``others``, for a
+    record written before observers served metrics (nothing else depends on them)."""
+    recorded = {
+        site: int(port)
+        for site in topology.site_names
+        if (port := processes[f"observer-{site}"].env.get("WATERTIGHT_METRICS_PORT"))
+    }
+    missing = [site for site in topology.site_names if site not in recorded]
+    taken = others | frozenset(recorded.values())
+    fresh = free_ports(len(missing), LOOPBACK, avoid=taken)
+    return {**recorded, **dict(zip(missing, fresh, strict=True))}
 
 
 def previous_run(state_dir: Path) -> PlatformState | None:

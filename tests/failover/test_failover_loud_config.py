@@ -71,11 +71,11 @@ def test_the_router_reads_its_address_map_and_not_the_sites_settings() -> None:
     assert ROUTER.required == frozenset()
 
 
-def test_controller_and_observer_require_their_site_and_the_observer_serves_no_port() -> None:
+def test_controller_and_observer_require_their_site_and_the_observer_serves_only_metrics() -> None:
     assert CONTROLLER.required == OBSERVER.required == {"WATERTIGHT_SITE"}
     assert {"WATERTIGHT_ADDRESSES", "WATERTIGHT_STATE_DIR"} <= CONTROLLER.reads
-    assert OBSERVER.reads < CONTROLLER.reads
-    assert "WATERTIGHT_HOST" not in OBSERVER.reads
+    assert OBSERVER.reads - {"WATERTIGHT_METRICS_PORT"} < CONTROLLER.reads
+    assert "WATERTIGHT_PORT" not in OBSERVER.reads
 
 
 def test_several_unknown_names_are_all_named_at_once() -> None:

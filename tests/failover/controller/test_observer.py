@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from harness import World
+from prometheus_client import generate_latest
 
 from failover.observer.counters import next_counts
 from failover.observer.probes import Prober
@@ -34,6 +35,18 @@ def test_a_round_publishes_the_report_under_a_lease(world: World) -> None:
     assert report.instance_failures["u00", "production"] == 2
     assert report.instance_failures["u01", "same-city"] == 0
     assert report.units["u01"]["same-city"]["role"] == "primary"
+
+
+def test_the_observers_metrics_show_the_failed_rounds_it_published(world: World) -> None:
+    world.units.down.add("production")
+    observer = world.observers["same-city"]
+    observer.run_round()
+    observer.run_round()
+    text = generate_latest(observer.metrics.registry).decode()
+    assert 'watertight_observer_site_failed_rounds{site="production"} 2.0' in text
+    assert 'watertight_observer_instance_failed_rounds{site="production",unit="u00"} 2.0' in text
+    assert "watertight_observer_rounds_total 2.0" in text
+    assert "watertight_observer_publish_failures_total 0.0" in text
 
 
 def test_a_report_survives_encoding() -> None:

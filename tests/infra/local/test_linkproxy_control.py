@@ -105,3 +105,13 @@ def test_stopping_the_platform_stops_the_proxy(supervisor: Supervisor) -> None:
     supervisor.stop(PROCESS_NAME)
     assert not proxy.healthy()
     assert supervisor.marked_pids() == []
+
+
+def test_metrics_need_no_token_and_show_each_links_mode(proxy: LinkProxyClient) -> None:
+    proxy.set_mode("same-city", "production", BLACKHOLE)
+    text = httpx.get(f"{proxy.control_url}/metrics", timeout=5).text
+    blackholed = 'a="production",b="same-city",mode="blackhole"'
+    assert f"watertight_linkproxy_link_mode{{{blackholed}}} 1.0" in text
+    assert 'watertight_linkproxy_link_mode{a="production",b="remote-dr",mode="pass"} 1.0' in text
+    assert "watertight_linkproxy_connections_total{" in text
+    assert "process_resident_memory_bytes" in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -52,8 +53,8 @@ def _record(state_dir: Path, topology: Topology, plan: PortPlan) -> PlatformStat
     for member in cluster.members.values():
         state.processes[member.name] = etcd_record(cluster, member)
 
-    def add(name: str, port: int, kind: str) -> None:
-        env = {"WATERTIGHT_PORT": str(port)}
+    def add(name: str, port: int, kind: str, variable: str = "WATERTIGHT_PORT") -> None:
+        env = {variable: str(port)}
         state.processes[name] = ProcessRecord(name, ["python"], env, None, None, kind)
 
     for (unit, site), port in plan.units.items():
@@ -61,13 +62,15 @@ def _record(state_dir: Path, topology: Topology, plan: PortPlan) -> PlatformStat
     for site, port in plan.controllers.items():
         add(f"controller-{site}", port, "controller")
     add("router", plan.router, "router")
+    for site, port in plan.observers.items():
+        add(f"observer-{site}", port, "observer", "WATERTIGHT_METRICS_PORT")
     return state
 
 
 def test_a_fresh_plan_hands_out_every_port_once(topology: Topology) -> None:
     plan = fresh_plan(topology)
     ports = [port for port, _ in plan.labelled()]
-    assert len(ports) == len(set(ports)) == 2 * 3 + 8 * 3 + 3 + 1
+    assert len(ports) == len(set(ports)) == 2 * 3 + 8 * 3 + 3 + 1 + 3
 
 
 def test_an_unused_state_dir_has_no_previous_run(tmp_path: Path) -> None:
@@ -95,6 +98,19 @@ def test_a_recorded_platform_is_restarted_on_its_own_ports(
     assert previous is not None
     assert recorded_plan(previous, topology, TOPOLOGY_FILE) == plan
     assert recorded_plan(previous, topology, TOPOLOGY_FILE, router_port=1234).router == 1234
+
+
+def test_a_record_from_before_observers_served_metrics_gets_them_fresh_ports(
+    tmp_path: Path, topology: Topology
+) -> None:
+    plan = fresh_plan(topology)
+    record = _record(tmp_path, topology, plan)
+    for site in topology.site_names:
+        record.processes[f"observer-{site}"].env.clear()
+    restarted = recorded_plan(record, topology, TOPOLOGY_FILE)
+    assert replace(restarted, observers=plan.observers) == plan
+    ports = [port for port, _ in restarted.labelled()]
+    assert len(ports) == len(set(ports))
 
 
 def test_a_recorded_port_now_taken_is_named_and_nothing_starts(
