@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from app.database import Database
+from tests.racing import at_once
 
 OPENERS = 4
 # One round of four openers on a fresh file lost the WAL-conversion race about once in
@@ -20,22 +20,13 @@ def test_openers_racing_on_fresh_sqlite_files_never_see_database_is_locked(
     errors: list[BaseException] = []
     for round_number in range(ROUNDS):
         url = f"sqlite:///{tmp_path / f'unit-{round_number}.db'}"
-        barrier = threading.Barrier(OPENERS, timeout=JOIN_TIMEOUT_SECONDS)
 
-        def open_it(url: str = url, barrier: threading.Barrier = barrier) -> None:
+        def open_it(url: str = url) -> None:
             database = Database(url)
             try:
-                barrier.wait()
                 database.create_schema()
-            except BaseException as exc:  # reported by the assertion below
-                errors.append(exc)
             finally:
                 database.dispose()
 
-        threads = [threading.Thread(target=open_it, daemon=True) for _ in range(OPENERS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(JOIN_TIMEOUT_SECONDS)
-        assert not any(thread.is_alive() for thread in threads), "an opener is stuck"
+        errors += at_once(open_it, OPENERS, JOIN_TIMEOUT_SECONDS)
     assert errors == []

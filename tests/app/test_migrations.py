@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -48,6 +47,7 @@ from app.migrations import (
     head_revision,
 )
 from app.models import Base
+from tests.racing import at_once
 
 PG_URL_ENV = "WATERTIGHT_TEST_PG_URL"
 # Bounds a wait that only a broken lock makes long (4 openers take < 1 s).
@@ -357,27 +357,15 @@ def test_processes_opening_one_database_at_once_all_succeed_and_it_is_migrated_o
 ) -> None:
     if legacy:
         make_legacy(url)
-    openers = 4
-    barrier = threading.Barrier(openers, timeout=JOIN_TIMEOUT)
-    errors: list[BaseException] = []
-
     def open_it() -> None:
         db = Database(url)
         try:
-            barrier.wait()
             db.create_schema()
-        except BaseException as exc:  # reported by the assertion below
-            errors.append(exc)
         finally:
             db.dispose()
 
-    # Daemons, joined with a bound: without the lock, openers block on each other's DDL.
-    threads = [threading.Thread(target=open_it, daemon=True) for _ in range(openers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(JOIN_TIMEOUT)
-    assert not any(thread.is_alive() for thread in threads), "an opener is stuck"
+    # Without the lock, openers block on each other's DDL (at_once fails on a stuck one).
+    errors = at_once(open_it, 4, JOIN_TIMEOUT)
     assert errors == []
     db = opened(url)
     try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,7 @@ from failover.controller.migrations import (
     include_name,
 )
 from failover.controller.records import Base, RecordStore
+from tests.racing import at_once
 
 PG_URL_ENV = "WATERTIGHT_TEST_PG_URL"
 # Bounds a wait that only a broken lock makes long (4 openers take < 1 s).
@@ -267,24 +267,8 @@ def test_controllers_opening_one_store_at_once_all_succeed_and_it_is_migrated_on
 ) -> None:
     if legacy:
         make_legacy(engine)
-    openers = 4
-    barrier = threading.Barrier(openers, timeout=JOIN_TIMEOUT)
-    errors: list[BaseException] = []
-
-    def open_it() -> None:
-        try:
-            barrier.wait()
-            open_store(url)
-        except BaseException as exc:  # reported by the assertion below
-            errors.append(exc)
-
-    # Daemons, joined with a bound: without the lock, openers block on each other's DDL.
-    threads = [threading.Thread(target=open_it, daemon=True) for _ in range(openers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(JOIN_TIMEOUT)
-    assert not any(thread.is_alive() for thread in threads), "an opener is stuck"
+    # Without the lock, openers block on each other's DDL (at_once fails on a stuck one).
+    errors = at_once(lambda: open_store(url), 4, JOIN_TIMEOUT)
     assert errors == []
     assert versions(engine) == [head_revision()]
     with engine.connect() as connection:

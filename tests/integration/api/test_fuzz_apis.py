@@ -30,7 +30,7 @@ from app.settings import UnitSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "platform"))
 
-from platform_helpers import RunningPlatform, start_platform, watertight
+from platform_helpers import RunningPlatform, platform_for_module
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -46,12 +46,7 @@ def clean(fuzzed: Fuzzed) -> None:
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
-    state_dir = tmp_path_factory.mktemp("platform")
-    running = start_platform(state_dir)
-    try:
-        yield running
-    finally:
-        watertight("down", "--state-dir", str(state_dir))
+    yield from platform_for_module(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

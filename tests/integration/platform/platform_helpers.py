@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,3 +71,14 @@ def start_platform(state_dir: Path) -> RunningPlatform:
         watertight("down", "--state-dir", str(state_dir))
         pytest.fail(f"watertight up failed: {result.stderr}")
     return RunningPlatform(state_dir, json.loads(result.stdout))
+
+
+def platform_for_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
+    """The body of a module-scoped ``platform`` fixture: up in a fresh directory, down at
+    the end whatever happened."""
+    state_dir = tmp_path_factory.mktemp("platform")
+    running = start_platform(state_dir)
+    try:
+        yield running
+    finally:
+        watertight("down", "--state-dir", str(state_dir))
