@@ -357,6 +357,7 @@ def test_processes_opening_one_database_at_once_all_succeed_and_it_is_migrated_o
 ) -> None:
     if legacy:
         make_legacy(url)
+
     def open_it() -> None:
         db = Database(url)
         try:
