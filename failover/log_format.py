@@ -40,6 +40,8 @@ LOG_FORMAT_VARIABLE = "WATERTIGHT_LOG_FORMAT"
 FORMATS = ("json", "text")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+HANDLER_NAME = "watertight"
+"""The name of the one handler :func:`configure_logging` installs on the root logger."""
 
 LogFormat = Literal["json", "text"]
 
@@ -171,6 +173,7 @@ def configure_logging(
     out = sys.stderr if stream is None else stream
     chosen = choose_format(os.environ if environ is None else environ, out)
     handler = logging.StreamHandler(out)
+    handler.set_name(HANDLER_NAME)
     handler.setFormatter(formatter_for(chosen, context, out))
     root = logging.getLogger()
     for old in list(root.handlers):

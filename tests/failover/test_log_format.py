@@ -8,14 +8,12 @@ import logging
 import sys
 import threading
 import warnings
-from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
 
 from failover.log_format import (
     LOG_FORMAT_VARIABLE,
-    UVICORN_LOGGERS,
     JsonLinesFormatter,
     LogContext,
     choose_format,
@@ -47,23 +45,6 @@ class Terminal(io.StringIO):
 
 class File(io.StringIO):
     encoding = "utf-8"
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """configure_logging changes process-wide state; put it back after each test."""
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level, sys.excepthook, threading.excepthook)
-    uvicorn_saved = {n: (list(logging.getLogger(n).handlers), logging.getLogger(n).propagate)
-                     for n in UVICORN_LOGGERS}  # fmt: skip
-    yield
-    root.handlers[:] = saved[0]
-    root.setLevel(saved[1])
-    sys.excepthook, threading.excepthook = saved[2], saved[3]
-    logging.captureWarnings(False)
-    for name, (handlers, propagate) in uvicorn_saved.items():
-        logging.getLogger(name).handlers[:] = handlers
-        logging.getLogger(name).propagate = propagate
 
 
 def test_a_record_becomes_one_json_object_with_every_field() -> None:
@@ -156,9 +137,7 @@ def test_an_unknown_format_is_refused_naming_the_variable_and_the_choices() -> N
         choose_format({LOG_FORMAT_VARIABLE: "xml"}, File())
 
 
-def test_the_setup_sends_uvicorn_and_warnings_through_one_json_handler(
-    restore_logging: None,
-) -> None:
+def test_the_setup_sends_uvicorn_and_warnings_through_one_json_handler() -> None:
     logging.getLogger("uvicorn.error").addHandler(logging.StreamHandler(io.StringIO()))
     logging.getLogger("uvicorn.error").propagate = False  # what uvicorn's own config does
     out = File()
@@ -174,9 +153,7 @@ def test_the_setup_sends_uvicorn_and_warnings_through_one_json_handler(
     ]  # fmt: skip
 
 
-def test_the_setup_writes_the_human_format_on_a_terminal_and_replaces_old_handlers(
-    restore_logging: None,
-) -> None:
+def test_the_setup_writes_the_human_format_on_a_terminal_and_replaces_old_handlers() -> None:
     first, out = File(), Terminal()
     configure_logging(LogContext("observer", site="production"), "INFO", environ={}, stream=first)
     assert configure_logging(LogContext("observer"), "INFO", environ={}, stream=out) == "text"
@@ -186,7 +163,7 @@ def test_the_setup_writes_the_human_format_on_a_terminal_and_replaces_old_handle
     assert written.endswith(" INFO failover.observer: observer of production running")
 
 
-def test_an_uncaught_exception_in_a_thread_is_one_json_record(restore_logging: None) -> None:
+def test_an_uncaught_exception_in_a_thread_is_one_json_record() -> None:
     out = File()
     configure_logging(LogContext("controller", site="remote-dr"), "INFO", environ={}, stream=out)
 
@@ -201,7 +178,7 @@ def test_an_uncaught_exception_in_a_thread_is_one_json_record(restore_logging: N
     assert "KeyError: 'gone'" in line["exc"]
 
 
-def test_a_bad_format_changes_nothing(restore_logging: None) -> None:
+def test_a_bad_format_changes_nothing() -> None:
     handlers = list(logging.getLogger().handlers)
     with pytest.raises(ValueError, match=LOG_FORMAT_VARIABLE):
         configure_logging(LogContext("unit"), "INFO", environ={LOG_FORMAT_VARIABLE: "yaml"})
