@@ -126,6 +126,22 @@ class JsonLinesFormatter(logging.Formatter):
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def readable(line: str) -> str:
+    """One log line as a person reads it: a JSON record of :class:`JsonLinesFormatter` as
+    ``ts LEVEL logger: message`` (plus the last line of its traceback), any other line (a
+    text record, a program's refusal to start, another program's log) unchanged. For the
+    log tails that error messages quote."""
+    try:
+        parsed = json.loads(line)
+    except ValueError:
+        return line
+    if not isinstance(parsed, dict) or not {"ts", "level", "logger", "message"} <= parsed.keys():
+        return line
+    text = f"{parsed['ts']} {parsed['level']} {parsed['logger']}: {parsed['message']}"
+    exc = str(parsed.get("exc") or "").strip()
+    return f"{text} ({exc.splitlines()[-1]})" if exc else text
+
+
 def choose_format(environ: Mapping[str, str], stream: TextIO) -> LogFormat:
     """``WATERTIGHT_LOG_FORMAT`` if set (case and spaces ignored), else text on a terminal
     and JSON otherwise. Raises ``ValueError`` naming the variable for any other value."""

@@ -18,6 +18,7 @@ from failover.log_format import (
     LogContext,
     choose_format,
     configure_logging,
+    readable,
 )
 
 UNIT = LogContext("unit", site="production", unit="u00", epoch=lambda: 7)
@@ -183,3 +184,17 @@ def test_a_bad_format_changes_nothing() -> None:
     with pytest.raises(ValueError, match=LOG_FORMAT_VARIABLE):
         configure_logging(LogContext("unit"), "INFO", environ={LOG_FORMAT_VARIABLE: "yaml"})
     assert logging.getLogger().handlers == handlers
+
+
+def test_a_json_record_reads_back_as_the_human_line_and_other_lines_stay_as_they_are() -> None:
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        made = logging.LogRecord(
+            "app.node", logging.ERROR, __file__, 1, "failed", None, sys.exc_info()
+        )
+    made.created = 1_790_000_000.0
+    text = JsonLinesFormatter(UNIT).format(made)
+    assert readable(text) == "2026-09-21T14:13:20.000Z ERROR app.node: failed (RuntimeError: boom)"
+    for other in ("invalid unit settings: x", '{"level":"info","msg":"etcd"}', "[1, 2]"):
+        assert readable(other) == other
