@@ -56,9 +56,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot start the unit service: {exc}", file=sys.stderr)
         return 2
     node: Node = app.state.service.node
-    # Read on every record: Node.role is one read of an immutable value, so no lock is
-    # taken on the log path (a record may be written while the node holds its own).
-    context.epoch = lambda: node.role.epoch
+    # Until start() loads the stored role the node holds a placeholder at epoch 0, which
+    # is no epoch of this unit: null in the logs. Read on every record: Node.role is one
+    # read of an immutable value, so no lock is taken on the log path (a record may be
+    # written while the node holds its own).
+    placeholder = node.role
+    context.epoch = lambda: None if node.role is placeholder else node.role.epoch
     uvicorn.run(
         app,
         host=settings.host,

@@ -50,6 +50,9 @@ LogFormat = Literal["json", "text"]
 _PLAIN_RECORD = logging.LogRecord("", 0, "", 0, "", None, None)
 _RECORD_ATTRIBUTES = frozenset(_PLAIN_RECORD.__dict__) | {"message", "asctime", "taskName"}
 
+# uvicorn adds its message again with terminal colour codes: noise in a JSON line.
+_DROPPED_EXTRAS = frozenset({"color_message"})
+
 # json.dumps(ensure_ascii=False) leaves these raw, and str.splitlines() (our own log
 # tails, many a reader) breaks a line at each: escaped, a record stays one line anywhere.
 _LINE_BREAKERS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
@@ -116,7 +119,7 @@ class JsonLinesFormatter(logging.Formatter):
         if record.stack_info:
             line["stack"] = self.formatStack(record.stack_info)
         for key, value in record.__dict__.items():
-            if key not in _RECORD_ATTRIBUTES:
+            if key not in _RECORD_ATTRIBUTES and key not in _DROPPED_EXTRAS:
                 line[f"extra_{key}" if key in line else key] = value
         text = json.dumps(line, ensure_ascii=self.ascii_only, default=str)
         for raw, escaped in _LINE_BREAKERS.items():

@@ -100,6 +100,11 @@ def test_extra_fields_are_kept_and_never_overwrite_the_context() -> None:
     assert line["when"] == "2026-01-01 00:00:00"  # not JSON: written as str()
 
 
+def test_uvicorns_coloured_copy_of_the_message_is_left_out() -> None:
+    line = line_of(record("Started server process", color_message="\x1b[36mStarted\x1b[0m"))
+    assert "color_message" not in line and line["message"] == "Started server process"
+
+
 def test_the_epoch_is_read_when_each_record_is_emitted() -> None:
     epochs = iter([3, 4])
     context = LogContext("unit", site="production", unit="u00", epoch=lambda: next(epochs))
