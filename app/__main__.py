@@ -16,8 +16,10 @@ from pydantic import ValidationError
 from pydantic_settings import CliApp
 
 from app.main import create_app
+from app.node import Node
 from app.settings import ENV_CONTRACT, UnitSettings
 from failover.env_contract import UnknownVariableError
+from failover.log_format import LogContext, configure_logging
 
 GRACEFUL_SHUTDOWN_SECONDS = 3
 # Longer than any client's idle-connection expiry (httpx: 5 s, our links: 2 s), so a
@@ -40,10 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"invalid unit settings:\n{exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    context = LogContext("unit", site=settings.site, unit=settings.unit)
+    try:
+        configure_logging(context, settings.log_level)
+    except ValueError as exc:
+        print(f"invalid unit settings: {exc}", file=sys.stderr)
+        return 2
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per shipment is noise
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
     try:
@@ -51,11 +55,19 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as exc:
         print(f"cannot start the unit service: {exc}", file=sys.stderr)
         return 2
+    node: Node = app.state.service.node
+    # Until start() loads the stored role the node holds a placeholder at epoch 0, which
+    # is no epoch of this unit: null in the logs. Read on every record: Node.role is one
+    # read of an immutable value, so no lock is taken on the log path (a record may be
+    # written while the node holds its own).
+    placeholder = node.role
+    context.epoch = lambda: None if node.role is placeholder else node.role.epoch
     uvicorn.run(
         app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        log_config=None,  # configure_logging routes uvicorn's records through ours
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,

@@ -69,7 +69,7 @@ class Node:
                 except LeaseUnavailable as exc:
                     log.warning("starting as standby: primary lease unavailable: %s", exc)
                     initial = NodeRole("standby", initial.epoch, None)
-            self._commit_role(initial)
+            self._commit_role(initial, announce=False)  # the service says how it started
 
     def stop(self) -> None:
         with self._lock:
@@ -135,12 +135,17 @@ class Node:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _commit_role(self, new: NodeRole) -> None:
-        """Persist ``new``, then take it: if the write fails, nothing changed."""
+    def _commit_role(self, new: NodeRole, *, announce: bool = True) -> None:
+        """Persist ``new``, then take it: if the write fails, nothing changed. With
+        ``announce``, a change of role or epoch is logged."""
         old = self._role
         with self.db.write() as session:
             _persist(session, new)
         self._role = new
+        if announce and (old.role, old.epoch) != (new.role, new.epoch):
+            # After the swap, so the record's epoch field is already the new one.
+            log.info("now %s at epoch %d (was %s at epoch %d)", new.role, new.epoch,
+                     old.role, old.epoch)  # fmt: skip
         if old.role == "primary" and not _same_primary(old, new):
             self._stop_replicator(wait=False)
         if old.role == "primary" and new.role != "primary":

@@ -4,7 +4,8 @@ Every field reads from the environment with the ``WATERTIGHT_`` prefix (pydantic
 e.g. ``WATERTIGHT_UNIT=u00 WATERTIGHT_SITE=production``; ``python -m app`` also takes
 the same names as command-line options (``--unit u00 --site production``). The Helm chart
 and the local platform set exactly these variables, and ``python -m app`` refuses to start
-with any other ``WATERTIGHT_*`` name (:data:`ENV_CONTRACT`, app/env_contract.py).
+with any other ``WATERTIGHT_*`` name (:data:`ENV_CONTRACT`, failover/env_contract.py)
+besides ``WATERTIGHT_LOG_FORMAT``, which the one log setup reads (failover/log_format.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from failover.env_contract import EnvContract
+from failover.log_format import LOG_FORMAT_VARIABLE
 
 InitialRole = Literal["primary", "standby", "fenced"]
 
@@ -74,5 +76,7 @@ class UnitSettings(BaseSettings):
         return None
 
 
-ENV_CONTRACT = EnvContract("python -m app", UnitSettings)
-"""What the unit service reads from the environment: exactly the fields above."""
+ENV_CONTRACT = EnvContract(
+    "python -m app", UnitSettings, also_reads=frozenset({LOG_FORMAT_VARIABLE})
+)
+"""What the unit service reads from the environment: the fields above and the log format."""

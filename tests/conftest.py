@@ -8,11 +8,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
+
+from failover.log_format import HANDLER_NAME, UVICORN_LOGGERS
 
 # No per-example deadline: that is a wall-clock budget, which unit tests never assert
 # (a loaded 2-core CI machine made one property test fail with DeadlineExceeded).
@@ -50,6 +56,28 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true, but CI can run this test: {reason}"
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was() -> Iterator[None]:
+    """A test that runs a program's ``main`` (or ``configure_logging``) changes the process's
+    logging: undo it, so later tests keep pytest's capture and uvicorn's own loggers.
+
+    pytest installs fresh capture handlers for each test phase and removes them itself, so
+    only the handler the setup installed is taken off the root, never put back a list."""
+    root = logging.getLogger()
+    level, hooks = root.level, (sys.excepthook, threading.excepthook)
+    uvicorn = {name: logging.getLogger(name) for name in UVICORN_LOGGERS}
+    saved = {name: (list(lg.handlers), lg.propagate) for name, lg in uvicorn.items()}
+    yield
+    for handler in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
+        root.removeHandler(handler)
+    root.setLevel(level)
+    sys.excepthook, threading.excepthook = hooks
+    logging.captureWarnings(False)
+    for name, (handlers, propagate) in saved.items():
+        uvicorn[name].handlers[:] = handlers
+        uvicorn[name].propagate = propagate
 
 
 @pytest.fixture(scope="session")

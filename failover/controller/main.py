@@ -6,7 +6,6 @@ The site's observer is a separate process (``python -m failover.observer``). A
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import time
@@ -21,6 +20,7 @@ from failover.controller.units import UnitAdmin
 from failover.controller.wiring import assemble
 from failover.dcs import EtcdDcs
 from failover.env_contract import UnknownVariableError
+from failover.log_format import LogContext, configure_logging
 from failover.observer.addresses import AddressError, load_site_settings
 from failover.topology import TopologyError
 
@@ -45,10 +45,7 @@ def main() -> int:
     try:
         ENV_CONTRACT.check(os.environ)
         settings = ControllerSettings()
-        logging.basicConfig(
-            level=settings.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+        configure_logging(LogContext("controller", site=settings.site), settings.log_level)
         runtime = build_runtime(settings)
     except (UnknownVariableError, TopologyError, AddressError, ValueError, OSError) as exc:
         print(f"controller: {exc}", file=sys.stderr)
@@ -61,6 +58,7 @@ def main() -> int:
             host=settings.host,
             port=settings.port,
             log_level="warning",
+            log_config=None,  # configure_logging routes uvicorn's records through ours
             timeout_keep_alive=30,  # > clients' idle expiry (httpx 5 s): no reuse race
         )
     finally:

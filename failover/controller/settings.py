@@ -1,7 +1,7 @@
 """Settings of a controller process (``python -m failover.controller``), from ``WATERTIGHT_*``.
 
-The controller reads exactly these fields (:data:`ENV_CONTRACT`) and refuses to start with
-any other ``WATERTIGHT_*`` variable (failover/env_contract.py).
+The controller reads exactly these fields and ``WATERTIGHT_LOG_FORMAT`` (:data:`ENV_CONTRACT`)
+and refuses to start with any other ``WATERTIGHT_*`` variable (failover/env_contract.py).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from failover.env_contract import EnvContract
+from failover.log_format import LOG_FORMAT_VARIABLE
 
 
 class ControllerSettings(BaseSettings):
@@ -63,11 +64,12 @@ class ControllerSettings(BaseSettings):
 ENV_CONTRACT = EnvContract(
     "python -m failover.controller",
     ControllerSettings,
+    also_reads=frozenset({LOG_FORMAT_VARIABLE}),
     needs_one_of=(
         frozenset({"WATERTIGHT_ETCD_ENDPOINTS"}),
         frozenset({"WATERTIGHT_ADDRESSES", "WATERTIGHT_ADDRESSES_JSON"}),
         frozenset({"WATERTIGHT_TOKEN", "WATERTIGHT_TOKEN_FILE"}),
     ),
 )
-"""What the controller reads from the environment (exactly the fields above) and what it
+"""What the controller reads from the environment (the fields above and the log format) and what it
 refuses to start without: etcd, the site's address map and the admin token."""

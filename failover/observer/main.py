@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from failover.dcs import EtcdDcs, Keys
 from failover.env_contract import EnvContract, UnknownVariableError
+from failover.log_format import LOG_FORMAT_VARIABLE, LogContext, configure_logging
 from failover.observer.addresses import AddressError, load_site_settings
 from failover.observer.observer import Observer
 from failover.observer.probes import Prober
@@ -46,12 +47,13 @@ class ObserverSettings(BaseSettings):
 ENV_CONTRACT = EnvContract(
     "python -m failover.observer",
     ObserverSettings,
+    also_reads=frozenset({LOG_FORMAT_VARIABLE}),
     needs_one_of=(
         frozenset({"WATERTIGHT_ETCD_ENDPOINTS"}),
         frozenset({"WATERTIGHT_ADDRESSES", "WATERTIGHT_ADDRESSES_JSON"}),
     ),
 )
-"""What the observer reads from the environment (exactly the fields above) and what it
+"""What the observer reads from the environment (the fields above and the log format) and what it
 refuses to start without: etcd and the site's address map."""
 
 
@@ -71,10 +73,7 @@ def main() -> int:
     try:
         ENV_CONTRACT.check(os.environ)
         settings = ObserverSettings()
-        logging.basicConfig(
-            level=settings.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+        configure_logging(LogContext("observer", site=settings.site), settings.log_level)
         observer = build_observer(settings)
         if settings.metrics_port is not None:
             observer.metrics.serve(settings.host, settings.metrics_port)

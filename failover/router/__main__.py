@@ -11,6 +11,7 @@ import sys
 import uvicorn
 
 from failover.env_contract import UnknownVariableError
+from failover.log_format import LogContext, configure_logging
 from failover.router.addresses import AddressMap, AddressMapError
 from failover.router.app import create_router_app
 from failover.router.settings import ENV_CONTRACT, RouterSettings
@@ -20,12 +21,16 @@ from failover.topology import TopologyError, default_topology, load_topology
 # 5 s a client could send on a connection the router was closing at that very moment and
 # get a ReadError instead of an answer (seen in the 1,000-transaction platform test).
 KEEP_ALIVE_SECONDS = 30
+# Warnings only: at INFO, httpx would write a line for every request the router forwards.
+LOG_LEVEL = "WARNING"
 
 
 def main() -> int:
     try:
         ENV_CONTRACT.check(os.environ)
-    except UnknownVariableError as exc:
+        # The router stands in front of every site (the GSLB's place): it has no site.
+        configure_logging(LogContext("router"), LOG_LEVEL)
+    except (UnknownVariableError, ValueError) as exc:
         print(f"router: {exc}", file=sys.stderr)
         return 2
     settings = RouterSettings()
@@ -60,6 +65,7 @@ def main() -> int:
         host=settings.host,
         port=settings.port,
         log_level="warning",
+        log_config=None,  # configure_logging routes uvicorn's records through ours
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     return 0

@@ -1,7 +1,7 @@
 """Settings of a router process (``python -m failover.router``), from ``WATERTIGHT_*``.
 
-The router reads exactly these fields (:data:`ENV_CONTRACT`) and refuses to start with any
-other ``WATERTIGHT_*`` variable (failover/env_contract.py).
+The router reads exactly these fields and ``WATERTIGHT_LOG_FORMAT`` (:data:`ENV_CONTRACT`) and
+refuses to start with any other ``WATERTIGHT_*`` variable (failover/env_contract.py).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from failover.env_contract import EnvContract
+from failover.log_format import LOG_FORMAT_VARIABLE
 
 
 class RouterSettings(BaseSettings):
@@ -37,10 +38,11 @@ class RouterSettings(BaseSettings):
 ENV_CONTRACT = EnvContract(
     "python -m failover.router",
     RouterSettings,
+    also_reads=frozenset({LOG_FORMAT_VARIABLE}),
     needs_one_of=(
         frozenset({"WATERTIGHT_ETCD_ENDPOINTS"}),
         frozenset({"WATERTIGHT_ADDRESS_MAP", "WATERTIGHT_UNIT_URL_TEMPLATE"}),
     ),
 )
-"""What the router reads from the environment (exactly the fields above) and what it
+"""What the router reads from the environment (the fields above and the log format) and what it
 refuses to start without: the routes' etcd and where the unit instances are."""

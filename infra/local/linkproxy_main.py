@@ -4,7 +4,8 @@
 --token-file T --ready-file R [--host 127.0.0.1] [--control-port 0]``
 
 Binds the control API, then writes ``{"control_url", "pid"}`` to the ready file
-(atomically) and serves until SIGTERM/SIGINT. Logs go to stdout (the supervisor's log).
+(atomically) and serves until SIGTERM/SIGINT. Logs go to stderr (the supervisor's log), as
+JSON lines there (failover/log_format.py); ``WATERTIGHT_LOG_FORMAT`` is the only variable read.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import uvicorn
 
+from failover.log_format import LogContext, configure_logging
 from infra.local.linkproxy import LinkProxy
 from infra.local.linkproxy_control import control_app
 
@@ -43,6 +45,7 @@ async def serve(args: argparse.Namespace) -> None:
     config = uvicorn.Config(
         control_app(proxy, token),
         log_level="warning",
+        log_config=None,  # configure_logging routes uvicorn's records through ours
         access_log=False,
         timeout_graceful_shutdown=1,
     )
@@ -59,8 +62,13 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    asyncio.run(serve(_parse(argv)))
+    args = _parse(argv)
+    # The proxy carries every site's links and belongs to none of them.
+    try:
+        configure_logging(LogContext("linkproxy"), logging.INFO)
+    except ValueError as exc:
+        raise SystemExit(f"linkproxy: {exc}") from exc
+    asyncio.run(serve(args))
 
 
 if __name__ == "__main__":

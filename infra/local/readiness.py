@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 
 import httpx
 
+from failover.log_format import readable
 from infra.local.state import PlatformError, ProcessRecord
 from infra.local.supervisor import Supervisor
 
@@ -19,12 +20,14 @@ def quiet(_message: str, _done: int, _total: int) -> None:
 
 
 def log_tail(supervisor: Supervisor, name: str, lines: int = 5) -> str:
-    """The last ``lines`` lines of a process log, joined for an error message."""
+    """The last ``lines`` lines of a process log, joined for an error message (JSON records
+    as text: failover/log_format.py)."""
     try:
         text = supervisor.log_path(name).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return "(no log)"
-    return " | ".join(text.strip().splitlines()[-lines:]) or "(empty log)"
+    tail = [readable(line) for line in text.strip().splitlines()[-lines:]]
+    return " | ".join(tail) or "(empty log)"
 
 
 def wait_ready(

@@ -23,6 +23,7 @@ from typing import IO
 
 import httpx
 
+from failover.log_format import readable
 from failover.topology import Topology
 
 LOOPBACK = "127.0.0.1"
@@ -165,7 +166,7 @@ class UnitProcess:
             text = self.log_path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
+        return "\n".join(readable(line) for line in text.splitlines()[-lines:])
 
     def _close_log(self) -> None:
         if self._log is not None:

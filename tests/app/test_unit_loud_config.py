@@ -33,6 +33,17 @@ def test_an_unknown_variable_stops_the_unit_service_naming_it_and_what_it_reads(
     assert "WATERTIGHT_UNIT, " not in error.split("reads:")[0]
 
 
+def test_the_unit_service_reads_the_log_format_and_refuses_one_it_does_not_know(
+    clean_environ: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert "WATERTIGHT_LOG_FORMAT" in ENV_CONTRACT.reads
+    clean_environ.setenv("WATERTIGHT_UNIT", "u00")
+    clean_environ.setenv("WATERTIGHT_SITE", "production")
+    clean_environ.setenv("WATERTIGHT_LOG_FORMAT", "xml")
+    assert main([]) == 2
+    assert "WATERTIGHT_LOG_FORMAT='xml': use one of json, text" in capsys.readouterr().err
+
+
 def test_a_misspelt_variable_in_lower_case_is_refused_too() -> None:
     # pydantic-settings reads names case-insensitively, so the check compares them so.
     with pytest.raises(UnknownVariableError, match="watertight_data_dri"):

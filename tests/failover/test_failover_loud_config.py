@@ -59,6 +59,19 @@ def test_every_variable_the_program_reads_is_accepted_with_the_platform_marker(
     assert contract.unknown(environ) == []
 
 
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_every_program_reads_the_log_format_and_refuses_one_it_does_not_know(
+    program: str, clean_environ: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    contract, main, _ = PROGRAMS[program]
+    assert "WATERTIGHT_LOG_FORMAT" in contract.reads
+    if program != "router":  # the router has no site; the others need theirs first
+        clean_environ.setenv("WATERTIGHT_SITE", "production")
+    clean_environ.setenv("WATERTIGHT_LOG_FORMAT", "xml")
+    assert main() == 2
+    assert "WATERTIGHT_LOG_FORMAT='xml': use one of json, text" in capsys.readouterr().err
+
+
 def test_the_router_reads_its_address_map_and_not_the_sites_settings() -> None:
     assert ROUTER.reads == {
         "WATERTIGHT_HOST",
@@ -67,6 +80,7 @@ def test_the_router_reads_its_address_map_and_not_the_sites_settings() -> None:
         "WATERTIGHT_ETCD_ENDPOINTS",
         "WATERTIGHT_ADDRESS_MAP",
         "WATERTIGHT_UNIT_URL_TEMPLATE",
+        "WATERTIGHT_LOG_FORMAT",
     }
     assert ROUTER.required == frozenset()
 

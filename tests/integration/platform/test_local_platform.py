@@ -156,6 +156,35 @@ def test_unknown_site_in_fault_is_refused_with_the_known_sites(platform: Running
     assert "production" in result.stderr
 
 
+def test_every_watertight_process_logs_json_lines_naming_its_kind_and_site(
+    platform: RunningPlatform,
+) -> None:
+    # <state>/logs/<name>.log by the supervisor's process names; etcd writes its own JSON.
+    kinds: dict[str, tuple[str, str | None]] = {"router.log": ("router", None),
+                                                "linkproxy.log": ("linkproxy", None)}  # fmt: skip
+    for site in ("production", "same-city", "remote-dr"):
+        kinds |= {f"controller-{site}.log": ("controller", site),
+                  f"observer-{site}.log": ("observer", site)}  # fmt: skip
+        kinds |= {f"unit-u{i:02d}-{site}.log": ("unit", site) for i in range(8)}
+    seen = set()
+    for log in sorted((platform.state_dir / "logs").glob("*.log")):
+        if log.name.startswith("etcd-"):
+            continue
+        process, site = kinds[log.name]
+        for number, line in enumerate(log.read_text(encoding="utf-8").splitlines(), 1):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                pytest.fail(f"{log.name}:{number} is not a JSON record: {line!r}")
+            assert (record["process"], record["site"]) == (process, site), (log.name, record)
+            assert {"ts", "level", "logger", "message"} <= record.keys(), (log.name, record)
+            if process == "unit":
+                assert record["unit"] == log.name.split("-")[1] and "epoch" in record, record
+        seen.add(process)
+    # the router logs warnings only, and a healthy one has none
+    assert seen >= {"unit", "controller", "observer", "linkproxy"}
+
+
 def test_down_leaves_no_process_behind(tmp_path: Path) -> None:
     running = start_platform(tmp_path / "p")
     assert our_processes(running.state_dir)
