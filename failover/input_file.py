@@ -187,7 +187,10 @@ def _check_nodes(loader: _Loader, root: Node, source: str, error: ErrorType) -> 
         elif isinstance(node, ScalarNode):
             _build_scalar(loader, node, path, source, error)
         stack.append((node, path, True))
-        stack.extend((child, child_path, False) for child, child_path in _children(node, path))
+        # Reversed, so children are visited in document order: a value reached twice is
+        # named by its first occurrence in the file.
+        children = [(child, child_path, False) for child, child_path in _children(node, path)]
+        stack.extend(reversed(children))
 
 
 def _build_scalar(
@@ -195,10 +198,11 @@ def _build_scalar(
 ) -> None:
     """Build one scalar now, where its field is known; the loader keeps it for the
     document. PyYAML's scalar constructors raise plain Python errors on a malformed
-    value of a resolved or explicit tag (``2001-13-45`` is a timestamp to YAML 1.1 and
-    fails in ``datetime``; ``!!bool maybe`` is a KeyError; ``!!timestamp x`` an
-    AttributeError), and ``int()`` refuses literals past 4300 digits with a ValueError,
-    so an integer longer than :data:`MAX_INT_CHARS` is refused before it is tried."""
+    value of a resolved or explicit tag: ``2001-13-45`` is a timestamp to YAML 1.1 and
+    fails in ``datetime``, ``!!bool maybe`` is a KeyError, ``!!int ''`` an IndexError,
+    ``!!timestamp x`` an AttributeError. ``int()`` refuses literals past 4300 digits
+    with a ValueError, so an integer longer than :data:`MAX_INT_CHARS` is refused
+    before it is tried."""
     if node.tag == _MERGE_TAG:
         return  # ``<<`` is not a value; the mapping it sits in merges on construction
     where = f"line {node.start_mark.line + 1}, column {node.start_mark.column + 1}"
@@ -209,7 +213,7 @@ def _build_scalar(
         loader.construct_object(node)
     except yaml.MarkedYAMLError as exc:
         raise error(source, path, f"{where}: {exc.problem}") from exc
-    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+    except (ValueError, TypeError, LookupError, AttributeError, OverflowError) as exc:
         tag = str(node.tag).removeprefix("tag:yaml.org,2002:")
         raise error(source, path, f"{where}: {str(node.value)!r} is not a valid {tag}") from exc
 

@@ -18,6 +18,7 @@ from input_file_strategies import (
     scalar_documents,
 )
 
+from failover.input_file import MAX_FILE_BYTES
 from failover.topology import Topology, TopologyError, TopologySpec, load_topology
 
 REPO = Path(__file__).resolve().parents[2]
@@ -67,6 +68,7 @@ def test_any_yaml_like_text_gives_a_topology_or_an_error_naming_the_file(
 @example(text="name: !!timestamp soon\n")
 @example(text="name: !!bool maybe\n")
 @example(text="name: !!float abc\n")
+@example(text="name: !!int ''\n")  # an IndexError in PyYAML
 def test_a_malformed_scalar_gives_an_error_naming_file_and_field(
     topology_file: Path, text: str
 ) -> None:
@@ -117,7 +119,40 @@ REGRESSIONS = {
         "units[0].buckets",
         "is outside 0..1023",
     ),
+    "a malformed timestamp": (
+        b"name: 2001-13-45\n",
+        "name",
+        "line 1, column 7: '2001-13-45' is not a valid timestamp",
+    ),
+    "a bool that is not one": (b"name: !!bool maybe\n", "name", "'maybe' is not a valid bool"),
+    "an alias inside its own anchor": (
+        b"sites: &s [*s]\n",
+        "sites[0]",
+        "an alias refers to the value that contains it (a cycle)",
+    ),
 }
+
+
+def _billion_laughs() -> bytes:
+    lines = ["l0: &l0 [lol]"]
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 10)]
+    return ("\n".join(lines) + "\nsites: *l9\n").encode()
+
+
+def test_aliases_that_expand_past_the_bound_are_refused_without_expanding_them(
+    topology_file: Path,
+) -> None:
+    topology_file.write_bytes(_billion_laughs())  # 9**9 values once expanded, 1 KiB on disk
+    with pytest.raises(TopologyError) as caught:
+        load_topology(topology_file)
+    assert caught.value.field == "l6"
+    assert "expands to more than 200000 values" in caught.value.reason
+
+
+def test_a_file_over_a_mebibyte_is_refused_before_it_is_parsed(topology_file: Path) -> None:
+    topology_file.write_bytes(b"#" * (MAX_FILE_BYTES + 1))
+    with pytest.raises(TopologyError, match=r"topology\.yaml: larger than 1048576 bytes"):
+        load_topology(topology_file)
 
 
 @pytest.mark.parametrize("case", sorted(REGRESSIONS))

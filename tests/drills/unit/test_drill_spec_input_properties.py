@@ -72,6 +72,7 @@ def test_any_yaml_like_text_gives_a_drill_or_an_error_naming_the_file(
 @example(text="name: !!timestamp soon\n")
 @example(text="name: !!bool maybe\n")
 @example(text="name: !!float abc\n")
+@example(text="name: !!int ''\n")  # an IndexError in PyYAML
 def test_a_malformed_scalar_gives_an_error_naming_file_and_field(
     drill_file: Path, text: str
 ) -> None:
