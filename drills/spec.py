@@ -26,6 +26,7 @@ names it, to the site of the controller leader at that moment (the leader-site d
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -433,7 +434,16 @@ def load_spec(path: str | Path, topology: Topology | None = None) -> DrillSpec:
     source = str(path)
     spec = parse_spec(read_yaml_document(path, DrillSpecError), source=source, topology=topology)
     if spec.name is None:
-        spec = spec.model_copy(update={"name": Path(path).name.removesuffix(".yaml")})
+        # The name becomes a directory under reports/drills: a file called "...yaml"
+        # would otherwise name its drill "..", and ".yaml" the empty string.
+        name = Path(path).name.removesuffix(".yaml")
+        if not re.fullmatch(NAME_PATTERN, name):
+            reason = (
+                f"the file name gives no drill name ({name!r} is not lowercase letters, "
+                "digits and '-'); add 'name:' to the file"
+            )
+            raise DrillSpecError(source, "name", reason)
+        spec = spec.model_copy(update={"name": name})
     return spec
 
 
