@@ -15,11 +15,17 @@ What is refused before any field is validated, and why:
 - more than :data:`MAX_FILE_BYTES` (a topology of 1024 units is ~60 KiB);
 - bytes that are not UTF-8 text;
 - nesting deeper than :data:`MAX_DEPTH` (the parser recurses once per level);
-- an integer literal longer than :data:`MAX_INT_CHARS` characters (no field takes one);
+- an integer literal longer than :data:`MAX_INT_CHARS` characters (no field takes one),
+  and any scalar its YAML tag cannot build (``2001-13-45``, ``!!bool maybe``);
 - a key given twice in one mapping (YAML keeps the last silently, so a typo'd override
   would win without a word);
-- anchors and aliases that expand to more than :data:`MAX_VALUES` values, or that refer
-  to themselves (a "billion laughs" document is small on disk and huge once walked).
+- more than :data:`MAX_VALUES` values, each alias counted as the values it repeats, and
+  aliases that refer to themselves (a "billion laughs" document is small on disk and
+  huge once walked).
+
+From the node that is at fault on, errors name the field path (``timing.quorum``);
+errors of the file as a whole (size, encoding, syntax, nesting) name no field and give
+the offset, or the line and column, where there is one.
 
 Pure apart from reading the one file; importable wherever :mod:`failover.topology` is.
 """
@@ -174,7 +180,7 @@ def _check_nodes(loader: _Loader, root: Node, source: str, error: ErrorType) -> 
             in_progress.discard(id(node))
             sizes[id(node)] = 1 + sum(sizes[id(child)] for child, _ in _children(node, path))
             if sizes[id(node)] > MAX_VALUES:
-                reason = f"expands to more than {MAX_VALUES} values (anchors and aliases)"
+                reason = f"more than {MAX_VALUES} values (each alias counts what it repeats)"
                 raise error(source, path, reason)
             continue
         if id(node) in sizes:
@@ -258,7 +264,8 @@ def _describe_yaml_error(exc: yaml.MarkedYAMLError) -> str:
 
 
 def _one_line(reason: str) -> str:
-    flat = " ".join(reason.split()) if "\n" in reason or "\r" in reason else reason
+    lines = reason.splitlines()  # every line boundary, \x85 and \u2028 too
+    flat = " ".join(line.strip() for line in lines) if len(lines) > 1 else reason
     return flat if len(flat) <= MAX_REASON_CHARS else flat[:MAX_REASON_CHARS] + "…"
 
 

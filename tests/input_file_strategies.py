@@ -142,7 +142,7 @@ def assert_valid_or_names_file_and_field(
     except error as exc:
         message = str(exc)
         assert message.startswith(f"{path}: "), message
-        assert "\n" not in message and "\r" not in message, message
+        assert len(message.splitlines()) == 1, message
         assert exc.source == str(path)
         assert message == f"{path}: {exc.field}: {exc.reason}" if exc.field else True
         if fields is not None:

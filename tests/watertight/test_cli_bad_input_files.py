@@ -145,6 +145,13 @@ def test_a_bad_drill_file_cannot_start_and_says_file_and_field(
         assert stdout == ""
 
 
+def test_a_drill_name_too_long_for_a_path_is_no_such_drill_not_a_traceback() -> None:
+    exit_code, stdout, stderr = _invoke(["drill", "run", "d" * 5000])
+    assert exit_code == 3
+    assert stderr.startswith("error: ddd") and "no such file or library drill" in stderr
+    assert stderr.count("\n") == 1 and stdout == ""
+
+
 @pytest.mark.parametrize("as_json", [False, True])
 def test_the_installed_command_prints_no_traceback_for_a_bad_drill_file(
     tmp_path: Path, as_json: bool
