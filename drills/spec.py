@@ -26,11 +26,11 @@ names it, to the site of the controller leader at that moment (the leader-site d
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -41,6 +41,7 @@ from pydantic import (
     model_validator,
 )
 
+from failover.input_file import InputFileError, field_path, read_yaml_document
 from failover.topology import NAME_PATTERN, Topology
 
 LEADER_SITE = "$leader"
@@ -49,19 +50,16 @@ FAULT_ACTIONS = frozenset({"site-down", "site-hang", "partition", "slow", "unit-
 PLANNED_ACTIONS = frozenset({"switchover", "failback"})
 
 
-class DrillSpecError(ValueError):
+class DrillSpecError(InputFileError):
     """A drill spec that cannot be run. ``str()`` reads ``file: field.path: reason``."""
-
-    def __init__(self, source: str, field: str, reason: str) -> None:
-        self.source = source
-        self.field = field
-        self.reason = reason
-        where = f"{source}: {field}" if field else source
-        super().__init__(f"{where}: {reason}")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+    # NaN and infinities are refused as such ("a finite number"), not by a bound they
+    # happen to fail (or, where a field has only a lower bound, accepted).
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, populate_by_name=True, allow_inf_nan=False
+    )
 
 
 Seconds = Annotated[float, Field(ge=0, le=3600)]
@@ -434,17 +432,18 @@ def load_spec(path: str | Path, topology: Topology | None = None) -> DrillSpec:
     Raises :class:`DrillSpecError` naming the file, the field and the reason.
     """
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DrillSpecError(source, "", f"cannot read file: {exc.strerror or exc}") from exc
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise DrillSpecError(source, "", f"not valid YAML: {exc}") from exc
-    spec = parse_spec(document, source=source, topology=topology)
+    spec = parse_spec(read_yaml_document(path, DrillSpecError), source=source, topology=topology)
     if spec.name is None:
-        spec = spec.model_copy(update={"name": Path(path).name.removesuffix(".yaml")})
+        # The name becomes a directory under reports/drills: a file called "...yaml"
+        # would otherwise name its drill "..", and ".yaml" the empty string.
+        name = Path(path).name.removesuffix(".yaml")
+        if not re.fullmatch(NAME_PATTERN, name):
+            reason = (
+                f"the file name gives no drill name ({name!r} is not lowercase letters, "
+                "digits and '-'); add 'name:' to the file"
+            )
+            raise DrillSpecError(source, "name", reason)
+        spec = spec.model_copy(update={"name": name})
     return spec
 
 
@@ -499,20 +498,13 @@ _FRIENDLY = {
 }
 
 
+# pydantic's labels for the union branches it tried (not fields).
 _BRANCHES = frozenset({"int", "str", "float", "bool", "list", "none"})
+_BRANCH_LABELS = _BRANCHES | frozenset(ACTION_NAMES) | frozenset(PROBE_NAMES)
 
 
 def _field_path(loc: Sequence[int | str]) -> str:
-    parts: list[str] = []
-    tags = set(ACTION_NAMES) | set(PROBE_NAMES)
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        elif item in tags or item in _BRANCHES or item.startswith("constrained-") or "[" in item:
-            continue  # pydantic union branch labels, not fields
-        else:
-            parts.append(f".{item}" if parts else item)
-    return "".join(parts)
+    return field_path(loc, _BRANCH_LABELS)
 
 
 def _check_schedule(spec: DrillSpec, source: str) -> None:

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from failover.input_file import InputFileError, field_path, read_yaml_document
 
 DEFAULT_BUCKETS = 1024
 DEFAULT_UNIT_COUNT = 8
@@ -31,15 +32,8 @@ CUSTOMER_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"
 
 
-class TopologyError(ValueError):
+class TopologyError(InputFileError):
     """A topology that cannot be used. ``str()`` reads ``file: field.path: reason``."""
-
-    def __init__(self, source: str, field: str, reason: str) -> None:
-        self.source = source
-        self.field = field
-        self.reason = reason
-        where = f"{source}: {field}" if field else source
-        super().__init__(f"{where}: {reason}")
 
 
 class SiteRole(StrEnum):
@@ -50,7 +44,9 @@ class SiteRole(StrEnum):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # NaN and infinities are refused as such ("a finite number"), not by a bound they
+    # happen to fail.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 SiteName = Annotated[str, Field(pattern=NAME_PATTERN)]
@@ -251,15 +247,7 @@ def bucket_of(customer_id: str, buckets: int = DEFAULT_BUCKETS) -> int:
 def load_topology(path: str | Path) -> Topology:
     """Read and validate a topology file. Raises :class:`TopologyError` naming the file."""
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise TopologyError(source, "", f"cannot read file: {exc.strerror or exc}") from exc
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise TopologyError(source, "", f"not valid YAML: {exc}") from exc
-    return parse_topology(document, source=source)
+    return parse_topology(read_yaml_document(path, TopologyError), source=source)
 
 
 def parse_topology(document: object, source: str = "<topology>") -> Topology:
@@ -270,7 +258,8 @@ def parse_topology(document: object, source: str = "<topology>") -> Topology:
         spec = TopologySpec.model_validate(document)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise TopologyError(source, _field_path(first["loc"]), first["msg"]) from exc
+        field = field_path(first["loc"], _UNION_BRANCHES)
+        raise TopologyError(source, field, first["msg"]) from exc
     return _build(spec, source)
 
 
@@ -288,21 +277,15 @@ def default_topology() -> Topology:
     )
 
 
-def _field_path(loc: Sequence[int | str]) -> str:
-    parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        elif item in {"list[UnitSpec]", "int"} or "[" in item:
-            continue  # pydantic union branch labels, not fields
-        else:
-            parts.append(f".{item}" if parts else item)
-    return "".join(parts)
+_UNION_BRANCHES = frozenset({"int"})
+"""pydantic's label for the ``units: N`` branch of ``units`` (not a field)."""
 
 
 def _build(spec: TopologySpec, source: str) -> Topology:
     sites = _check_sites(spec, source)
     units = _unit_specs(spec)
+    if not units:
+        raise TopologyError(source, "units", "need at least one unit (or omit it: 8 units)")
     _check_unique([u.name for u in units], source, "units", "unit")
     placements = {u.name: _placement(i, u, sites, source) for i, u in enumerate(units)}
     ranges = _bucket_ranges(spec.buckets, units, source)
@@ -385,7 +368,10 @@ def _placement(index: int, unit: UnitSpec, sites: dict[str, Site], source: str) 
     return Placement(unit.name, primary, city_standby, dr)
 
 
-_RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
+_RANGE = re.compile(r"^\s*([0-9]+)\s*(?:-\s*([0-9]+)\s*)?$")
+# More digits than any bucket number has: refused before int() (which refuses strings
+# past 4300 digits with a ValueError of its own).
+_MAX_BUCKET_DIGITS = len(str(1 << 20))
 
 
 def _bucket_ranges(
@@ -434,8 +420,13 @@ def _parse_ranges(text: str, buckets: int, source: str, field: str) -> tuple[Buc
         match = _RANGE.match(part)
         if not match:
             raise TopologyError(source, field, f"{part.strip()!r} is not a range like '0-127'")
-        first = int(match.group(1))
-        last = int(match.group(2) or first)
+        numbers = [g for g in match.groups() if g is not None]
+        digits = max(len(n.lstrip("0")) for n in numbers)
+        if digits > _MAX_BUCKET_DIGITS:
+            reason = f"a bucket number of {digits} digits is outside 0..{buckets - 1}"
+            raise TopologyError(source, field, reason)
+        first = int(numbers[0])
+        last = int(numbers[-1])
         if first > last or last >= buckets:
             raise TopologyError(
                 source, field, f"range {first}-{last} is outside 0..{buckets - 1} or reversed"

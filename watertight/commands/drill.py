@@ -44,7 +44,11 @@ PlatformName = Annotated[str, typer.Option("--platform", help="Where to run: loc
 def find_drill(name_or_file: str) -> Path:
     """A path as given if it exists, else the library drill of that name."""
     path = Path(name_or_file)
-    if path.exists():
+    try:
+        exists = path.exists()
+    except OSError:  # a name the system cannot look up (too long) is no file of ours
+        exists = False
+    if exists:
         return path
     known = library()
     if name_or_file in known:

@@ -57,7 +57,9 @@ def up(
             TimeElapsedColumn(),
             console=console,
             transient=True,
-            disable=as_json,
+            # Off the terminal a transient bar cannot erase itself: it would leave a blank
+            # line in logs and before a one-line error.
+            disable=as_json or not console.is_terminal,
         ) as bar:
             task = bar.add_task("starting", total=1)
 

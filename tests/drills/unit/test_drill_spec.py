@@ -179,6 +179,20 @@ def test_a_spec_without_name_is_named_after_its_file(tmp_path: Path) -> None:
     assert load_spec(path).name == "my-drill"
 
 
+@pytest.mark.parametrize("file_name", ["...yaml", ".yaml", "My Drill.yaml"])
+def test_a_file_name_that_is_no_drill_name_asks_for_a_name_in_the_file(
+    tmp_path: Path, file_name: str
+) -> None:
+    path = tmp_path / file_name
+    path.write_text(yaml.safe_dump(minimal()))
+    with pytest.raises(DrillSpecError) as caught:
+        load_spec(path)
+    assert caught.value.field == "name"
+    assert "add 'name:' to the file" in caught.value.reason
+    path.write_text(yaml.safe_dump({**minimal(), "name": "my-drill"}))
+    assert load_spec(path).name == "my-drill"
+
+
 def test_names_are_only_checked_when_a_topology_is_given() -> None:
     doc = minimal()
     doc["method"][0]["site"] = "atlantis"
