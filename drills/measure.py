@@ -58,7 +58,7 @@ from itertools import groupby
 from typing import Literal
 
 from drills.attempts import Attempt, ReadBack, ReadBackResult, WriteKey
-from drills.spec import FAULT_ACTIONS, PLANNED_ACTIONS
+from drills.steps import FAULT_ACTIONS, PLANNED_ACTIONS
 
 SITE_DOWN = "site-down"
 PROMOTED = "promoted"

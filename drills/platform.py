@@ -35,7 +35,7 @@ from drills.controller import (
     site_verdict,
 )
 from drills.measure import ControllerEvent
-from drills.spec import Approve, DeclareDisaster, Failback, Failover, Switchover
+from drills.steps import Approve, DeclareDisaster, Failback, Failover, Switchover
 from failover.topology import Topology
 
 Operation = Switchover | Failover | Failback | Approve | DeclareDisaster

@@ -49,15 +49,13 @@ from drills.platform import DrillPlatform, PlatformError
 from drills.progress import NullProgress, ProgressSink, Snapshot
 from drills.readback import read_back
 from drills.report import Report, build_report, write_report
-from drills.spec import (
+from drills.spec import AllUnitsServingProbe, DrillSpec, Load
+from drills.steps import (
     LEADER_SITE,
-    AllUnitsServingProbe,
     Approve,
     DeclareDisaster,
-    DrillSpec,
     Failback,
     Failover,
-    Load,
     Step,
     Switchover,
     WaitUntil,

@@ -21,6 +21,7 @@ the field path and the reason, like the topology's:
 
 Site fields may say ``$leader``: the runner resolves it, once, at the first action that
 names it, to the site of the controller leader at that moment (the leader-site drill).
+The steps themselves (the method's and the rollbacks' vocabulary) are :mod:`drills.steps`.
 """
 
 from __future__ import annotations
@@ -32,46 +33,36 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
-    ValidationInfo,
-    field_validator,
     model_validator,
 )
 
+from drills.steps import (
+    ACTION_NAMES,
+    LEADER_SITE,
+    Action,
+    Count,
+    PositiveSeconds,
+    Ratio,
+    Seconds,
+    Step,
+    Strict,
+)
 from failover.input_file import InputFileError, field_path, read_yaml_document
 from failover.topology import NAME_PATTERN, Topology
 
-LEADER_SITE = "$leader"
 LIBRARY_DIR = Path(__file__).resolve().parent / "library"
-FAULT_ACTIONS = frozenset({"site-down", "site-hang", "partition", "slow", "unit-crash"})
-PLANNED_ACTIONS = frozenset({"switchover", "failback"})
 
 
 class DrillSpecError(InputFileError):
     """A drill spec that cannot be run. ``str()`` reads ``file: field.path: reason``."""
 
 
-class _Strict(BaseModel):
-    # NaN and infinities are refused as such ("a finite number"), not by a bound they
-    # happen to fail (or, where a field has only a lower bound, accepted).
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, strict=True, populate_by_name=True, allow_inf_nan=False
-    )
-
-
-Seconds = Annotated[float, Field(ge=0, le=3600)]
-PositiveSeconds = Annotated[float, Field(gt=0, le=3600)]
-Ratio = Annotated[float, Field(ge=0, le=1)]
-Count = Annotated[int, Field(ge=0)]
-
-
 # --- load -------------------------------------------------------------------------------
 
 
-class Mix(_Strict):
+class Mix(Strict):
     """Shares of each transaction type; they must sum to 1."""
 
     purchase: Ratio = 0.0
@@ -86,7 +77,7 @@ class Mix(_Strict):
         return self
 
 
-class Load(_Strict):
+class Load(Strict):
     """An open-loop load: ``rate_per_second`` new writes, spread over ``customers``
     (evenly over the units: each unit gets ``customers / units`` of them, rounded up, and
     the same share of the writes — :func:`drills.loadgen.plan_write`)."""
@@ -110,7 +101,7 @@ class Load(_Strict):
 # --- steady state and guard rails -------------------------------------------------------
 
 
-class ErrorRateProbe(_Strict):
+class ErrorRateProbe(Strict):
     """At most ``max`` of the attempts sent in the last ``window_seconds`` failed."""
 
     probe: Literal["error-rate"]
@@ -118,7 +109,7 @@ class ErrorRateProbe(_Strict):
     window_seconds: PositiveSeconds = 5.0
 
 
-class LatencyProbe(_Strict):
+class LatencyProbe(Strict):
     """p99 latency of the successful attempts in the last ``window_seconds`` ≤ ``max_ms``."""
 
     probe: Literal["p99-latency"]
@@ -126,7 +117,7 @@ class LatencyProbe(_Strict):
     window_seconds: PositiveSeconds = 5.0
 
 
-class AllUnitsServingProbe(_Strict):
+class AllUnitsServingProbe(Strict):
     """Every unit the load touches acknowledged a write in the last ``window_seconds``."""
 
     probe: Literal["all-units-serving"]
@@ -138,211 +129,20 @@ Probe = Annotated[
 ]
 
 
-class AbortIf(_Strict):
+class AbortIf(Strict):
     """Guard rail: abort when the error rate over the last ``for_seconds`` exceeds a bound."""
 
     error_rate_above: Ratio
     for_seconds: PositiveSeconds
 
 
-# --- actions ----------------------------------------------------------------------------
-
-
-class _Action(_Strict):
-    """Common to every action. ``at`` is the offset from the drill start, in seconds.
-
-    Method steps need ``at``; rollbacks must not have one (they run in order, at once).
-    """
-
-    at: Seconds | None = None
-
-    @property
-    def name(self) -> str:
-        return str(getattr(self, "action", ""))
-
-    @property
-    def is_fault(self) -> bool:
-        """Faults start the RTO clock; repairs (``heal``, ``site-up``) and operator actions
-        do not."""
-        return self.name in FAULT_ACTIONS
-
-    def describe(self) -> str:
-        """The action as a ``watertight`` command line, e.g. ``slow same-city --ms 100``."""
-        return self.name
-
-
-Step = _Action
-"""Any method or rollback step (the common base of every action model)."""
-
-
-class SiteDown(_Action):
-    action: Literal["site-down"]
-    site: str
-
-    def describe(self) -> str:
-        return f"site-down {self.site}"
-
-
-class SiteUp(_Action):
-    action: Literal["site-up"]
-    site: str
-
-    def describe(self) -> str:
-        return f"site-up {self.site}"
-
-
-class SiteHang(_Action):
-    action: Literal["site-hang"]
-    site: str
-
-    def describe(self) -> str:
-        return f"site-hang {self.site}"
-
-
-class Partition(_Action):
-    action: Literal["partition"]
-    a: str
-    b: str
-
-    @field_validator("b")
-    @classmethod
-    def _two_sites(cls, b: str, info: ValidationInfo) -> str:
-        if b == info.data.get("a"):
-            raise ValueError(f"a partition needs two different sites, got {b!r} twice")
-        return b
-
-    def describe(self) -> str:
-        return f"partition {self.a} {self.b}"
-
-
-class Slow(_Action):
-    action: Literal["slow"]
-    site: str
-    ms: Annotated[int, Field(gt=0, le=60_000)]
-
-    def describe(self) -> str:
-        return f"slow {self.site} --ms {self.ms}"
-
-
-class UnitCrash(_Action):
-    action: Literal["unit-crash"]
-    unit: str
-    site: str
-
-    def describe(self) -> str:
-        return f"unit-crash {self.unit} --site {self.site}"
-
-
-class Heal(_Action):
-    action: Literal["heal"]
-
-
-class _Move(_Action):
-    """Operator moves; ``from``/``to``/``units`` are passed to the controller as given."""
-
-    from_site: str | None = Field(default=None, alias="from")
-    to_site: str | None = Field(default=None, alias="to")
-    units: list[str] | None = None
-
-    def describe(self) -> str:
-        parts = [self.name]
-        if self.from_site:
-            parts.append(f"--from {self.from_site}")
-        if self.to_site:
-            parts.append(f"--to {self.to_site}")
-        if self.units:
-            parts.append("--units " + ",".join(self.units))
-        return " ".join(parts)
-
-
-class Switchover(_Move):
-    """Planned, zero-loss move: drain, catch up, move (docs/design.md §5)."""
-
-    action: Literal["switchover"]
-
-
-class Failover(_Move):
-    """Operator-forced failover (e.g. to remote-dr when city A is lost)."""
-
-    action: Literal["failover"]
-
-
-class Failback(_Move):
-    """Return units to their home placement."""
-
-    action: Literal["failback"]
-
-
-class Approve(_Action):
-    """Approve pending approvals (all, or those of ``units``); ``accept_loss`` must be true
-    to approve a data-losing promotion (docs/design.md §3.2)."""
-
-    action: Literal["approve"]
-    accept_loss: bool = False
-    reason: str = "approved by drill"
-    units: list[str] | None = None
-
-    def describe(self) -> str:
-        return "approve --accept-loss" if self.accept_loss else "approve"
-
-
-class DeclareDisaster(_Action):
-    """The operator declares the sites other than ``survivor`` lost: etcd's quorum is
-    rebuilt on ``survivor`` (``watertight disaster declare``; docs/controller.md §12)."""
-
-    action: Literal["declare-disaster"]
-    survivor: str
-
-    def describe(self) -> str:
-        return f"declare-disaster --survivor {self.survivor}"
-
-
-WaitCondition = Literal[
-    "approval-pending", "approval-pending-every-unit", "site-declared-down", "site-declared-up",
-    "all-units-serving",
-    "placement-restored",
-]  # fmt: skip
-SITE_CONDITIONS = frozenset({"site-declared-down", "site-declared-up"})
-
-
-class WaitUntil(_Action):
-    """Block until ``condition`` holds; past ``timeout_seconds`` the drill is aborted."""
-
-    action: Literal["wait-until"]
-    condition: WaitCondition
-    timeout_seconds: Annotated[float, Field(gt=0, le=600)]
-    site: Annotated[str | None, Field(validate_default=True)] = None
-
-    @field_validator("site")
-    @classmethod
-    def _site_when_needed(cls, site: str | None, info: ValidationInfo) -> str | None:
-        condition = info.data.get("condition")
-        if (condition in SITE_CONDITIONS) != (site is not None):
-            need = "needs a" if condition in SITE_CONDITIONS else "takes no"
-            raise ValueError(f"condition {condition!r} {need} 'site'")
-        return site
-
-    def describe(self) -> str:
-        target = f" {self.site}" if self.site else ""
-        return f"wait-until {self.condition}{target} (timeout {self.timeout_seconds:g} s)"
-
-
-Action = Annotated[
-    SiteDown | SiteUp | SiteHang | Partition | Slow | UnitCrash | Heal | Switchover | Failover
-    | Failback | Approve | DeclareDisaster | WaitUntil,
-    Field(discriminator="action"),
-]  # fmt: skip
-ACTION_NAMES = (
-    "site-down", "site-up", "site-hang", "partition", "slow", "unit-crash", "heal",
-    "switchover", "failover", "failback", "approve", "declare-disaster", "wait-until",
-)  # fmt: skip
 PROBE_NAMES = ("error-rate", "p99-latency", "all-units-serving")
 
 
 # --- expectations -----------------------------------------------------------------------
 
 
-class FailoverCount(_Strict):
+class FailoverCount(Strict):
     """Inclusive bounds on the number of promotions (failovers and switchovers alike)."""
 
     min: Count = 0
@@ -355,7 +155,7 @@ class FailoverCount(_Strict):
         return self
 
 
-class Expect(_Strict):
+class Expect(Strict):
     """What must hold for a pass. Omitted keys are not judged, except the safe defaults:
     no lost acknowledged write, no split brain, no double posting, every unit recovers.
 
@@ -408,7 +208,7 @@ class Expect(_Strict):
 # --- the drill --------------------------------------------------------------------------
 
 
-class DrillSpec(_Strict):
+class DrillSpec(Strict):
     """A validated drill. ``name`` defaults to the file name without ``.yaml``."""
 
     name: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
@@ -422,7 +222,7 @@ class DrillSpec(_Strict):
     abort_if: list[AbortIf] = []
 
     @property
-    def faults(self) -> list[_Action]:
+    def faults(self) -> list[Step]:
         return [step for step in self.method if step.is_fault]
 
 
@@ -540,7 +340,7 @@ def check_names(spec: DrillSpec, topology: Topology, source: str = "<drill>") ->
         _known_unit(unit, topology, source, f"expect.only_units_move[{j}]")
 
 
-def _sites_of(step: _Action) -> Iterable[tuple[str, str]]:
+def _sites_of(step: Step) -> Iterable[tuple[str, str]]:
     for key in ("site", "a", "b", "from", "to", "survivor"):
         attr = {"from": "from_site", "to": "to_site"}.get(key, key)
         value = getattr(step, attr, None)
@@ -548,7 +348,7 @@ def _sites_of(step: _Action) -> Iterable[tuple[str, str]]:
             yield key, value
 
 
-def _units_of(step: _Action) -> Iterable[tuple[str, str]]:
+def _units_of(step: Step) -> Iterable[tuple[str, str]]:
     unit = getattr(step, "unit", None)
     if isinstance(unit, str):
         yield "unit", unit

@@ -19,7 +19,8 @@ from drills.chaos import (
     chaos_document,
     plan_chaos,
 )
-from drills.spec import DrillSpec, Heal, Partition, SiteDown, SiteHang, SiteUp, load_spec
+from drills.spec import DrillSpec, load_spec
+from drills.steps import Heal, Partition, SiteDown, SiteHang, SiteUp
 from failover.topology import default_topology
 
 TOPOLOGY = default_topology()

@@ -9,16 +9,8 @@ from typing import Any, get_args
 import pytest
 import yaml
 
-from drills.spec import (
-    ACTION_NAMES,
-    LEADER_SITE,
-    Action,
-    DrillSpecError,
-    SiteDown,
-    library,
-    load_spec,
-    parse_spec,
-)
+from drills.spec import DrillSpecError, library, load_spec, parse_spec
+from drills.steps import ACTION_NAMES, LEADER_SITE, Action, SiteDown
 from failover.topology import default_topology
 
 LIBRARY = {

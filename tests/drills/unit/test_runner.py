@@ -21,7 +21,8 @@ from drills.measure import ControllerEvent
 from drills.platform import FaultDone, Operation, PlatformError
 from drills.report import Report
 from drills.runner import DrillRun, RunOptions, resolve_leader
-from drills.spec import SiteDown, parse_spec
+from drills.spec import parse_spec
+from drills.steps import SiteDown
 from failover.topology import Topology, default_topology
 
 TOPOLOGY = default_topology()
