@@ -34,6 +34,7 @@ UNIT_FIELDS = (
     "durable_lsn",
     "standbys",
     "fence_reason",
+    "traffic",
 )
 
 
