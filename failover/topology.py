@@ -25,6 +25,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from failover.trend_settings import TrendSettings
+
 DEFAULT_BUCKETS = 1024
 DEFAULT_UNIT_COUNT = 8
 CUSTOMER_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -139,6 +141,7 @@ class TopologySpec(_Strict):
     network: Network = Network()
     timing: Timing = Timing()
     policy: Policy = Policy()
+    trends: TrendSettings = TrendSettings()
 
     @model_validator(mode="before")
     @classmethod
@@ -195,6 +198,7 @@ class Topology:
     network: Network
     timing: Timing
     policy: Policy
+    trends: TrendSettings
 
     def site(self, name: str) -> Site:
         for site in self.sites:
@@ -333,6 +337,7 @@ def _build(spec: TopologySpec, source: str) -> Topology:
         replication=spec.replication,
         network=spec.network,
         timing=spec.timing,
+        trends=spec.trends,
         policy=spec.policy,
     )
 
