@@ -65,6 +65,8 @@ def _approvals_drop(levels: Levels, settings: TrendSettings) -> Verdict | None:
     if base < settings.min_writes_per_second:
         return None
     expected = base * levels.peer_scale
+    if expected < settings.min_writes_per_second:
+        return None  # everyone went quiet together (night, the load stopped): no evidence
     now = levels.current.get("approved", 0.0)
     what = f"approvals {now:.1f}/s vs {expected:.1f}/s expected (baseline {base:.1f}/s)"
     drop = settings.approvals_drop

@@ -64,3 +64,18 @@ def test_a_malformed_or_missing_traffic_object_is_ignored() -> None:
     assert parse_sample({**good, "latency_counts": [0]}) is None
     update = TrendWatch().observe(1.0, ROUTES, {"u00": "nonsense"})
     assert update.raised == update.active == ()
+
+
+def test_when_every_unit_goes_quiet_at_once_no_unit_warns_of_dropped_approvals() -> None:
+    platform = Platform(ROUTES, TrendWatch())
+    platform.run(180, STEADY)
+    platform.run(120, {u: Behaviour(0.0, 0.0, 0.0, 0.0) for u in ROUTES})
+    assert platform.raised == []
+
+
+def test_one_unit_going_quiet_while_the_others_write_warns_of_its_dropped_approvals() -> None:
+    platform = Platform(ROUTES, TrendWatch())
+    platform.run(180, STEADY)
+    platform.run(60, {**STEADY, "u01": Behaviour(0.0, 0.0, 0.0, 0.0)})
+    assert [(w.unit, w.kind) for w in platform.raised if w.unit] == [("u01", "approvals_drop")]
+    assert platform.raised_for("u01")[0].reason.startswith("u01: approvals 0.0/s vs ")
