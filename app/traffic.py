@@ -26,12 +26,11 @@ from typing import Any
 OUTCOMES = ("approved", "declined", "failed")
 TYPES = ("purchase", "payment", "refund")
 
-#: Upper bounds of the latency buckets in milliseconds (the last bucket is unbounded).
-#: Steps of at most 1.5x, so a percentile read from them moves visibly when it doubles.
-LATENCY_BOUNDS_MS = (
-    1, 1.5, 2, 3, 4, 5, 7, 10, 15, 20, 30, 40, 50, 70, 100, 150, 200, 300, 400, 500, 700,
-    1000, 1500, 2000, 3000, 5000, 10000,
-)  # fmt: skip
+#: Upper bounds of the latency buckets in milliseconds, 1 ms to 16 s (the last bucket is
+#: unbounded). Steps of 2^(1/4) ≈ 1.19x: a doubled latency then reads as at least 1.68x
+#: whichever buckets it falls in, above the trend watch's 1.6x threshold (steps of 1.5x
+#: let a doubling read as 1.33x).
+LATENCY_BOUNDS_MS = tuple(round(2 ** (k / 4), 2) for k in range(57))
 
 
 class TrafficCounters:

@@ -100,14 +100,13 @@ class TrendWatch:
         raised: list[TrendWarning] = []
         cleared: list[tuple[TrendWarning, str]] = []
         ready = {u: s for u, s in routes.items() if self._warm(u)}
+        everyone = self._volumes([self._units[u] for u in ready])
         for unit, site in ready.items():
-            others = [self._units[u] for u in ready if u != unit]
-            levels = self._levels([self._units[unit]], others)
+            levels = self._levels([self._units[unit]], everyone)
             self._judge(now, unit, site, levels, raised, cleared)
         for site in sorted(set(ready.values())):
             mine = [self._units[u] for u, s in ready.items() if s == site]
-            others = [self._units[u] for u, s in ready.items() if s != site]
-            self._judge(now, None, site, self._levels(mine, others), raised, cleared)
+            self._judge(now, None, site, self._levels(mine, everyone), raised, cleared)
         for (scope, _kind), hold in self._holds.items():
             if hold.active is not None and scope not in ready and scope not in ready.values():
                 cleared.append((hold.active, f"{scope}: no longer judged (no traffic reported)"))
@@ -163,11 +162,19 @@ class TrendWatch:
         state = self._units.get(unit)
         return state is not None and state.learned_seconds >= self.settings.warmup_seconds
 
-    def _levels(self, mine: Sequence[_Unit], others: Sequence[_Unit]) -> Levels:
-        base_others = volume(add([u.baseline for u in others]))
+    @staticmethod
+    def _volumes(units: Sequence[_Unit]) -> tuple[float, float]:
+        """(current, baseline) writes per second of ``units`` together."""
+        return (sum(volume(u.current) for u in units), sum(volume(u.baseline) for u in units))
+
+    def _levels(self, mine: Sequence[_Unit], everyone: tuple[float, float]) -> Levels:
+        # The others' volumes are everyone's minus ours: linear in the number of units,
+        # where summing the others for each unit would be quadratic (1024 units).
+        ours = self._volumes(mine)
+        current_others, base_others = everyone[0] - ours[0], everyone[1] - ours[1]
         scale = 1.0
         if base_others >= self.settings.min_writes_per_second:
-            scale = volume(add([u.current for u in others])) / base_others
+            scale = max(current_others, 0.0) / base_others
         current, baseline = add([u.current for u in mine]), add([u.baseline for u in mine])
         return Levels(current, baseline, self._bounds, scale)
 

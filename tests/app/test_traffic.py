@@ -54,11 +54,11 @@ def test_a_write_the_instance_cannot_take_counts_as_failed(standby: TestClient) 
 def test_counters_are_cumulative_and_bucket_latency_by_upper_bound() -> None:
     now = [10.0]
     counters = TrafficCounters(clock=lambda: now[0])
-    counters.record("purchase", "approved", 0.0015)  # 1.5 ms: the 1.5 ms bucket
+    counters.record("purchase", "approved", 0.0015)  # 1.5 ms: the bucket up to 1.68 ms
     counters.record("refund", "failed", 60.0)  # beyond every bound: the last bucket
     counters.record("purchase", "lost", 0.001)  # not an outcome: ignored
     view = counters.view()
     assert view["at"] == 10.0
-    assert view["latency_counts"][1] == 1
+    assert view["latency_counts"][LATENCY_BOUNDS_MS.index(1.68)] == 1
     assert view["latency_counts"][-1] == 1
     assert sum(view["writes"].values()) == 2

@@ -3,7 +3,7 @@ warn, and what must always warn, within a stated time, once the baseline is warm
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 from trend_traffic import Behaviour, Platform
 
@@ -30,7 +30,14 @@ behaviours = st.builds(
 noise = st.lists(st.floats(0.8, 1.2), min_size=1, max_size=17)
 every_unit = st.fixed_dictionaries({u: behaviours for u in ROUTES})
 every_noise = st.fixed_dictionaries({u: noise for u in ROUTES})
-slow = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# No shrinking: one example simulates minutes of traffic, and shrinking a failure took
+# over five minutes of a shared machine; the unshrunk example is readable enough.
+slow = settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
 
 
 @slow
@@ -50,7 +57,8 @@ def test_a_decline_ratio_that_triples_warns_for_that_unit_within_the_stated_time
 ) -> None:
     base = steady[unit]
     total = base.approved + base.declined
-    ratio = min(max(base.declined / total, SETTINGS.ratio_floor) * factor, 1.0)
+    ratio = max(base.declined / total, SETTINGS.ratio_floor) * factor
+    assume(ratio <= 1.0)  # a ratio of 0.5 cannot triple
     # At least one decline every two seconds: fewer is too few events to see a ratio
     # in seconds (the current level's half-life), whatever the method.
     assume(total * ratio >= 0.5)
@@ -62,7 +70,7 @@ def test_a_decline_ratio_that_triples_warns_for_that_unit_within_the_stated_time
     platform.run(WARM, steady)
     platform.run(WARNS_WITHIN, bad)
     kinds = {w.kind for w in platform.raised_for(unit)}
-    assert "decline_ratio" in kinds
+    assert "decline_ratio" in kinds, (base, bad[unit], platform.raised)
     assert all(w.unit in (unit, None) for w in platform.raised)
 
 
@@ -92,7 +100,7 @@ def test_a_p99_that_doubles_warns_for_that_unit_within_the_stated_time(
     platform = Platform(ROUTES, TrendWatch())
     platform.run(WARM, steady)
     platform.run(WARNS_WITHIN, bad)
-    assert "p99_latency" in {w.kind for w in platform.raised_for(unit)}
+    assert "p99_latency" in {w.kind for w in platform.raised_for(unit)}, (base, bad[unit])
     assert all(w.unit in (unit, None) for w in platform.raised)
 
 
