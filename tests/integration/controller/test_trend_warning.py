@@ -102,6 +102,7 @@ def test_a_unit_whose_customers_are_declined_raises_a_trend_warning_and_nothing_
             timeout=40,
         )  # fmt: skip
         lead = warned[0]["at"] - declined_at
+        print(f"trend warning for {BAD_UNIT} {lead:.1f} s after its declines began")
         shoppers.stop.set()
         for thread in shoppers.threads:
             thread.join(timeout=10)
