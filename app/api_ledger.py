@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path
 from fastapi.responses import JSONResponse
 
 from app.deps import ServiceDep
+from app.errors import UnitError
 from app.ledger import validate_idempotency_key
 from app.schemas import (
     TRANSACTION_ID_PATTERN,
@@ -46,7 +48,17 @@ def post_transaction(
     """Post a purchase, payment or refund once per ``Idempotency-Key``."""
     key = validate_idempotency_key(idempotency_key)
     service.check_customer(customer_id)
-    status, result = service.writes.post(customer_id, key, body)
+    started = time.monotonic()
+    try:
+        status, result = service.writes.post(customer_id, key, body)
+    except UnitError as exc:
+        # A 5xx is the unit failing its customer (business traffic the trend watch
+        # follows); a 4xx is the client's mistake and is not counted.
+        if exc.status >= 500:
+            service.traffic.record(body.type, "failed", time.monotonic() - started)
+        raise
+    if status == 201:
+        service.traffic.record(body.type, result.status, time.monotonic() - started)
     return JSONResponse(result.model_dump(), status_code=status)
 
 

@@ -18,15 +18,23 @@ from app.errors import NotFoundError
 from app.models import Account, DiscardedEntry, JournalEntry, LedgerTransaction
 from app.node import Node
 from app.schemas import AccountView, TransactionView
+from app.traffic import TrafficCounters
 
 
 class Queries:
     """Answers the GET endpoints."""
 
-    def __init__(self, node: Node, db: Database, credit_limit_minor: int) -> None:
+    def __init__(
+        self,
+        node: Node,
+        db: Database,
+        credit_limit_minor: int,
+        traffic: TrafficCounters | None = None,
+    ) -> None:
         self._node = node
         self._db = db
         self._limit = credit_limit_minor
+        self._traffic = traffic or TrafficCounters()
 
     def transaction(self, customer_id: str, transaction_id: str) -> TransactionView:
         with self._db.read() as session:
@@ -62,7 +70,8 @@ class Queries:
         )
 
     def unit(self) -> dict[str, Any]:
-        """``/v1/unit``: who we are, our journal position and (as primary) our standbys."""
+        """``/v1/unit``: who we are, our journal position, our business traffic so far
+        (:mod:`app.traffic`) and (as primary) our standbys."""
         role = self._node.role
         with self._db.read() as session:
             last, last_epoch = journal.last_position(session)
@@ -76,6 +85,7 @@ class Queries:
             "last_lsn": last,
             "last_entry_epoch": last_epoch,
             "fence_reason": self._node.fence_reason,
+            "traffic": self._traffic.view(),
         }
         replicator = self._node.replicator
         if role.role == "primary" and replicator is not None:

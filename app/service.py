@@ -16,6 +16,7 @@ from app.queries import Queries
 from app.receiver import Receiver
 from app.roles import NodeRole, role_at_start
 from app.settings import UnitSettings
+from app.traffic import TrafficCounters
 from app.writes import WritePath
 from failover.topology import Topology, default_topology, load_topology
 
@@ -36,6 +37,7 @@ class UnitService:
     queries: Queries
     metrics: UnitMetrics
     token: str | None
+    traffic: TrafficCounters = field(default_factory=TrafficCounters)
     watchdog: LeaseWatchdog = field(init=False)
 
     def __post_init__(self) -> None:
@@ -86,6 +88,7 @@ def build_service(settings: UnitSettings, lease: PrimaryLease) -> UnitService:
     node = Node(settings, topology, db, lease, token)
     limit = settings.credit_limit_minor
     receiver = Receiver(node, db)
+    traffic = TrafficCounters()
     return UnitService(
         settings=settings,
         topology=topology,
@@ -94,9 +97,10 @@ def build_service(settings: UnitSettings, lease: PrimaryLease) -> UnitService:
         writes=WritePath(node, db, limit, topology.replication.ack_timeout_seconds),
         receiver=receiver,
         catch_up=CatchUp(node, db, receiver, token),
-        queries=Queries(node, db, limit),
+        queries=Queries(node, db, limit, traffic),
         metrics=UnitMetrics(),
         token=token,
+        traffic=traffic,
     )
 
 

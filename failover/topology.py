@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from failover.input_file import InputFileError, field_path, read_yaml_document
+from failover.trend_settings import TrendSettings
 
 DEFAULT_BUCKETS = 1024
 DEFAULT_UNIT_COUNT = 8
@@ -135,6 +136,7 @@ class TopologySpec(_Strict):
     network: Network = Network()
     timing: Timing = Timing()
     policy: Policy = Policy()
+    trends: TrendSettings = TrendSettings()
 
     @model_validator(mode="before")
     @classmethod
@@ -191,6 +193,7 @@ class Topology:
     network: Network
     timing: Timing
     policy: Policy
+    trends: TrendSettings
 
     def site(self, name: str) -> Site:
         for site in self.sites:
@@ -316,6 +319,7 @@ def _build(spec: TopologySpec, source: str) -> Topology:
         replication=spec.replication,
         network=spec.network,
         timing=spec.timing,
+        trends=spec.trends,
         policy=spec.policy,
     )
 

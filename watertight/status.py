@@ -2,8 +2,9 @@
 
 Reads the platform state file, the process table, the routes in etcd, each unit
 instance's ``/v1/unit`` and the controllers' ``/v1/status`` (leader, site verdicts per
-observer, pending approvals — from the leader when it answers). Every probe is short and
-failures are shown, not raised: status must work best exactly when things are broken.
+observer, pending approvals, standing trend warnings — from the leader when it
+answers). Every probe is short and failures are shown, not raised: status must work
+best exactly when things are broken.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ def collect_status(platform: LocalPlatform) -> dict[str, Any]:
         "controller": control,
         "site_verdicts": control.get("sites", {}),
         "approvals": control.get("approvals", []),
+        "trend_warnings": control.get("trend_warnings", []),
         "state_dir": state.state_dir,
         "router_url": state.router_url,
         "controller_urls": state.controller_urls,
@@ -123,6 +125,12 @@ def render_status(report: dict[str, Any], console: Console) -> None:
             f"[yellow]pending approval {approval['id']}[/yellow]: promote {approval['unit']} in "
             f"{approval['to_site']} (loss of at least {approval['estimated_loss']} entries) — "
             f"`watertight approve {approval['id']}`"
+        )
+    for warning in report.get("trend_warnings", []):
+        # A warning, never an action: the controller moves nothing on it.
+        console.print(
+            f"[yellow]trend warning {warning['kind']}[/yellow]: {warning['reason']} "
+            f"(for {warning['for_seconds']:.0f} s; nothing moves on it)"
         )
     if report["routes_error"]:
         console.print(f"[red]routes unavailable:[/red] {report['routes_error']}")

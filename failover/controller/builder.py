@@ -61,6 +61,9 @@ class World:
     approvals: tuple[StoredApproval, ...] = ()
     acknowledged: Mapping[str, int] = field(default_factory=dict)
     wall_now: float = 0.0
+    traffic: Mapping[str, Any] = field(default_factory=dict)
+    """Per unit, the ``traffic`` its routed instance last reported (the trend watch's
+    input; never the decision's)."""
 
 
 class SnapshotBuilder:
@@ -118,7 +121,12 @@ class SnapshotBuilder:
             in_flight=tuple(self._state.operations()),
             frozen=self._state.frozen() is not None,
         )
-        return World(snapshot, primaries, reports, marks, tuple(stored), acknowledged, wall)
+        traffic = {
+            u: bodies[u, r.site].get("traffic") for u, r in routes.items() if (u, r.site) in bodies
+        }
+        return World(
+            snapshot, primaries, reports, marks, tuple(stored), acknowledged, wall, traffic
+        )
 
     def _reports(self) -> dict[str, PublishedReport]:
         found: dict[str, PublishedReport] = {}

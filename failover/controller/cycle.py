@@ -25,6 +25,7 @@ from failover.errors import NotLeader
 from failover.plan import Decision, decide
 from failover.quorum import SiteState, SiteVerdict
 from failover.snapshot import Route
+from failover.trends import TrendWatch
 
 LOG = logging.getLogger("failover.controller")
 
@@ -60,6 +61,8 @@ class Controller:
         self._last_summary = ""
         self._was_leader = False
         self.last_world: World | None = None
+        self.trends: TrendWatch | None = None
+        """Built from the topology's ``trends`` on the first cycle (docs/design.md §12)."""
         self.last_decision: Decision | None = None
         self.cycles = 0
         self._stop = threading.Event()
@@ -80,6 +83,7 @@ class Controller:
             self.cycles += 1
             self.metrics.cycles.inc()
             self._observe(decision.sites)
+            self._watch_trends(world)
             if world.snapshot.leader != self.me or not self._is_leader():
                 self._was_leader = False
                 return self._say(decision.summary)
@@ -151,6 +155,28 @@ class Controller:
                 previous=str(before) if before else None, rounds=verdict.rounds,
                 failing=list(verdict.failing),
             )  # fmt: skip
+
+    def _watch_trends(self, world: World) -> None:
+        """Feed this cycle's traffic readings to the trend watch; record each warning
+        raised or cleared. Every controller watches (like the site verdicts), and what
+        it finds goes to the records and metrics only: the decision above was already
+        made from the snapshot, which holds no traffic, so a warning moves nothing."""
+        snapshot = world.snapshot
+        if self.trends is None:
+            self.trends = TrendWatch(snapshot.topology.trends)
+        routes = {unit: route.site for unit, route in snapshot.routes.items()}
+        update = self.trends.observe(snapshot.now, routes, world.traffic)
+        for warning in update.raised:
+            self._records.record(
+                "trend_warning", warning.reason, unit=warning.unit, site=warning.site,
+                trend=warning.kind, held_seconds=round(snapshot.now - warning.since, 1),
+            )  # fmt: skip
+        for warning, why in update.cleared:
+            self._records.record(
+                "trend_cleared", why, unit=warning.unit, site=warning.site, trend=warning.kind,
+                warned=warning.reason,
+            )  # fmt: skip
+        self.metrics.show_trends(update.active)
 
     def _time_detection(self, site: str, verdict: SiteVerdict) -> None:
         """Detection latency: from the first non-UP verdict of a site to its DOWN verdict."""

@@ -8,6 +8,8 @@ a lost site is not scraped). docs/monitoring.md lists each series.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, ProcessCollector
 
 from failover.controller.builder import World
@@ -15,6 +17,7 @@ from failover.plan import Decision
 from failover.quorum import SiteState
 from failover.snapshot import Role, Snapshot
 from failover.topology import Topology
+from failover.trends import TrendWarning
 
 
 class ControllerMetrics:
@@ -80,6 +83,13 @@ class ControllerMetrics:
             ["unit"],
             registry=self.registry,
         )
+        self.trend_warning = Gauge(
+            "watertight_trend_warning",
+            "1 while the trend watch warns of this kind for this unit (unit empty: the "
+            "site's aggregate); never an action",
+            ["kind", "site", "unit"],
+            registry=self.registry,
+        )
         self.replication_lag = Gauge(
             "watertight_controller_replication_lag_entries",
             "Lag of each standby as its primary reports it",
@@ -111,6 +121,13 @@ class ControllerMetrics:
                         1 if verdict.state is state else 0
                     )
 
+    def show_trends(self, active: Iterable[TrendWarning]) -> None:
+        """Exactly the standing warnings, each at 1: rebuilt every cycle, so a cleared
+        warning (or a unit that moved site) leaves no series behind."""
+        self.trend_warning.clear()
+        for warning in active:
+            self.trend_warning.labels(*_trend_labels(warning)).set(1)
+
     def _refresh_world(self, topology: Topology, world: World) -> None:
         snapshot = world.snapshot
         self.frozen.set(1 if snapshot.frozen else 0)
@@ -132,6 +149,10 @@ class ControllerMetrics:
                 lag = info.get("lag_entries")
                 if isinstance(lag, int):
                     self.replication_lag.labels(unit, standby).set(lag)
+
+
+def _trend_labels(warning: TrendWarning) -> tuple[str, str, str]:
+    return (warning.kind, warning.site, warning.unit or "")
 
 
 def writable(snapshot: Snapshot, unit: str) -> bool:

@@ -129,6 +129,7 @@ class Runtime:
             "units": {},
             "approvals": [],
             "frozen": False,
+            "trend_warnings": [],
         }
         if world is None or decision is None:
             return out
@@ -153,6 +154,12 @@ class Runtime:
                 "acknowledged_lsn": repl.acknowledged_lsn if repl else None,
             }
         out["approvals"] = [_approval_json(a) for a in world.approvals if a.status == "pending"]
+        trends = self.controller.trends
+        out["trend_warnings"] = [
+            {"unit": w.unit, "site": w.site, "kind": w.kind, "reason": w.reason,
+             "for_seconds": round(snapshot.now - w.since, 1)}
+            for w in (trends.active if trends is not None else ())
+        ]  # fmt: skip
         return out
 
     def refresh_metrics(self) -> None:

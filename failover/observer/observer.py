@@ -34,6 +34,7 @@ UNIT_FIELDS = (
     "durable_lsn",
     "standbys",
     "fence_reason",
+    "traffic",
 )
 
 
@@ -122,8 +123,21 @@ def _units_seen(result: RoundResult) -> dict[str, dict[str, Any]]:
     for (unit, site), probe in result.instances.items():
         body = probe.body
         if body is not None:
-            seen.setdefault(unit, {})[site] = {k: body.get(k) for k in UNIT_FIELDS if k in body}
+            kept = {k: body.get(k) for k in UNIT_FIELDS if k in body}
+            if not _any_writes(kept.get("traffic")):
+                # Most instances are standbys that never took a write: their zero
+                # counters would triple the report's size for nothing.
+                kept.pop("traffic", None)
+            seen.setdefault(unit, {})[site] = kept
     return seen
+
+
+def _any_writes(traffic: Any) -> bool:
+    """Whether a ``traffic`` object (app/traffic.py) counted any write at all."""
+    writes = traffic.get("writes") if isinstance(traffic, Mapping) else None
+    return isinstance(writes, Mapping) and any(
+        isinstance(n, int) and n > 0 for n in writes.values()
+    )
 
 
 def _acknowledged(result: RoundResult) -> dict[str, int]:

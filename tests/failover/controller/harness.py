@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.traffic import TrafficCounters
 from failover.controller.records import RecordStore
 from failover.controller.runtime import Runtime
 from failover.controller.units import RoleChange, RoleRefused
@@ -57,6 +58,8 @@ class FakeUnits:
         self.on_primary: Callable[[str, str, int], None] = lambda unit, site, epoch: None
         self.on_release: Callable[[str, str], None] = lambda unit, site: None
         self.instances: dict[tuple[str, str], Instance] = {}
+        self.traffic: dict[tuple[str, str], TrafficCounters] = {}
+        """The business traffic an instance reports in ``/v1/unit``, where a test sets it."""
         for unit in topology.units:
             placement = topology.placement(unit)
             for site in topology.site_names:
@@ -72,6 +75,8 @@ class FakeUnits:
         i = self.instances[unit, site]
         body: dict[str, Any] = {"unit": unit, "site": site, "role": i.role, "epoch": i.epoch}
         body["last_lsn"], body["last_entry_epoch"] = i.last_lsn, i.last_entry_epoch
+        if (unit, site) in self.traffic:
+            body["traffic"] = self.traffic[unit, site].view()
         if i.role == "primary":
             body["durable_lsn"] = max(i.applied.values(), default=i.last_lsn)
             body["standbys"] = [
@@ -134,9 +139,11 @@ class FakeProber:
 class World:
     """Three controllers' worth of observers, one controller under test."""
 
-    def __init__(self, tmp_path: Path, site: str = "same-city") -> None:
+    def __init__(
+        self, tmp_path: Path, site: str = "same-city", topology: Topology | None = None
+    ) -> None:
         self.clock = Clock()
-        self.topology = default_topology()
+        self.topology = topology or default_topology()
         self.log: list[str] = []
         self.dcs = MemoryDcs(self.clock)
         self.keys = Keys(self.topology.name)

@@ -11,6 +11,7 @@ import pytest
 from harness import World
 from prometheus_client import generate_latest
 
+from app.traffic import TrafficCounters
 from failover.observer.counters import next_counts
 from failover.observer.probes import Prober
 from failover.observer.report import PublishedReport
@@ -35,6 +36,21 @@ def test_a_round_publishes_the_report_under_a_lease(world: World) -> None:
     assert report.instance_failures["u00", "production"] == 2
     assert report.instance_failures["u01", "same-city"] == 0
     assert report.units["u01"]["same-city"]["role"] == "primary"
+
+
+def test_a_report_keeps_the_traffic_of_instances_that_took_writes_and_drops_zero_counters(
+    world: World,
+) -> None:
+    busy, idle = TrafficCounters(), TrafficCounters()
+    busy.record("purchase", "approved", 0.01)
+    world.units.traffic["u01", "same-city"] = busy
+    world.units.traffic["u01", "production"] = idle
+    world.observers["same-city"].run_round()
+    stored = world.dcs.get(world.keys.observer("same-city"))
+    assert stored is not None
+    seen = PublishedReport.decode(stored.value).units["u01"]
+    assert seen["same-city"]["traffic"]["writes"]["purchase/approved"] == 1
+    assert "traffic" not in seen["production"]
 
 
 def test_the_observers_metrics_show_the_failed_rounds_it_published(world: World) -> None:

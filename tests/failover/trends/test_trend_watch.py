@@ -1,0 +1,81 @@
+"""The trend watch by example: the sentence it says, when it clears, and what it ignores."""
+
+from __future__ import annotations
+
+from trend_traffic import Behaviour, Platform
+
+from failover.trend_settings import TrendSettings
+from failover.trends import TrendWatch, parse_sample
+
+ROUTES = {"u00": "production", "u01": "same-city", "u02": "production", "u03": "same-city"}
+STEADY = {u: Behaviour() for u in ROUTES}
+DECLINING = {**STEADY, "u03": Behaviour(approved=5.0, declined=3.4)}
+
+
+def test_a_unit_that_starts_declining_warns_with_a_sentence_naming_it_and_its_site() -> None:
+    platform = Platform(ROUTES, TrendWatch())
+    platform.run(180, STEADY)
+    platform.run(60, DECLINING)
+    unit = [w for w in platform.raised if w.unit == "u03"]
+    assert [w.kind for w in unit] == ["decline_ratio"]
+    assert unit[0].site == "same-city"
+    assert unit[0].reason.startswith("u03: decline ratio 0.")
+    assert unit[0].reason.endswith("vs baseline 0.05 for 30 s")
+    assert {w.scope for w in platform.raised} <= {"u03", "same-city"}
+
+
+def test_a_warning_clears_once_the_traffic_is_back_to_normal_and_not_before() -> None:
+    platform = Platform(ROUTES, TrendWatch())
+    platform.run(180, STEADY)
+    platform.run(60, DECLINING)
+    platform.run(600, DECLINING)
+    assert platform.cleared == []  # the baseline does not learn the fault meanwhile
+    platform.run(30, STEADY)
+    cleared = [(w.scope, why) for w, why in platform.cleared if w.unit == "u03"]
+    assert len(cleared) == 1
+    assert cleared[0][1].startswith("u03: back to normal: decline ratio")
+    assert [w for w in platform.watch.active if w.unit == "u03"] == []
+
+
+def test_nothing_warns_before_the_warm_up_however_the_traffic_moves() -> None:
+    settings = TrendSettings()
+    platform = Platform(ROUTES, TrendWatch(settings))
+    platform.run(10, STEADY)
+    platform.run(int(settings.warmup_seconds) - 20, DECLINING)
+    assert platform.raised == []
+
+
+def test_a_restarted_instance_starts_a_new_series_and_is_no_departure() -> None:
+    watch = TrendWatch()
+    platform = Platform(ROUTES, watch)
+    platform.run(180, STEADY)
+    fresh = Platform(ROUTES, watch)  # new processes: new boot ids, counters at zero
+    fresh.now = platform.now
+    fresh.run(60, STEADY)
+    assert platform.raised == fresh.raised == []
+
+
+def test_a_malformed_or_missing_traffic_object_is_ignored() -> None:
+    assert parse_sample(None) is None
+    assert parse_sample({"boot": "b", "at": 1.0, "writes": {"purchase/lost": 1}}) is None
+    assert parse_sample({"boot": "b", "at": True, "writes": {}}) is None
+    good = {"boot": "b", "at": 1, "writes": {}, "latency_bounds_ms": [1], "latency_counts": [0, 0]}
+    assert parse_sample(good) is not None
+    assert parse_sample({**good, "latency_counts": [0]}) is None
+    update = TrendWatch().observe(1.0, ROUTES, {"u00": "nonsense"})
+    assert update.raised == update.active == ()
+
+
+def test_when_every_unit_goes_quiet_at_once_no_unit_warns_of_dropped_approvals() -> None:
+    platform = Platform(ROUTES, TrendWatch())
+    platform.run(180, STEADY)
+    platform.run(120, {u: Behaviour(0.0, 0.0, 0.0, 0.0) for u in ROUTES})
+    assert platform.raised == []
+
+
+def test_one_unit_going_quiet_while_the_others_write_warns_of_its_dropped_approvals() -> None:
+    platform = Platform(ROUTES, TrendWatch())
+    platform.run(180, STEADY)
+    platform.run(60, {**STEADY, "u01": Behaviour(0.0, 0.0, 0.0, 0.0)})
+    assert [(w.unit, w.kind) for w in platform.raised if w.unit] == [("u01", "approvals_drop")]
+    assert platform.raised_for("u01")[0].reason.startswith("u01: approvals 0.0/s vs ")
