@@ -28,6 +28,11 @@ DASHBOARD = MONITORING.parent / "charts" / "watertight" / "files" / "dashboards"
 #: today; the trend watch's ``watertight_trend_warning`` was the last.
 NOT_EXPORTED_YET: frozenset[str] = frozenset()
 
+#: Exported, but with samples only while something is wrong: the trend watch sets exactly
+#: the standing warnings, so a calm platform has none. A scrape proves such a family
+#: exists by its metadata (HELP/TYPE), which Prometheus keeps per target.
+PRESENT_ONLY_WHILE_WARNING: frozenset[str] = frozenset({"watertight_trend_warning"})
+
 #: Series Prometheus makes itself for every target.
 PROMETHEUS_OWN = frozenset({"up", "scrape_duration_seconds", "scrape_samples_scraped"})
 
