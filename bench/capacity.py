@@ -113,7 +113,6 @@ def measure_platform(args: argparse.Namespace) -> dict[str, Any]:
         idle = cores_by_kind(pids, args.idle_seconds)
         print(f"load: wrk, {args.connections} connections, {args.seconds} s ...", flush=True)
         loaded: dict[str, float] = {}
-        result: dict[str, Any] = {}
 
         def sample() -> None:
             # The CPU window sits inside the load window: skip wrk's first second.
@@ -122,9 +121,9 @@ def measure_platform(args: argparse.Namespace) -> dict[str, Any]:
 
         sampler = threading.Thread(target=sample)
         sampler.start()
-        result.update(run_wrk(router_url, args.connections, args.seconds, args.customers))
+        load = run_wrk(router_url, args.connections, args.seconds, args.customers)
         sampler.join()
-        return {"idle_cores": idle, "load": result, "load_cores": loaded}
+        return {"idle_cores": idle, "load": load, "load_cores": loaded}
 
 
 def print_platform(figures: dict[str, Any]) -> None:
