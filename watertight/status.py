@@ -54,6 +54,7 @@ def collect_status(platform: LocalPlatform) -> dict[str, Any]:
         "state_dir": state.state_dir,
         "router_url": state.router_url,
         "controller_urls": state.controller_urls,
+        "console_url": console_url_of(state.controller_urls),
         "sites": {
             site: {
                 "processes": sum(1 for p in processes.values() if p["site"] == site),
@@ -84,6 +85,19 @@ def controller_status(urls: list[str]) -> dict[str, Any]:
     return answers[0] if answers else {}
 
 
+def console_url_of(urls: list[str]) -> str | None:
+    """``/console`` of the first controller in ``urls`` that answers ``/healthz`` (the
+    platform lists them in the topology's site order), or None when none does."""
+    with httpx.Client(timeout=PROBE_TIMEOUT) as client:
+        for url in urls:
+            try:
+                if client.get(f"{url}/healthz").status_code == 200:
+                    return f"{url}/console"
+            except httpx.HTTPError:
+                continue
+    return None
+
+
 def _instances(records: dict[str, Any], alive: dict[str, int]) -> dict[str, dict[str, Any]]:
     units: dict[str, dict[str, Any]] = {}
     with httpx.Client(timeout=PROBE_TIMEOUT) as client:
@@ -103,7 +117,10 @@ def _instances(records: dict[str, Any], alive: dict[str, int]) -> dict[str, dict
 
 def render_status(report: dict[str, Any], console: Console) -> None:
     """Print the status as tables."""
-    console.print(f"router {report['router_url']}   state {report['state_dir']}")
+    console.print(
+        f"router {report['router_url']}   state {report['state_dir']}   "
+        f"console {report.get('console_url') or 'none'}"
+    )
     control = report.get("controller") or {}
     console.print(
         f"leader {report.get('leader') or 'none'}   "

@@ -15,7 +15,7 @@ from failover.topology import Topology, TopologyError
 from infra.local.platform import LocalPlatform
 from infra.local.state import PlatformError
 from watertight.commands.common import JsonFlag, StateDir, TopologyFile, fail
-from watertight.status import collect_status, render_status
+from watertight.status import collect_status, console_url_of, render_status
 
 
 def seed_routes(topology: Topology, endpoints: list[str]) -> None:
@@ -72,6 +72,8 @@ def up(
     summary = {
         "router_url": state.router_url,
         "controller_urls": state.controller_urls,
+        # Every controller answered readiness, so the first site's (production) serves it.
+        "console_url": console_url_of(state.controller_urls[:1]),
         "state_dir": state.state_dir,
         "etcd_client_urls": state.etcd_client_urls,
         "processes": len(state.processes),
@@ -85,6 +87,7 @@ def up(
         f"[green]{verb}[/green]: {len(state.processes)} processes ready; router "
         f"{state.router_url}; state in {state.state_dir}"
     )
+    console.print(f"console: {summary['console_url']}", highlight=False, soft_wrap=True)
 
 
 def down(state_dir: StateDir = Path(".watertight"), as_json: JsonFlag = False) -> None:
@@ -121,8 +124,25 @@ def status(state_dir: StateDir = Path(".watertight"), as_json: JsonFlag = False)
         render_status(report, Console())
 
 
+def console(state_dir: StateDir = Path(".watertight"), as_json: JsonFlag = False) -> None:
+    """The URL of the live web console: served by the controller of the first site
+    (in the topology's order: production first) whose controller answers."""
+    try:
+        urls = LocalPlatform(state_dir).state().controller_urls
+    except PlatformError as exc:
+        fail(str(exc))
+    url = console_url_of(urls)
+    if url is None:
+        fail("no controller answers: the console is served by the controllers")
+    if as_json:
+        typer.echo(json.dumps({"console_url": url}))
+    else:
+        typer.echo(url)
+
+
 def register(cli: typer.Typer) -> None:
     cli.command("up")(up)
+    cli.command("console")(console)
     cli.command("down")(down)
     cli.command("status")(status)
 
