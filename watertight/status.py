@@ -54,7 +54,7 @@ def collect_status(platform: LocalPlatform) -> dict[str, Any]:
         "state_dir": state.state_dir,
         "router_url": state.router_url,
         "controller_urls": state.controller_urls,
-        "console_url": console_url_of(state.controller_urls),
+        "console_url": console_url_of(state.controller_urls, prefer=control.get("leader_url")),
         "sites": {
             site: {
                 "processes": sum(1 for p in processes.values() if p["site"] == site),
@@ -85,11 +85,13 @@ def controller_status(urls: list[str]) -> dict[str, Any]:
     return answers[0] if answers else {}
 
 
-def console_url_of(urls: list[str]) -> str | None:
-    """``/console`` of the first controller in ``urls`` that answers ``/healthz`` (the
-    platform lists them in the topology's site order), or None when none does."""
+def console_url_of(urls: list[str], prefer: str | None = None) -> str | None:
+    """``/console`` of the first controller that answers ``/healthz``: ``prefer`` (e.g.
+    the leader's URL) if given and among ``urls``, then ``urls`` in order (the platform
+    lists them in the topology's site order); None when none answers."""
+    ordered = sorted(urls, key=lambda url: url != prefer)
     with httpx.Client(timeout=PROBE_TIMEOUT) as client:
-        for url in urls:
+        for url in ordered:
             try:
                 if client.get(f"{url}/healthz").status_code == 200:
                     return f"{url}/console"
