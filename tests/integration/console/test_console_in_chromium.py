@@ -8,6 +8,10 @@ reads the rendered page (its ``data-*`` attributes): production must be shown do
 every even unit primary in same-city at a newer epoch, the odd units untouched. A
 screenshot of that moment goes to ``reports/console/console.png`` (the one in
 docs/images/ comes from such a run).
+
+A drill that aborts before its fault (its steady state not met on two loaded cores)
+never takes production down, so the console has nothing to show: it is run once more,
+as the DR suite re-runs a library drill. The drill's own verdict is not judged here.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ CHROMIUM_FLAGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 SEEN_WITHIN_MS = 120_000  # the fault comes ~10 s into the load, the move within 8 s of it
+DRILL_ATTEMPTS = 2
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -80,29 +85,29 @@ def test_the_console_shows_production_go_down_and_the_even_units_move(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS,
             viewport={"width": 1400, "height": 900},
         )  # fmt: skip
-        drill = None
+        drill: subprocess.Popen[str] | None = None
         try:
             page = browser.new_page()
             page.goto(console_url)
             page.wait_for_selector('#connection[data-connected="true"]', timeout=30_000)
-            page.wait_for_selector('[data-site="production"][data-state="up"]', timeout=30_000)
+            for attempt in range(1, DRILL_ATTEMPTS + 1):
+                page.wait_for_selector('[data-site="production"][data-state="up"]',
+                                       timeout=SEEN_WITHIN_MS)  # fmt: skip
+                for unit in even:
+                    row = f'tr[data-unit="{unit}"]'
+                    assert page.get_attribute(row, "data-primary") == "production"
+                drill = start_drill(state_dir, tmp_path / f"attempt-{attempt}")
+                if shown(page, '[data-site="production"][data-state="down"]', drill):
+                    break
+                # Aborted before its fault (its steady state not met on two loaded
+                # cores, say): the console never had anything to show. Once more.
+                drill.wait(timeout=300)
+                print(f"attempt {attempt}: {verdict(tmp_path / f'attempt-{attempt}')}")
+            else:
+                pytest.fail(f"the drill never took production down in {DRILL_ATTEMPTS} runs")
             for unit in even:
-                assert page.get_attribute(f'tr[data-unit="{unit}"]', "data-primary") == (
-                    "production"
-                )
-            drill = subprocess.Popen(
-                [sys.executable, "-m", "watertight", "drill", "run", "production-outage",
-                 "--attach", str(state_dir), "--report-dir", str(tmp_path / "report"), "--json"],
-                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )  # fmt: skip
-            page.wait_for_selector(
-                '[data-site="production"][data-state="down"]', timeout=SEEN_WITHIN_MS
-            )
-            for unit in even:
-                page.wait_for_selector(
-                    f'tr[data-unit="{unit}"][data-primary="same-city"]', timeout=SEEN_WITHIN_MS
-                )
+                selector = f'tr[data-unit="{unit}"][data-primary="same-city"]'
+                assert shown(page, selector, drill), f"{unit} never shown in same-city"
             rows = {
                 unit: (
                     page.get_attribute(f'tr[data-unit="{unit}"]', "data-primary"),
@@ -125,4 +130,41 @@ def test_the_console_shows_production_go_down_and_the_even_units_move(
                 except subprocess.TimeoutExpired:
                     drill.kill()
                     drill.wait()
-    assert drill.returncode in (0, 1), drill.stderr.read() if drill.stderr else ""
+    # The drill's own verdict (RTO on two shared cores) is the DR suite's business; here
+    # it only has to have run to its end, rollbacks included.
+    assert drill is not None and drill.returncode in (0, 1, 2), drill.returncode
+
+
+def start_drill(state_dir: Path, workdir: Path) -> subprocess.Popen[str]:
+    """``watertight drill run production-outage`` attached to the platform, in the
+    background; its report and stderr go to ``workdir``."""
+    workdir.mkdir()
+    with (workdir / "drill.stderr").open("w") as log:  # a file: a pipe could fill up
+        return subprocess.Popen(
+            [sys.executable, "-m", "watertight", "drill", "run", "production-outage",
+             "--attach", str(state_dir), "--report-dir", str(workdir / "report"), "--json"],
+            cwd=REPO, stdout=subprocess.DEVNULL, stderr=log, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+
+
+def verdict(workdir: Path) -> str:
+    report = workdir / "report" / "report.json"
+    if not report.exists():
+        return f"no report; stderr: {(workdir / 'drill.stderr').read_text()[-2000:]}"
+    data = json.loads(report.read_text())
+    return f"{data['verdict']} {data.get('abort_reason') or ''}".strip()
+
+
+def shown(page: Any, selector: str, drill: subprocess.Popen[str]) -> bool:
+    """Whether ``selector`` appears on the page within :data:`SEEN_WITHIN_MS`, or before
+    the drill ends (and a last few views after it)."""
+    deadline = time.monotonic() + SEEN_WITHIN_MS / 1000
+    while time.monotonic() < deadline:
+        if page.locator(selector).count():
+            return True
+        if drill.poll() is not None:
+            page.wait_for_timeout(3000)  # the page's last views may still be on their way
+            return bool(page.locator(selector).count())
+        page.wait_for_timeout(250)
+    return False
