@@ -28,15 +28,10 @@ from typing import Any
 
 import pytest
 
+from tests import chromium
+
 REPO = Path(__file__).resolve().parents[3]
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = REPO / "reports" / "console" / "console.png"
-# The network here is closed: without the background-networking flags Chromium waits
-# on requests that never answer.
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 SEEN_WITHIN_MS = 120_000  # the fault comes ~10 s into the load, the move within 8 s of it
 DRILL_ATTEMPTS = 2
 
@@ -68,9 +63,7 @@ def platform(tmp_path: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
 def test_the_console_shows_production_go_down_and_the_even_units_move(
     platform: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    playwright_api = chromium.sync_api()
     state_dir, info = platform
     console_url = info["console_url"]
     assert console_url.endswith("/console"), info
@@ -79,12 +72,8 @@ def test_the_console_shows_production_go_down_and_the_even_units_move(
     odd = [u["unit"] for u in placed if u["primary"] == "same-city"]
     assert even and odd, placed
 
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),  # a fresh profile
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS,
-            viewport={"width": 1400, "height": 900},
-        )  # fmt: skip
+    with playwright_api.sync_playwright() as playwright:
+        browser = chromium.launch(playwright, tmp_path / "chromium-profile")
         drill: subprocess.Popen[str] | None = None
         try:
             page = browser.new_page()
