@@ -115,6 +115,8 @@ class LocalPlatform:
         self._topology = topology
         self._router_url = str(summary["router_url"])
         self.controller_urls: list[str] = list(summary.get("controller_urls") or [])
+        self.console_url: str | None = summary.get("console_url")
+        """The live web console (``up --json``), None from an older ``up``."""
         self._http = httpx.AsyncClient()
         token_file = state_dir / TOKEN_FILE
         token = token_file.read_text().strip() if token_file.exists() else None

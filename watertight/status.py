@@ -54,6 +54,7 @@ def collect_status(platform: LocalPlatform) -> dict[str, Any]:
         "state_dir": state.state_dir,
         "router_url": state.router_url,
         "controller_urls": state.controller_urls,
+        "console_url": console_url_of(state.controller_urls, prefer=control.get("leader_url")),
         "sites": {
             site: {
                 "processes": sum(1 for p in processes.values() if p["site"] == site),
@@ -84,6 +85,21 @@ def controller_status(urls: list[str]) -> dict[str, Any]:
     return answers[0] if answers else {}
 
 
+def console_url_of(urls: list[str], prefer: str | None = None) -> str | None:
+    """``/console`` of the first controller that answers ``/healthz``: ``prefer`` (e.g.
+    the leader's URL) if given and among ``urls``, then ``urls`` in order (the platform
+    lists them in the topology's site order); None when none answers."""
+    ordered = sorted(urls, key=lambda url: url != prefer)
+    with httpx.Client(timeout=PROBE_TIMEOUT) as client:
+        for url in ordered:
+            try:
+                if client.get(f"{url}/healthz").status_code == 200:
+                    return f"{url}/console"
+            except httpx.HTTPError:
+                continue
+    return None
+
+
 def _instances(records: dict[str, Any], alive: dict[str, int]) -> dict[str, dict[str, Any]]:
     units: dict[str, dict[str, Any]] = {}
     with httpx.Client(timeout=PROBE_TIMEOUT) as client:
@@ -103,7 +119,10 @@ def _instances(records: dict[str, Any], alive: dict[str, int]) -> dict[str, dict
 
 def render_status(report: dict[str, Any], console: Console) -> None:
     """Print the status as tables."""
-    console.print(f"router {report['router_url']}   state {report['state_dir']}")
+    console.print(
+        f"router {report['router_url']}   state {report['state_dir']}   "
+        f"console {report.get('console_url') or 'none'}"
+    )
     control = report.get("controller") or {}
     console.print(
         f"leader {report.get('leader') or 'none'}   "

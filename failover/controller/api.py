@@ -22,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue, model_validator
 
 from failover.body_limit import BodyLimit
+from failover.controller.console_api import attach_console, install_console
 from failover.controller.runtime import Runtime
 from failover.dcs import DcsError
 from failover.errors import InvalidRequest, NotLeader, WatertightError
@@ -93,6 +94,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     """The controller's API around ``runtime``."""
     app = controller_api()
     app.state.runtime = runtime
+    attach_console(app, runtime)
     app.add_middleware(BodyLimit)
     return app
 
@@ -104,6 +106,7 @@ def controller_api() -> FastAPI:
     install_error_shape(app, "controller")
     _errors(app)
     _reads(app)
+    install_console(app)
     _writes(app)
     app.openapi = truthful_openapi(app, DESCRIPTION)  # type: ignore[method-assign]
     return app

@@ -60,6 +60,9 @@ def main() -> int:
             log_level="warning",
             log_config=None,  # configure_logging routes uvicorn's records through ours
             timeout_keep_alive=30,  # > clients' idle expiry (httpx 5 s): no reuse race
+            # An open console stream would hold a graceful shutdown until the
+            # supervisor's SIGKILL; cut it short instead (the page reconnects).
+            timeout_graceful_shutdown=2,
         )
     finally:
         runtime.controller.stop()

@@ -91,6 +91,12 @@ class RecordStore:
         with Session(self._engine) as session:
             return [_event(row) for row in session.scalars(query)]
 
+    def recent(self, limit: int) -> list[Event]:
+        """The newest ``limit`` events, oldest first (the console's timeline)."""
+        query = select(EventRow).order_by(EventRow.id.desc()).limit(limit)
+        with Session(self._engine) as session:
+            return [_event(row) for row in reversed(list(session.scalars(query)))]
+
     def close(self) -> None:
         self._engine.dispose()
 

@@ -81,6 +81,8 @@ async def execute(
         loop.add_signal_handler(sig, interrupt.set)
     try:
         async with local_platform(topology_file, topology, attach) as platform:
+            if platform.console_url:
+                progress.note(f"live console: {platform.console_url}")
             run = DrillRun(spec, platform, interrupt=interrupt, progress=progress,
                            options=RunOptions(seed=seed))  # fmt: skip
             report = await run_and_write(run, report_dir)

@@ -11,11 +11,11 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from failover.dcs import DcsError, EtcdDcs, RouteStore
-from failover.topology import Topology, TopologyError
+from failover.topology import Topology, TopologyError, load_topology
 from infra.local.platform import LocalPlatform
 from infra.local.state import PlatformError
 from watertight.commands.common import JsonFlag, StateDir, TopologyFile, fail
-from watertight.status import collect_status, render_status
+from watertight.status import collect_status, console_url_of, controller_status, render_status
 
 
 def seed_routes(topology: Topology, endpoints: list[str]) -> None:
@@ -72,6 +72,7 @@ def up(
     summary = {
         "router_url": state.router_url,
         "controller_urls": state.controller_urls,
+        "console_url": _witness_console(topology_file, state.sites, state.controller_urls),
         "state_dir": state.state_dir,
         "etcd_client_urls": state.etcd_client_urls,
         "processes": len(state.processes),
@@ -85,6 +86,16 @@ def up(
         f"[green]{verb}[/green]: {len(state.processes)} processes ready; router "
         f"{state.router_url}; state in {state.state_dir}"
     )
+    console.print(f"console: {summary['console_url']}", highlight=False, soft_wrap=True)
+
+
+def _witness_console(topology_file: Path, sites: list[str], urls: list[str]) -> str | None:
+    """The console of the witness site's controller (remote-dr): it normally leads, and a
+    drill that takes a city-A site down leaves it running, so the page stays live; any
+    other controller that answers when it does not."""
+    witness = load_topology(topology_file).dr_site
+    preferred = sorted(zip(sites, urls, strict=True), key=lambda pair: pair[0] != witness)
+    return console_url_of([url for _, url in preferred])
 
 
 def down(state_dir: StateDir = Path(".watertight"), as_json: JsonFlag = False) -> None:
@@ -121,8 +132,25 @@ def status(state_dir: StateDir = Path(".watertight"), as_json: JsonFlag = False)
         render_status(report, Console())
 
 
+def console(state_dir: StateDir = Path(".watertight"), as_json: JsonFlag = False) -> None:
+    """The URL of the live web console: the leading controller's, or else the first
+    controller (in the topology's site order) that answers."""
+    try:
+        urls = LocalPlatform(state_dir).state().controller_urls
+    except PlatformError as exc:
+        fail(str(exc))
+    url = console_url_of(urls, prefer=controller_status(urls).get("leader_url"))
+    if url is None:
+        fail("no controller answers: the console is served by the controllers")
+    if as_json:
+        typer.echo(json.dumps({"console_url": url}))
+    else:
+        typer.echo(url)
+
+
 def register(cli: typer.Typer) -> None:
     cli.command("up")(up)
+    cli.command("console")(console)
     cli.command("down")(down)
     cli.command("status")(status)
 

@@ -1,0 +1,91 @@
+"""Approving from the console page, in a real headless Chromium.
+
+The controller here is the harness's (in-memory etcd, fake unit instances) served by
+uvicorn on loopback; the page, its script and the browser are real. A production outage
+raises no approval, so the platform test never sees the form: this one does.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from harness import World
+
+from failover.controller.api import create_app
+from tests import chromium
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+
+@pytest.fixture
+def console_url(world: World) -> Iterator[str]:
+    world.cycle()
+    world.cycle()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(world.runtime), host="127.0.0.1", port=port,
+                       log_level="warning", timeout_graceful_shutdown=1)
+    )  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "the controller app did not come up"
+        time.sleep(0.1)
+    try:
+        yield f"{url}/console"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_a_person_approves_a_pending_promotion_from_the_console_with_name_and_token(
+    world: World, console_url: str, tmp_path: Path
+) -> None:
+    playwright_api = chromium.sync_api()
+    approval = world.runtime.state.new_approval(
+        unit="u00", from_site="production", to_site="same-city", expected_epoch=1,
+        estimated_loss=3, accepted_loss=0, reason="the copies' positions are unknown",
+    )  # fmt: skip
+    world.cycle()  # the view lists what the last cycle saw
+    with playwright_api.sync_playwright() as playwright:
+        browser = chromium.launch(playwright, tmp_path / "profile")
+        try:
+            page = browser.new_page()
+            page.goto(console_url)
+            form = page.locator(f'[data-approval="{approval.id}"] form')
+            form.wait_for(timeout=30_000)
+            form.locator('input[name="by"]').fill("Li Wei")
+            form.locator('input[name="token"]').fill("wrong")
+            form.locator('button[type="submit"]').click()
+            page.wait_for_function(
+                "f => f.querySelector('.result').textContent.startsWith('403')",
+                arg=form.element_handle(), timeout=10_000,
+            )  # fmt: skip
+            assert world.runtime.state.approval(approval.id).status == "pending"  # type: ignore[union-attr]
+            form.locator('input[name="token"]').fill("secret")
+            form.locator('button[type="submit"]').click()
+            page.wait_for_function(
+                "f => f.querySelector('.result').textContent === 'granted'",
+                arg=form.element_handle(), timeout=10_000,
+            )  # fmt: skip
+        finally:
+            browser.close()
+    granted = world.runtime.state.approval(approval.id)
+    assert granted is not None
+    assert (granted.status, granted.decided_by, granted.accepted_loss) == ("granted", "Li Wei", 3)
