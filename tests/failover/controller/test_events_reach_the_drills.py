@@ -11,13 +11,13 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
-from harness import World
+from harness import OPERATOR, World
 
 from drills.controller import merge_events, parse_events
 from drills.measure import PROMOTED, SITE_DOWN, ControllerEvent, failovers_per_unit
 from failover.controller.api import create_app
 
-AUTH = {"Authorization": "Bearer secret"}
+AUTH = OPERATOR
 EVEN = ["u00", "u02", "u04", "u06"]
 
 
