@@ -145,11 +145,18 @@ class ControllerClient:
     """Talks to every controller URL; the first useful answer wins."""
 
     def __init__(
-        self, urls: Sequence[str], client: httpx.AsyncClient, token: str | None = None
+        self,
+        urls: Sequence[str],
+        client: httpx.AsyncClient,
+        token: str | None = None,
+        approver_token: str | None = None,
     ) -> None:
+        """``token``: the operator credential (moves, failback); ``approver_token``: an
+        approver's, presented on ``/v1/approvals/*`` only (docs/security.md)."""
         self.urls = [u.rstrip("/") for u in urls]
         self.client = client
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._approver = {"Authorization": f"Bearer {approver_token}"} if approver_token else {}
 
     async def status(self) -> dict[str, Any] | None:
         """``/v1/status`` of the first controller that answers 200, else None."""
@@ -205,8 +212,9 @@ class ControllerClient:
         problems = []
         for url in self.urls:
             try:
+                headers = self._approver if path.startswith("/v1/approvals/") else self.headers
                 answer = await self.client.post(
-                    f"{url}{path}", json=dict(body), headers=self.headers, timeout=MOVE_TIMEOUT
+                    f"{url}{path}", json=dict(body), headers=headers, timeout=MOVE_TIMEOUT
                 )
             except httpx.HTTPError as exc:
                 problems.append(f"{url}: {type(exc).__name__}")

@@ -36,11 +36,12 @@ from drills.controller import (
 )
 from drills.measure import ControllerEvent
 from drills.steps import Approve, DeclareDisaster, Failback, Failover, Switchover
+from failover.credentials import CredentialsError, Role, read_token
 from failover.topology import Topology
 
 Operation = Switchover | Failover | Failback | Approve | DeclareDisaster
 UP_ATTEMPTS = 2
-TOKEN_FILE = "admin.token"  # the local platform's admin token, in its state dir
+CREDENTIALS_DIR = "credentials"  # the local platform's per-role credentials, in its state dir
 FAULT_JOURNAL = "faults.jsonl"  # one JSON object per fault, appended by `watertight fault`
 PLATFORM_CONDITIONS = frozenset(
     {
@@ -116,9 +117,9 @@ class LocalPlatform:
         self._router_url = str(summary["router_url"])
         self.controller_urls: list[str] = list(summary.get("controller_urls") or [])
         self._http = httpx.AsyncClient()
-        token_file = state_dir / TOKEN_FILE
-        token = token_file.read_text().strip() if token_file.exists() else None
-        self.controller = ControllerClient(self.controller_urls, self._http, token)
+        credentials = state_dir / CREDENTIALS_DIR
+        operator, approver = _token(credentials, Role.OPERATOR), _token(credentials, Role.APPROVER)
+        self.controller = ControllerClient(self.controller_urls, self._http, operator, approver)
 
     name = "local"
 
@@ -213,7 +214,8 @@ class LocalPlatform:
         done = []
         for approval in pending:
             loss = approval.get("estimated_loss", 0) if step.accept_loss else 0
-            body = {"accept_loss": loss, "by": f"drill: {step.reason}"}
+            # The approver is the one the credential names (the platform's first approver).
+            body = {"accept_loss": loss}
             await self.controller.post(f"/v1/approvals/{approval['id']}", body)
             done.append(f"{approval['id']} ({approval.get('unit')}, loss {loss})")
         return "approved " + ", ".join(done)
@@ -315,3 +317,12 @@ def last_fault_began_at(state_dir: Path) -> float | None:
     except (OSError, ValueError):
         return None
     return float(began) if isinstance(began, int | float) else None
+
+
+def _token(directory: Path, role: Role) -> str | None:
+    """The first token of ``role`` in the platform's credentials, None when there is none
+    (a platform that is not up yet: the controller then refuses, and says so)."""
+    try:
+        return read_token(directory, role)
+    except CredentialsError:
+        return None
