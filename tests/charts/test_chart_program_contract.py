@@ -27,6 +27,7 @@ from app.settings import ENV_CONTRACT as UNIT
 from app.settings import UnitSettings
 from failover.controller.settings import ENV_CONTRACT as CONTROLLER
 from failover.controller.settings import ControllerSettings
+from failover.credentials import Role
 from failover.env_contract import EnvContract
 from failover.observer.addresses import load_site_settings
 from failover.observer.main import ENV_CONTRACT as OBSERVER
@@ -264,7 +265,8 @@ def load_as(contract: EnvContract, site: str) -> None:
     """What the program's main does with its settings before it opens any connection."""
     if contract is UNIT:
         unit = UnitSettings()
-        assert unit.site == site and unit.admin_token() == "chart-test-token"
+        assert unit.site == site
+        assert unit.credentials().verify("chart-test-token", Role.REPLICATION)
         assert unit.topology is not None and load_topology(unit.topology) == TOPOLOGY
         assert unit.host == "0.0.0.0" and unit.etcd_endpoints
     elif contract is ROUTER:
@@ -277,5 +279,5 @@ def load_as(contract: EnvContract, site: str) -> None:
         assert topology == TOPOLOGY and settings.site == site
         assert len(addresses.instances()) == len(TOPOLOGY.units) * len(SITES)
         if isinstance(settings, ControllerSettings):
-            assert settings.admin_token() == "chart-test-token"
+            assert settings.credentials().verify("chart-test-token", Role.OPERATOR)
             assert settings.records_database_url().endswith(f"records-{site}.db")
