@@ -157,7 +157,8 @@ def test_unit_containers_get_the_unit_settings_env_and_health_probes(
         assert env["WATERTIGHT_HOST"] == "0.0.0.0"
         assert env["WATERTIGHT_PORT"] == "8100"
         assert env["WATERTIGHT_TOPOLOGY"] == "/etc/watertight/topology.yaml"
-        assert env["WATERTIGHT_TOKEN_FILE"] == "/var/run/secrets/watertight/token"
+        assert env["WATERTIGHT_CREDENTIALS_DIR"] == "/var/run/secrets/watertight/credentials"
+        assert "WATERTIGHT_TOKEN_FILE" not in env
         assert env["WATERTIGHT_DATA_DIR"] == "/var/lib/watertight"
         primary = TOPOLOGY.placement(unit).primary == site
         assert env["WATERTIGHT_ROLE"] == ("primary" if primary else "standby")
@@ -345,14 +346,14 @@ def test_values_files_hold_no_secret_in_clear(name: str) -> None:
     assert _secret_like_values(values) == []
 
 
-def test_site_releases_reference_the_shared_token_secret_and_create_none(
+def test_site_releases_reference_the_shared_credentials_secret_and_create_none(
     rendered: dict[str, list[dict[str, Any]]],
 ) -> None:
     for site in SITES:
         assert of_kind(rendered[site], "Secret") == []
         (deployment, *_) = unit_deployments(rendered[site]).values()
         volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
-        assert volumes["admin-token"]["secret"]["secretName"] == "watertight-admin-token"
+        assert volumes["credentials"]["secret"]["secretName"] == "watertight-credentials"
 
 
 def test_generated_credentials_are_one_token_per_role_and_appear_only_in_their_secret(
