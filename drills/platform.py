@@ -36,7 +36,7 @@ from drills.controller import (
 )
 from drills.measure import ControllerEvent
 from drills.steps import Approve, DeclareDisaster, Failback, Failover, Switchover
-from failover.credentials import CredentialsError, Role, read_token
+from failover.credentials import FILES, CredentialsError, Role, parse_approvers, read_token
 from failover.topology import Topology
 
 Operation = Switchover | Failover | Failback | Approve | DeclareDisaster
@@ -118,8 +118,8 @@ class LocalPlatform:
         self.controller_urls: list[str] = list(summary.get("controller_urls") or [])
         self._http = httpx.AsyncClient()
         credentials = state_dir / CREDENTIALS_DIR
-        operator, approver = _token(credentials, Role.OPERATOR), _token(credentials, Role.APPROVER)
-        self.controller = ControllerClient(self.controller_urls, self._http, operator, approver)
+        operator, approvers = _operator(credentials), _approvers(credentials)
+        self.controller = ControllerClient(self.controller_urls, self._http, operator, approvers)
 
     name = "local"
 
@@ -214,9 +214,8 @@ class LocalPlatform:
         done = []
         for approval in pending:
             loss = approval.get("estimated_loss", 0) if step.accept_loss else 0
-            # The approver is the one the credential names (the platform's first approver).
-            body = {"accept_loss": loss}
-            await self.controller.post(f"/v1/approvals/{approval['id']}", body)
+            # The approvers are the ones the platform's credentials name, as many as needed.
+            await self.controller.approve(approval["id"], {"accept_loss": loss})
             done.append(f"{approval['id']} ({approval.get('unit')}, loss {loss})")
         return "approved " + ", ".join(done)
 
@@ -319,10 +318,23 @@ def last_fault_began_at(state_dir: Path) -> float | None:
     return float(began) if isinstance(began, int | float) else None
 
 
-def _token(directory: Path, role: Role) -> str | None:
-    """The first token of ``role`` in the platform's credentials, None when there is none
-    (a platform that is not up yet: the controller then refuses, and says so)."""
+def _operator(directory: Path) -> str | None:
+    """The platform's operator token, None when there is none (a platform that is not up
+    yet: the controller then refuses, and says so)."""
     try:
-        return read_token(directory, role)
+        return read_token(directory, Role.OPERATOR)
     except CredentialsError:
         return None
+
+
+def _approvers(directory: Path) -> list[str]:
+    """One token per approver of the platform (the first listed for each), in file order."""
+    path = directory / FILES[Role.APPROVER]
+    try:
+        listed = parse_approvers(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, CredentialsError):
+        return []
+    first: dict[str, str] = {}
+    for name, token in listed:
+        first.setdefault(name, token)
+    return list(first.values())
