@@ -1,6 +1,7 @@
-"""Token-protected endpoints: role changes, discarded entries, and replication.
+"""Credential-protected endpoints: ``/admin`` (role changes, catch-up, discarded entries)
+needs the admin credential, ``/replication`` the replication one (docs/security.md).
 
-A token proves who asks, not that what they ask makes sense: every site a request names
+A credential proves who asks, not that what they ask makes sense: every site a request names
 must be a site of the topology (422 naming the field), so no typo or fuzzer can leave an
 instance following a primary that does not exist.
 """
@@ -12,7 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from app.deps import ServiceDep, TokenDep
+from app.deps import AdminDep, ReplicationDep, ServiceDep
 from app.errors import InvalidRequestError
 from app.protocol import (
     ApplyRequest,
@@ -28,7 +29,7 @@ from app.roles import RoleRequest
 from app.service import UnitService
 from failover.openapi import errors
 
-# Every route here needs the token (401/403) and, but for the two GETs, takes a body
+# Every route here needs its role's credential (401/403) and, but for the two GETs, takes a body
 # (413, 422); each adds what its own steps can refuse.
 _GUARDED = (401, 403)
 _WRITE = (*_GUARDED, 413, 422)
@@ -37,7 +38,7 @@ replication = APIRouter(prefix="/replication")
 
 
 @admin.post("/role", responses=errors(*_WRITE, 409, 503))
-def set_role(request: RoleRequest, service: ServiceDep, _auth: TokenDep) -> dict[str, Any]:
+def set_role(request: RoleRequest, service: ServiceDep, _auth: AdminDep) -> dict[str, Any]:
     """Promote, demote or fence this instance (see docs/unit-service.md)."""
     if request.primary_site is not None:
         require_sites(service, "primary_site", [request.primary_site])
@@ -48,26 +49,28 @@ def set_role(request: RoleRequest, service: ServiceDep, _auth: TokenDep) -> dict
 
 
 @admin.post("/catch-up", responses=errors(*_WRITE, 409, 503))
-def catch_up(request: CatchUpRequest, service: ServiceDep, _auth: TokenDep) -> CatchUpResult:
+def catch_up(request: CatchUpRequest, service: ServiceDep, _auth: AdminDep) -> CatchUpResult:
     """Copy what a more advanced copy holds before a promotion (docs/unit-service.md)."""
     return service.catch_up.run(request)
 
 
 @admin.get("/discarded-entries", responses=errors(*_GUARDED))
-def discarded_entries(service: ServiceDep, _auth: TokenDep) -> dict[str, Any]:
+def discarded_entries(service: ServiceDep, _auth: AdminDep) -> dict[str, Any]:
     """Journal entries thrown away when this instance re-synced from a newer primary."""
     entries = service.queries.discarded()
     return {"count": len(entries), "entries": entries}
 
 
 @replication.post("/handshake", responses=errors(*_WRITE, 409))
-def handshake(request: HandshakeRequest, service: ServiceDep, _auth: TokenDep) -> HandshakeResult:
+def handshake(
+    request: HandshakeRequest, service: ServiceDep, _auth: ReplicationDep
+) -> HandshakeResult:
     require_sites(service, "primary_site", [request.primary_site])
     return service.receiver.handshake(request)
 
 
 @replication.post("/entries", responses=errors(*_WRITE, 409))
-def entries(request: ApplyRequest, service: ServiceDep, _auth: TokenDep) -> ApplyResult:
+def entries(request: ApplyRequest, service: ServiceDep, _auth: ReplicationDep) -> ApplyResult:
     require_sites(service, "primary_site", [request.primary_site])
     return service.receiver.apply(request)
 
@@ -80,13 +83,13 @@ def entries(request: ApplyRequest, service: ServiceDep, _auth: TokenDep) -> Appl
         **errors(*_WRITE),
     },
 )
-def export(request: ExportRequest, service: ServiceDep, _auth: TokenDep) -> Response:
+def export(request: ExportRequest, service: ServiceDep, _auth: ReplicationDep) -> Response:
     """This copy's journal shape and entries, for another copy catching up from it."""
     return Response(service.receiver.export(request), media_type="application/json")
 
 
 @replication.get("/digest", responses=errors(*_GUARDED))
-def digest(service: ServiceDep, _auth: TokenDep) -> dict[str, Any]:
+def digest(service: ServiceDep, _auth: ReplicationDep) -> dict[str, Any]:
     """Fingerprints of the journal and ledger: equal digests mean equal ledgers."""
     return service.queries.digest()
 

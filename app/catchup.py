@@ -20,6 +20,7 @@ from app.errors import InvalidRequestError, UnavailableError
 from app.node import Node
 from app.protocol import CatchUpRequest, CatchUpResult, ExportRequest, ExportResult
 from app.receiver import Receiver
+from failover.credentials import Credentials, Role
 
 BATCH = 2_000
 TIMEOUT_SECONDS = 5.0
@@ -29,8 +30,11 @@ DEADLINE_SECONDS = 60.0
 class CatchUp:
     """Runs ``POST /admin/catch-up`` on this instance."""
 
-    def __init__(self, node: Node, db: Database, receiver: Receiver, token: str | None) -> None:
-        self._node, self._db, self._receiver, self._token = node, db, receiver, token
+    def __init__(
+        self, node: Node, db: Database, receiver: Receiver, credentials: Credentials
+    ) -> None:
+        self._node, self._db, self._receiver = node, db, receiver
+        self._credentials = credentials
 
     def run(self, request: CatchUpRequest) -> CatchUpResult:
         """Copy from ``request.source_site`` until this copy holds what it held at the
@@ -41,11 +45,11 @@ class CatchUp:
             raise InvalidRequestError(
                 f"cannot catch up from {request.source_site!r} (peers: {known})"
             )
-        headers = {"Authorization": f"Bearer {self._token or ''}"}
+        auth = self._credentials.auth(Role.REPLICATION)
         fetched = discarded = 0
         target: int | None = None
         deadline = time.monotonic() + DEADLINE_SECONDS
-        with httpx.Client(base_url=url, headers=headers, timeout=TIMEOUT_SECONDS) as client:
+        with httpx.Client(base_url=url, auth=auth, timeout=TIMEOUT_SECONDS) as client:
             while time.monotonic() < deadline:
                 mine = self._last()[0]
                 source = _export(client, request.source_site, mine)

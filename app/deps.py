@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hmac
+import logging
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -10,7 +10,10 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from app.errors import ForbiddenError, UnauthorizedError
 from app.service import UnitService
-from failover.openapi import BEARER
+from failover.credentials import CredentialsError, Role, UnauthenticatedError, WrongCredentialError
+from failover.openapi import bearer
+
+log = logging.getLogger(__name__)
 
 
 def get_service(request: Request) -> UnitService:
@@ -19,26 +22,40 @@ def get_service(request: Request) -> UnitService:
 
 
 ServiceDep = Annotated[UnitService, Depends(get_service)]
+_Presented = HTTPAuthorizationCredentials | None
 
 
-def require_token(
-    service: ServiceDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
+def _check(service: UnitService, credentials: _Presented, role: Role) -> None:
+    """401 without a bearer token; 403 naming ``role`` when the token is not one of its
+    current credentials (another role's included), when this instance holds none, or
+    when it cannot read that role's file (logged with file and line, never the token).
+    Nothing mutating is anonymous (docs/security.md)."""
+    try:
+        service.credentials.verify(credentials.credentials if credentials else None, role)
+    except UnauthenticatedError as exc:
+        raise UnauthorizedError(str(exc)) from None
+    except WrongCredentialError as exc:
+        raise ForbiddenError(str(exc)) from None
+    except CredentialsError as exc:
+        log.error("cannot verify a %s credential: %s", role, exc)
+        raise ForbiddenError(
+            f"this instance cannot read its {role} credentials (its log says why)"
+        ) from None
+
+
+def require_admin(
+    service: ServiceDep, credentials: Annotated[_Presented, Security(bearer(Role.ADMIN))]
 ) -> None:
-    """Admin and replication need ``Authorization: Bearer <token>`` (docs/design.md §3.8).
-
-    401 without a bearer token, 403 with a wrong one, and 403 when this instance has no
-    token configured: nothing mutating is anonymous. The OpenAPI document declares the
-    scheme (:data:`failover.openapi.BEARER`) on every operation that depends on this.
-    """
-    if credentials is None:
-        raise UnauthorizedError("send Authorization: Bearer <token> (the unit's admin token)")
-    expected = service.token
-    if expected is None:
-        raise ForbiddenError("no admin token is configured on this instance (WATERTIGHT_TOKEN)")
-    given = credentials.credentials.strip()
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise ForbiddenError("wrong bearer token")
+    """``/admin/*``: the admin credential (a controller)."""
+    _check(service, credentials, Role.ADMIN)
 
 
-TokenDep = Annotated[None, Depends(require_token)]
+def require_replication(
+    service: ServiceDep, credentials: Annotated[_Presented, Security(bearer(Role.REPLICATION))]
+) -> None:
+    """``/replication/*``: the replication credential (another instance of this unit)."""
+    _check(service, credentials, Role.REPLICATION)
+
+
+AdminDep = Annotated[None, Depends(require_admin)]
+ReplicationDep = Annotated[None, Depends(require_replication)]

@@ -24,6 +24,8 @@ from app.protocol import HandshakeRequest
 from app.replication import LinkConfig, Replicator
 from app.roles import NodeRole, Role, RoleRequest, change_role
 from app.settings import UnitSettings
+from failover.credentials import Credentials
+from failover.credentials import Role as CredentialRole
 from failover.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -41,13 +43,13 @@ class Node:
         topology: Topology,
         db: Database,
         lease: PrimaryLease,
-        token: str | None,
+        credentials: Credentials,
     ) -> None:
         self.settings = settings
         self.topology = topology
         self.db = db
         self.lease = lease
-        self._token = token
+        self._credentials = credentials
         self._lock = threading.RLock()
         self._role = NodeRole("standby", 0, None)
         self.replicator: Replicator | None = None
@@ -180,7 +182,7 @@ class Node:
         return LinkConfig(
             site=site,
             url=self.settings.peers[site],
-            token=self._token or "",
+            auth=self._credentials.auth(CredentialRole.REPLICATION),
             epoch=role.epoch,
             primary_site=self.settings.site,
             batch_size=replication.batch_size,

@@ -79,7 +79,7 @@ class LinkConfig:
 
     site: str
     url: str
-    token: str = field(repr=False)  # never in logs
+    auth: httpx.Auth = field(repr=False)  # presents the current replication token
     epoch: int
     primary_site: str
     batch_size: int
@@ -226,11 +226,10 @@ class StandbyLink:
             self._thread.join(timeout=self.config.timeout_seconds + 5)
 
     def _run(self, source: JournalSource, on_stale: Callable[[int, str], None]) -> None:
-        headers = {"Authorization": f"Bearer {self.config.token}"}
         timeout = httpx.Timeout(self.config.timeout_seconds)
         limits = httpx.Limits(keepalive_expiry=LINK_KEEPALIVE_SECONDS)
         with httpx.Client(
-            base_url=self.config.url, headers=headers, timeout=timeout, limits=limits
+            base_url=self.config.url, auth=self.config.auth, timeout=timeout, limits=limits
         ) as client:
             try:
                 while not self._stopping():

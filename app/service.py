@@ -18,6 +18,7 @@ from app.roles import NodeRole, role_at_start
 from app.settings import UnitSettings
 from app.traffic import TrafficCounters
 from app.writes import WritePath
+from failover.credentials import Credentials
 from failover.topology import Topology, default_topology, load_topology
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ class UnitService:
     catch_up: CatchUp
     queries: Queries
     metrics: UnitMetrics
-    token: str | None
+    credentials: Credentials
     traffic: TrafficCounters = field(default_factory=TrafficCounters)
     watchdog: LeaseWatchdog = field(init=False)
 
@@ -84,8 +85,8 @@ def build_service(settings: UnitSettings, lease: PrimaryLease) -> UnitService:
     if settings.site not in topology.site_names:
         raise ValueError(f"site {settings.site!r} is not in the topology {topology.name!r}")
     db = Database(settings.resolved_database_url())
-    token = settings.admin_token()
-    node = Node(settings, topology, db, lease, token)
+    credentials = settings.credentials()
+    node = Node(settings, topology, db, lease, credentials)
     limit = settings.credit_limit_minor
     receiver = Receiver(node, db)
     traffic = TrafficCounters()
@@ -96,10 +97,10 @@ def build_service(settings: UnitSettings, lease: PrimaryLease) -> UnitService:
         node=node,
         writes=WritePath(node, db, limit, topology.replication.ack_timeout_seconds),
         receiver=receiver,
-        catch_up=CatchUp(node, db, receiver, token),
+        catch_up=CatchUp(node, db, receiver, credentials),
         queries=Queries(node, db, limit, traffic),
         metrics=UnitMetrics(),
-        token=token,
+        credentials=credentials,
         traffic=traffic,
     )
 

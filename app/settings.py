@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from failover.credentials import Credentials, CredentialsError, Role
 from failover.env_contract import EnvContract
 from failover.log_format import LOG_FORMAT_VARIABLE
 
@@ -38,8 +39,12 @@ class UnitSettings(BaseSettings):
     data_dir: Path = Path("data")
     topology: Path | None = None
     """Topology file; without it the built-in default topology (docs/design.md §1) is used."""
+    credentials_dir: Path | None = None
+    """Credentials directory (failover/credentials.py): this instance verifies the
+    ``admin`` and ``replication`` files and presents ``replication`` to its peers."""
     token: SecretStr | None = None
-    """Admin/replication bearer token. Prefer ``token_file`` (mode 0600) outside tests."""
+    """Development shortcut: one token for every role (docs/security.md). Not with
+    ``credentials_dir``; prefer ``token_file`` (mode 0600) to the value itself."""
     token_file: Path | None = None
     role: InitialRole = "standby"
     """Role at start. A restarted former primary must come back ``standby`` or ``fenced``."""
@@ -67,13 +72,21 @@ class UnitSettings(BaseSettings):
             return self.database_url
         return f"sqlite:///{self.data_dir / f'{self.unit}-{self.site}.db'}"
 
-    def admin_token(self) -> str | None:
-        """The bearer token required on /admin and /replication, or None if unset."""
+    def credentials(self) -> Credentials:
+        """What this instance verifies and presents: the ``admin`` and ``replication``
+        files of ``credentials_dir``, else the shared development token, else nothing
+        (every admin and replication call refused). Raises :class:`CredentialsError`."""
+        if self.credentials_dir is not None:
+            if self.token is not None or self.token_file is not None:
+                raise CredentialsError(
+                    "give WATERTIGHT_CREDENTIALS_DIR or a shared token, not both"
+                )
+            return Credentials.from_directory(self.credentials_dir, (Role.ADMIN, Role.REPLICATION))
         if self.token is not None:
-            return self.token.get_secret_value()
+            return Credentials.shared(self.token.get_secret_value())
         if self.token_file is not None:
-            return self.token_file.read_text(encoding="utf-8").strip()
-        return None
+            return Credentials.shared(self.token_file.read_text(encoding="utf-8"))
+        return Credentials.none()
 
 
 ENV_CONTRACT = EnvContract(

@@ -19,6 +19,7 @@ The pure parsing functions are tested on their own; :class:`ControllerClient` do
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -145,11 +146,18 @@ class ControllerClient:
     """Talks to every controller URL; the first useful answer wins."""
 
     def __init__(
-        self, urls: Sequence[str], client: httpx.AsyncClient, token: str | None = None
+        self,
+        urls: Sequence[str],
+        client: httpx.AsyncClient,
+        token: str | None = None,
+        approver_tokens: Sequence[str] = (),
     ) -> None:
+        """``token``: the operator credential (moves, failback); ``approver_tokens``: one
+        per approver, presented by :meth:`approve` only (docs/security.md)."""
         self.urls = [u.rstrip("/") for u in urls]
         self.client = client
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._approvers = [{"Authorization": f"Bearer {t}"} for t in approver_tokens]
 
     async def status(self) -> dict[str, Any] | None:
         """``/v1/status`` of the first controller that answers 200, else None."""
@@ -196,22 +204,42 @@ class ControllerClient:
         return found
 
     async def post(self, path: str, body: Mapping[str, Any]) -> str:
-        """POST to the first controller that accepts (2xx); its answer text is returned.
+        """POST with the operator credential to the first controller that accepts (2xx);
+        its answer text is returned. Raises :class:`ControllerError` with every
+        controller's answer otherwise."""
+        return (await self._post(path, body, self.headers))[:500]
 
-        Raises :class:`ControllerError` with every controller's answer otherwise.
-        """
+    async def approve(self, approval_id: str, body: Mapping[str, Any]) -> str:
+        """Approve as each approver in turn until the approval is granted: a topology's
+        ``policy.distinct_approvers`` may ask for more than one, and each counts once.
+        Raises :class:`ControllerError` when it is still pending after every approver."""
+        path = f"/v1/approvals/{approval_id}"
+        for headers in self._approvers:
+            answer = await self._post(path, body, headers)
+            try:
+                status = json.loads(answer)["approval"]["status"]
+            except (ValueError, KeyError, TypeError):
+                return answer[:500]
+            if status != "pending":
+                return answer[:500]
+        raise ControllerError(
+            f"approval {approval_id} is still pending after all {len(self._approvers)} "
+            "approvers of the platform approved it"
+        )
+
+    async def _post(self, path: str, body: Mapping[str, Any], headers: Mapping[str, str]) -> str:
         if not self.urls:
             raise ControllerError("no controller is running (controller_urls is empty)")
         problems = []
         for url in self.urls:
             try:
                 answer = await self.client.post(
-                    f"{url}{path}", json=dict(body), headers=self.headers, timeout=MOVE_TIMEOUT
+                    f"{url}{path}", json=dict(body), headers=dict(headers), timeout=MOVE_TIMEOUT
                 )
             except httpx.HTTPError as exc:
                 problems.append(f"{url}: {type(exc).__name__}")
                 continue
             if answer.is_success:
-                return answer.text[:500]
+                return answer.text
             problems.append(f"{url}: {answer.status_code} {answer.text[:200]}")
         raise ControllerError(f"POST {path} refused: " + "; ".join(problems))

@@ -36,11 +36,12 @@ from drills.controller import (
 )
 from drills.measure import ControllerEvent
 from drills.steps import Approve, DeclareDisaster, Failback, Failover, Switchover
+from failover.credentials import FILES, CredentialsError, Role, parse_approvers, read_token
 from failover.topology import Topology
 
 Operation = Switchover | Failover | Failback | Approve | DeclareDisaster
 UP_ATTEMPTS = 2
-TOKEN_FILE = "admin.token"  # the local platform's admin token, in its state dir
+CREDENTIALS_DIR = "credentials"  # the local platform's per-role credentials, in its state dir
 FAULT_JOURNAL = "faults.jsonl"  # one JSON object per fault, appended by `watertight fault`
 PLATFORM_CONDITIONS = frozenset(
     {
@@ -118,9 +119,9 @@ class LocalPlatform:
         self.console_url: str | None = summary.get("console_url")
         """The live web console (``up --json``), None from an older ``up``."""
         self._http = httpx.AsyncClient()
-        token_file = state_dir / TOKEN_FILE
-        token = token_file.read_text().strip() if token_file.exists() else None
-        self.controller = ControllerClient(self.controller_urls, self._http, token)
+        credentials = state_dir / CREDENTIALS_DIR
+        operator, approvers = _operator(credentials), _approvers(credentials)
+        self.controller = ControllerClient(self.controller_urls, self._http, operator, approvers)
 
     name = "local"
 
@@ -215,8 +216,8 @@ class LocalPlatform:
         done = []
         for approval in pending:
             loss = approval.get("estimated_loss", 0) if step.accept_loss else 0
-            body = {"accept_loss": loss, "by": f"drill: {step.reason}"}
-            await self.controller.post(f"/v1/approvals/{approval['id']}", body)
+            # The approvers are the ones the platform's credentials name, as many as needed.
+            await self.controller.approve(approval["id"], {"accept_loss": loss})
             done.append(f"{approval['id']} ({approval.get('unit')}, loss {loss})")
         return "approved " + ", ".join(done)
 
@@ -317,3 +318,25 @@ def last_fault_began_at(state_dir: Path) -> float | None:
     except (OSError, ValueError):
         return None
     return float(began) if isinstance(began, int | float) else None
+
+
+def _operator(directory: Path) -> str | None:
+    """The platform's operator token, None when there is none (a platform that is not up
+    yet: the controller then refuses, and says so)."""
+    try:
+        return read_token(directory, Role.OPERATOR)
+    except CredentialsError:
+        return None
+
+
+def _approvers(directory: Path) -> list[str]:
+    """One token per approver of the platform (the first listed for each), in file order."""
+    path = directory / FILES[Role.APPROVER]
+    try:
+        listed = parse_approvers(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, CredentialsError):
+        return []
+    first: dict[str, str] = {}
+    for name, token in listed:
+        first.setdefault(name, token)
+    return list(first.values())

@@ -8,8 +8,9 @@ validation errors. This module is the one definition of that documentation:
   operation can answer (FastAPI's own ``HTTPValidationError`` is never published: a route
   that names 422 here replaces it, and :func:`truthful_openapi` refuses a document that
   still carries it);
-- :data:`BEARER` declares the bearer token as ``components.securitySchemes`` and puts a
-  ``security`` requirement on every operation that depends on it (the services still do
+- :func:`bearer` declares one bearer scheme per credential role (``replication``,
+  ``admin``, ``operator``, ``approver``) in ``components.securitySchemes`` and puts the
+  role's ``security`` requirement on every operation that needs it (the services still do
   their own 401/403 checks, so a missing token is a 401 in the error shape);
 - :data:`PROMETHEUS` documents ``/metrics`` as ``text/plain`` exposition.
 
@@ -30,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 _WHY = {
     400: "The request cannot be read (e.g. a malformed header).",
     401: "No bearer token: send `Authorization: Bearer <token>`.",
-    403: "A wrong bearer token, or none configured on this instance.",
+    403: "The bearer token is not a credential of the role this needs (the detail names it).",
     404: "Nothing by that name.",
     409: "Refused: carrying it out would conflict with the current state.",
     413: "The body is larger than this endpoint's limit (the detail names the limit).",
@@ -56,13 +57,24 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorBody, "description": _WHY[status]} for status in statuses}
 
 
-BEARER = HTTPBearer(
-    auto_error=False,
-    scheme_name="bearer",
-    description="The service's admin token: `Authorization: Bearer <token>`.",
-)
-"""Use as ``Security(BEARER)``: it yields the credentials or None and declares the scheme;
-the caller answers 401/403 itself, in the error shape."""
+_ROLE_USE = {
+    "replication": "a unit instance calling another instance of its unit",
+    "admin": "a controller calling a unit's admin API",
+    "operator": "a person moving, failing back, freezing or unfreezing",
+    "approver": "a named person approving a data-losing promotion",
+}
+
+
+def bearer(role: str) -> HTTPBearer:
+    """Use as ``Security(bearer(role))``: it yields the credentials or None and declares
+    the role's scheme (named after the role, docs/security.md); the caller answers
+    401/403 itself, in the error shape."""
+    return HTTPBearer(
+        auto_error=False,
+        scheme_name=role,
+        description=f"The {role} credential ({_ROLE_USE[role]}): `Authorization: Bearer <token>`.",
+    )
+
 
 PROMETHEUS: dict[int | str, dict[str, Any]] = {
     200: {

@@ -123,6 +123,9 @@ class Policy(_Strict):
     remote_dr_auto_promotion: bool = False
     auto_failback: bool = False
     max_failovers_per_unit_per_hour: Annotated[int, Field(ge=1)] = 3
+    distinct_approvers: Annotated[int, Field(ge=1, le=5)] = 1
+    """How many different approvers (by the name their credential carries) must approve
+    a data-losing promotion before it goes ahead; the same person twice counts once."""
 
 
 class TopologySpec(_Strict):

@@ -1,7 +1,9 @@
 """The controller's HTTP API (docs/design.md §5). Errors are ``{"error", "detail"}``.
 
 Reads (``/v1/status``, ``/v1/events``, ``/metrics``) are open; everything that changes
-state needs ``Authorization: Bearer <token>`` (401 without, 403 wrong). Moves
+state needs ``Authorization: Bearer <token>`` of its role (docs/security.md): moves,
+failback, freeze and unfreeze the operator credential, approvals an approver's, whose name
+is the approver recorded (401 without a token, 403 naming the role needed). Moves
 (switchover, failover, failback) run on the leader only: a non-leader answers 503
 ``not_leader`` with ``leader_url``. Approvals and freeze are etcd writes any controller
 can make (so a person can act while the leader is away).
@@ -12,7 +14,7 @@ Everything a request carries is bounded (names 64 characters, integers 64 bits, 
 
 from __future__ import annotations
 
-import hmac
+import logging
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Query, Request, Security
@@ -24,21 +26,30 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue, m
 from failover.body_limit import BodyLimit
 from failover.controller.console_api import attach_console, install_console
 from failover.controller.runtime import Runtime
+from failover.credentials import (
+    Caller,
+    CredentialsError,
+    Role,
+    UnauthenticatedError,
+    WrongCredentialError,
+)
 from failover.dcs import DcsError
 from failover.errors import InvalidRequest, NotLeader, WatertightError
 from failover.events import EventPage
 from failover.ledger_api import integral
-from failover.openapi import BEARER, PROMETHEUS, errors, truthful_openapi
+from failover.openapi import PROMETHEUS, bearer, errors, truthful_openapi
 from failover.web import ID_PATTERN, INT64_MAX, install_error_shape
 
 Name = Annotated[str, Field(min_length=1, max_length=64)]
 """A unit, site or person: etcd keys and event columns hold 64 characters."""
 MAX_EVENTS_PAGE = 10_000
+log = logging.getLogger(__name__)
 
 
 DESCRIPTION = (
-    "One controller of the three (docs/controller.md): status and events are open; moves, "
-    "approvals and freeze need the bearer token. Moves run on the leader only (503 "
+    "One controller of the three (docs/controller.md): status and events are open; moves "
+    "and freeze need the operator credential, approvals an approver's (docs/security.md). "
+    "Moves run on the leader only (503 "
     '`not_leader` with `leader_url` elsewhere). Every error is `{"error": code, "detail": '
     "text}`."
 )
@@ -76,7 +87,9 @@ class ApproveRequest(BaseModel):
     accept_loss: Annotated[
         int | None, Field(strict=True, ge=0, le=INT64_MAX), BeforeValidator(integral)
     ] = None
-    by: Name = "operator"
+    by: Name | None = None
+    """Optional: when given it must be the name the approver credential carries (403
+    otherwise); the name recorded is always the credential's."""
 
 
 class FreezeRequest(BaseModel):
@@ -150,50 +163,79 @@ def _reads(app: FastAPI) -> None:
         return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def _admin(
-    runtime: RuntimeDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
+_Presented = HTTPAuthorizationCredentials | None
+
+
+def _caller(runtime: Runtime, credentials: _Presented, role: Role) -> Caller:
+    """Who the bearer token proves for ``role``: 401 without one, 403 naming the role
+    when it is not one of that role's current credentials (another role's included) or
+    this controller cannot read the role's file (logged, with file and line)."""
+    try:
+        return runtime.credentials.verify(credentials.credentials if credentials else None, role)
+    except UnauthenticatedError as exc:
+        raise _HttpError(401, "unauthorized", str(exc)) from None
+    except WrongCredentialError as exc:
+        raise _HttpError(403, "forbidden", str(exc)) from None
+    except CredentialsError as exc:
+        log.error("cannot verify a %s credential: %s", role, exc)
+        detail = f"this controller cannot read its {role} credentials (its log says why)"
+        raise _HttpError(403, "forbidden", detail) from None
+
+
+def _operator(
+    runtime: RuntimeDep, credentials: Annotated[_Presented, Security(bearer(Role.OPERATOR))]
 ) -> Runtime:
-    """The runtime, for a request with the right bearer token: 401 without, 403 wrong."""
-    if credentials is None:
-        raise _HttpError(401, "unauthorized", "missing bearer token")
-    if not hmac.compare_digest(credentials.credentials.strip().encode(), runtime.token.encode()):
-        raise _HttpError(403, "forbidden", "wrong token")
+    """The runtime, for a request with the operator credential."""
+    _caller(runtime, credentials, Role.OPERATOR)
     return runtime
 
 
-AdminDep = Annotated[Runtime, Depends(_admin)]
+def _approver(
+    runtime: RuntimeDep, credentials: Annotated[_Presented, Security(bearer(Role.APPROVER))]
+) -> Caller:
+    """The approver a request's credential names."""
+    return _caller(runtime, credentials, Role.APPROVER)
+
+
+OperatorDep = Annotated[Runtime, Depends(_operator)]
+ApproverDep = Annotated[Caller, Depends(_approver)]
 
 
 def _writes(app: FastAPI) -> None:
     @app.post("/v1/switchover", responses=_MOVE)
-    def switchover(body: MoveRequest, runtime: AdminDep) -> dict[str, Any]:
+    def switchover(body: MoveRequest, runtime: OperatorDep) -> dict[str, Any]:
         return {"moves": runtime.move(body.unit, body.site, body.to, "switchover")}
 
     @app.post("/v1/failover", responses=_MOVE)
-    def failover(body: MoveRequest, runtime: AdminDep) -> dict[str, Any]:
+    def failover(body: MoveRequest, runtime: OperatorDep) -> dict[str, Any]:
         return {"moves": runtime.move(body.unit, body.site, body.to, "failover")}
 
     @app.post("/v1/failback", responses=_MOVE)
-    def failback(body: FailbackRequest, runtime: AdminDep) -> dict[str, Any]:
+    def failback(body: FailbackRequest, runtime: OperatorDep) -> dict[str, Any]:
         return {"moves": runtime.failback(body.site)}
 
     @app.post("/v1/approvals/{approval_id}", responses=_MOVE)
     def approve(
         approval_id: Annotated[str, Path(pattern=ID_PATTERN)],
         body: ApproveRequest,
-        runtime: AdminDep,
+        runtime: RuntimeDep,
+        approver: ApproverDep,
     ) -> dict[str, Any]:
-        return runtime.approve(approval_id, body.accept_loss, body.by)
+        """The approver is the name the credential carries; a ``by`` naming anyone else
+        is refused (403). Granted once the topology's ``distinct_approvers`` approved."""
+        if body.by is not None and body.by != approver.name:
+            detail = f"by {body.by!r} is not the approver this credential names"
+            raise _HttpError(403, "forbidden", detail)
+        return runtime.approve(approval_id, body.accept_loss, approver.name)
 
     @app.post("/v1/freeze", responses=errors(401, 403, 413, 422, 503))
-    def freeze(body: FreezeRequest, runtime: AdminDep) -> dict[str, Any]:
+    def freeze(body: FreezeRequest, runtime: OperatorDep) -> dict[str, Any]:
         runtime.state.freeze(body.reason, body.by)
         runtime.records.record("freeze", f"frozen by {body.by}: {body.reason}")
         return {"frozen": True, "reason": body.reason}
 
     @app.post("/v1/unfreeze", responses=errors(401, 403, 503))
-    def unfreeze(runtime: AdminDep) -> dict[str, Any]:
+    def unfreeze(runtime: OperatorDep) -> dict[str, Any]:
         was = runtime.state.unfreeze()
         runtime.records.record("unfreeze", "unfrozen" if was else "unfreeze: was not frozen")
         return {"frozen": False, "was_frozen": was}

@@ -28,15 +28,15 @@ from failover.topology import TopologyError
 def build_runtime(settings: ControllerSettings) -> Runtime:
     """The real adapters. Raises ``TopologyError``/``AddressError``/``ValueError``."""
     topology, addresses = load_site_settings(settings)
-    token = settings.admin_token()
+    credentials = settings.credentials()
     return assemble(
         site=settings.site,
         url=settings.own_url(),
         topology=topology,
-        token=token,
+        credentials=credentials,
         addresses=addresses,
         dcs=EtcdDcs(list(settings.etcd_endpoints), timeout=1.0),
-        admin=UnitAdmin(addresses, token, sleep=time.sleep),
+        admin=UnitAdmin(addresses, credentials, sleep=time.sleep),
         records=RecordStore(settings.records_database_url(), settings.site),
     )
 

@@ -16,6 +16,7 @@ from failover.controller.metrics import ControllerMetrics
 from failover.controller.planned import PlannedMoves
 from failover.controller.records import RecordStore
 from failover.controller.state import ControllerState
+from failover.credentials import Credentials
 from failover.errors import InvalidRequest, NotLeader, UnsafeAction
 from failover.observer.addresses import SiteAddresses
 from failover.quorum import SiteState
@@ -26,7 +27,7 @@ from failover.topology import Topology
 class Runtime:
     site: str
     topology: Topology
-    token: str
+    credentials: Credentials
     addresses: SiteAddresses
     leadership: LeaderLease
     controller: Controller
@@ -85,28 +86,58 @@ class Runtime:
 
     # -- approvals --------------------------------------------------------------------
 
-    def approve(self, approval_id: str, accept_loss: int | None, by: str) -> dict[str, Any]:
+    def approve(self, approval_id: str, accept_loss: int | None, approver: str) -> dict[str, Any]:
+        """``approver`` (the name its credential carries, never free text) approves.
+
+        Granted once ``policy.distinct_approvers`` different approvers have approved; the
+        loss accepted is then the smallest any of them accepted. Each approval is an event
+        naming its approver (the audit trail). 409 when it is no longer pending or this
+        approver already approved it: the same person twice counts once.
+        """
         approval = self.state.approval(approval_id)
         if approval is None:
             raise InvalidRequest(f"unknown approval {approval_id!r}", field="id")
         if approval.status != "pending":
             raise UnsafeAction(f"approve {approval_id}", f"it is already {approval.status}")
+        if any(name == approver for name, _ in approval.approvers):
+            raise UnsafeAction(
+                f"approve {approval_id}",
+                f"{approver} already approved it; it needs another approver",
+            )
         loss = approval.estimated_loss if accept_loss is None else accept_loss
         if loss < approval.estimated_loss:
             raise InvalidRequest(
                 f"accept_loss {loss} is below the estimated loss of {approval.estimated_loss} "
                 "entries; accept at least that", field="accept_loss",
             )  # fmt: skip
+        approvers = (*approval.approvers, (approver, loss))
+        needed = self.topology.policy.distinct_approvers
+        names = [name for name, _ in approvers]
+        where = f"promote {approval.unit} in {approval.to_site}"
+        if len(approvers) < needed:
+            updated = replace(approval, approvers=approvers)
+            self.state.put_approval(updated)
+            self.records.record(
+                "approval_given",
+                f"approval {approval_id} given by {approver} ({len(approvers)} of {needed}): "
+                f"{where} accepting loss of {loss} entries",
+                unit=approval.unit, site=approval.to_site, approval_id=approval_id,
+                approver=approver, approvers=names, needed=needed, accepted_loss=loss,
+            )  # fmt: skip
+            return {"approval": _approval_json(updated)}
+        accepted = min(value for _, value in approvers)
         granted = replace(
-            approval, status="granted", accepted_loss=loss, decided_at=time.time(), decided_by=by
-        )
+            approval, status="granted", accepted_loss=accepted, decided_at=time.time(),
+            decided_by=", ".join(names), approvers=approvers,
+        )  # fmt: skip
         self.state.put_approval(granted)
         self.records.record(
             "approval_granted",
-            f"approval {approval_id} granted by {by}: promote {approval.unit} in "
-            f"{approval.to_site} accepting loss of {loss} entries",
+            f"approval {approval_id} granted by {', '.join(names)}: {where} "
+            f"accepting loss of {accepted} entries",
             unit=approval.unit, site=approval.to_site, approval_id=approval_id,
-            accepted_loss=loss, estimated_loss=approval.estimated_loss,
+            approver=approver, approvers=names, accepted_loss=accepted,
+            estimated_loss=approval.estimated_loss,
         )  # fmt: skip
         return {"approval": _approval_json(granted)}
 
@@ -187,4 +218,5 @@ def _approval_json(a: Any) -> dict[str, Any]:
         "status": a.status,
         "reason": a.reason,
         "requested_at": a.requested_at,
+        "approvers": [name for name, _ in a.approvers],
     }

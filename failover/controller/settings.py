@@ -12,8 +12,12 @@ from typing import Annotated
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from failover.credentials import Credentials, CredentialsError, Role
 from failover.env_contract import EnvContract
 from failover.log_format import LOG_FORMAT_VARIABLE
+
+CONTROLLER_ROLES = (Role.ADMIN, Role.OPERATOR, Role.APPROVER)
+"""A controller presents ``admin`` to the units and verifies the other two."""
 
 
 class ControllerSettings(BaseSettings):
@@ -35,9 +39,13 @@ class ControllerSettings(BaseSettings):
     """JSON address map as reachable from this site (:mod:`failover.observer.addresses`)."""
     addresses_json: str | None = None
     """The same map inline (wins over ``addresses``)."""
+    credentials_dir: Path | None = None
+    """Credentials directory (failover/credentials.py): this controller presents ``admin``
+    to the units and verifies ``operator`` and ``approvers``."""
     token: str | None = None
     token_file: Path | None = None
-    """Bearer token for the controller's mutating endpoints and the units' admin API."""
+    """Development shortcut: one token for every role (docs/security.md); not with
+    ``credentials_dir``."""
     records_url: str | None = None
     """SQLAlchemy URL of the records store; default ``sqlite:///<state_dir>/records-<site>.db``."""
     state_dir: Path = Path(".")
@@ -45,12 +53,21 @@ class ControllerSettings(BaseSettings):
     """How clients reach this controller (default ``http://host:port``)."""
     log_level: str = "INFO"
 
-    def admin_token(self) -> str:
+    def credentials(self) -> Credentials:
+        """The ``admin``, ``operator`` and ``approvers`` files of ``credentials_dir``, or
+        the shared development token. Raises :class:`CredentialsError` (a ``ValueError``)."""
+        shared = self.token is not None or self.token_file is not None
+        if self.credentials_dir is not None:
+            if shared:
+                raise CredentialsError(
+                    "give WATERTIGHT_CREDENTIALS_DIR or a shared token, not both"
+                )
+            return Credentials.from_directory(self.credentials_dir, CONTROLLER_ROLES)
         if self.token:
-            return self.token
+            return Credentials.shared(self.token)
         if self.token_file is not None:
-            return self.token_file.read_text(encoding="utf-8").strip()
-        raise ValueError("set WATERTIGHT_TOKEN or WATERTIGHT_TOKEN_FILE")
+            return Credentials.shared(self.token_file.read_text(encoding="utf-8"))
+        raise CredentialsError("set WATERTIGHT_CREDENTIALS_DIR (or the WATERTIGHT_TOKEN shortcut)")
 
     def records_database_url(self) -> str:
         if self.records_url:
@@ -68,8 +85,8 @@ ENV_CONTRACT = EnvContract(
     needs_one_of=(
         frozenset({"WATERTIGHT_ETCD_ENDPOINTS"}),
         frozenset({"WATERTIGHT_ADDRESSES", "WATERTIGHT_ADDRESSES_JSON"}),
-        frozenset({"WATERTIGHT_TOKEN", "WATERTIGHT_TOKEN_FILE"}),
+        frozenset({"WATERTIGHT_CREDENTIALS_DIR", "WATERTIGHT_TOKEN", "WATERTIGHT_TOKEN_FILE"}),
     ),
 )
 """What the controller reads from the environment (the fields above and the log format) and what it
-refuses to start without: etcd, the site's address map and the admin token."""
+refuses to start without: etcd, the site's address map and its credentials."""

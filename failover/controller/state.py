@@ -55,6 +55,15 @@ class StoredApproval:
     requested_at: float
     decided_at: float | None = None
     decided_by: str | None = None
+    approvers: tuple[tuple[str, int], ...] = ()
+    """``(name, accepted loss)`` of each approver so far, in order; the approval is
+    granted once the topology's ``distinct_approvers`` have approved."""
+
+    @classmethod
+    def from_json(cls, text: str) -> StoredApproval:
+        fields = json.loads(text)
+        fields["approvers"] = tuple((str(n), int(v)) for n, v in fields.get("approvers", ()))
+        return cls(**fields)
 
     @property
     def open(self) -> bool:
@@ -129,12 +138,12 @@ class ControllerState:
 
     def approvals(self) -> list[StoredApproval]:
         items = self._dcs.get_prefix(self.keys.approvals_prefix).values()
-        found = [StoredApproval(**json.loads(kv.value)) for kv in items]
+        found = [StoredApproval.from_json(kv.value) for kv in items]
         return sorted(found, key=lambda a: (a.requested_at, a.id))
 
     def approval(self, approval_id: str) -> StoredApproval | None:
         kv = self._dcs.get(self.keys.approval(approval_id))
-        return None if kv is None else StoredApproval(**json.loads(kv.value))
+        return None if kv is None else StoredApproval.from_json(kv.value)
 
     def put_approval(self, approval: StoredApproval) -> None:
         self._dcs.put(self.keys.approval(approval.id), canonical_json(asdict(approval)))

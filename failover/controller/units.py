@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from failover.credentials import Credentials, Role
 from failover.observer.addresses import SiteAddresses
 from failover.retry import Sleep, admin_call_retry
 
@@ -60,11 +61,10 @@ class AdminPort(Protocol):
 class UnitAdmin:
     """Sends role changes to unit instances through this site's addresses."""
 
-    def __init__(self, addresses: SiteAddresses, token: str, *, sleep: Sleep) -> None:
+    def __init__(self, addresses: SiteAddresses, credentials: Credentials, *, sleep: Sleep) -> None:
         self._addresses, self._sleep = addresses, sleep
-        self._client = httpx.Client(
-            timeout=ADMIN_TIMEOUT, headers={"Authorization": f"Bearer {token}"}
-        )
+        # The admin token is looked up per request, so a rotation needs no restart.
+        self._client = httpx.Client(timeout=ADMIN_TIMEOUT, auth=credentials.auth(Role.ADMIN))
 
     def set_role(self, unit: str, site: str, change: RoleChange) -> dict[str, Any]:
         """Apply ``change``; returns the instance's answer. Raises :class:`RoleRefused`."""

@@ -17,6 +17,7 @@ from failover.controller.records import RecordStore
 from failover.controller.runtime import Runtime
 from failover.controller.state import ControllerState
 from failover.controller.units import AdminPort
+from failover.credentials import Credentials
 from failover.dcs import Dcs, Keys, RouteStore
 from failover.observer.addresses import SiteAddresses
 from failover.retry import Sleep
@@ -28,7 +29,7 @@ def assemble(
     site: str,
     url: str,
     topology: Topology,
-    token: str,
+    credentials: Credentials,
     addresses: SiteAddresses,
     dcs: Dcs,
     admin: AdminPort,
@@ -64,6 +65,6 @@ def assemble(
     controller = Controller(site, builder, executor, state, records, leadership.valid, metrics)
     planned = PlannedMoves(controller, executor, admin, dcs, records, builder.build, sleep, clock)
     return Runtime(
-        site, topology, token, addresses, leadership, controller, state,
+        site, topology, credentials, addresses, leadership, controller, state,
         records, planned, metrics,
     )  # fmt: skip

@@ -8,6 +8,7 @@ plans and the missing-tool errors; ``.github/workflows/kind-e2e.yml`` runs the r
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -47,7 +48,7 @@ class Step:
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: Path | None = None
     stdin: str | None = None
-    """May carry a secret (the admin token): never part of :meth:`describe`."""
+    """May carry a secret (the credentials): never part of :meth:`describe`."""
 
     def describe(self) -> str:
         return " ".join(self.argv)
@@ -134,9 +135,17 @@ def pulumi_env(state_dir: Path) -> dict[str, str]:
     }
 
 
-def admin_token(state_dir: Path) -> str:
-    """The admin token shared by the three sites, generated once into ``state_dir``."""
-    return _kept_secret(state_dir / "admin-token")
+def credentials(state_dir: Path) -> str:
+    """The per-role credentials shared by the three sites, as the JSON object the stacks'
+    ``watertight:credentials`` holds; generated once into ``state_dir`` (mode 0600)."""
+    path = state_dir / "credentials.json"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        roles = {role: secrets.token_urlsafe(32) for role in ("replication", "admin", "operator")}
+        roles["approvers"] = f"rehearsal {secrets.token_urlsafe(32)}"
+        path.write_text(json.dumps(roles), encoding="utf-8")
+    return path.read_text(encoding="utf-8").strip()
 
 
 def _kept_secret(path: Path) -> str:
@@ -148,11 +157,12 @@ def _kept_secret(path: Path) -> str:
 
 
 def stack_steps(pulumi: str, stack: str, env: Mapping[str, str], token: str) -> list[Step]:
-    """Select/create ``stack`` and give it the shared admin token (via stdin, not argv)."""
+    """Select/create ``stack`` and give it the shared credentials ``token`` (the JSON of
+    :func:`credentials`; via stdin, not argv)."""
     return [
         Step((pulumi, "stack", "select", "--create", stack, "--non-interactive"), env, PULUMI_DIR),
         Step(
-            (pulumi, "config", "set", "--secret", "watertight:adminToken", "--stack", stack),
+            (pulumi, "config", "set", "--secret", "watertight:credentials", "--stack", stack),
             env,
             PULUMI_DIR,
             stdin=token,

@@ -15,10 +15,12 @@ platform on its data and ports (infra/local/run_record.py says when and how).
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from failover.credentials import write_directory
 from failover.topology import Topology, load_topology
 from infra.local.etcd_cluster import (
     EtcdCluster,
@@ -29,7 +31,7 @@ from infra.local.etcd_cluster import (
 )
 from infra.local.etcd_leader import LeaderMoveError, move_leader
 from infra.local.foundation import etcd_record, site_link_delays, start_foundation
-from infra.local.linkproxy_client import LinkProxyClient, LinkProxyError, ensure_token_file
+from infra.local.linkproxy_client import LinkProxyClient, LinkProxyError
 from infra.local.ports import LOOPBACK, port_is_free
 from infra.local.readiness import wait_ready, wait_replicating
 from infra.local.run_record import (
@@ -41,7 +43,14 @@ from infra.local.run_record import (
     recorded_plan,
     restart_notice,
 )
-from infra.local.state import EDGE, PlatformError, PlatformState, ProcessRecord
+from infra.local.state import (
+    APPROVERS,
+    CREDENTIALS_DIR,
+    EDGE,
+    PlatformError,
+    PlatformState,
+    ProcessRecord,
+)
 from infra.local.supervisor import Supervisor, SupervisorError
 
 Progress = Callable[[str, int, int], None]
@@ -99,11 +108,11 @@ class LocalPlatform:
         if previous is not None:
             notify(restart_notice(previous, f"http://{LOOPBACK}:{plan.router}"))
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        token_file = self.state_dir / "admin.token"
-        ensure_token_file(token_file)
+        credentials = self.state_dir / CREDENTIALS_DIR
+        write_directory(credentials, APPROVERS, lambda: secrets.token_urlsafe(32))
         try:
             return self._start_all(
-                topology, topology_file.resolve(), token_file, seed_routes, plan, previous,
+                topology, topology_file.resolve(), credentials, seed_routes, plan, previous,
                 progress, ready_timeout, etcd_binary,
             )  # fmt: skip
         except BaseException as exc:
@@ -146,7 +155,7 @@ class LocalPlatform:
         self,
         topology: Topology,
         topology_file: Path,
-        token_file: Path,
+        credentials: Path,
         seed_routes: SeedRoutes,
         plan: PortPlan,
         previous: PlatformState | None,
@@ -170,7 +179,7 @@ class LocalPlatform:
             router_url="",
             proxy_control_url=proxy.control_url,
             etcd_client_urls=cluster.client_urls,
-            token_file=str(token_file),
+            credentials_dir=str(credentials),
             etcd_peer_urls={s: [m.advertised_peer_url] for s, m in cluster.members.items()},
         )
         for member in cluster.members.values():
@@ -235,7 +244,7 @@ class LocalPlatform:
             "WATERTIGHT_PORT": str(port),
             "WATERTIGHT_DATA_DIR": str(data_dir),
             "WATERTIGHT_TOPOLOGY": state.topology_file,
-            "WATERTIGHT_TOKEN_FILE": state.token_file,
+            "WATERTIGHT_CREDENTIALS_DIR": state.credentials_dir,
             "WATERTIGHT_ROLE": role,
             "WATERTIGHT_EPOCH": "1",
             "WATERTIGHT_PEERS": json.dumps(peers, sort_keys=True),
@@ -313,7 +322,7 @@ class LocalPlatform:
                 "WATERTIGHT_HOST": LOOPBACK,
                 "WATERTIGHT_PORT": str(ports[site]),
                 "WATERTIGHT_TOPOLOGY": state.topology_file,
-                "WATERTIGHT_TOKEN_FILE": state.token_file,
+                "WATERTIGHT_CREDENTIALS_DIR": state.credentials_dir,
                 "WATERTIGHT_ADDRESSES": str(address_file),
                 "WATERTIGHT_STATE_DIR": str(directory),
                 "WATERTIGHT_ETCD_ENDPOINTS": json.dumps(client_endpoints(cluster, proxy, site)),

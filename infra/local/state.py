@@ -20,6 +20,10 @@ from typing import Any
 from infra.local.supervisor import ProcessSpec
 
 STATE_FILE = "platform.json"
+CREDENTIALS_DIR = "credentials"
+"""The state directory's credentials directory (mode 0700, files 0600)."""
+APPROVERS = ("alice", "bob")
+"""The local platform's approvers: two, so ``policy.distinct_approvers: 2`` can be tried."""
 FAULT_JOURNAL = "faults.jsonl"
 EDGE = "edge"
 """The pseudo-site of the router: the GSLB/DNS layer in front of every data center."""
@@ -58,7 +62,8 @@ class PlatformState:
     router_url: str
     proxy_control_url: str
     etcd_client_urls: dict[str, str]
-    token_file: str
+    credentials_dir: str
+    """Per-role credentials (failover/credentials.py), made by ``up`` and kept across runs."""
     processes: dict[str, ProcessRecord] = field(default_factory=dict)
     controller_urls: list[str] = field(default_factory=list)
     etcd_removed: list[str] = field(default_factory=list)
@@ -89,6 +94,9 @@ class PlatformState:
         except (OSError, ValueError) as exc:
             raise PlatformError(f"{path}: unreadable platform state: {exc}") from exc
         processes = {n: ProcessRecord(**p) for n, p in data.pop("processes", {}).items()}
+        # A state written before per-role credentials named one shared token file.
+        data.pop("token_file", None)
+        data.setdefault("credentials_dir", str(directory / CREDENTIALS_DIR))
         return cls(**data, processes=processes)
 
     def site_processes(self, site: str) -> list[ProcessRecord]:

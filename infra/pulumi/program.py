@@ -30,8 +30,8 @@ def run() -> None:
     """Deploy this stack's site and export its router and etcd endpoints."""
     config = read_config()
     topology = load_topology(config.topology_path())
-    admin_token = pulumi.Config("watertight").require_secret("adminToken")
-    site = WatertightSite(config.site, config, topology, admin_token)
+    credentials = pulumi.Config("watertight").require_secret_object("credentials")
+    site = WatertightSite(config.site, config, topology, credentials)
     pulumi.export("site", config.site)
     pulumi.export("namespace", config.namespace)
     pulumi.export("routerEndpoint", site.router_endpoint)

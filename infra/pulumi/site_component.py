@@ -1,7 +1,7 @@
 """``WatertightSite``: one site's share of the topology in its own cluster.
 
 Children (all ``parent=self``, all through a provider bound to the stack's kubeconfig
-context): the Namespace, the shared admin-token Secret, and every object the chart
+context): the Namespace, the per-role credentials Secret, and every object the chart
 renders for this site, as typed resources.
 """
 
@@ -16,7 +16,7 @@ from failover.topology import Topology
 from infra.pulumi.chart_render import render_chart
 from infra.pulumi.k8s_objects import create_object, prepare
 from infra.pulumi.site_values import (
-    SHARED_TOKEN_SECRET,
+    CREDENTIALS_SECRET,
     chart_values,
     deep_merge,
     node_port_values,
@@ -24,7 +24,8 @@ from infra.pulumi.site_values import (
 from infra.pulumi.stack_config import StackConfig
 
 RELEASE = "watertight"
-TOKEN_SECRET = SHARED_TOKEN_SECRET
+ROLE_KEYS = ("replication", "admin", "operator", "approvers")
+"""The keys of the credentials Secret (failover/credentials.py's file names)."""
 COMPONENT_TYPE = "watertight:index:Site"
 
 
@@ -47,7 +48,7 @@ def stack_chart_values(config: StackConfig, topology: Topology) -> dict[str, Any
                 "tag": tag,
                 "pullPolicy": config.image_pull_policy,
             },
-            "adminToken": {"existingSecret": TOKEN_SECRET, "key": "token", "generate": False},
+            "credentials": {"existingSecret": CREDENTIALS_SECRET, "generate": False},
         },
     )
     return chart_values(topology, config.site, config.advertise, config.peers, extra)
@@ -65,7 +66,7 @@ class WatertightSite(pulumi.ComponentResource):
         name: str,
         config: StackConfig,
         topology: Topology,
-        admin_token: pulumi.Input[str],
+        credentials: pulumi.Output[Any],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(COMPONENT_TYPE, name, None, opts)
@@ -76,7 +77,7 @@ class WatertightSite(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         in_cluster = pulumi.ResourceOptions(parent=self, provider=provider)
-        prerequisites = _namespace_and_token(name, config, admin_token, in_cluster)
+        prerequisites = _namespace_and_credentials(name, config, credentials, in_cluster)
         after = pulumi.ResourceOptions.merge(
             in_cluster, pulumi.ResourceOptions(depends_on=prerequisites)
         )
@@ -102,10 +103,11 @@ class WatertightSite(pulumi.ComponentResource):
         )
 
 
-def _namespace_and_token(
-    name: str, config: StackConfig, admin_token: pulumi.Input[str], opts: pulumi.ResourceOptions
+def _namespace_and_credentials(
+    name: str, config: StackConfig, credentials: pulumi.Output[Any], opts: pulumi.ResourceOptions
 ) -> list[pulumi.Resource]:
-    """The site's Namespace and the shared admin-token Secret in it (chart objects need both)."""
+    """The site's Namespace and the credentials Secret in it (chart objects need both):
+    one key per role from the secret object ``credentials``, which must hold them all."""
     namespace = k8s.core.v1.Namespace(
         f"{name}-namespace",
         metadata={
@@ -118,9 +120,21 @@ def _namespace_and_token(
         opts=opts,
     )
     token = k8s.core.v1.Secret(
-        f"{name}-admin-token",
-        metadata={"name": TOKEN_SECRET, "namespace": config.namespace},
-        string_data={"token": pulumi.Output.secret(admin_token)},
+        f"{name}-credentials",
+        metadata={"name": CREDENTIALS_SECRET, "namespace": config.namespace},
+        # Still a secret: apply keeps the secretness of require_secret_object.
+        string_data=credentials.apply(_role_keys),
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[namespace])),
     )
     return [namespace, token]
+
+
+def _role_keys(credentials: Any) -> dict[str, str]:
+    """The four role keys of the ``watertight:credentials`` object; a missing one fails
+    the deployment naming it (a unit or controller would refuse to start without it)."""
+    if not isinstance(credentials, dict):
+        raise ValueError("watertight:credentials must be a JSON object with one key per role")
+    missing = [key for key in ROLE_KEYS if not isinstance(credentials.get(key), str)]
+    if missing:
+        raise ValueError(f"watertight:credentials: missing {', '.join(missing)}")
+    return {key: credentials[key] for key in ROLE_KEYS}

@@ -153,8 +153,9 @@ def chart_values(
     return deep_merge(values, extra or {})
 
 
-SHARED_TOKEN_SECRET = "watertight-admin-token"
-"""Secret (key ``token``) with the admin token shared by all sites; created before install."""
+CREDENTIALS_SECRET = "watertight-credentials"
+"""Secret with the per-role credentials (keys ``replication``, ``admin``, ``operator``,
+``approvers``; docs/security.md), the same in all sites; created before install."""
 
 
 def kind_chart_values(topology: Topology, site: str) -> dict[str, Any]:
@@ -164,11 +165,7 @@ def kind_chart_values(topology: Topology, site: str) -> dict[str, Any]:
         node_port_values(),
         {
             "image": {"repository": "watertight", "tag": "dev", "pullPolicy": "Never"},
-            "adminToken": {
-                "existingSecret": SHARED_TOKEN_SECRET,
-                "key": "token",
-                "generate": False,
-            },
+            "credentials": {"existingSecret": CREDENTIALS_SECRET, "generate": False},
         },
     )
     return chart_values(topology, site, kind_endpoints(site), peers, extra)

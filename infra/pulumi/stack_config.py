@@ -1,9 +1,11 @@
 """Typed configuration of one stack (one site), read from ``Pulumi.<stack>.yaml``.
 
-Keys live in the ``watertight`` namespace, e.g. ``watertight:site``. The admin token is not
-part of this model: it is a Pulumi secret (``pulumi config set --secret
-watertight:adminToken ...``), read as an ``Output`` so it never appears in clear, and
-identical in all three stacks because replication between sites authenticates with it.
+Keys live in the ``watertight`` namespace, e.g. ``watertight:site``. The credentials are not
+part of this model: they are one Pulumi secret, a JSON object with one key per role
+(``pulumi config set --secret watertight:credentials < credentials.json``; keys
+``replication``, ``admin``, ``operator``, ``approvers``, docs/security.md), read as an
+``Output`` so they never appear in clear, and identical in all three stacks because
+replication and admin calls cross sites.
 """
 
 from __future__ import annotations

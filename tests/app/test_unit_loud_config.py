@@ -29,7 +29,7 @@ def test_an_unknown_variable_stops_the_unit_service_naming_it_and_what_it_reads(
     assert main([]) == 2
     error = capsys.readouterr().err
     assert "python -m app does not read WATERTIGHT_UNIT_URLS" in error
-    assert "reads: WATERTIGHT_CREDIT_LIMIT_MINOR, WATERTIGHT_DATABASE_URL" in error
+    assert "reads: WATERTIGHT_CREDENTIALS_DIR, WATERTIGHT_CREDIT_LIMIT_MINOR" in error
     assert "WATERTIGHT_UNIT, " not in error.split("reads:")[0]
 
 

@@ -27,6 +27,7 @@ from app.settings import ENV_CONTRACT as UNIT
 from app.settings import UnitSettings
 from failover.controller.settings import ENV_CONTRACT as CONTROLLER
 from failover.controller.settings import ControllerSettings
+from failover.credentials import Role
 from failover.env_contract import EnvContract
 from failover.observer.addresses import load_site_settings
 from failover.observer.main import ENV_CONTRACT as OBSERVER
@@ -210,6 +211,13 @@ def test_the_check_finds_an_ignored_variable_a_missing_need_and_a_missing_observ
     assert any(f.startswith("no observer runs") for f in all_faults(without_observer))
 
 
+def chart_test_token(key: str) -> str:
+    """What a test Secret holds under ``key``: each role its own token, as in a deployment."""
+    return (
+        "alice chart-test-approver-token\n" if key == "approvers" else f"chart-test-{key}-token\n"
+    )
+
+
 def materialise(
     docs: Docs, pod: dict[str, Any], container: dict[str, Any], root: Path
 ) -> dict[str, str]:
@@ -225,7 +233,7 @@ def materialise(
             for key, text in config_maps.get(source.get("configMap", {}).get("name"), {}).items():
                 (target / key).write_text(text, encoding="utf-8")
             for item in source.get("secret", {}).get("items", []):
-                (target / item["path"]).write_text("chart-test-token\n", encoding="utf-8")
+                (target / item["path"]).write_text(chart_test_token(item["key"]), encoding="utf-8")
     environ = {**image_environment(), **{e["name"]: e.get("value", "") for e in container["env"]}}
     return {
         name: str(root / value.lstrip("/")) if value.startswith("/") else value
@@ -264,7 +272,8 @@ def load_as(contract: EnvContract, site: str) -> None:
     """What the program's main does with its settings before it opens any connection."""
     if contract is UNIT:
         unit = UnitSettings()
-        assert unit.site == site and unit.admin_token() == "chart-test-token"
+        assert unit.site == site
+        assert unit.credentials().verify("chart-test-replication-token", Role.REPLICATION)
         assert unit.topology is not None and load_topology(unit.topology) == TOPOLOGY
         assert unit.host == "0.0.0.0" and unit.etcd_endpoints
     elif contract is ROUTER:
@@ -277,5 +286,5 @@ def load_as(contract: EnvContract, site: str) -> None:
         assert topology == TOPOLOGY and settings.site == site
         assert len(addresses.instances()) == len(TOPOLOGY.units) * len(SITES)
         if isinstance(settings, ControllerSettings):
-            assert settings.admin_token() == "chart-test-token"
+            assert settings.credentials().verify("chart-test-operator-token", Role.OPERATOR)
             assert settings.records_database_url().endswith(f"records-{site}.db")

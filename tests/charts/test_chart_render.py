@@ -157,7 +157,8 @@ def test_unit_containers_get_the_unit_settings_env_and_health_probes(
         assert env["WATERTIGHT_HOST"] == "0.0.0.0"
         assert env["WATERTIGHT_PORT"] == "8100"
         assert env["WATERTIGHT_TOPOLOGY"] == "/etc/watertight/topology.yaml"
-        assert env["WATERTIGHT_TOKEN_FILE"] == "/var/run/secrets/watertight/token"
+        assert env["WATERTIGHT_CREDENTIALS_DIR"] == "/var/run/secrets/watertight/credentials"
+        assert "WATERTIGHT_TOKEN_FILE" not in env
         assert env["WATERTIGHT_DATA_DIR"] == "/var/lib/watertight"
         primary = TOPOLOGY.placement(unit).primary == site
         assert env["WATERTIGHT_ROLE"] == ("primary" if primary else "standby")
@@ -316,6 +317,7 @@ REFERENCE_KEYS = {
     "generate",
     "databaseUrlSecret",
     "adminToken",
+    "credentials",
     "imagePullSecrets",
 }
 
@@ -344,24 +346,55 @@ def test_values_files_hold_no_secret_in_clear(name: str) -> None:
     assert _secret_like_values(values) == []
 
 
-def test_site_releases_reference_the_shared_token_secret_and_create_none(
+def test_site_releases_reference_the_shared_credentials_secret_and_create_none(
     rendered: dict[str, list[dict[str, Any]]],
 ) -> None:
     for site in SITES:
         assert of_kind(rendered[site], "Secret") == []
         (deployment, *_) = unit_deployments(rendered[site]).values()
         volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
-        assert volumes["admin-token"]["secret"]["secretName"] == "watertight-admin-token"
+        assert volumes["credentials"]["secret"]["secretName"] == "watertight-credentials"
 
 
-def test_a_generated_token_appears_only_in_its_secret(helm: Helm) -> None:
+def test_generated_credentials_are_one_token_per_role_and_appear_only_in_their_secret(
+    helm: Helm,
+) -> None:
     docs = render(helm, ["--set", "site=production"])
     (secret,) = of_kind(docs, "Secret")
-    token = base64.b64decode(secret["data"]["token"]).decode()
-    assert len(token) >= 32
+    data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+    assert set(data) == {"replication", "admin", "operator", "approvers"}
+    name, approver = data["approvers"].split()
+    tokens = [data["replication"], data["admin"], data["operator"], approver]
+    assert name == "rehearsal" and len(set(tokens)) == 4
     others = yaml.safe_dump_all([d for d in docs if d["kind"] != "Secret"])
-    assert token not in others
-    assert token not in Path(CHART / "values.yaml").read_text(encoding="utf-8")
+    for token in tokens:
+        assert len(token) >= 32 and token not in others
+
+
+def _credential_mounts(doc: dict[str, Any]) -> tuple[str | None, list[str]]:
+    pod = doc["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    if "credentials" not in volumes:
+        assert "admin-token" not in volumes
+        return env_of(container).get("WATERTIGHT_CREDENTIALS_DIR"), []
+    keys = [item["key"] for item in volumes["credentials"]["secret"]["items"]]
+    assert volumes["credentials"]["secret"]["secretName"] == "bank-credentials"
+    return env_of(container).get("WATERTIGHT_CREDENTIALS_DIR"), keys
+
+
+def test_each_pod_mounts_only_the_credentials_of_its_roles(helm: Helm) -> None:
+    docs = render(
+        helm, ["--set", "site=production", "--set", "credentials.existingSecret=bank-credentials"]
+    )
+    assert of_kind(docs, "Secret") == []
+    where = "/var/run/secrets/watertight/credentials"
+    for doc in of_kind(docs, "Deployment") + of_kind(docs, "StatefulSet"):
+        expected = {
+            "unit": (where, ["replication", "admin"]),
+            "controller": (where, ["admin", "operator", "approvers"]),
+        }.get(component(doc), (None, []))
+        assert _credential_mounts(doc) == expected, doc["metadata"]["name"]
 
 
 @pytest.mark.parametrize(

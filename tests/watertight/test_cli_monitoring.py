@@ -24,7 +24,7 @@ def save_record(state_dir: Path, stopped: bool = False) -> None:
         router_url="http://127.0.0.1:9000",
         proxy_control_url="http://127.0.0.1:9001",
         etcd_client_urls={"production": "http://127.0.0.1:9002"},
-        token_file="token",
+        credentials_dir="credentials",
         stopped_at=time.time() if stopped else None,
     )
     env = {"WATERTIGHT_PORT": "9000"}

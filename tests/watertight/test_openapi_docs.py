@@ -72,7 +72,7 @@ def test_every_error_answer_is_documented_as_error_and_detail_strings(
 
 
 @pytest.mark.parametrize("name", list(SERVICES))
-def test_token_protected_operations_declare_the_bearer_scheme_not_a_header(
+def test_each_guarded_operation_declares_its_roles_bearer_scheme_not_a_header(
     generated: dict[str, dict[str, Any]], name: str
 ) -> None:
     document = generated[name]
@@ -82,10 +82,19 @@ def test_token_protected_operations_declare_the_bearer_scheme_not_a_header(
         guarded = "401" in operation["responses"]
         assert ("security" in operation) == guarded, (method, path)
         if guarded:
-            assert operation["security"] == [{"bearer": []}]
-    if name != "router.json":
-        scheme = document["components"]["securitySchemes"]["bearer"]
+            assert operation["security"] == [{role_of(path): []}], (method, path)
+    for scheme in document.get("components", {}).get("securitySchemes", {}).values():
         assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+
+
+def role_of(path: str) -> str:
+    """The credential each guarded path needs (docs/security.md)."""
+    for prefix, role in (
+        ("/admin/", "admin"), ("/replication/", "replication"), ("/v1/approvals/", "approver"),
+    ):  # fmt: skip
+        if path.startswith(prefix):
+            return role
+    return "operator"
 
 
 @pytest.mark.parametrize("name", list(SERVICES))

@@ -1,8 +1,12 @@
 """``watertight switchover | failover | failback | approve | freeze | unfreeze | events``.
 
 Thin wrappers of the controller API (docs/controller.md §11). The controllers come from
-the platform state (or ``--controller URL``), the admin token from the platform's token
-file (or ``--token``). Mutating calls go to the leader: a non-leader's 503 names it.
+the platform state (or ``--controller URL``). The credential each call needs
+(docs/security.md) comes from ``--token-file PATH`` or, by default, the platform's
+credentials directory: the operator's for moves and freezes, an approver's (``--as NAME``,
+default the first listed) for ``approve``; ``--token VALUE`` is there but shows the
+token to ``ps`` and the shell's history. Mutating calls go to the leader: a non-leader's
+503 names it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from failover.credentials import CredentialsError, Role, read_token
 from infra.local.platform import LocalPlatform
 from infra.local.state import PlatformError
 from watertight.commands.common import JsonFlag, StateDir, fail, json_requested
@@ -29,7 +34,15 @@ Controller = Annotated[
     str | None, typer.Option("--controller", help="Controller URL (default: from the platform).")
 ]
 Token = Annotated[
-    str | None, typer.Option("--token", help="Admin token (default: the platform's token file).")
+    str | None,
+    typer.Option("--token", help="The token itself (visible in ps; prefer --token-file)."),
+]
+TokenFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--token-file",
+        help="A file holding your token (default: the platform's credentials directory).",
+    ),
 ]
 Unit = Annotated[str | None, typer.Option("--unit", help="One unit, e.g. u03.")]
 SiteOpt = Annotated[str | None, typer.Option("--site", help="Every unit whose primary is there.")]
@@ -48,13 +61,21 @@ def _targets(state_dir: Path, controller: str | None) -> list[str]:
     return urls
 
 
-def _token(state_dir: Path, token: str | None) -> str:
+def _token(
+    state_dir: Path, token: str | None, token_file: Path | None,
+    role: Role = Role.OPERATOR, approver: str | None = None,
+) -> str:  # fmt: skip
+    """The token to present for ``role``: given, from ``token_file`` (its first line), or
+    from the local platform's credentials directory."""
     if token is not None:
         return token
     try:
-        return Path(LocalPlatform(state_dir).state().token_file).read_text().strip()
-    except (PlatformError, OSError) as exc:
-        fail(f"cannot read the admin token: {exc}")
+        if token_file is not None:
+            return token_file.read_text(encoding="utf-8").splitlines()[0].strip()
+        directory = Path(LocalPlatform(state_dir).state().credentials_dir)
+        return read_token(directory, role, approver)
+    except (PlatformError, OSError, IndexError, CredentialsError) as exc:
+        fail(f"cannot read the {role} credential: {exc or 'empty file'}")
 
 
 def _post(urls: list[str], path: str, body: dict[str, Any], token: str) -> dict[str, Any]:
@@ -133,78 +154,111 @@ def _show(answer: dict[str, Any], as_json: bool) -> None:
         typer.echo(move)
     if "approval" in answer:
         a = answer["approval"]
-        typer.echo(
-            f"approved {a['id']}: promote {a['unit']} in {a['to_site']} accepting loss of "
-            f"{a['accepted_loss']} entries"
-        )
+        by = ", ".join(a.get("approvers", []))
+        if a["status"] == "pending":  # more approvers needed (policy.distinct_approvers)
+            typer.echo(f"approval {a['id']} given by {by}; it waits for another approver")
+        else:
+            typer.echo(
+                f"approved {a['id']} by {by}: promote {a['unit']} in {a['to_site']} accepting "
+                f"loss of {a['accepted_loss']} entries"
+            )
     if "frozen" in answer:
         typer.echo("frozen" if answer["frozen"] else "unfrozen")
 
 
 def switchover(
     to: To, unit: Unit = None, site: SiteOpt = None, state_dir: StateDir = Path(".watertight"),
-    controller: Controller = None, token: Token = None, as_json: JsonFlag = False,
+    controller: Controller = None, token: Token = None, token_file: TokenFile = None,
+    as_json: JsonFlag = False,
 ) -> None:  # fmt: skip
     """Planned move of one unit or a whole site's units: drain, catch up, move, verify."""
     body = {"unit": unit, "site": site, "to": to}
     answer = _post(
-        _targets(state_dir, controller), "/v1/switchover", body, _token(state_dir, token)
+        _targets(state_dir, controller),
+        "/v1/switchover",
+        body,
+        _token(state_dir, token, token_file),
     )
     _show(answer, as_json)
 
 
 def failover(
     to: To, unit: Unit = None, site: SiteOpt = None, state_dir: StateDir = Path(".watertight"),
-    controller: Controller = None, token: Token = None, as_json: JsonFlag = False,
+    controller: Controller = None, token: Token = None, token_file: TokenFile = None,
+    as_json: JsonFlag = False,
 ) -> None:  # fmt: skip
     """Manual, person-initiated move (same safety steps as a switchover)."""
     body = {"unit": unit, "site": site, "to": to}
-    answer = _post(_targets(state_dir, controller), "/v1/failover", body, _token(state_dir, token))
+    answer = _post(
+        _targets(state_dir, controller), "/v1/failover", body, _token(state_dir, token, token_file)
+    )
     _show(answer, as_json)
 
 
 def failback(
     site: Annotated[str, typer.Option("--site", help="Site to move its units back to.")],
     state_dir: StateDir = Path(".watertight"),
-    controller: Controller = None, token: Token = None, as_json: JsonFlag = False,
+    controller: Controller = None, token: Token = None, token_file: TokenFile = None,
+    as_json: JsonFlag = False,
 ) -> None:  # fmt: skip
     """Switch every unit placed in SITE back there (after its stability window)."""
     urls = _targets(state_dir, controller)
-    _show(_post(urls, "/v1/failback", {"site": site}, _token(state_dir, token)), as_json)
+    _show(
+        _post(urls, "/v1/failback", {"site": site}, _token(state_dir, token, token_file)), as_json
+    )
 
 
 def approve(
     approval_id: Annotated[str, typer.Argument(help="Approval id, e.g. a-1f2e3d.")],
     accept_loss: Annotated[int | None, typer.Option(help="Entries you accept to lose.")] = None,
+    approver: Annotated[
+        str | None,
+        typer.Option("--as", help="Approver name in the platform's approvers file (local)."),
+    ] = None,
     state_dir: StateDir = Path(".watertight"),
-    controller: Controller = None, token: Token = None, as_json: JsonFlag = False,
+    controller: Controller = None, token: Token = None, token_file: TokenFile = None,
+    as_json: JsonFlag = False,
 ) -> None:  # fmt: skip
-    """Approve a data-losing or remote-dr promotion (see `watertight status`)."""
-    body: dict[str, Any] = {"accept_loss": accept_loss, "by": "cli"}
+    """Approve a data-losing or remote-dr promotion (see `watertight status`) as the
+    approver your credential names; the controller records that name."""
+    body: dict[str, Any] = {"accept_loss": accept_loss}
     path = f"/v1/approvals/{approval_id}"
-    _show(_post(_targets(state_dir, controller), path, body, _token(state_dir, token)), as_json)
+    signed = _token(state_dir, token, token_file, Role.APPROVER, approver)
+    _show(_post(_targets(state_dir, controller), path, body, signed), as_json)
 
 
 def freeze(
     reason: Annotated[str, typer.Option(help="Why.")] = "frozen from the CLI",
     state_dir: StateDir = Path(".watertight"),
-    controller: Controller = None, token: Token = None, as_json: JsonFlag = False,
+    controller: Controller = None, token: Token = None, token_file: TokenFile = None,
+    as_json: JsonFlag = False,
 ) -> None:  # fmt: skip
     """Suspend automatic actions (decisions are still made and recorded)."""
     body = {"reason": reason, "by": "cli"}
     _show(
-        _post(_targets(state_dir, controller), "/v1/freeze", body, _token(state_dir, token)),
+        _post(
+            _targets(state_dir, controller),
+            "/v1/freeze",
+            body,
+            _token(state_dir, token, token_file),
+        ),
         as_json,
     )
 
 
 def unfreeze(
     state_dir: StateDir = Path(".watertight"),
-    controller: Controller = None, token: Token = None, as_json: JsonFlag = False,
+    controller: Controller = None, token: Token = None, token_file: TokenFile = None,
+    as_json: JsonFlag = False,
 ) -> None:  # fmt: skip
     """Resume automatic actions."""
     _show(
-        _post(_targets(state_dir, controller), "/v1/unfreeze", {}, _token(state_dir, token)),
+        _post(
+            _targets(state_dir, controller),
+            "/v1/unfreeze",
+            {},
+            _token(state_dir, token, token_file),
+        ),
         as_json,
     )
 

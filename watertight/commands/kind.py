@@ -95,7 +95,7 @@ def load_image(
 def deploy(
     site: Sites = None,
     state_dir: Annotated[
-        Path, typer.Option(help="Pulumi file backend, passphrase and admin token.")
+        Path, typer.Option(help="Pulumi file backend, passphrase and credentials.")
     ] = DEFAULT_STATE_DIR,
 ) -> None:
     """Run pulumi up for the stacks (one per site) with a local file backend."""
@@ -103,7 +103,7 @@ def deploy(
         sites = rehearsal.choose_sites(site)
         pulumi = rehearsal.require_tool("pulumi")
         env = rehearsal.pulumi_env(state_dir)
-        token = rehearsal.admin_token(state_dir)
+        token = rehearsal.credentials(state_dir)
         for stack in sites:
             _run(rehearsal.stack_steps(pulumi, stack, env, token))
         ups = [rehearsal.up_stack_step(pulumi, stack, env) for stack in sites]

@@ -37,6 +37,33 @@ app.kubernetes.io/component: {{ .component }}
 {{- default (printf "%s-admin-token" (include "watertight.fullname" .)) .Values.adminToken.existingSecret -}}
 {{- end -}}
 
+{{- define "watertight.credentialsSecretName" -}}
+{{- default (printf "%s-credentials" (include "watertight.fullname" .)) .Values.credentials.existingSecret -}}
+{{- end -}}
+
+{{/*
+"roles": per-role files from credentials.existingSecret (or a generated one); "shared":
+the one-token development shortcut from adminToken; "" when neither is configured.
+*/}}
+{{- define "watertight.credentialsMode" -}}
+{{- if .Values.credentials.existingSecret -}}roles
+{{- else if .Values.adminToken.existingSecret -}}shared
+{{- else if .Values.credentials.generate -}}roles
+{{- else if .Values.adminToken.generate -}}shared
+{{- end -}}
+{{- end -}}
+
+{{/* The credential variable of a unit or controller container. */}}
+{{- define "watertight.credentialsEnv" -}}
+{{- if eq (include "watertight.credentialsMode" .) "roles" -}}
+- name: WATERTIGHT_CREDENTIALS_DIR
+  value: /var/run/secrets/watertight/credentials
+{{- else -}}
+- name: WATERTIGHT_TOKEN_FILE
+  value: /var/run/secrets/watertight/token
+{{- end -}}
+{{- end -}}
+
 {{/* Local etcd client URL first, then the other sites' members (JSON list). */}}
 {{- define "watertight.etcdEndpoints" -}}
 {{- $list := list (include "watertight.localEtcdUrl" .) -}}
@@ -126,10 +153,12 @@ capabilities:
 {{- end -}}
 
 {{/*
-Volumes of a watertight pod: (dict "root" $ "addresses" bool "token" bool).
+Volumes of a watertight pod: (dict "root" $ "addresses" bool "roles" list).
 "config" is /etc/watertight: the topology file (every program) and, for the router,
-controller and observer, the site's address map. "admin-token" only where the program
-reads WATERTIGHT_TOKEN_FILE (units, controller). "tmp" because the root is read-only.
+controller and observer, the site's address map. "credentials" holds only the keys in
+"roles" (units: replication, admin; controller: admin, operator, approvers; others:
+none); with the shortcut, "admin-token" holds the one token. "tmp" because the root is
+read-only.
 */}}
 {{- define "watertight.volumes" -}}
 {{- $fullname := include "watertight.fullname" .root -}}
@@ -142,7 +171,17 @@ reads WATERTIGHT_TOKEN_FILE (units, controller). "tmp" because the root is read-
       - configMap:
           name: {{ $fullname }}-addresses
       {{- end }}
-{{- if .token }}
+{{- if and .roles (eq (include "watertight.credentialsMode" .root) "roles") }}
+- name: credentials
+  secret:
+    secretName: {{ include "watertight.credentialsSecretName" .root }}
+    defaultMode: 0440
+    items:
+      {{- range .roles }}
+      - key: {{ . }}
+        path: {{ . }}
+      {{- end }}
+{{- else if .roles }}
 - name: admin-token
   secret:
     secretName: {{ include "watertight.tokenSecretName" .root }}
@@ -155,12 +194,17 @@ reads WATERTIGHT_TOKEN_FILE (units, controller). "tmp" because the root is read-
   emptyDir: {}
 {{- end -}}
 
-{{/* Mounts of the volumes above: (dict "token" bool). */}}
+{{/* Mounts of the volumes above: (dict "root" $ "roles" list). No subPath: a Secret
+mounted whole is updated in place, which is how a rotation reaches the processes. */}}
 {{- define "watertight.mounts" -}}
 - name: config
   mountPath: /etc/watertight
   readOnly: true
-{{- if .token }}
+{{- if and .roles (eq (include "watertight.credentialsMode" .root) "roles") }}
+- name: credentials
+  mountPath: /var/run/secrets/watertight/credentials
+  readOnly: true
+{{- else if .roles }}
 - name: admin-token
   mountPath: /var/run/secrets/watertight
   readOnly: true

@@ -39,7 +39,7 @@ path and what is expected, e.g.
 {{- end -}}
 {{- end -}}
 {{- end -}}
-{{- if and (not .Values.adminToken.existingSecret) (not .Values.adminToken.generate) -}}
-{{- fail "values: adminToken: set adminToken.existingSecret to a Secret name, or adminToken.generate=true" -}}
+{{- if not (include "watertight.credentialsMode" .) -}}
+{{- fail "values: credentials: set credentials.existingSecret to a Secret name (or credentials.generate=true; the shortcut: adminToken.existingSecret)" -}}
 {{- end -}}
 {{- end -}}

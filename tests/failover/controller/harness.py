@@ -12,8 +12,10 @@ from typing import Any
 from app.traffic import TrafficCounters
 from failover.controller.records import RecordStore
 from failover.controller.runtime import Runtime
+from failover.controller.settings import CONTROLLER_ROLES
 from failover.controller.units import RoleChange, RoleRefused
 from failover.controller.wiring import assemble
+from failover.credentials import Credentials
 from failover.dcs import Keys, LeaseNotFound, MemoryDcs, RouteStore
 from failover.dcs.codec import canonical_json
 from failover.observer.addresses import SiteAddresses
@@ -23,6 +25,28 @@ from failover.observer.publisher import ReportPublisher
 from failover.topology import Topology, default_topology
 
 WALL_OFFSET = 1_800_000_000.0
+# Each role its own token, as a deployment has them (failover/credentials.py).
+ADMIN_TOKEN = "admin-token-for-the-tests"
+OPERATOR_TOKEN = "operator-token-for-the-tests"
+APPROVER_TOKENS = {"alice": "alice-approver-token-0001", "bob": "bob-approver-token-00002"}
+OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+ALICE = {"Authorization": f"Bearer {APPROVER_TOKENS['alice']}"}
+BOB = {"Authorization": f"Bearer {APPROVER_TOKENS['bob']}"}
+
+
+def write_credentials(directory: Path) -> Path:
+    """A controller's credentials directory with the tokens above."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "admin").write_text(f"{ADMIN_TOKEN}\n")
+    (directory / "operator").write_text(f"{OPERATOR_TOKEN}\n")
+    lines = "".join(f"{name} {token}\n" for name, token in APPROVER_TOKENS.items())
+    (directory / "approvers").write_text(lines)
+    return directory
+
+
+def auth_for(path: str) -> dict[str, str]:
+    """The credential an endpoint needs: an approver's for approvals, else the operator's."""
+    return ALICE if path.startswith("/v1/approvals/") else OPERATOR
 
 
 class Clock:
@@ -180,8 +204,12 @@ class World:
         """A controller of ``site``; it campaigns at once unless given ``None`` (the
         production rule: only the witness does)."""
         addresses = self.addresses
+        credentials = Credentials.from_directory(
+            write_credentials(tmp_path / f"credentials-{site}"), CONTROLLER_ROLES
+        )
         return assemble(
-            site=site, url=f"http://controller.{site}", topology=self.topology, token="secret",
+            site=site, url=f"http://controller.{site}", topology=self.topology,
+            credentials=credentials,
             addresses=addresses, dcs=self.dcs, admin=self.units,
             records=RecordStore(f"sqlite:///{tmp_path / f'records-{site}.db'}", site),
             clock=self.clock, wall_clock=self.clock.wall, sleep=self.clock.sleep,

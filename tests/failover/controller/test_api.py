@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from harness import World
+from harness import ALICE, OPERATOR, World, auth_for
 
 from failover.controller.api import create_app
 
-AUTH = {"Authorization": "Bearer secret"}
+AUTH = OPERATOR
 
 
 @pytest.fixture
@@ -74,7 +74,7 @@ def test_bad_input_gets_a_clear_4xx_and_changes_nothing(
     client: TestClient, world: World, path: str, body: dict[str, object], status: int, words: str
 ) -> None:
     before = routes(world)
-    answer = client.post(path, json=body, headers=AUTH)
+    answer = client.post(path, json=body, headers=auth_for(path))
     assert answer.status_code == status, answer.text
     assert set(answer.json()) >= {"error", "detail"}
     assert words in answer.json()["detail"]
@@ -109,8 +109,8 @@ def test_approving_twice_is_refused_the_second_time(client: TestClient, world: W
         unit="u00", from_site="production", to_site="remote-dr", expected_epoch=1,
         estimated_loss=4, accepted_loss=0, reason="test",
     )  # fmt: skip
-    first = client.post(f"/v1/approvals/{approval.id}", json={}, headers=AUTH)
-    second = client.post(f"/v1/approvals/{approval.id}", json={}, headers=AUTH)
+    first = client.post(f"/v1/approvals/{approval.id}", json={}, headers=ALICE)
+    second = client.post(f"/v1/approvals/{approval.id}", json={}, headers=ALICE)
     assert first.status_code == 200
     assert first.json()["approval"]["accepted_loss"] == 4
     assert (second.status_code, second.json()["error"]) == (409, "unsafe_action")
@@ -124,7 +124,7 @@ def test_accepting_less_than_the_estimated_loss_is_refused(
         unit="u00", from_site="production", to_site="remote-dr", expected_epoch=1,
         estimated_loss=4, accepted_loss=0, reason="test",
     )  # fmt: skip
-    answer = client.post(f"/v1/approvals/{approval.id}", json={"accept_loss": 3}, headers=AUTH)
+    answer = client.post(f"/v1/approvals/{approval.id}", json={"accept_loss": 3}, headers=ALICE)
     assert answer.status_code == 422
     assert world.runtime.state.approval(approval.id).status == "pending"  # type: ignore[union-attr]
 

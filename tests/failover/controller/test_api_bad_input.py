@@ -10,12 +10,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from harness import World
+from harness import ALICE, OPERATOR, World, auth_for
 
 from failover.body_limit import API_BODY_LIMIT
 from failover.controller.api import create_app
 
-AUTH = {"Authorization": "Bearer secret"}
+AUTH = OPERATOR
 JSON_AUTH = {**AUTH, "Content-Type": "application/json"}
 INT64_MAX = 2**63 - 1
 
@@ -81,20 +81,22 @@ def test_a_field_outside_its_bound_is_422_naming_it_and_changes_nothing(
     client: TestClient, world: World, path: str, body: dict[str, object], field: str
 ) -> None:
     before = [world.route(u) for u in world.topology.units]
-    detail = assert_shape(client.post(path, json=body, headers=AUTH), 422, "invalid_request")
+    detail = assert_shape(
+        client.post(path, json=body, headers=auth_for(path)), 422, "invalid_request"
+    )
     assert f"body.{field}" in detail
     assert [world.route(u) for u in world.topology.units] == before
     assert world.runtime.state.frozen() is None
 
 
 def test_the_largest_loss_a_person_may_accept_is_read_as_a_number(client: TestClient) -> None:
-    answer = client.post("/v1/approvals/a-1", json={"accept_loss": INT64_MAX}, headers=AUTH)
+    answer = client.post("/v1/approvals/a-1", json={"accept_loss": INT64_MAX}, headers=ALICE)
     assert "unknown approval" in assert_shape(answer, 404, "invalid_request")
 
 
 @pytest.mark.parametrize("approval", ["a%0A", "x" * 65, "a%20b"])
 def test_a_malformed_approval_id_is_422(client: TestClient, approval: str) -> None:
-    answer = client.post(f"/v1/approvals/{approval}", json={}, headers=AUTH)
+    answer = client.post(f"/v1/approvals/{approval}", json={}, headers=ALICE)
     assert "approval_id" in assert_shape(answer, 422, "invalid_request")
 
 

@@ -2,22 +2,29 @@
 
 A real controller (the harness: MemoryDcs, fake unit instances) fails production over,
 then a person switches one unit on; ``GET /v1/events`` of its FastAPI app is what the
-drills parse. If the writer and the reader ever disagree on the schema, this fails.
+drills parse. If the writer and the reader ever disagree on the schema, this fails. The
+drills' approvals go to the same app, signed by as many approvers as the topology asks.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import json
 import time
+from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
-from harness import World
+from harness import APPROVER_TOKENS, OPERATOR, World
 
-from drills.controller import merge_events, parse_events
+from drills.controller import ControllerClient, merge_events, parse_events
 from drills.measure import PROMOTED, SITE_DOWN, ControllerEvent, failovers_per_unit
 from failover.controller.api import create_app
+from failover.topology import Policy, default_topology
 
-AUTH = {"Authorization": "Bearer secret"}
+AUTH = OPERATOR
 EVEN = ["u00", "u02", "u04", "u06"]
 
 
@@ -65,3 +72,26 @@ def test_the_site_declared_down_is_read_before_the_promotions_it_caused(
     first_promotion = min(e.at for e in events if e.kind == PROMOTED)
     assert 0 <= down[0].at <= first_promotion
     assert all(e.detail for e in events)
+
+
+def test_the_drills_approve_with_as_many_different_approvers_as_the_topology_asks(
+    tmp_path: Path,
+) -> None:
+    topology = dataclasses.replace(default_topology(), policy=Policy(distinct_approvers=2))
+    world = World(tmp_path, site="remote-dr", topology=topology)
+    world.cycle()
+    approval = world.runtime.state.new_approval(
+        unit="u00", from_site="production", to_site="remote-dr", expected_epoch=1,
+        estimated_loss=2, accepted_loss=0, reason="test",
+    )  # fmt: skip
+    tokens = list(APPROVER_TOKENS.values())
+    transport = httpx.ASGITransport(app=create_app(world.runtime))
+
+    async def approve() -> str:
+        async with httpx.AsyncClient(transport=transport) as client:
+            drills = ControllerClient(["http://controller.remote-dr"], client, None, tokens)
+            return await drills.approve(approval.id, {"accept_loss": 2})
+
+    answer = json.loads(asyncio.run(approve()))
+    assert answer["approval"]["status"] == "granted"
+    assert answer["approval"]["approvers"] == list(APPROVER_TOKENS)

@@ -23,7 +23,12 @@ from pulumi.runtime.mocks import MockMonitor
 from infra.pulumi.program import run
 
 REPO = Path(__file__).resolve().parents[3]
-ADMIN_TOKEN = "mock-admin-token-0123456789abcdef"
+CREDENTIALS = {
+    "replication": "mock-replication-token-0123456789",
+    "admin": "mock-admin-token-0123456789abcdef",
+    "operator": "mock-operator-token-0123456789ab",
+    "approvers": "rehearsal mock-approver-token-0123456789\n",
+}
 
 
 class RecordingMocks(Mocks):
@@ -63,7 +68,7 @@ def stack_config(stack: str, overrides: dict[str, str]) -> dict[str, str]:
         key: value if isinstance(value, str) else json.dumps(value)
         for key, value in document["config"].items()
     }
-    config["watertight:adminToken"] = ADMIN_TOKEN
+    config["watertight:credentials"] = json.dumps(CREDENTIALS)
     config.update({f"watertight:{k}": v for k, v in overrides.items()})
     return config
 
@@ -74,7 +79,7 @@ def main(argv: list[str]) -> int:
     mocks = RecordingMocks()
     monitor = RecordingMonitor(mocks)
     set_mocks(mocks, project="watertight", stack=stack, preview=False, monitor=monitor)
-    set_all_config(stack_config(stack, overrides), secret_keys=["watertight:adminToken"])
+    set_all_config(stack_config(stack, overrides), secret_keys=["watertight:credentials"])
 
     exports: dict[str, Any] = {}
 

@@ -6,6 +6,7 @@ stand-in scripts on PATH that record how they were called.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -124,7 +125,7 @@ def test_load_image_without_build_loads_the_tag_into_every_site(tools: tuple[Pat
     ]
 
 
-def test_deploy_gives_every_stack_one_shared_token_on_stdin_and_a_file_backend(
+def test_deploy_gives_every_stack_the_shared_credentials_on_stdin_and_a_file_backend(
     tools: tuple[Path, Path], tmp_path: Path
 ) -> None:
     bin_dir, log = tools
@@ -132,11 +133,13 @@ def test_deploy_gives_every_stack_one_shared_token_on_stdin_and_a_file_backend(
     state = tmp_path / "state"
     code, output = invoke("deploy", "--state-dir", str(state))
     assert code == 0, output
-    token = (state / "admin-token").read_text().strip()
-    assert stat.S_IMODE(os.stat(state / "admin-token").st_mode) == 0o600
+    token = (state / "credentials.json").read_text().strip()
+    assert set(json.loads(token)) == {"replication", "admin", "operator", "approvers"}
+    assert stat.S_IMODE(os.stat(state / "credentials.json").st_mode) == 0o600
     calls = log.read_text().splitlines()
-    assert token not in "\n".join(calls) + output
-    assert Path(f"{log}.stdin").read_text().split() == [token] * 3
+    for value in json.loads(token).values():
+        assert value.split()[-1] not in "\n".join(calls) + output
+    assert Path(f"{log}.stdin").read_text().count(token) == 3
     ups = sorted(c.split("|")[0].strip() for c in calls if c.startswith("pulumi up"))
     assert ups == sorted(
         f"pulumi up --yes --skip-preview --non-interactive --stack {s}"

@@ -20,7 +20,12 @@ REPO = HERE.parents[2]
 DRIVER = HERE / "pulumi_stack_driver.py"
 STACKS = ("production", "same-city", "remote-dr")
 TOPOLOGY = load_topology(REPO / "topology.yaml")
-ADMIN_TOKEN = "mock-admin-token-0123456789abcdef"
+CREDENTIALS = {
+    "replication": "mock-replication-token-0123456789",
+    "admin": "mock-admin-token-0123456789abcdef",
+    "operator": "mock-operator-token-0123456789ab",
+    "approvers": "rehearsal mock-approver-token-0123456789\n",
+}
 NAMESPACED = ("Deployment", "Service", "StatefulSet", "ConfigMap", "NetworkPolicy", "Secret")
 
 Run = dict[str, Any]
@@ -169,12 +174,16 @@ def test_exports_name_the_router_and_all_etcd_endpoints(runs: dict[str, Run], st
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_the_admin_token_is_only_in_its_secret(runs: dict[str, Run], stack: str) -> None:
+def test_the_per_role_credentials_are_only_in_their_secret(
+    runs: dict[str, Run], stack: str
+) -> None:
     (secret,) = k8s(runs[stack], "Secret")
-    assert secret["inputs"]["metadata"]["name"] == "watertight-admin-token"
+    assert secret["inputs"]["metadata"]["name"] == "watertight-credentials"
     others = [r for r in runs[stack]["resources"] if r is not secret]
-    assert ADMIN_TOKEN not in json.dumps(others)
-    assert ADMIN_TOKEN not in json.dumps(runs[stack]["exports"])
+    for value in CREDENTIALS.values():
+        token = value.split()[-1]
+        assert token not in json.dumps(others)
+        assert token not in json.dumps(runs[stack]["exports"])
 
 
 def test_stack_files_agree_on_every_sites_endpoints() -> None:

@@ -81,11 +81,8 @@ def test_values_for_a_site_name_it_and_wire_every_other_site_as_a_peer() -> None
         "advertiseUrl": "http://south-control-plane:30090",
         "service": {"type": "NodePort", "nodePort": 30090},
     }
-    assert values["adminToken"] == {
-        "existingSecret": "watertight-admin-token",
-        "key": "token",
-        "generate": False,
-    }
+    assert values["credentials"] == {"existingSecret": "watertight-credentials", "generate": False}
+    assert "adminToken" not in values
 
 
 def test_an_unknown_site_is_refused() -> None:

@@ -74,7 +74,7 @@ def _state(cluster: EtcdCluster, state_dir: Path) -> PlatformState:
     state = PlatformState(
         state_dir=str(state_dir), topology_file="", topology_name="t", sites=SITES,
         router_url="", proxy_control_url="", etcd_client_urls=cluster.client_urls,
-        token_file="",
+        credentials_dir="",
     )  # fmt: skip
     for site, member in cluster.members.items():
         state.processes[member.name] = ProcessRecord(

@@ -48,7 +48,7 @@ def _record(state_dir: Path, topology: Topology, plan: PortPlan) -> PlatformStat
         router_url=f"http://127.0.0.1:{plan.router}",
         proxy_control_url="http://127.0.0.1:1",
         etcd_client_urls=cluster.client_urls,
-        token_file=str(state_dir / "admin.token"),
+        credentials_dir=str(state_dir / "credentials"),
     )
     for member in cluster.members.values():
         state.processes[member.name] = etcd_record(cluster, member)

@@ -20,7 +20,7 @@ def record() -> PlatformState:
             "production": "http://127.0.0.1:9002",
             "remote-dr": "http://127.0.0.1:9003",
         },
-        token_file="token",
+        credentials_dir="credentials",
     )
 
     def add(

@@ -27,6 +27,7 @@ from fuzz_helpers import Fuzzed, fuzz, serving
 from app.lease import NoLease
 from app.main import create_app
 from app.settings import UnitSettings
+from failover.credentials import Role, read_token
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "platform"))
 
@@ -75,7 +76,9 @@ def leader_url(platform: RunningPlatform) -> str:
 
 
 def token_of(platform: RunningPlatform) -> str:
-    return (platform.state_dir / "admin.token").read_text(encoding="utf-8").strip()
+    """The operator credential: approvals answer it 403 (they need an approver's), which the
+    document declares."""
+    return read_token(platform.state_dir / "credentials", Role.OPERATOR)
 
 
 def test_the_unit_service_fuzzed_without_a_token_keeps_its_document(

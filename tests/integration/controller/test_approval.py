@@ -54,6 +54,9 @@ def test_a_remote_dr_promotion_waits_for_approve_and_loses_no_more_than_it_state
         approved = platform.cli("approve", pending["id"], "--json")
         assert approved.returncode == 0, approved.stderr
         assert json.loads(approved.stdout)["approval"]["status"] == "granted"
+        # The approver is the one the CLI's credential names (the platform's first approver).
+        granted = [e for e in events(platform) if e["kind"] == "approval_granted"]
+        assert [e["data"]["approver"] for e in granted] == ["alice"]
         twice = platform.cli("approve", pending["id"])
         assert twice.returncode != 0
         assert "already granted" in twice.stderr or "already used" in twice.stderr

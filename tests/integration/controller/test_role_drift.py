@@ -23,6 +23,8 @@ from controller_helpers import (
     watertight,
 )
 
+from failover.credentials import Role, read_token
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 
 
@@ -42,7 +44,7 @@ def test_a_primary_knocked_into_a_wrong_role_is_named_then_repaired_and_writes_a
         wait_for("a leader and three healthy sites", lambda: all_sites_up(platform))
         wait_for("one primary per unit", lambda: one_primary_per_unit(platform))
         site, epoch = routes(platform)["u00"]
-        token = (platform.state_dir / "admin.token").read_text().strip()
+        token = read_token(platform.state_dir / "credentials", Role.ADMIN)
         # The knock: a wrong role, a jump in epoch and a primary site that is not it.
         knock = httpx.post(
             f"{unit_url(platform.state_dir, 'u00', site)}/admin/role",
