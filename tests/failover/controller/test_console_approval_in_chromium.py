@@ -12,11 +12,12 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import uvicorn
-from harness import World
+from harness import APPROVER_TOKENS, World
 
 from failover.controller.api import create_app
 from tests import chromium
@@ -70,22 +71,24 @@ def test_a_person_approves_a_pending_promotion_from_the_console_with_name_and_to
             page.goto(console_url)
             form = page.locator(f'[data-approval="{approval.id}"] form')
             form.wait_for(timeout=30_000)
-            form.locator('input[name="by"]').fill("Li Wei")
-            form.locator('input[name="token"]').fill("wrong")
-            form.locator('button[type="submit"]').click()
-            page.wait_for_function(
-                "f => f.querySelector('.result').textContent.startsWith('403')",
-                arg=form.element_handle(), timeout=10_000,
-            )  # fmt: skip
+            form.locator('input[name="by"]').fill("alice")
+            _submit_expecting(page, form, "wrong", "403")
+            # A real approver's token does not let anyone sign in another's name.
+            _submit_expecting(page, form, APPROVER_TOKENS["bob"], "403")
             assert world.runtime.state.approval(approval.id).status == "pending"  # type: ignore[union-attr]
-            form.locator('input[name="token"]').fill("secret")
-            form.locator('button[type="submit"]').click()
-            page.wait_for_function(
-                "f => f.querySelector('.result').textContent === 'granted'",
-                arg=form.element_handle(), timeout=10_000,
-            )  # fmt: skip
+            _submit_expecting(page, form, APPROVER_TOKENS["alice"], "granted")
         finally:
             browser.close()
     granted = world.runtime.state.approval(approval.id)
     assert granted is not None
-    assert (granted.status, granted.decided_by, granted.accepted_loss) == ("granted", "Li Wei", 3)
+    assert (granted.status, granted.decided_by, granted.accepted_loss) == ("granted", "alice", 3)
+
+
+def _submit_expecting(page: Any, form: Any, token: str, result: str) -> None:
+    """Submit the form with ``token``; wait until its result line starts with ``result``."""
+    form.locator('input[name="token"]').fill(token)
+    form.locator('button[type="submit"]').click()
+    page.wait_for_function(
+        "([f, r]) => f.querySelector('.result').textContent.startsWith(r)",
+        arg=[form.element_handle(), result], timeout=10_000,
+    )  # fmt: skip
