@@ -146,6 +146,8 @@ def test_an_unknown_format_is_refused_naming_the_variable_and_the_choices() -> N
 def test_the_setup_sends_uvicorn_and_warnings_through_one_json_handler() -> None:
     logging.getLogger("uvicorn.error").addHandler(logging.StreamHandler(io.StringIO()))
     logging.getLogger("uvicorn.error").propagate = False  # what uvicorn's own config does
+    # An in-process uvicorn in an earlier test (log_level="warning") leaves its level set.
+    logging.getLogger("uvicorn.error").setLevel(logging.NOTSET)
     out = File()
     assert configure_logging(LogContext("router"), "info", environ={}, stream=out) == "json"
     logging.getLogger("uvicorn.error").info("Started server process")
