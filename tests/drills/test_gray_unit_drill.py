@@ -20,6 +20,9 @@ def test_the_gray_unit_drill_warns_for_the_unit_with_green_probes_and_moves_noth
     trend = report["trend_watch"]
     print(f"gray-unit: lead {trend['lead_seconds']} s ({trend['reason']}), "
           f"load {report['load']}, verdict {report['verdict']}")  # fmt: skip
+    # An aborted drill (a cold or starved platform failing the steady state before the
+    # fault) says nothing about the trend watch: say why instead of "no warning".
+    assert not report["abort_reason"], explain(report)
     # The trend watch caught it: a warning for u03 after the fault, within the bound.
     assert trend["unit"] == "u03" and trend["warned_at"] is not None, trend
     assert 0 <= trend["lead_seconds"] <= 30, trend
