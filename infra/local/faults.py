@@ -16,7 +16,7 @@ and on the link proxies, prints what it did and is journalled in ``faults.jsonl`
   one unit instance (its ``POST /admin/gray-fault``): every write declined or delayed
   while every probe stays green. ``--mode none`` clears it; so does a restart.
 - ``heal``: every link back to pass; base delays stay (every mode keeps them, so
-  ``site-up`` keeps them too); every instance ever grayed (journal) is cleared.
+  ``site-up`` keeps them too); every standing gray fault (per the journal) is cleared.
 
 Also journalled here, though it is an operator's decision rather than a fault:
 ``declare_disaster`` (``watertight disaster declare``) rebuilds the etcd quorum on the one
@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -62,6 +63,22 @@ def restart_order(records: Sequence[ProcessRecord]) -> list[ProcessRecord]:
     reboot inflicts on the others. Staggering keeps the restart's cost inside the site.
     """
     return sorted(records, key=lambda r: (r.kind != "etcd", r.name))
+
+
+def standing_grays(journal: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """``(unit, site)`` of every instance whose gray fault the fault journal says still
+    stands: set by ``gray-unit``, not cleared since by ``--mode none`` or a ``heal``
+    (which journals the instances it cleared as ``gray_cleared``)."""
+    standing: set[tuple[str, str]] = set()
+    for entry in journal:
+        where = (str(entry.get("unit")), str(entry.get("site")))
+        if entry.get("action") == "gray-unit" and entry.get("mode") == "none":
+            standing.discard(where)
+        elif entry.get("action") == "gray-unit":
+            standing.add(where)
+        elif entry.get("action") == "heal":
+            standing -= {(str(u), str(s)) for u, s in entry.get("gray_cleared") or []}
+    return sorted(standing)
 
 
 class FaultInjector:
@@ -222,21 +239,21 @@ class FaultInjector:
         view: dict[str, object] = answer.json()
         return view
 
-    def _clear_gray(self) -> list[str]:
-        """Clear the gray fault of every instance the journal says was ever grayed, and
-        say which could not be reached (a downed site's: its restart cleared it anyway)."""
-        grayed = {
-            (str(f.get("unit")), str(f.get("site")))
-            for f in read_faults(self.platform.state_dir)
-            if f.get("action") == "gray-unit" and f.get("mode") != "none"
-        }
-        missed = []
-        for unit, site in sorted(grayed):
+    def _clear_gray(self) -> tuple[list[tuple[str, str]], str]:
+        """Clear every standing gray fault: those cleared, and the sentence's tail naming
+        them and any unreachable (a downed site's: its restart clears it anyway)."""
+        cleared, missed = [], []
+        for unit, site in standing_grays(read_faults(self.platform.state_dir)):
             try:
                 self._post_gray(self._unit_record(unit, site), {"mode": "none"})
+                cleared.append((unit, site))
             except PlatformError:
                 missed.append(f"{unit} in {site}")
-        return missed
+        names = ", ".join(f"{u} in {s}" for u, s in cleared)
+        tail = f"; gray fault cleared on {names}" if cleared else ""
+        if missed:
+            tail += f"; gray fault not cleared on {', '.join(missed)} (unreachable)"
+        return cleared, tail
 
     def declare_disaster(self, survivor: str) -> str:
         lost = self._recovery().declare(self.state, survivor)
@@ -252,6 +269,6 @@ class FaultInjector:
     def heal(self) -> str:
         with closing(self.platform.proxy()) as proxy:
             proxy.heal()
-        missed = self._clear_gray()
-        note = f"; gray fault not cleared on {', '.join(missed)} (unreachable)" if missed else ""
-        return self._done("heal", f"healed: every link passes (base delays kept){note}")
+        cleared, gray = self._clear_gray()
+        sentence = f"healed: every link passes (base delays kept){gray}"
+        return self._done("heal", sentence, gray_cleared=[list(c) for c in cleared])
