@@ -47,5 +47,7 @@ def test_the_gray_unit_drill_warns_for_the_unit_with_green_probes_and_moves_noth
     # The fault was taken by the instance (its answer is in the action's detail).
     fault = next(a for a in report["actions"] if a["command"].startswith(f"gray-unit {unit}"))
     assert fault["ok"] and effect in fault["detail"], fault
+    heal = next(a for a in report["actions"] if a["phase"] == "method" and a["command"] == "heal")
+    assert f"gray fault cleared on {unit} in " in heal["detail"], heal
     assert report["verdict"] == "pass", explain(report)
     assert done.returncode == 0, done.stderr[-3000:]
