@@ -1,8 +1,8 @@
 """The automated DR test: every standard drill on the local platform, judged by its report.
 
 Every drill file in ``drills/library`` is run (``drills.spec.library()`` globs them:
-eleven since the quorum-commit change added ``city-cut-then-production-lost`` and
-``remote-dr-lost``). Each runs through the real CLI (``watertight drill run NAME``, a
+thirteen since the quorum-commit change added ``city-cut-then-production-lost`` and
+``remote-dr-lost`` and the trend watch's ``gray-unit`` and ``gray-unit-slow``). Each runs through the real CLI (``watertight drill run NAME``, a
 fresh platform per drill: drills move primaries, so they must not share one) and its
 ``reports/drills/NAME/report.json`` is judged twice:
 
