@@ -1,5 +1,6 @@
-"""Credential-protected endpoints: ``/admin`` (role changes, catch-up, discarded entries)
-needs the admin credential, ``/replication`` the replication one (docs/security.md).
+"""Credential-protected endpoints: ``/admin`` (role changes, catch-up, discarded entries,
+the gray-failure drill's fault) needs the admin credential, ``/replication`` the
+replication one (docs/security.md).
 
 A credential proves who asks, not that what they ask makes sense: every site a request names
 must be a site of the topology (422 naming the field), so no typo or fuzzer can leave an
@@ -15,6 +16,7 @@ from fastapi import APIRouter, Response
 
 from app.deps import AdminDep, ReplicationDep, ServiceDep
 from app.errors import InvalidRequestError
+from app.gray_fault import GrayFaultRequest
 from app.protocol import (
     ApplyRequest,
     ApplyResult,
@@ -59,6 +61,22 @@ def discarded_entries(service: ServiceDep, _auth: AdminDep) -> dict[str, Any]:
     """Journal entries thrown away when this instance re-synced from a newer primary."""
     entries = service.queries.discarded()
     return {"count": len(entries), "entries": entries}
+
+
+@admin.post("/gray-fault", responses=errors(*_WRITE))
+def set_gray_fault(
+    request: GrayFaultRequest, service: ServiceDep, _auth: AdminDep
+) -> dict[str, Any]:
+    """Set (``decline-all``, ``slow`` with ``delay_ms``) or clear (``none``) this
+    instance's gray fault: every probe stays green while every new write is declined or
+    delayed (docs/unit-service.md, the gray-unit drill in docs/drills.md)."""
+    return service.gray.set(request)
+
+
+@admin.get("/gray-fault", responses=errors(*_GUARDED))
+def get_gray_fault(service: ServiceDep, _auth: AdminDep) -> dict[str, Any]:
+    """The standing gray fault: ``{"mode", "delay_ms", "since"}``."""
+    return service.gray.view()
 
 
 @replication.post("/handshake", responses=errors(*_WRITE, 409))

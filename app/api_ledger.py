@@ -49,6 +49,7 @@ def post_transaction(
     key = validate_idempotency_key(idempotency_key)
     service.check_customer(customer_id)
     started = time.monotonic()
+    service.gray.delay()  # the gray-failure drill's slowness: counted as the write's latency
     try:
         status, result = service.writes.post(customer_id, key, body)
     except UnitError as exc:

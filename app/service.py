@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from app.catchup import CatchUp
 from app.database import Database
 from app.errors import InvalidRequestError, WrongUnitError
+from app.gray_fault import GrayFault
 from app.lease import PrimaryLease
 from app.lease_watchdog import LeaseWatchdog
 from app.metrics import UnitMetrics
@@ -39,6 +40,8 @@ class UnitService:
     metrics: UnitMetrics
     credentials: Credentials
     traffic: TrafficCounters = field(default_factory=TrafficCounters)
+    gray: GrayFault = field(default_factory=GrayFault)
+    """The gray-failure drill's fault (app/gray_fault.py); none unless an operator sets one."""
     watchdog: LeaseWatchdog = field(init=False)
 
     def __post_init__(self) -> None:
@@ -90,18 +93,20 @@ def build_service(settings: UnitSettings, lease: PrimaryLease) -> UnitService:
     limit = settings.credit_limit_minor
     receiver = Receiver(node, db)
     traffic = TrafficCounters()
+    gray = GrayFault()
     return UnitService(
         settings=settings,
         topology=topology,
         db=db,
         node=node,
-        writes=WritePath(node, db, limit, topology.replication.ack_timeout_seconds),
+        writes=WritePath(node, db, limit, topology.replication.ack_timeout_seconds, gray),
         receiver=receiver,
         catch_up=CatchUp(node, db, receiver, credentials),
         queries=Queries(node, db, limit, traffic),
         metrics=UnitMetrics(),
         credentials=credentials,
         traffic=traffic,
+        gray=gray,
     )
 
 

@@ -37,7 +37,8 @@ from app.errors import (
     QuorumCommitError,
     UnitError,
 )
-from app.ledger import decide, request_hash
+from app.gray_fault import GrayFault
+from app.ledger import Posting, decide, request_hash
 from app.node import Node
 from app.protocol import Effect, WireEntry
 from app.roles import NodeRole
@@ -63,8 +64,16 @@ class _Pending:
 class WritePath:
     """Posts transactions on a primary. ``start()`` before use, ``stop()`` at the end."""
 
-    def __init__(self, node: Node, db: Database, credit_limit_minor: int, ack_timeout: float):
+    def __init__(
+        self,
+        node: Node,
+        db: Database,
+        credit_limit_minor: int,
+        ack_timeout: float,
+        gray: GrayFault | None = None,
+    ):
         self._node = node
+        self._gray = gray or GrayFault()
         self._db = db
         self._limit = credit_limit_minor
         self._ack_timeout = ack_timeout
@@ -173,6 +182,8 @@ class WritePath:
         request, customer_id = pending.request, pending.customer_id
         limit, available = journal.account_balance(session, customer_id) or (self._limit,) * 2
         posting = decide(request.type, request.amount_minor, available)
+        if self._gray.declines():  # the gray-failure drill: a business decline, all else as usual
+            posting = Posting("declined", 0, available)
         transaction_id = uuid.uuid4().hex
         settings = self._node.settings
         effect = Effect(

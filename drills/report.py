@@ -12,7 +12,8 @@ its docs/design.md §5 keys, then the write-interruption keys :data:`INTERRUPTIO
 ``title``, ``description``, ``started_at`` (ISO 8601, UTC), ``duration_seconds``,
 ``abort_reason`` (``""`` unless aborted), ``actions`` (what ran, when), ``events``
 (controller events used), ``evidence`` (what the measurements rest on: lost writes,
-split-brain findings, failovers per unit, ...) and ``timeline`` (series and markers).
+split-brain findings, failovers per unit, ...), ``timeline`` (series and markers), ``load``
+and ``trend_watch`` (:mod:`drills.report_sections`).
 """
 
 from __future__ import annotations
@@ -26,13 +27,15 @@ from pydantic import BaseModel, ConfigDict
 
 from drills.expectations import ExpectationResult, evaluate, verdict
 from drills.measure import ControllerEvent, ExecutedAction, Measurements
+from drills.report_sections import LoadJson, load_json, load_rows, trend_watch
 from drills.spec import DrillSpec
 from drills.timeline import Timeline, build_timeline, render_svg
+from drills.trend_lead import TrendWatchJson, markdown_rows
 
 DESIGN_KEYS = ("drill", "platform", "verdict", "measurements", "expectations")
 EXTRA_KEYS = (
     "title", "description", "started_at", "duration_seconds", "abort_reason", "actions",
-    "events", "evidence", "timeline",
+    "events", "evidence", "timeline", "load", "trend_watch",
 )  # fmt: skip
 INTERRUPTION_KEYS = (
     "interruption_by_unit", "longest_interruption_seconds", "survivors_interruption_seconds_max",
@@ -126,6 +129,8 @@ class Report(_Model):
     events: list[EventJson]
     evidence: Evidence
     timeline: Timeline
+    load: LoadJson | None = None
+    trend_watch: TrendWatchJson | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +157,9 @@ def build_report(
     ``extra`` rows (judged by the runner: steady state after the method, rollbacks)
     follow the spec's expectations and count towards the verdict."""
     results = [*evaluate(spec.expect, m), *extra]
+    trend_row, trends = trend_watch(spec, events, m.fault_at)
+    if trend_row is not None:  # with the spec's expectations, before the runner's rows
+        results.insert(len(results) - len(extra), trend_row)
     return Report(
         drill=spec.name or spec.title,
         platform=platform,
@@ -167,6 +175,8 @@ def build_report(
         events=[_event(e) for e in sorted(events, key=_event_order)],
         evidence=_evidence(m),
         timeline=build_timeline(m, actions, events),
+        load=load_json(spec.load),
+        trend_watch=trends,
     )
 
 
@@ -313,6 +323,7 @@ def _md_header(r: Report) -> str:
         f"| platform | {r.platform} |",
         f"| started at | {r.started_at} |",
         f"| duration | {r.duration_seconds:.1f} s |",
+        *load_rows(r.load),
         f"| expectations | {sum(e.passed for e in r.expectations)} of {len(r.expectations)} met |",
         "",
     ]
@@ -351,6 +362,8 @@ def _md_measurements(r: Report) -> str:
     for key, label in _MEASURED:
         note = rto_bound_note(r) if key == "rto_seconds" else ""
         lines.append(f"| {label} | {_value(getattr(m, key), key)}{note} |")
+    if r.trend_watch is not None:
+        lines += markdown_rows(r.trend_watch)
     q = m.requests
     lines.append(f"| Requests (every attempt, retries included) | {q.total} total, {q.ok} ok, "
                  f"{q.failed} failed |")  # fmt: skip

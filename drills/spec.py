@@ -51,6 +51,7 @@ from drills.steps import (
 )
 from failover.input_file import InputFileError, field_path, read_yaml_document
 from failover.topology import NAME_PATTERN, Topology
+from failover.trend_settings import TrendSettings
 
 LIBRARY_DIR = Path(__file__).resolve().parent / "library"
 
@@ -155,6 +156,15 @@ class FailoverCount(Strict):
         return self
 
 
+class TrendWarningExpect(Strict):
+    """The trend watch must warn for ``unit`` at most ``max_lead_seconds`` after the
+    drill's fault, while the controllers' view of the unit stayed healthy (no site
+    verdict for its site, no move of it: :mod:`drills.trend_lead`)."""
+
+    unit: str
+    max_lead_seconds: PositiveSeconds
+
+
 class Expect(Strict):
     """What must hold for a pass. Omitted keys are not judged, except the safe defaults:
     no lost acknowledged write, no split brain, no double posting, every unit recovers.
@@ -184,6 +194,7 @@ class Expect(Strict):
     errors_outside_drain_max: Count | None = None
     drain_window_seconds: Seconds = 5.0
     all_units_recover: bool = True
+    trend_warning: TrendWarningExpect | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Expect:
@@ -220,6 +231,21 @@ class DrillSpec(Strict):
     expect: Expect = Expect()
     rollbacks: list[Action] = []
     abort_if: list[AbortIf] = []
+    trends: dict[str, float] | None = None
+    """Settings of the topology's ``trends`` section this drill needs (e.g. a short
+    warm-up): merged over the topology's when the runner starts a fresh platform."""
+
+    @model_validator(mode="after")
+    def _trend_settings(self) -> DrillSpec:
+        if self.trends is not None:
+            try:
+                TrendSettings.model_validate(self.trends)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = "".join(f".{part}" for part in first["loc"])
+                reason = str(first["msg"]).removeprefix("Value error, ")
+                raise ValueError(f"trends{where}: {reason}") from None
+        return self
 
     @property
     def faults(self) -> list[Step]:
@@ -338,6 +364,8 @@ def check_names(spec: DrillSpec, topology: Topology, source: str = "<drill>") ->
                 _known_unit(unit, topology, source, f"{prefix}.{key}")
     for j, unit in enumerate(spec.expect.only_units_move or []):
         _known_unit(unit, topology, source, f"expect.only_units_move[{j}]")
+    if spec.expect.trend_warning is not None:
+        _known_unit(spec.expect.trend_warning.unit, topology, source, "expect.trend_warning.unit")
 
 
 def _sites_of(step: Step) -> Iterable[tuple[str, str]]:

@@ -13,7 +13,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 LEADER_SITE = "$leader"
-FAULT_ACTIONS = frozenset({"site-down", "site-hang", "partition", "slow", "unit-crash"})
+FAULT_ACTIONS = frozenset(
+    {"site-down", "site-hang", "partition", "slow", "unit-crash", "gray-unit"}
+)
 PLANNED_ACTIONS = frozenset({"switchover", "failback"})
 
 
@@ -121,6 +123,30 @@ class UnitCrash(_Action):
         return f"unit-crash {self.unit} --site {self.site}"
 
 
+class GrayUnit(_Action):
+    """A gray failure inside one unit instance: every new write declined (``decline-all``)
+    or delayed by ``delay_ms`` (``slow``, default 500) while its probes stay green. A
+    fault (it starts the drill's clock) that should move nothing: only the trend watch
+    can see it. ``heal`` clears it."""
+
+    action: Literal["gray-unit"]
+    unit: str
+    site: str
+    mode: Literal["decline-all", "slow"]
+    delay_ms: Annotated[int, Field(gt=0, le=10_000)] | None = None
+
+    @field_validator("delay_ms")
+    @classmethod
+    def _delay_only_when_slow(cls, delay_ms: int | None, info: ValidationInfo) -> int | None:
+        if delay_ms is not None and info.data.get("mode") != "slow":
+            raise ValueError("delay_ms is only for mode 'slow'")
+        return delay_ms
+
+    def describe(self) -> str:
+        delay = f" --delay-ms {self.delay_ms}" if self.delay_ms is not None else ""
+        return f"gray-unit {self.unit} --site {self.site} --mode {self.mode}{delay}"
+
+
 class Heal(_Action):
     action: Literal["heal"]
 
@@ -216,11 +242,11 @@ class WaitUntil(_Action):
 
 
 Action = Annotated[
-    SiteDown | SiteUp | SiteHang | Partition | Slow | UnitCrash | Heal | Switchover | Failover
-    | Failback | Approve | DeclareDisaster | WaitUntil,
+    SiteDown | SiteUp | SiteHang | Partition | Slow | UnitCrash | GrayUnit | Heal | Switchover
+    | Failover | Failback | Approve | DeclareDisaster | WaitUntil,
     Field(discriminator="action"),
 ]  # fmt: skip
 ACTION_NAMES = (
-    "site-down", "site-up", "site-hang", "partition", "slow", "unit-crash", "heal",
+    "site-down", "site-up", "site-hang", "partition", "slow", "unit-crash", "gray-unit", "heal",
     "switchover", "failover", "failback", "approve", "declare-disaster", "wait-until",
 )  # fmt: skip

@@ -12,10 +12,15 @@ one-second noise) and the **baseline** (half-life ~5 min: a change slower than t
 the new normal). The baseline stops learning while the unit looks suspect (half-way to
 any threshold) or warns, for at most ``baseline_freeze_max_seconds``: otherwise a step
 drags the baseline after it and never crosses, and a lasting fault becomes the normal
-under its own warning. Ratios are taken of the levels, never averaged, so scaling every
-rate together leaves them exactly as they were. A site's levels are the sums of its units'
-(the units whose route is there now), so a unit moving in or out moves its current
-level and its baseline together and is no departure.
+under its own warning. A reading enters the baseline only **after** the cycle has judged
+it: the reading that makes a unit suspect never reaches the baseline. (Learning first
+let a slow unit hide: p99 is a 1 % tail, so one reading of 500 ms writes weighing over
+1 % of the baseline — any reading while the baseline is still the plain mean of under
+100 s — moved the baseline's p99 along with the current one, and the departure never
+showed; found by the gray-unit-slow drill.) Ratios are taken of the levels, never
+averaged, so scaling every rate together leaves them exactly as they were. A site's
+levels are the sums of its units' (the units whose route is there now), so a unit moving
+in or out moves its current level and its baseline together and is no departure.
 """
 
 from __future__ import annotations
@@ -70,6 +75,8 @@ class _Unit:
     baseline: Level = field(default_factory=dict)
     learned_seconds: float = 0.0
     suspect_since: float | None = None
+    pending: tuple[Level, float] | None = None
+    """This cycle's reading and its baseline weight, learned once the cycle judged it."""
 
 
 @dataclass
@@ -111,6 +118,7 @@ class TrendWatch:
             if hold.active is not None and scope not in ready and scope not in ready.values():
                 cleared.append((hold.active, f"{scope}: no longer judged (no traffic reported)"))
                 hold.active, hold.since = None, None
+        self._learn_baselines(now)
         active = tuple(h.active for h in self._holds.values() if h.active is not None)
         return TrendUpdate(tuple(raised), tuple(cleared), active)
 
@@ -149,10 +157,17 @@ class TrendWatch:
         mean = elapsed / (state.learned_seconds + elapsed)
         weight = max(mean, step_weight(elapsed, settings.current_half_life_seconds))
         state.current = blend(state.current, observed, weight)
-        if not self._frozen(unit, now):
-            weight = max(mean, step_weight(elapsed, settings.baseline_half_life_seconds))
-            state.baseline = blend(state.baseline, observed, weight)
+        weight = max(mean, step_weight(elapsed, settings.baseline_half_life_seconds))
+        state.pending = (observed, weight)
         state.learned_seconds += elapsed
+
+    def _learn_baselines(self, now: float) -> None:
+        """Each unit's reading of this cycle into its baseline, unless the judgement
+        that just read it found the unit suspect (then the baseline is frozen)."""
+        for unit, state in self._units.items():
+            if state.pending is not None and not self._frozen(unit, now):
+                state.baseline = blend(state.baseline, *state.pending)
+            state.pending = None
 
     def _frozen(self, unit: str, now: float) -> bool:
         since = self._units[unit].suspect_since

@@ -11,8 +11,12 @@ and on the link proxies, prints what it did and is journalled in ``faults.jsonl`
 - ``site-hang S``: SIGSTOP every process of S (accepts TCP, never answers).
 - ``partition A B``: blackhole the A↔B link. ``slow S --ms N``: latency on S's links,
   N ms on top of each link's standing base delay (the distance, set at ``up``).
-- ``unit-crash U --site S``: SIGKILL one unit instance. ``heal``: every link back to pass;
-  base delays stay (every mode keeps them, so ``site-up`` keeps them too).
+- ``unit-crash U --site S``: SIGKILL one unit instance.
+- ``gray-unit U --site S --mode decline-all|slow [--delay-ms N]``: a gray failure inside
+  one unit instance (its ``POST /admin/gray-fault``): every write declined or delayed
+  while every probe stays green. ``--mode none`` clears it; so does a restart.
+- ``heal``: every link back to pass; base delays stay (every mode keeps them, so
+  ``site-up`` keeps them too); every standing gray fault (per the journal) is cleared.
 
 Also journalled here, though it is an operator's decision rather than a fault:
 ``declare_disaster`` (``watertight disaster declare``) rebuilds the etcd quorum on the one
@@ -24,19 +28,30 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
+import httpx
+
+from failover.credentials import Role, read_token
 from failover.topology import load_topology
 from infra.local.etcd_leader import LeaderMoveError, move_leader
 from infra.local.linkproxy_modes import LinkMode
 from infra.local.platform import LocalPlatform
 from infra.local.quorum_recovery import QuorumRecovery
 from infra.local.readiness import quiet, wait_ready
-from infra.local.state import PlatformError, PlatformState, ProcessRecord, record_fault
+from infra.local.state import (
+    PlatformError,
+    PlatformState,
+    ProcessRecord,
+    read_faults,
+    record_fault,
+)
 
 SITE_UP_TIMEOUT_SECONDS = 60.0
+GRAY_TIMEOUT_SECONDS = 5.0
 
 
 def restart_order(records: Sequence[ProcessRecord]) -> list[ProcessRecord]:
@@ -49,6 +64,22 @@ def restart_order(records: Sequence[ProcessRecord]) -> list[ProcessRecord]:
     reboot inflicts on the others. Staggering keeps the restart's cost inside the site.
     """
     return sorted(records, key=lambda r: (r.kind != "etcd", r.name))
+
+
+def standing_grays(journal: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """``(unit, site)`` of every instance whose gray fault the fault journal says still
+    stands: set by ``gray-unit``, not cleared since by ``--mode none`` or a ``heal``
+    (which journals the instances it cleared as ``gray_cleared``)."""
+    standing: set[tuple[str, str]] = set()
+    for entry in journal:
+        where = (str(entry.get("unit")), str(entry.get("site")))
+        if entry.get("action") == "gray-unit" and entry.get("mode") == "none":
+            standing.discard(where)
+        elif entry.get("action") == "gray-unit":
+            standing.add(where)
+        elif entry.get("action") == "heal":
+            standing -= {(str(u), str(s)) for u, s in entry.get("gray_cleared") or []}
+    return sorted(standing)
 
 
 class FaultInjector:
@@ -172,6 +203,59 @@ class FaultInjector:
             raise PlatformError(f"{unit} in {site} is not running")
         return self._done("unit-crash", f"crashed {unit} in {site} (SIGKILL)", unit=unit, site=site)
 
+    def gray_unit(self, unit: str, site: str, mode: str, delay_ms: int | None = None) -> str:
+        """Set (or with ``mode`` ``none`` clear) one instance's gray fault through its own
+        admin-credential API; the instance refuses bad input (422), which is raised."""
+        record = self._unit_record(unit, site)
+        body: dict[str, object] = {"mode": mode}
+        if delay_ms is not None:
+            body["delay_ms"] = delay_ms
+        answer = self._post_gray(record, body)
+        what = {"none": "cleared", "decline-all": "declines every write"}.get(
+            mode, f"delays every write by {answer.get('delay_ms')} ms"
+        )
+        sentence = f"gray fault on {unit} in {site}: {what} (probes untouched)"
+        return self._done("gray-unit", sentence, unit=unit, site=site, mode=mode,
+                          delay_ms=answer.get("delay_ms"))  # fmt: skip
+
+    def _unit_record(self, unit: str, site: str) -> ProcessRecord:
+        self._site(site)
+        record = self.state.processes.get(f"unit-{unit}-{site}")
+        if record is None or record.ready_url is None:
+            units = sorted({p.unit for p in self.state.processes.values() if p.unit})
+            raise PlatformError(f"unknown unit {unit!r}; known units: {', '.join(units)}")
+        return record
+
+    def _post_gray(self, record: ProcessRecord, body: dict[str, object]) -> dict[str, object]:
+        base = (record.ready_url or "").removesuffix("/readyz")
+        token = read_token(Path(self.state.credentials_dir), Role.ADMIN)
+        try:
+            answer = httpx.post(f"{base}/admin/gray-fault", json=body,
+                                headers={"Authorization": f"Bearer {token}"},
+                                timeout=GRAY_TIMEOUT_SECONDS)  # fmt: skip
+        except httpx.HTTPError as exc:
+            raise PlatformError(f"{record.name} did not take the gray fault: {exc}") from exc
+        if answer.status_code != 200:
+            raise PlatformError(f"{record.name} refused the gray fault: {answer.text}")
+        view: dict[str, object] = answer.json()
+        return view
+
+    def _clear_gray(self) -> tuple[list[tuple[str, str]], str]:
+        """Clear every standing gray fault: those cleared, and the sentence's tail naming
+        them and any unreachable (a downed site's: its restart clears it anyway)."""
+        cleared, missed = [], []
+        for unit, site in standing_grays(read_faults(self.platform.state_dir)):
+            try:
+                self._post_gray(self._unit_record(unit, site), {"mode": "none"})
+                cleared.append((unit, site))
+            except PlatformError:
+                missed.append(f"{unit} in {site}")
+        names = ", ".join(f"{u} in {s}" for u, s in cleared)
+        tail = f"; gray fault cleared on {names}" if cleared else ""
+        if missed:
+            tail += f"; gray fault not cleared on {', '.join(missed)} (unreachable)"
+        return cleared, tail
+
     def declare_disaster(self, survivor: str) -> str:
         lost = self._recovery().declare(self.state, survivor)
         sentence = (
@@ -186,4 +270,6 @@ class FaultInjector:
     def heal(self) -> str:
         with closing(self.platform.proxy()) as proxy:
             proxy.heal()
-        return self._done("heal", "healed: every link passes (base delays kept)")
+        cleared, gray = self._clear_gray()
+        sentence = f"healed: every link passes (base delays kept){gray}"
+        return self._done("heal", sentence, gray_cleared=[list(c) for c in cleared])

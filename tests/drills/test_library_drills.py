@@ -1,10 +1,11 @@
 """The automated DR test: every standard drill on the local platform, judged by its report.
 
 Every drill file in ``drills/library`` is run (``drills.spec.library()`` globs them:
-eleven since the quorum-commit change added ``city-cut-then-production-lost`` and
-``remote-dr-lost``). Each runs through the real CLI (``watertight drill run NAME``, a
-fresh platform per drill: drills move primaries, so they must not share one) and its
-``reports/drills/NAME/report.json`` is judged twice:
+thirteen since the quorum-commit change added ``city-cut-then-production-lost`` and
+``remote-dr-lost`` and the trend watch's ``gray-unit`` and ``gray-unit-slow``). Each runs
+through the real CLI (``watertight drill run NAME``, a fresh platform per drill: drills
+move primaries, so they must not share one) and its ``reports/drills/NAME/report.json``
+is judged twice:
 
 - the **safety invariants** (docs/design.md §3.1–3.3) strictly, on the first run: no split brain
   (one writable primary), no double posting, nothing acknowledged lost where the drill

@@ -3,6 +3,9 @@
 ``run`` takes a drill file or the name of a library drill. ``--platform local`` (the
 default) starts a fresh local platform in a temporary state dir and stops it after;
 ``--attach DIR`` runs against a platform already running from ``DIR`` (left running).
+A drill whose file sets ``trends`` gets a fresh platform whose topology has those trend
+settings merged in (written to ``<report dir>/topology.yaml``, as evidence); it cannot
+``--attach``, since a running platform's controllers keep the settings they started with.
 Exit status: 0 pass, 1 fail, 2 aborted (guard rail, failed step, Ctrl-C), 3 the drill
 could not start. Ctrl-C (SIGINT) or SIGTERM aborts the drill; rollbacks still run.
 """
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
 from rich.console import Console
 
 from drills.chaos import plan_chaos
@@ -102,10 +106,29 @@ def _finish(report: Report, report_dir: Path, as_json: bool, console: Console) -
     raise typer.Exit(EXIT[report.verdict])
 
 
+def with_drill_trends(
+    spec: DrillSpec, topology_file: Path, topology: Topology, report_dir: Path
+) -> tuple[Path, Topology]:
+    """The topology the drill's platform starts with: as given, or, when the drill sets
+    ``trends``, the given file with those settings merged over its ``trends`` section,
+    written to ``report_dir/topology.yaml`` and loaded (validated) again."""
+    if not spec.trends:
+        return topology_file, topology
+    document = yaml.safe_load(topology_file.read_text(encoding="utf-8"))
+    document["trends"] = {**(document.get("trends") or {}), **spec.trends}
+    report_dir.mkdir(parents=True, exist_ok=True)
+    merged = report_dir / "topology.yaml"
+    merged.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return merged, load_topology_or_fail(merged)
+
+
 def _run(
     spec: DrillSpec, topology_file: Path, topology: Topology, attach: Path | None,
     report_dir: Path, as_json: bool, seed: int = 0,
 ) -> None:  # fmt: skip
+    if spec.trends and attach is not None:
+        fail(f"drill {spec.name} sets trends: it needs a fresh platform, not --attach", 3)
+    topology_file, topology = with_drill_trends(spec, topology_file, topology, report_dir)
     console = Console(stderr=as_json)
     progress: ProgressSink = NullProgress() if as_json else ConsoleProgress(console)
     if not as_json:

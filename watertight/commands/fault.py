@@ -73,7 +73,23 @@ def unit_crash(
     _run(state_dir, lambda f: f.unit_crash(unit, site))
 
 
+@group.command("gray-unit")
+def gray_unit(
+    unit: Annotated[str, typer.Argument(help="Unit name, e.g. u03.")],
+    site: Annotated[str, typer.Option("--site", help="Site of the instance.")],
+    mode: Annotated[
+        str, typer.Option("--mode", help="decline-all, slow, or none (clear).")
+    ] = "decline-all",
+    delay_ms: Annotated[
+        int | None, typer.Option("--delay-ms", help="With --mode slow: ms per write (500).")
+    ] = None,
+    state_dir: StateDir = Path(".watertight"),
+) -> None:
+    """A gray failure in one unit instance: writes declined or slow, probes green."""
+    _run(state_dir, lambda f: f.gray_unit(unit, site, mode, delay_ms))
+
+
 @group.command("heal")
 def heal(state_dir: StateDir = Path(".watertight")) -> None:
-    """Remove every network fault (links back to pass)."""
+    """Remove every network fault (links back to pass) and every gray fault."""
     _run(state_dir, lambda f: f.heal())

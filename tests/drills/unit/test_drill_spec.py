@@ -17,6 +17,8 @@ LIBRARY = {
     "city-a-lost",
     "city-cut-then-production-lost",
     "city-partition",
+    "gray-unit",
+    "gray-unit-slow",
     "leader-site-fails",
     "production-hang",
     "production-outage",
@@ -50,10 +52,13 @@ def test_the_library_holds_every_standard_drill() -> None:
 def test_every_library_drill_validates_against_the_default_topology(name: str) -> None:
     spec = load_spec(library()[name], default_topology())
     assert spec.name == name
-    # Short enough for CI; the switchover drill waits out the 60 s failback window, and
-    # the hang drill gives the thawed site 20 s to settle before steady state is judged.
-    longest = {"site-switchover-and-failback": 80, "production-hang": 50}.get(name, 45)
-    assert 30 <= spec.load.duration_seconds <= longest, "library drills must stay short for CI"
+    # Short enough for CI; the switchover drill waits out the 60 s failback window, the
+    # hang drill gives the thawed site 20 s to settle before steady state is judged, and
+    # the gray drills let the trend watch warm up (15 s) and hold (5 s) before it judges.
+    longest = {"site-switchover-and-failback": 80, "production-hang": 50, "gray-unit": 60,
+               "gray-unit-slow": 60}  # fmt: skip
+    longest_here = longest.get(name, 45)
+    assert 30 <= spec.load.duration_seconds <= longest_here, "library drills must stay short for CI"
     assert spec.rollbacks, "every library drill heals what it broke"
     assert spec.expect.split_brain is False
 

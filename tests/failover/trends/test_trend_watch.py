@@ -79,3 +79,19 @@ def test_one_unit_going_quiet_while_the_others_write_warns_of_its_dropped_approv
     platform.run(60, {**STEADY, "u01": Behaviour(0.0, 0.0, 0.0, 0.0)})
     assert [(w.unit, w.kind) for w in platform.raised if w.unit] == [("u01", "approvals_drop")]
     assert platform.raised_for("u01")[0].reason.startswith("u01: approvals 0.0/s vs ")
+
+
+def test_a_unit_turning_500_ms_slow_warns_even_while_its_baseline_is_young() -> None:
+    # The gray-unit-slow drill's windows: 30 s of history, a 60 s baseline half-life.
+    # p99 is a 1 % tail: a baseline that learned the first slow second before it was
+    # judged would read slow too, and the departure would never show.
+    settings = TrendSettings(
+        baseline_half_life_seconds=60, current_half_life_seconds=3,
+        warmup_seconds=15, hold_seconds=5,
+    )  # fmt: skip
+    platform = Platform(ROUTES, TrendWatch(settings))
+    platform.run(30, STEADY)
+    platform.run(20, {**STEADY, "u02": Behaviour(latency_ms=520.0)})
+    unit = [w for w in platform.raised if w.unit == "u02"]
+    assert [w.kind for w in unit] == ["p99_latency"], platform.raised
+    assert unit[0].since - platform.now + 20 <= 2  # departed within 2 s of the slowness

@@ -55,6 +55,12 @@ checks.positive_data_acceptance.expected-statuses = {positive_421}
 [[operations]]
 include-path-regex = "^/(admin|replication)/"
 checks.positive_data_acceptance.expected-statuses = {positive_413_422}
+# The gray-failure drill's fault is meant to break later writes: fuzzed with the token, a
+# schema-valid slow mode with delay_ms 10000 would make every later write of the
+# run outlast the 10 s request timeout. Its input checks: tests/app/test_gray_fault.py.
+[[operations]]
+include-path = "/admin/gray-fault"
+enabled = false
 """,
     "router.json": "",
     # Moves name units and sites of the deployment: a well-formed name that is no unit or
