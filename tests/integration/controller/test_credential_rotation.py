@@ -87,7 +87,12 @@ def test_replication_and_admin_tokens_rotate_under_load_without_a_restart_or_a_r
         target = "same-city" if site != "same-city" else "production"
         moved = platform.cli("switchover", "--unit", "u00", "--to", target)
         assert moved.returncode == 0, moved.stderr
-        assert routes(platform)["u00"] == (target, epoch + 1)
+        # The leader's status is its last cycle's snapshot: the move shows a cycle later.
+        wait_for(
+            f"u00's route at {target}, epoch {epoch + 1} ({moved.stdout.strip()})",
+            lambda: routes(platform).get("u00") == (target, epoch + 1),
+            timeout=15,
+        )
         # Every unit and controller is the process it was before the rotation.
         after = pids(platform.state_dir)
         assert {n: p for n, p in after.items() if n.startswith(("unit-", "controller-"))} == {
