@@ -180,7 +180,9 @@ class ControllerClient:
         batches = []
         for url in self.urls:
             found = await self._all_events(url)
-            batches.append([drill_event(e, wall_started_at) for e in found])
+            batches.append(
+                [drill_event(e, wall_started_at) for e in found if e.kind != wire.DRILL_NOTE]
+            )
         return merge_events(*batches)
 
     async def _all_events(self, url: str) -> list[wire.Event]:
@@ -208,6 +210,22 @@ class ControllerClient:
         its answer text is returned. Raises :class:`ControllerError` with every
         controller's answer otherwise."""
         return (await self._post(path, body, self.headers))[:500]
+
+    async def note(self, drill: str, note: str) -> int:
+        """Tell every controller what the drill just did (``POST /v1/drill-notes``, the
+        operator credential), for each console's timeline. Best-effort: returns how many
+        recorded it and never raises — a drill's verdict never depends on its notes."""
+        recorded = 0
+        for url in self.urls:
+            try:
+                answer = await self.client.post(
+                    f"{url}/v1/drill-notes", json={"drill": drill[:200], "note": note[:1000]},
+                    headers=self.headers, timeout=TIMEOUT,
+                )  # fmt: skip
+            except httpx.HTTPError:
+                continue
+            recorded += answer.is_success
+        return recorded
 
     async def approve(self, approval_id: str, body: Mapping[str, Any]) -> str:
         """Approve as each approver in turn until the approval is granted: a topology's

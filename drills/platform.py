@@ -96,6 +96,11 @@ class DrillPlatform(Protocol):
         """Site of the controller leader now, or None when unknown."""
         ...
 
+    async def announce(self, drill: str, note: str) -> None:
+        """Tell the controllers what the drill just did (their consoles' timelines).
+        Best-effort: never raises, changes nothing the drill judges."""
+        ...
+
     async def holds(self, condition: str, site: str | None) -> bool:
         """Whether a :data:`PLATFORM_CONDITIONS` condition holds now."""
         ...
@@ -223,6 +228,9 @@ class LocalPlatform:
 
     async def events(self, wall_started_at: float) -> list[ControllerEvent]:
         return await self.controller.events(wall_started_at)
+
+    async def announce(self, drill: str, note: str) -> None:
+        await self.controller.note(drill, note)
 
     async def leader_site(self) -> str | None:
         status = await self.controller.status()

@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 
+from drills.announce import Announcer
 from drills.attempts import Attempt, ReadBack
 from drills.controller import merge_events
 from drills.expectations import ExpectationResult, steady_state_violations, tripped_guard
@@ -156,6 +157,7 @@ class DrillRun:
         self.units = units_of(self.platform.topology, self.spec.load, self.run_id)
         self.read_backs: list[ReadBack] = []
         self.steady_after: list[str] = []
+        self.notes = Announcer(self.platform, self.spec.title)
 
     def now(self) -> float:
         return self.clock() - self.started_at
@@ -212,6 +214,7 @@ class DrillRun:
         self.wall_started_at = self.wall()
         load_task = asyncio.create_task(self.load.run(self.halt))
         watch_task = asyncio.create_task(self._watch())
+        self.notes.say(f"started ({self.run_id}, {self.spec.load.rate_per_second:g} writes/s)")
         try:
             await self._method()
             self.phase = "load"
@@ -246,6 +249,8 @@ class DrillRun:
             clock=self.clock, settle_seconds=self.options.settle_seconds,
         )  # fmt: skip
         await self._poll_events()
+        self.notes.say(f"finished ({self.abort_reason or 'ran to its end'})")
+        await self.notes.settle()
         await self.http.aclose()
         self.progress.close()
 
@@ -315,6 +320,7 @@ class DrillRun:
         )  # fmt: skip
         self.actions.append(done)
         self.progress.action(done)
+        self.notes.step(done)
         return done
 
     async def _do(self, step: Step) -> tuple[str, float | None]:

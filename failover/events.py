@@ -28,6 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 #: The kinds other programs act on (drills: detection time, promotions per unit).
 SITE_DOWN = "site_down"
 PROMOTED = "promoted"
+#: A running drill's own step, recorded for the consoles; the drills skip it when they
+#: read events back (it is what they did, not what the controllers saw).
+DRILL_NOTE = "drill_note"
 
 # Strict: a number sent as a string, or an epoch sent as anything but an integer, is a
 # writer that drifted from this schema, and must fail where it is read, not read as None.

@@ -35,7 +35,7 @@ from failover.credentials import (
 )
 from failover.dcs import DcsError
 from failover.errors import InvalidRequest, NotLeader, WatertightError
-from failover.events import EventPage
+from failover.events import DRILL_NOTE, EventPage
 from failover.ledger_api import integral
 from failover.openapi import PROMETHEUS, bearer, errors, truthful_openapi
 from failover.web import ID_PATTERN, INT64_MAX, install_error_shape
@@ -96,6 +96,14 @@ class FreezeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: Annotated[str, Field(max_length=1000)] = "frozen by an operator"
     by: Name = "operator"
+
+
+class DrillNoteRequest(BaseModel):
+    """A running drill's step, for the timeline of every console (docs/monitoring.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    drill: Annotated[str, Field(min_length=1, max_length=200)]
+    note: Annotated[str, Field(min_length=1, max_length=1000)]
 
 
 class _HttpError(Exception):
@@ -227,6 +235,17 @@ def _writes(app: FastAPI) -> None:
             detail = f"by {body.by!r} is not the approver this credential names"
             raise _HttpError(403, "forbidden", detail)
         return runtime.approve(approval_id, body.accept_loss, approver.name)
+
+    @app.post("/v1/drill-notes", responses=errors(401, 403, 413, 422))
+    def drill_note(body: DrillNoteRequest, runtime: OperatorDep) -> dict[str, Any]:
+        """Record what a running drill just did as a ``drill_note`` event of this
+        controller, so its console's timeline shows the drill's own steps. A note is
+        only words in the audit trail: it changes no decision. Any controller takes one
+        (each console shows its own controller's events)."""
+        event = runtime.records.record(
+            DRILL_NOTE, f"drill {body.drill}: {body.note}", drill=body.drill, note=body.note
+        )
+        return {"recorded": event.id}
 
     @app.post("/v1/freeze", responses=errors(401, 403, 413, 422, 503))
     def freeze(body: FreezeRequest, runtime: OperatorDep) -> dict[str, Any]:

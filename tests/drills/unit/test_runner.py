@@ -93,6 +93,11 @@ class FakePlatform:
     async def leader_site(self) -> str | None:
         return "same-city"
 
+    notes: list[tuple[str, str]] = field(default_factory=list)
+
+    async def announce(self, drill: str, note: str) -> None:
+        self.notes.append((drill, note))
+
     async def holds(self, condition: str, site: str | None) -> bool:
         return False
 
@@ -143,6 +148,27 @@ def test_a_clean_run_passes_and_every_acknowledged_write_is_read_back() -> None:
     assert m.rpo_lost_acknowledged == 0
     assert m.requests.failed > 0, "the outage was seen by clients"
     assert m.rto_by_unit and set(m.rto_by_unit) <= {"u00", "u02", "u04", "u06"}
+
+
+def test_the_controllers_hear_of_every_step_from_start_to_finish_for_their_consoles() -> None:
+    platform = FakePlatform(FakeRouter(TOPOLOGY))
+    run(spec(), platform)
+    drills, notes = zip(*platform.notes, strict=True)
+    assert set(drills) == {"A drill on a fake platform"}
+    assert notes[0].startswith("started (") and "60 writes/s" in notes[0]
+    steps = list(notes[1:-1])
+    assert [n.split(": ", 1)[1].split(" — ")[0] for n in steps] == platform.done
+    assert steps[0].startswith("method at ") and "done: did site-down production" in steps[0]
+    assert all(n.startswith("rollback at ") for n in steps[2:])
+    assert notes[-1] == "finished (ran to its end)"
+
+
+def test_a_failed_step_is_announced_as_failed_and_the_abort_in_the_last_note() -> None:
+    platform = FakePlatform(FakeRouter(TOPOLOGY), fail={"site-up production"})
+    run(spec(rollbacks=[{"action": "heal"}]), platform)
+    notes = [note for _, note in platform.notes]
+    assert any("site-up production — FAILED: site-up production: refused" in n for n in notes)
+    assert notes[-1].startswith("finished (") and "site-up production" in notes[-1]
 
 
 def test_a_declared_disaster_is_an_operator_step_that_does_not_start_the_rto_clock() -> None:

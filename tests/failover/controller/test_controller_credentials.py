@@ -23,6 +23,7 @@ OPERATOR_WORK = [
     ("/v1/failback", {"site": "production"}),
     ("/v1/freeze", {"reason": "maintenance"}),
     ("/v1/unfreeze", {}),
+    ("/v1/drill-notes", {"drill": "Production site outage", "note": "site-down production"}),
 ]
 
 

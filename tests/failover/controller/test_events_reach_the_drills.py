@@ -95,3 +95,43 @@ def test_the_drills_approve_with_as_many_different_approvers_as_the_topology_ask
     answer = json.loads(asyncio.run(approve()))
     assert answer["approval"]["status"] == "granted"
     assert answer["approval"]["approvers"] == list(APPROVER_TOKENS)
+
+
+def test_a_drills_notes_reach_every_controller_and_the_drills_do_not_read_them_back(
+    world: World,
+) -> None:
+    world.cycle()
+    transport = httpx.ASGITransport(app=create_app(world.runtime))
+    operator = OPERATOR["Authorization"].removeprefix("Bearer ")
+
+    async def note_then_read() -> tuple[int, list[ControllerEvent]]:
+        async with httpx.AsyncClient(transport=transport) as client:
+            drills = ControllerClient(["http://controller.production"], client, operator)
+            recorded = await drills.note("Production site outage", "method at 10.0 s: done")
+            return recorded, await drills.events(time.time() - 60)
+
+    recorded, read_back = asyncio.run(note_then_read())
+    assert recorded == 1
+    (note,) = (
+        TestClient(create_app(world.runtime))
+        .get("/v1/events", params={"kind": "drill_note"})
+        .json()["events"]
+    )
+    assert note["summary"] == "drill Production site outage: method at 10.0 s: done"
+    assert [e for e in read_back if e.kind == "drill-note"] == []
+
+
+def test_a_drill_note_without_the_operator_credential_is_refused_and_the_drill_goes_on(
+    world: World,
+) -> None:
+    world.cycle()
+    transport = httpx.ASGITransport(app=create_app(world.runtime))
+
+    async def note() -> int:
+        async with httpx.AsyncClient(transport=transport) as client:
+            drills = ControllerClient(["http://controller.production"], client)
+            return await drills.note("Production site outage", "started")
+
+    assert asyncio.run(note()) == 0  # refused (401), and no exception for the drill
+    events = TestClient(create_app(world.runtime)).get("/v1/events").json()["events"]
+    assert [e for e in events if e["kind"] == "drill_note"] == []

@@ -94,6 +94,9 @@ def test_the_console_shows_production_go_down_and_the_even_units_move(
                 print(f"attempt {attempt}: {verdict(tmp_path / f'attempt-{attempt}')}")
             else:
                 pytest.fail(f"the drill never took production down in {DRILL_ATTEMPTS} runs")
+            # The drill's own step, in the timeline beside the verdicts it caused.
+            note = '#timeline li[data-kind="drill_note"]:has-text("site-down production")'
+            assert shown(page, note, drill), "the drill's site-down step never shown"
             for unit in even:
                 selector = f'tr[data-unit="{unit}"][data-primary="same-city"]'
                 assert shown(page, selector, drill), f"{unit} never shown in same-city"
