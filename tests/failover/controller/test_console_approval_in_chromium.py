@@ -7,20 +7,16 @@ raises no approval, so the platform test never sees the form: this one does.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
 from harness import APPROVER_TOKENS, World
 
 from failover.controller.api import create_app
 from tests import chromium
+from tests.serving import serving
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -29,30 +25,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 def console_url(world: World) -> Iterator[str]:
     world.cycle()
     world.cycle()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(world.runtime), host="127.0.0.1", port=port,
-                       log_level="warning", timeout_graceful_shutdown=1)
-    )  # fmt: skip
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "the controller app did not come up"
-        time.sleep(0.1)
-    try:
+    # A closed page may leave its event stream to time out: do not wait on it at the end.
+    with serving(create_app(world.runtime), graceful_shutdown_seconds=1) as url:
         yield f"{url}/console"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_a_person_approves_a_pending_promotion_from_the_console_with_name_and_token(

@@ -4,19 +4,11 @@ read back as counts (server errors, schema violations)."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import httpx
-import uvicorn
 
 REPO = Path(__file__).resolve().parents[3]
 DOCS = REPO / "docs" / "api"
@@ -139,38 +131,3 @@ def fuzz(
     fuzzed = Fuzzed(name, result["test_cases"]["generated"], server, other, failures, done.stdout)
     print(fuzzed)
     return fuzzed
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def serving(app: Any, ready_path: str = "/healthz") -> Iterator[str]:
-    """Serve ``app`` with uvicorn (lifespan on, as in production) on a loopback port in a
-    thread; yields its base URL."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(url + ready_path, timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or not thread.is_alive():
-            server.should_exit = True
-            raise AssertionError(f"{url} did not come up")
-        time.sleep(0.1)
-    try:
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

@@ -22,12 +22,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fuzz_helpers import Fuzzed, fuzz, serving
+from fuzz_helpers import Fuzzed, fuzz
 
 from app.lease import NoLease
 from app.main import create_app
 from app.settings import UnitSettings
 from failover.credentials import Role, read_token
+from tests.serving import serving
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "platform"))
 
