@@ -10,11 +10,12 @@ idle, or was, never warns).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from failover.trend_settings import TrendSettings
-from failover.trends.signals import Level, mix, percentile, ratio, volume
+from failover.trends.signals import Level, mix, percentile, ratio, slower_than, volume
 
 KINDS = ("decline_ratio", "failure_ratio", "approvals_drop", "p99_latency", "type_mix")
 
@@ -80,8 +81,21 @@ def _p99(levels: Levels, settings: TrendSettings) -> Verdict | None:
     base = percentile(levels.baseline, levels.bounds_ms, 0.99)
     normal = max(base, settings.latency_floor_ms)
     factor = settings.p99_factor
+    warn_at, stay_at = factor * normal, normal * (1 + factor) / 2
     what = f"p99 {now:.0f} ms vs baseline {base:.0f} ms"
-    return Verdict(now >= factor * normal, now >= normal * (1 + factor) / 2, what)
+    return Verdict(
+        now >= warn_at and _enough_slow_writes(levels, settings, warn_at),
+        now >= stay_at and _enough_slow_writes(levels, settings, stay_at),
+        what,
+    )
+
+
+def _enough_slow_writes(levels: Levels, settings: TrendSettings, ms: float) -> bool:
+    # At a few writes per second the current window holds a few dozen writes, so its
+    # 1 % tail is one write, and one write slowed by a busy machine is not a slow unit.
+    window_seconds = settings.current_half_life_seconds / math.log(2)
+    slow = slower_than(levels.current, levels.bounds_ms, ms) * window_seconds
+    return slow >= settings.min_slow_writes
 
 
 def _type_mix(levels: Levels, settings: TrendSettings) -> Verdict | None:

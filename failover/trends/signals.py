@@ -150,3 +150,21 @@ def percentile(level: Level, bounds_ms: Sequence[float], q: float) -> float:
             return estimate
         seen += count
     return float(bounds_ms[-1])  # rounding left ``wanted`` past the last count
+
+
+def slower_than(level: Level, bounds_ms: Sequence[float], ms: float) -> float:
+    """Writes per second slower than ``ms``, taking the bucket that holds ``ms`` in part
+    (log-linearly, as :func:`percentile` reads it). The unbounded last bucket counts whole
+    once ``ms`` reaches its lower bound: "at least that" may be slower."""
+    found = 0.0
+    for i in range(len(bounds_ms) + 1):
+        count = level.get(f"lat:{i}", 0.0)
+        upper = bounds_ms[i] if i < len(bounds_ms) else math.inf
+        lower = bounds_ms[i - 1] if i > 0 else bounds_ms[0] / 2
+        if count <= 0 or upper <= ms:
+            continue
+        if ms <= lower or upper == math.inf:
+            found += count
+        else:
+            found += count * math.log(upper / ms) / math.log(upper / lower)
+    return found

@@ -95,3 +95,32 @@ def test_a_unit_turning_500_ms_slow_warns_even_while_its_baseline_is_young() -> 
     unit = [w for w in platform.raised if w.unit == "u02"]
     assert [w.kind for w in unit] == ["p99_latency"], platform.raised
     assert unit[0].since - platform.now + 20 <= 2  # departed within 2 s of the slowness
+
+
+def test_one_slow_write_every_few_seconds_on_a_quiet_unit_is_not_a_slow_unit() -> None:
+    # The trend-warning test's windows and rates: some 6 writes a second per unit, so
+    # the current window holds about 26 writes and its p99 is the slowest of them. One
+    # write in 40 taking 140 ms against a 50-ms normal moved that p99 for seconds.
+    settings = TrendSettings(
+        baseline_half_life_seconds=60, current_half_life_seconds=3,
+        warmup_seconds=15, hold_seconds=5,
+    )  # fmt: skip
+    quiet = {u: Behaviour(approved=6.0, declined=0.2, latency_ms=40.0) for u in ROUTES}
+    platform = Platform(ROUTES, TrendWatch(settings))
+    platform.run(40, quiet)
+    for _ in range(12):
+        platform.one_slow_write("u01", 140.0)
+        platform.run(7, quiet)
+    assert platform.raised == []
+
+
+def test_a_quiet_unit_whose_every_write_turns_slow_still_warns() -> None:
+    settings = TrendSettings(
+        baseline_half_life_seconds=60, current_half_life_seconds=3,
+        warmup_seconds=15, hold_seconds=5,
+    )  # fmt: skip
+    quiet = {u: Behaviour(approved=3.0, declined=0.1, latency_ms=40.0) for u in ROUTES}
+    platform = Platform(ROUTES, TrendWatch(settings))
+    platform.run(40, quiet)
+    platform.run(20, {**quiet, "u01": Behaviour(approved=3.0, declined=0.1, latency_ms=140.0)})
+    assert [(w.unit, w.kind) for w in platform.raised if w.unit] == [("u01", "p99_latency")]

@@ -91,5 +91,9 @@ class Platform:
             self.cleared.extend(update.cleared)
         return update
 
+    def one_slow_write(self, unit: str, latency_ms: float) -> None:
+        """One more approved purchase for ``unit``, taking ``latency_ms``, this second."""
+        self._units[unit].counters.record("purchase", "approved", latency_ms / 1000.0)
+
     def raised_for(self, scope: str) -> list[TrendWarning]:
         return [w for w in self.raised if w.scope == scope]
