@@ -20,6 +20,7 @@ from app.node import Node
 from app.settings import ENV_CONTRACT, UnitSettings
 from failover.env_contract import UnknownVariableError
 from failover.log_format import LogContext, configure_logging
+from failover.tls import uvicorn_options
 
 GRACEFUL_SHUTDOWN_SECONDS = 3
 # Longer than any client's idle-connection expiry (httpx: 5 s, our links: 2 s), so a
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per shipment is noise
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
     try:
+        tls = uvicorn_options()  # a site-to-site listener: TLS when the process has a TLS dir
         app = create_app(settings)
     except (ValueError, OSError) as exc:
         print(f"cannot start the unit service: {exc}", file=sys.stderr)
@@ -71,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        **tls,
     )
     return 0
 

@@ -21,6 +21,7 @@ from app.node import Node
 from app.protocol import CatchUpRequest, CatchUpResult, ExportRequest, ExportResult
 from app.receiver import Receiver
 from failover.credentials import Credentials, Role
+from failover.tls import client_verify
 
 BATCH = 2_000
 TIMEOUT_SECONDS = 5.0
@@ -49,7 +50,9 @@ class CatchUp:
         fetched = discarded = 0
         target: int | None = None
         deadline = time.monotonic() + DEADLINE_SECONDS
-        with httpx.Client(base_url=url, auth=auth, timeout=TIMEOUT_SECONDS) as client:
+        with httpx.Client(
+            base_url=url, auth=auth, timeout=TIMEOUT_SECONDS, verify=client_verify()
+        ) as client:
             while time.monotonic() < deadline:
                 mine = self._last()[0]
                 source = _export(client, request.source_site, mine)

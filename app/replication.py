@@ -40,6 +40,7 @@ from tenacity import (
 )
 
 from app.protocol import ApplyResult, HandshakeRequest, HandshakeResult
+from failover.tls import client_verify
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +230,11 @@ class StandbyLink:
         timeout = httpx.Timeout(self.config.timeout_seconds)
         limits = httpx.Limits(keepalive_expiry=LINK_KEEPALIVE_SECONDS)
         with httpx.Client(
-            base_url=self.config.url, auth=self.config.auth, timeout=timeout, limits=limits
+            base_url=self.config.url,
+            auth=self.config.auth,
+            timeout=timeout,
+            limits=limits,
+            verify=client_verify(),
         ) as client:
             try:
                 while not self._stopping():

@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from failover.credentials import Credentials, CredentialsError, Role
 from failover.env_contract import EnvContract
 from failover.log_format import LOG_FORMAT_VARIABLE
+from failover.tls import ENV as TLS_ENV
 
 InitialRole = Literal["primary", "standby", "fenced"]
 
@@ -90,6 +91,6 @@ class UnitSettings(BaseSettings):
 
 
 ENV_CONTRACT = EnvContract(
-    "python -m app", UnitSettings, also_reads=frozenset({LOG_FORMAT_VARIABLE})
+    "python -m app", UnitSettings, also_reads=frozenset({LOG_FORMAT_VARIABLE, TLS_ENV})
 )
 """What the unit service reads from the environment: the fields above and the log format."""

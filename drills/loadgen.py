@@ -24,6 +24,7 @@ import httpx
 
 from drills.attempts import Attempt, Outcome, WriteKey
 from drills.spec import Load
+from failover.tls import client_verify
 from failover.topology import Topology
 
 Clock = Callable[[], float]
@@ -258,4 +259,6 @@ class LoadGenerator:
 def new_client(load: Load) -> httpx.AsyncClient:
     """An HTTP client sized for an open loop that keeps sending through an outage."""
     limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=64)
-    return httpx.AsyncClient(limits=limits, timeout=load.request_timeout_seconds)
+    return httpx.AsyncClient(
+        limits=limits, timeout=load.request_timeout_seconds, verify=client_verify()
+    )

@@ -37,11 +37,14 @@ from drills.controller import (
 from drills.measure import ControllerEvent
 from drills.steps import Approve, DeclareDisaster, Failback, Failover, Switchover
 from failover.credentials import FILES, CredentialsError, Role, parse_approvers, read_token
+from failover.tls import ENV as TLS_ENV
+from failover.tls import client_verify
 from failover.topology import Topology
 
 Operation = Switchover | Failover | Failback | Approve | DeclareDisaster
 UP_ATTEMPTS = 2
 CREDENTIALS_DIR = "credentials"  # the local platform's per-role credentials, in its state dir
+OPERATOR_TLS_DIR = Path("tls") / "operator"  # its operator's certificate, after `up --tls`
 FAULT_JOURNAL = "faults.jsonl"  # one JSON object per fault, appended by `watertight fault`
 PLATFORM_CONDITIONS = frozenset(
     {
@@ -123,7 +126,10 @@ class LocalPlatform:
         self.controller_urls: list[str] = list(summary.get("controller_urls") or [])
         self.console_url: str | None = summary.get("console_url")
         """The live web console (``up --json``), None from an older ``up``."""
-        self._http = httpx.AsyncClient()
+        # A platform started with --tls only answers its operator's certificate.
+        operator_tls = state_dir / OPERATOR_TLS_DIR
+        tls_env = {TLS_ENV: str(operator_tls)} if operator_tls.is_dir() else {}
+        self._http = httpx.AsyncClient(verify=client_verify(tls_env))
         credentials = state_dir / CREDENTIALS_DIR
         operator, approvers = _operator(credentials), _approvers(credentials)
         self.controller = ControllerClient(self.controller_urls, self._http, operator, approvers)
@@ -141,12 +147,16 @@ class LocalPlatform:
     # -- lifecycle ----------------------------------------------------------------------
 
     @classmethod
-    async def start(cls, state_dir: Path, topology_file: Path, topology: Topology) -> LocalPlatform:
-        """``watertight up``; on failure everything it started is stopped again, and ``up``
-        is tried once more (a free port can be taken by another process in between)."""
+    async def start(
+        cls, state_dir: Path, topology_file: Path, topology: Topology, *, tls: bool = False
+    ) -> LocalPlatform:
+        """``watertight up`` (``--tls`` when asked); on failure everything it started is
+        stopped again, and ``up`` is tried once more (a free port can be taken by another
+        process in between)."""
+        flags = ["--tls"] if tls else []
         for attempt in range(1, UP_ATTEMPTS + 1):
             try:
-                out = await watertight("up", "--json", "--topology", str(topology_file),
+                out = await watertight("up", "--json", "--topology", str(topology_file), *flags,
                                        state_dir=state_dir, timeout=300)  # fmt: skip
                 return cls(state_dir, topology_file, topology, json.loads(out))
             except PlatformError:
@@ -294,10 +304,11 @@ async def stop_local(state_dir: Path) -> None:
 
 @asynccontextmanager
 async def local_platform(
-    topology_file: Path, topology: Topology, attach: Path | None = None
+    topology_file: Path, topology: Topology, attach: Path | None = None, *, tls: bool = False
 ) -> AsyncIterator[LocalPlatform]:
-    """A local platform for one drill: ``attach`` to a running one (left running), or
-    start a fresh one in a temporary state dir and always stop and remove it after."""
+    """A local platform for one drill: ``attach`` to a running one (left running; it
+    keeps the TLS it was started with), or start a fresh one (with mutual TLS between
+    sites when ``tls``) in a temporary state dir and always stop and remove it after."""
     if attach is not None:
         attached = await LocalPlatform.attach(attach, topology_file, topology)
         try:
@@ -307,7 +318,7 @@ async def local_platform(
         return
     state_dir = Path(tempfile.mkdtemp(prefix="watertight-drill-"))
     try:
-        started = await LocalPlatform.start(state_dir, topology_file, topology)
+        started = await LocalPlatform.start(state_dir, topology_file, topology, tls=tls)
         try:
             yield started
         finally:

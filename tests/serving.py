@@ -15,31 +15,38 @@ from typing import Any
 import httpx
 import uvicorn
 
+from failover.tls import TlsFiles, scheme
 from infra.local.ports import LOOPBACK, free_port
 
 
 @contextmanager
 def serving(
-    app: Any, ready_path: str = "/healthz", graceful_shutdown_seconds: int | None = None
+    app: Any,
+    ready_path: str = "/healthz",
+    graceful_shutdown_seconds: int | None = None,
+    tls: tuple[TlsFiles, TlsFiles] | None = None,
 ) -> Iterator[str]:
     """Serve ``app`` with uvicorn (lifespan on, as in production) on a loopback port in a
     thread; yields its base URL once ``ready_path`` answers 200 (fails after 30 s).
     ``graceful_shutdown_seconds`` bounds the wait for open connections (a console's
-    event stream) at the end."""
+    event stream) at the end. ``tls`` is (the server's files, a client's files): the
+    server then requires client certificates, as a site-to-site listener does."""
     port = free_port()
+    options = tls[0].uvicorn_options() if tls else {}
     server = uvicorn.Server(
         uvicorn.Config(
             app, host=LOOPBACK, port=port, log_level="warning", lifespan="on",
-            timeout_graceful_shutdown=graceful_shutdown_seconds,
+            timeout_graceful_shutdown=graceful_shutdown_seconds, **options,
         )
     )  # fmt: skip
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    url = f"http://{LOOPBACK}:{port}"
+    url = f"{scheme(tls is not None)}://{LOOPBACK}:{port}"
+    verify = tls[1].client_context() if tls else True
     deadline = time.monotonic() + 30
     while True:
         try:
-            if httpx.get(url + ready_path, timeout=1).status_code == 200:
+            if httpx.get(url + ready_path, timeout=1, verify=verify).status_code == 200:
                 break
         except httpx.HTTPError:
             pass

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from failover.dcs import DcsError, EtcdDcs, RouteStore
+from failover.tls import client_verify
 from infra.local.etcd_leader import leader_site
 from infra.local.platform import LocalPlatform
 
@@ -72,7 +73,7 @@ def collect_status(platform: LocalPlatform) -> dict[str, Any]:
 def controller_status(urls: list[str]) -> dict[str, Any]:
     """The leader's ``/v1/status`` if it answers, else any controller's ({} if none)."""
     answers: list[dict[str, Any]] = []
-    with httpx.Client(timeout=PROBE_TIMEOUT) as client:
+    with httpx.Client(timeout=PROBE_TIMEOUT, verify=client_verify()) as client:
         for url in urls:
             try:
                 answer = client.get(f"{url}/v1/status").json()
@@ -90,7 +91,7 @@ def console_url_of(urls: list[str], prefer: str | None = None) -> str | None:
     the leader's URL) if given and among ``urls``, then ``urls`` in order (the platform
     lists them in the topology's site order); None when none answers."""
     ordered = sorted(urls, key=lambda url: url != prefer)
-    with httpx.Client(timeout=PROBE_TIMEOUT) as client:
+    with httpx.Client(timeout=PROBE_TIMEOUT, verify=client_verify()) as client:
         for url in ordered:
             try:
                 if client.get(f"{url}/healthz").status_code == 200:
@@ -102,13 +103,13 @@ def console_url_of(urls: list[str], prefer: str | None = None) -> str | None:
 
 def _instances(records: dict[str, Any], alive: dict[str, int]) -> dict[str, dict[str, Any]]:
     units: dict[str, dict[str, Any]] = {}
-    with httpx.Client(timeout=PROBE_TIMEOUT) as client:
+    with httpx.Client(timeout=PROBE_TIMEOUT, verify=client_verify()) as client:
         for name, record in sorted(records.items()):
             if record.kind != "unit" or record.unit is None:
                 continue
             info: dict[str, Any] = {"alive": name in alive}
             if name in alive:
-                url = f"http://127.0.0.1:{record.env['WATERTIGHT_PORT']}/v1/unit"
+                url = (record.ready_url or "").removesuffix("/readyz") + "/v1/unit"
                 try:
                     info.update(client.get(url).json())
                 except (httpx.HTTPError, ValueError) as exc:

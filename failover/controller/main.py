@@ -22,6 +22,7 @@ from failover.dcs import EtcdDcs
 from failover.env_contract import UnknownVariableError
 from failover.log_format import LogContext, configure_logging
 from failover.observer.addresses import AddressError, load_site_settings
+from failover.tls import uvicorn_options
 from failover.topology import TopologyError
 
 
@@ -46,6 +47,7 @@ def main() -> int:
         ENV_CONTRACT.check(os.environ)
         settings = ControllerSettings()
         configure_logging(LogContext("controller", site=settings.site), settings.log_level)
+        tls = uvicorn_options()  # observers and operators in other sites call this API
         runtime = build_runtime(settings)
     except (UnknownVariableError, TopologyError, AddressError, ValueError, OSError) as exc:
         print(f"controller: {exc}", file=sys.stderr)
@@ -63,6 +65,7 @@ def main() -> int:
             # An open console stream would hold a graceful shutdown until the
             # supervisor's SIGKILL; cut it short instead (the page reconnects).
             timeout_graceful_shutdown=2,
+            **tls,
         )
     finally:
         runtime.controller.stop()

@@ -15,6 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from failover.credentials import Credentials, CredentialsError, Role
 from failover.env_contract import EnvContract
 from failover.log_format import LOG_FORMAT_VARIABLE
+from failover.tls import ENV as TLS_ENV
+from failover.tls import from_env as tls_files
+from failover.tls import scheme
 
 CONTROLLER_ROLES = (Role.ADMIN, Role.OPERATOR, Role.APPROVER)
 """A controller presents ``admin`` to the units and verifies the other two."""
@@ -75,13 +78,13 @@ class ControllerSettings(BaseSettings):
         return f"sqlite:///{(self.state_dir / f'records-{self.site}.db').resolve()}"
 
     def own_url(self) -> str:
-        return self.public_url or f"http://{self.host}:{self.port}"
+        return self.public_url or f"{scheme(tls_files() is not None)}://{self.host}:{self.port}"
 
 
 ENV_CONTRACT = EnvContract(
     "python -m failover.controller",
     ControllerSettings,
-    also_reads=frozenset({LOG_FORMAT_VARIABLE}),
+    also_reads=frozenset({LOG_FORMAT_VARIABLE, TLS_ENV}),
     needs_one_of=(
         frozenset({"WATERTIGHT_ETCD_ENDPOINTS"}),
         frozenset({"WATERTIGHT_ADDRESSES", "WATERTIGHT_ADDRESSES_JSON"}),

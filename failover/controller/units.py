@@ -15,6 +15,7 @@ import httpx
 from failover.credentials import Credentials, Role
 from failover.observer.addresses import SiteAddresses
 from failover.retry import Sleep, admin_call_retry
+from failover.tls import client_verify
 
 ADMIN_TIMEOUT = httpx.Timeout(3.0, connect=0.5)
 CATCH_UP = httpx.Timeout(60.0, connect=0.5)
@@ -64,7 +65,9 @@ class UnitAdmin:
     def __init__(self, addresses: SiteAddresses, credentials: Credentials, *, sleep: Sleep) -> None:
         self._addresses, self._sleep = addresses, sleep
         # The admin token is looked up per request, so a rotation needs no restart.
-        self._client = httpx.Client(timeout=ADMIN_TIMEOUT, auth=credentials.auth(Role.ADMIN))
+        self._client = httpx.Client(
+            timeout=ADMIN_TIMEOUT, auth=credentials.auth(Role.ADMIN), verify=client_verify()
+        )
 
     def set_role(self, unit: str, site: str, change: RoleChange) -> dict[str, Any]:
         """Apply ``change``; returns the instance's answer. Raises :class:`RoleRefused`."""

@@ -23,6 +23,7 @@ from failover.observer.addresses import AddressError, load_site_settings
 from failover.observer.observer import Observer
 from failover.observer.probes import Prober
 from failover.observer.publisher import ReportPublisher
+from failover.tls import ENV as TLS_ENV
 from failover.topology import TopologyError
 
 
@@ -47,7 +48,7 @@ class ObserverSettings(BaseSettings):
 ENV_CONTRACT = EnvContract(
     "python -m failover.observer",
     ObserverSettings,
-    also_reads=frozenset({LOG_FORMAT_VARIABLE}),
+    also_reads=frozenset({LOG_FORMAT_VARIABLE, TLS_ENV}),
     needs_one_of=(
         frozenset({"WATERTIGHT_ETCD_ENDPOINTS"}),
         frozenset({"WATERTIGHT_ADDRESSES", "WATERTIGHT_ADDRESSES_JSON"}),

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from failover.retry import Sleep, probe_round_retry
+from failover.tls import client_verify
 from failover.topology import Timing
 
 #: Fraction of the probe interval a probe may wait for its answer (see module docstring).
@@ -63,7 +64,9 @@ class Prober:
 
     def __init__(self, timing: Timing, *, sleep: Sleep, workers: int = 16) -> None:
         self._client = httpx.Client(
-            timeout=probe_timeout(timing), limits=httpx.Limits(max_connections=64)
+            timeout=probe_timeout(timing),
+            limits=httpx.Limits(max_connections=64),
+            verify=client_verify(),
         )
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe")
         self._sleep = sleep

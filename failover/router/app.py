@@ -50,6 +50,7 @@ from failover.openapi import PROMETHEUS, errors, json_body, truthful_openapi
 from failover.router.addresses import AddressMap
 from failover.router.source import RouteSource
 from failover.routing import Route
+from failover.tls import client_verify
 from failover.topology import Topology
 from failover.web import ID_PATTERN, install_error_shape
 from failover.web import error as error_response
@@ -161,7 +162,9 @@ def create_router_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
-        async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
+        async with httpx.AsyncClient(
+            timeout=timeout, limits=limits, verify=client_verify()
+        ) as client:
             await asyncio.to_thread(routes.start)
             app.state.router = RouterState(
                 topology, routes, addresses, client, RouterMetrics.create()

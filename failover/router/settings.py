@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from failover.env_contract import EnvContract
 from failover.log_format import LOG_FORMAT_VARIABLE
+from failover.tls import ENV as TLS_ENV
 
 
 class RouterSettings(BaseSettings):
@@ -38,7 +39,7 @@ class RouterSettings(BaseSettings):
 ENV_CONTRACT = EnvContract(
     "python -m failover.router",
     RouterSettings,
-    also_reads=frozenset({LOG_FORMAT_VARIABLE}),
+    also_reads=frozenset({LOG_FORMAT_VARIABLE, TLS_ENV}),
     needs_one_of=(
         frozenset({"WATERTIGHT_ETCD_ENDPOINTS"}),
         frozenset({"WATERTIGHT_ADDRESS_MAP", "WATERTIGHT_UNIT_URL_TEMPLATE"}),

@@ -22,10 +22,31 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from failover.tls import CA_FILE, CERT_FILE, KEY_FILE
+from failover.tls import ENV as TLS_ENV
 
+TLS_DIR = "tls"
+"""Where in its state dir a local platform keeps its PKI: ``tls/ca`` and one directory
+per identity."""
 VALID_FOR = datetime.timedelta(days=30)
 LOOPBACK_NAMES = ("localhost",)
 LOOPBACK_ADDRESSES = ("127.0.0.1", "::1")
+EDGE_IDENTITY = "edge"
+"""The router's identity: it calls units from outside every site."""
+OPERATOR_IDENTITY = "operator"
+"""The CLI's and the drills' identity: the process that drives the platform."""
+
+
+def tls_env(tls_root: str, identity: str) -> dict[str, str]:
+    """The ``WATERTIGHT_TLS_DIR`` of a process with ``identity`` on a platform whose PKI
+    is ``tls_root``; nothing when the platform runs without TLS (``tls_root`` empty)."""
+    return {TLS_ENV: str(Path(tls_root) / identity)} if tls_root else {}
+
+
+def act_as_operator(tls_root: str) -> None:
+    """Make this process present the operator's certificate to the platform whose PKI is
+    ``tls_root`` (every client of :mod:`failover.tls` reads it from the environment);
+    leaves the environment alone for a platform without TLS."""
+    os.environ.update(tls_env(tls_root, OPERATOR_IDENTITY))
 
 
 def issue_local_pki(directory: Path, identities: Iterable[str]) -> dict[str, Path]:

@@ -36,6 +36,7 @@ from typing import Any
 import httpx
 
 from failover.credentials import Role, read_token
+from failover.tls import client_verify
 from failover.topology import load_topology
 from infra.local.etcd_leader import LeaderMoveError, move_leader
 from infra.local.linkproxy_modes import LinkMode
@@ -232,7 +233,7 @@ class FaultInjector:
         try:
             answer = httpx.post(f"{base}/admin/gray-fault", json=body,
                                 headers={"Authorization": f"Bearer {token}"},
-                                timeout=GRAY_TIMEOUT_SECONDS)  # fmt: skip
+                                timeout=GRAY_TIMEOUT_SECONDS, verify=client_verify())  # fmt: skip
         except httpx.HTTPError as exc:
             raise PlatformError(f"{record.name} did not take the gray fault: {exc}") from exc
         if answer.status_code != 200:

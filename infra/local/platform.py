@@ -21,7 +21,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from failover.credentials import write_directory
+from failover.tls import ENV as TLS_ENV
+from failover.tls import scheme
 from failover.topology import Topology, load_topology
+from infra.local.certificates import (
+    EDGE_IDENTITY,
+    OPERATOR_IDENTITY,
+    TLS_DIR,
+    act_as_operator,
+    issue_local_pki,
+    tls_env,
+)
 from infra.local.etcd_cluster import (
     EtcdCluster,
     EtcdClusterError,
@@ -81,6 +91,7 @@ class LocalPlatform:
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir.resolve()
         self.supervisor = Supervisor(self.state_dir)
+        self._tls_dir = ""
 
     # -- up ---------------------------------------------------------------------------
 
@@ -92,10 +103,13 @@ class LocalPlatform:
         progress: Progress = _no_progress,
         ready_timeout: float = 90.0,
         notify: Notify = _silent,
+        tls: bool = False,
     ) -> PlatformState:
         """Start the platform recorded in the state dir again (``notify`` is told so), or
-        a first one (module docstring). Raises :class:`PlatformError`; a failed restart
-        keeps the record and all data, a failed first start leaves no data behind."""
+        a first one (module docstring); ``tls`` gives a first one its own CA and mutual
+        TLS between sites (a restart keeps what the first start chose). Raises
+        :class:`PlatformError`; a failed restart keeps the record and all data, a failed
+        first start leaves no data behind."""
         topology = load_topology(topology_file)
         try:
             etcd_binary = find_etcd_binary()
@@ -110,6 +124,7 @@ class LocalPlatform:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         credentials = self.state_dir / CREDENTIALS_DIR
         write_directory(credentials, APPROVERS, lambda: secrets.token_urlsafe(32))
+        self._tls_dir = self._pki(topology, previous, tls)
         try:
             return self._start_all(
                 topology, topology_file.resolve(), credentials, seed_routes, plan, previous,
@@ -124,6 +139,26 @@ class LocalPlatform:
             if isinstance(exc, _FAILURES):
                 raise PlatformError(self._failure(exc, previous)) from exc
             raise
+
+    def _pki(self, topology: Topology, previous: PlatformState | None, tls: bool) -> str:
+        """The platform's TLS root: a restart keeps its own, a first ``--tls`` start makes
+        a CA and one certificate per site, the router (edge) and the operator. This
+        process then acts as the operator (``act_as_operator``)."""
+        if previous is not None and tls and not previous.tls_dir:
+            raise PlatformError(
+                f"the platform in {self.state_dir} was first started without --tls and "
+                "restarts as it was; start a new one with --tls in another --state-dir"
+            )
+        root = previous.tls_dir if previous is not None else ""
+        if previous is None and tls:
+            root = str(self.state_dir / TLS_DIR)
+            issue_local_pki(Path(root), [*topology.site_names, EDGE_IDENTITY, OPERATOR_IDENTITY])
+        act_as_operator(root)
+        return root
+
+    @property
+    def _scheme(self) -> str:
+        return scheme(bool(self._tls_dir))
 
     def _failure(self, exc: BaseException, previous: PlatformState | None) -> str:
         if previous is None:
@@ -164,8 +199,9 @@ class LocalPlatform:
         etcd_binary: Path,
     ) -> PlatformState:
         sites = list(topology.site_names)
+        tls = {site: Path(self._tls_dir) / site for site in sites} if self._tls_dir else None
         cluster, proxy = start_foundation(
-            self.supervisor, topology, plan, previous, progress, ready_timeout, etcd_binary
+            self.supervisor, topology, plan, previous, progress, ready_timeout, etcd_binary, tls
         )
         register_peer_ids(cluster, proxy)
         progress(f"placing the etcd leader in {topology.dr_site}", 0, 1)
@@ -180,6 +216,7 @@ class LocalPlatform:
             proxy_control_url=proxy.control_url,
             etcd_client_urls=cluster.client_urls,
             credentials_dir=str(credentials),
+            tls_dir=self._tls_dir,
             etcd_peer_urls={s: [m.advertised_peer_url] for s, m in cluster.members.items()},
         )
         for member in cluster.members.values():
@@ -215,7 +252,7 @@ class LocalPlatform:
                         host, port = proxy.listener_for(
                             site, other, LOOPBACK, plan.units[unit, other]
                         )
-                        peers[other] = f"http://{host}:{port}"
+                        peers[other] = f"{self._scheme}://{host}:{port}"
                 role = "primary" if placement.primary == site else "standby"
                 record = self._unit_record(
                     state, unit, site, plan.units[unit, site], role, peers,
@@ -249,13 +286,14 @@ class LocalPlatform:
             "WATERTIGHT_EPOCH": "1",
             "WATERTIGHT_PEERS": json.dumps(peers, sort_keys=True),
             "WATERTIGHT_ETCD_ENDPOINTS": json.dumps(etcd),
+            **tls_env(state.tls_dir, site),
         }
         return ProcessRecord(
             name=f"unit-{unit}-{site}",
             argv=[sys.executable, "-m", "app"],
             env=env,
             site=site,
-            ready_url=f"http://{LOOPBACK}:{port}/readyz",
+            ready_url=f"{self._scheme}://{LOOPBACK}:{port}/readyz",
             kind="unit",
             unit=unit,
         )
@@ -273,7 +311,7 @@ class LocalPlatform:
             if record.kind == "unit" and record.unit and record.site:
                 port = int(record.env["WATERTIGHT_PORT"])
                 host, via = proxy.listener_for(EDGE, record.site, LOOPBACK, port)
-                table.setdefault(record.unit, {})[record.site] = f"http://{host}:{via}"
+                table.setdefault(record.unit, {})[record.site] = f"{self._scheme}://{host}:{via}"
         address_map = self.state_dir / "router-addresses.json"
         address_map.write_text(json.dumps({"units": table}, indent=2, sort_keys=True))
         port = router_port
@@ -283,6 +321,7 @@ class LocalPlatform:
             "WATERTIGHT_TOPOLOGY": state.topology_file,
             "WATERTIGHT_ADDRESS_MAP": str(address_map),
             "WATERTIGHT_ETCD_ENDPOINTS": json.dumps(client_endpoints(cluster, proxy, EDGE)),
+            **tls_env(state.tls_dir, EDGE_IDENTITY),
         }
         state.router_url = f"http://{LOOPBACK}:{port}"
         record = ProcessRecord(
@@ -309,7 +348,7 @@ class LocalPlatform:
         listeners, its own site directly. The witness site's controller starts first, so
         it is the one that finds the leader lease free (``failover.controller.leadership``)."""
         ports = plan.controllers
-        urls = {site: f"http://{LOOPBACK}:{port}" for site, port in ports.items()}
+        urls = {site: f"{self._scheme}://{LOOPBACK}:{port}" for site, port in ports.items()}
         directory = self.state_dir / "controller"
         directory.mkdir(parents=True, exist_ok=True)
         for site in sorted(state.sites, key=lambda name: name != witness):
@@ -326,6 +365,7 @@ class LocalPlatform:
                 "WATERTIGHT_ADDRESSES": str(address_file),
                 "WATERTIGHT_STATE_DIR": str(directory),
                 "WATERTIGHT_ETCD_ENDPOINTS": json.dumps(client_endpoints(cluster, proxy, site)),
+                **tls_env(state.tls_dir, site),
             }
             record = ProcessRecord(
                 name=f"controller-{site}",
@@ -345,7 +385,7 @@ class LocalPlatform:
     ) -> None:
         """The site's observer: its own process, so killing a controller keeps its vote.
         Ready once it serves ``/metrics``, its only HTTP interface."""
-        keep = ("WATERTIGHT_SITE", "WATERTIGHT_TOPOLOGY", "WATERTIGHT_ADDRESSES")
+        keep = ("WATERTIGHT_SITE", "WATERTIGHT_TOPOLOGY", "WATERTIGHT_ADDRESSES", TLS_ENV)
         observer_env = {k: v for k, v in env.items() if k in keep}
         observer_env["WATERTIGHT_ETCD_ENDPOINTS"] = env["WATERTIGHT_ETCD_ENDPOINTS"]
         observer_env["WATERTIGHT_HOST"] = LOOPBACK
@@ -374,11 +414,11 @@ class LocalPlatform:
             if record.kind == "unit" and record.unit and record.site:
                 port = int(record.env["WATERTIGHT_PORT"])
                 host, via = proxy.listener_for(site, record.site, LOOPBACK, port)
-                units.setdefault(record.unit, {})[record.site] = f"http://{host}:{via}"
+                units.setdefault(record.unit, {})[record.site] = f"{self._scheme}://{host}:{via}"
         etcd = {}
         for other, member in cluster.members.items():
             host, via = proxy.listener_for(site, other, member.host, member.client_port)
-            etcd[other] = f"http://{host}:{via}"
+            etcd[other] = f"{self._scheme}://{host}:{via}"
         return {"units": units, "etcd": etcd, "controllers": controllers}
 
     # -- down / info ------------------------------------------------------------------
@@ -400,6 +440,7 @@ class LocalPlatform:
                 f"nothing is running from {self.state_dir}: `watertight down` stopped the "
                 "platform recorded there; `watertight up` restarts it"
             )
+        act_as_operator(state.tls_dir)  # every command that drives it passes through here
         return state
 
     def proxy(self) -> LinkProxyClient:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 import httpx
 
 from failover.log_format import readable
+from failover.tls import client_verify
 from infra.local.state import PlatformError, ProcessRecord
 from infra.local.supervisor import Supervisor
 
@@ -90,7 +91,7 @@ def _poll_rounds(
     :class:`PlatformError` with ``timed_out(sorted pending names)``."""
     pending = set(names)
     deadline = clock() + timeout
-    with httpx.Client(timeout=0.5) as client:
+    with httpx.Client(timeout=0.5, verify=client_verify()) as client:
         while pending:
             pending -= one_round(client, pending)
             progress(what, len(names) - len(pending), len(names))

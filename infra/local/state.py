@@ -64,6 +64,9 @@ class PlatformState:
     etcd_client_urls: dict[str, str]
     credentials_dir: str
     """Per-role credentials (failover/credentials.py), made by ``up`` and kept across runs."""
+    tls_dir: str = ""
+    """The platform's own CA and one TLS directory per identity (``up --tls``:
+    infra/local/certificates.py), kept across runs; empty when it runs without TLS."""
     processes: dict[str, ProcessRecord] = field(default_factory=dict)
     controller_urls: list[str] = field(default_factory=list)
     etcd_removed: list[str] = field(default_factory=list)

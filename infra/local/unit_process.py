@@ -24,6 +24,7 @@ from typing import IO
 import httpx
 
 from failover.log_format import readable
+from failover.tls import client_verify
 from failover.topology import Topology
 
 LOOPBACK = "127.0.0.1"
@@ -125,7 +126,7 @@ class UnitProcess:
     def wait_ready(self, timeout: float = READY_TIMEOUT_SECONDS) -> None:
         """Poll ``/readyz`` until 200; raise :class:`UnitProcessError` on exit or timeout."""
         deadline = time.monotonic() + timeout
-        with httpx.Client(timeout=1.0) as client:
+        with httpx.Client(timeout=1.0, verify=client_verify()) as client:
             while True:
                 if not self.running:
                     raise UnitProcessError(f"{self.spec.site}: exited early\n{self.log_tail()}")

@@ -21,6 +21,7 @@ import httpx
 import typer
 
 from failover.credentials import CredentialsError, Role, read_token
+from failover.tls import client_verify
 from infra.local.platform import LocalPlatform
 from infra.local.state import PlatformError
 from watertight.commands.common import JsonFlag, StateDir, fail, json_requested
@@ -82,7 +83,7 @@ def _post(urls: list[str], path: str, body: dict[str, Any], token: str) -> dict[
     """POST to the leader: try each controller, follow a not_leader answer's leader_url;
     while no controller leads (an election in progress), try again a few times."""
     last = "no controller answered"
-    with httpx.Client(timeout=TIMEOUT) as client:
+    with httpx.Client(timeout=TIMEOUT, verify=client_verify()) as client:
         for attempt in range(LEADER_ATTEMPTS):
             if attempt:
                 time.sleep(LEADER_PAUSE_SECONDS)
@@ -292,7 +293,7 @@ def collect_events(urls: list[str], kind: str | None = None) -> list[dict[str, A
     """Events of every controller that answers, oldest first (each store is per site)."""
     found: list[dict[str, Any]] = []
     params = {"kind": kind} if kind else {}
-    with httpx.Client(timeout=httpx.Timeout(3.0, connect=1.0)) as client:
+    with httpx.Client(timeout=httpx.Timeout(3.0, connect=1.0), verify=client_verify()) as client:
         for url in urls:
             try:
                 found.extend(client.get(f"{url}/v1/events", params=params).json()["events"])

@@ -76,6 +76,7 @@ async def execute(
     report_dir: Path,
     progress: ProgressSink,
     seed: int = 0,
+    tls: bool = False,
 ) -> tuple[Report, bool]:
     """Run ``spec`` on a local platform; ``(report, interrupted)``. SIGINT/SIGTERM set
     the run's interrupt (rollbacks run) instead of killing the process."""
@@ -84,7 +85,7 @@ async def execute(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, interrupt.set)
     try:
-        async with local_platform(topology_file, topology, attach) as platform:
+        async with local_platform(topology_file, topology, attach, tls=tls) as platform:
             if platform.console_url:
                 progress.note(f"live console: {platform.console_url}")
             run = DrillRun(spec, platform, interrupt=interrupt, progress=progress,
@@ -124,7 +125,7 @@ def with_drill_trends(
 
 def _run(
     spec: DrillSpec, topology_file: Path, topology: Topology, attach: Path | None,
-    report_dir: Path, as_json: bool, seed: int = 0,
+    report_dir: Path, as_json: bool, seed: int = 0, tls: bool = False,
 ) -> None:  # fmt: skip
     if spec.trends and attach is not None:
         fail(f"drill {spec.name} sets trends: it needs a fresh platform, not --attach", 3)
@@ -144,6 +145,7 @@ def _run(
                 report_dir=report_dir,
                 progress=progress,
                 seed=seed,
+                tls=tls,
             )
         )
     except PlatformError as exc:
@@ -161,6 +163,9 @@ def run(
     attach: Attach = None,
     topology_file: TopologyFile = Path("topology.yaml"),
     seed: Annotated[int, typer.Option(help="Seed of the load's plan.")] = 0,
+    tls: Annotated[
+        bool, typer.Option("--tls", help="Start the platform with mutual TLS between sites.")
+    ] = False,
 ) -> None:
     """Run a drill and write its report; exit 0 only on pass."""
     if platform != "local":
@@ -171,7 +176,9 @@ def run(
     except DrillSpecError as exc:
         fail(str(exc), 3)
     directory = report_dir or Path("reports/drills") / str(spec.name)
-    _run(spec, topology_file, topology, attach, directory, as_json, seed)
+    if tls and attach is not None:
+        fail("--tls starts a platform; an --attach-ed one keeps the TLS it was started with", 3)
+    _run(spec, topology_file, topology, attach, directory, as_json, seed, tls)
 
 
 @group.command("list")

@@ -32,6 +32,14 @@ def up(
     state_dir: StateDir = Path(".watertight"),
     platform: Annotated[str, typer.Option(help="Where to run: local.")] = "local",
     router_port: Annotated[int, typer.Option(help="Router port (0 = any free).")] = 0,
+    tls: Annotated[
+        bool,
+        typer.Option(
+            "--tls",
+            help="Mutual TLS between sites, from a CA made for this platform "
+            "(state-dir/tls; a restart keeps what the first start chose).",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Start every site in the background; return once everything is ready.
@@ -66,7 +74,9 @@ def up(
             def progress(phase: str, done: int, total: int) -> None:
                 bar.update(task, description=phase, completed=done, total=max(total, 1))
 
-            state = local.up(topology_file, seed_routes, router_port, progress, notify=notify)
+            state = local.up(
+                topology_file, seed_routes, router_port, progress, notify=notify, tls=tls
+            )
     except (PlatformError, TopologyError, DcsError, OSError) as exc:
         fail(str(exc))
     summary = {
@@ -77,6 +87,7 @@ def up(
         "etcd_client_urls": state.etcd_client_urls,
         "processes": len(state.processes),
         "restarted": bool(restarted),
+        "tls_dir": state.tls_dir or None,
     }
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
