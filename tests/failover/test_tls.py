@@ -37,8 +37,9 @@ def listener(pki: dict[str, Path]) -> Iterator[str]:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    server, client = TlsFiles.from_directory(pki["production"]), TlsFiles.from_directory(
-        pki["operator"]
+    server, client = (
+        TlsFiles.from_directory(pki["production"]),
+        TlsFiles.from_directory(pki["operator"]),
     )
     with serving(app, tls=(server, client)) as url:
         yield url
@@ -82,9 +83,8 @@ def test_a_server_certificate_from_another_ca_is_not_trusted(
         return {"status": "ok"}
 
     own = TlsFiles.from_directory(pki["operator"])
-    with serving(app, tls=(stranger, stranger)) as url:
-        with pytest.raises(httpx.ConnectError):
-            httpx.get(f"{url}/healthz", verify=own.client_context(), timeout=3)
+    with serving(app, tls=(stranger, stranger)) as url, pytest.raises(httpx.ConnectError):
+        httpx.get(f"{url}/healthz", verify=own.client_context(), timeout=3)
 
 
 def test_without_a_tls_directory_nothing_changes() -> None:

@@ -11,7 +11,6 @@ import json
 import ssl
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
