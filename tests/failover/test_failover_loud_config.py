@@ -81,6 +81,7 @@ def test_the_router_reads_its_address_map_and_not_the_sites_settings() -> None:
         "WATERTIGHT_ADDRESS_MAP",
         "WATERTIGHT_UNIT_URL_TEMPLATE",
         "WATERTIGHT_LOG_FORMAT",
+        "WATERTIGHT_TLS_DIR",
     }
     assert ROUTER.required == frozenset()
 
