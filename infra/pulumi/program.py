@@ -8,7 +8,13 @@ import pulumi
 
 from failover.topology import load_topology
 from infra.pulumi.site_component import WatertightSite
-from infra.pulumi.stack_config import OBJECT_KEYS, PLAIN_KEYS, StackConfig, parse_stack_config
+from infra.pulumi.stack_config import (
+    OBJECT_KEYS,
+    PLAIN_KEYS,
+    StackConfig,
+    check_tls_urls,
+    parse_stack_config,
+)
 
 
 def read_config() -> StackConfig:
@@ -31,7 +37,10 @@ def run() -> None:
     config = read_config()
     topology = load_topology(config.topology_path())
     credentials = pulumi.Config("watertight").require_secret_object("credentials")
-    site = WatertightSite(config.site, config, topology, credentials)
+    # Optional: present (a secret object) switches this site to mutual TLS.
+    tls = pulumi.Config("watertight").get_secret_object("tls")
+    check_tls_urls(config, pulumi.get_stack(), tls is not None)
+    site = WatertightSite(config.site, config, topology, credentials, tls)
     pulumi.export("site", config.site)
     pulumi.export("namespace", config.namespace)
     pulumi.export("routerEndpoint", site.router_endpoint)

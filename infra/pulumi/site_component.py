@@ -1,8 +1,9 @@
 """``WatertightSite``: one site's share of the topology in its own cluster.
 
 Children (all ``parent=self``, all through a provider bound to the stack's kubeconfig
-context): the Namespace, the per-role credentials Secret, and every object the chart
-renders for this site, as typed resources.
+context): the Namespace, the per-role credentials Secret, with mutual TLS the site's
+``kubernetes.io/tls`` Secret, and every object the chart renders for this site, as typed
+resources.
 """
 
 from __future__ import annotations
@@ -17,20 +18,28 @@ from infra.pulumi.chart_render import render_chart
 from infra.pulumi.k8s_objects import create_object, prepare
 from infra.pulumi.site_values import (
     CREDENTIALS_SECRET,
+    TLS_SECRET,
     chart_values,
     deep_merge,
     node_port_values,
+    tls_values,
 )
 from infra.pulumi.stack_config import StackConfig
 
 RELEASE = "watertight"
 ROLE_KEYS = ("replication", "admin", "operator", "approvers")
 """The keys of the credentials Secret (failover/credentials.py's file names)."""
+TLS_KEYS = ("ca.crt", "tls.crt", "tls.key")
+"""The keys of the TLS Secret (a ``kubernetes.io/tls`` Secret with the CA, as cert-manager
+writes it; failover/tls.py's file names)."""
 COMPONENT_TYPE = "watertight:index:Site"
 
 
-def stack_chart_values(config: StackConfig, topology: Topology) -> dict[str, Any]:
-    """Chart values of the stack's site: topology, peers, image, services, token Secret."""
+def stack_chart_values(
+    config: StackConfig, topology: Topology, *, tls: bool = False
+) -> dict[str, Any]:
+    """Chart values of the stack's site: topology, peers, image, services, token Secret,
+    and with ``tls`` the site's TLS Secret (``tls.enabled``, ``tls.secretName``)."""
     repository, tag = config.image_repository_and_tag()
     services: dict[str, Any] = (
         node_port_values()
@@ -49,6 +58,7 @@ def stack_chart_values(config: StackConfig, topology: Topology) -> dict[str, Any
                 "pullPolicy": config.image_pull_policy,
             },
             "credentials": {"existingSecret": CREDENTIALS_SECRET, "generate": False},
+            **tls_values(tls),
         },
     )
     return chart_values(topology, config.site, config.advertise, config.peers, extra)
@@ -67,6 +77,7 @@ class WatertightSite(pulumi.ComponentResource):
         config: StackConfig,
         topology: Topology,
         credentials: pulumi.Output[Any],
+        tls: pulumi.Output[Any] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(COMPONENT_TYPE, name, None, opts)
@@ -78,10 +89,13 @@ class WatertightSite(pulumi.ComponentResource):
         )
         in_cluster = pulumi.ResourceOptions(parent=self, provider=provider)
         prerequisites = _namespace_and_credentials(name, config, credentials, in_cluster)
+        if tls is not None:
+            prerequisites.append(_tls_secret(name, config, tls, prerequisites[0], in_cluster))
         after = pulumi.ResourceOptions.merge(
             in_cluster, pulumi.ResourceOptions(depends_on=prerequisites)
         )
-        manifests = render_chart(stack_chart_values(config, topology), RELEASE, config.namespace)
+        values = stack_chart_values(config, topology, tls=tls is not None)
+        manifests = render_chart(values, RELEASE, config.namespace)
         for manifest in manifests:
             create_object(prepare(manifest), config.namespace, after)
         self.unit_deployments = [
@@ -138,3 +152,37 @@ def _role_keys(credentials: Any) -> dict[str, str]:
     if missing:
         raise ValueError(f"watertight:credentials: missing {', '.join(missing)}")
     return {key: credentials[key] for key in ROLE_KEYS}
+
+
+def _tls_secret(
+    name: str,
+    config: StackConfig,
+    tls: pulumi.Output[Any],
+    namespace: pulumi.Resource,
+    opts: pulumi.ResourceOptions,
+) -> pulumi.Resource:
+    """The site's ``kubernetes.io/tls`` Secret, with ``ca.crt``, from the secret object
+    ``watertight:tls``; the chart mounts it into every pod (``tls.secretName``)."""
+    return k8s.core.v1.Secret(
+        f"{name}-tls",
+        metadata={"name": TLS_SECRET, "namespace": config.namespace},
+        type="kubernetes.io/tls",
+        # Still a secret: apply keeps the secretness of get_secret_object.
+        string_data=tls.apply(_tls_keys),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[namespace])),
+    )
+
+
+def _tls_keys(tls: Any) -> dict[str, str]:
+    """The three keys of the ``watertight:tls`` object, each PEM; a missing or non-PEM one
+    fails the deployment naming it (the pods would not start without it, and a path
+    given instead of the file's contents is an easy mistake)."""
+    if not isinstance(tls, dict):
+        raise ValueError("watertight:tls must be a JSON object with ca.crt, tls.crt and tls.key")
+    missing = [key for key in TLS_KEYS if not isinstance(tls.get(key), str)]
+    if missing:
+        raise ValueError(f"watertight:tls: missing {', '.join(missing)}")
+    not_pem = [key for key in TLS_KEYS if "-----BEGIN " not in tls[key]]
+    if not_pem:
+        raise ValueError(f"watertight:tls: {', '.join(not_pem)} not PEM (give the file contents)")
+    return {key: tls[key] for key in TLS_KEYS}

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from failover.tls import scheme
 from failover.topology import Topology
 
 URL_PATTERN = r"^https?://\S+$"
@@ -81,19 +82,21 @@ def topology_document(topology: Topology) -> dict[str, Any]:
     }
 
 
-def kind_endpoints(site: str) -> SiteEndpoints:
+def kind_endpoints(site: str, *, tls: bool = False) -> SiteEndpoints:
     """Endpoints of ``site`` in the kind rehearsal: NodePorts on its control-plane node.
 
     The node container is ``<site>-control-plane`` on the shared ``kind`` Docker network,
-    so every cluster's pods reach it by that name (Docker's embedded DNS).
+    so every cluster's pods reach it by that name (Docker's embedded DNS). With ``tls``
+    the site-to-site URLs are ``https://``; the router's stays ``http://`` (its
+    customer-facing listener is plain, customer TLS ends at the bank's load balancer).
     """
-    node = f"http://{site}-control-plane"
+    node = f"{scheme(tls)}://{site}-control-plane"
     return SiteEndpoints(
         unit_url_template=node + ":{nodePort}",
         etcd_peer_url=f"{node}:{KIND_PORTS['etcd_peer']}",
         etcd_client_url=f"{node}:{KIND_PORTS['etcd_client']}",
         controller_url=f"{node}:{KIND_PORTS['controller']}",
-        router_url=f"{node}:{KIND_PORTS['router']}",
+        router_url=f"http://{site}-control-plane:{KIND_PORTS['router']}",
         cidrs=(KIND_NETWORK_CIDR,),
     )
 
@@ -158,17 +161,29 @@ CREDENTIALS_SECRET = "watertight-credentials"
 ``approvers``; docs/security.md), the same in all sites; created before install."""
 
 
-def kind_chart_values(topology: Topology, site: str) -> dict[str, Any]:
-    """Values for ``site`` in the kind rehearsal (what ``values-<site>.yaml`` holds)."""
-    peers = {s: kind_endpoints(s) for s in topology.site_names if s != site}
+TLS_SECRET = "watertight-tls"
+"""The site's ``kubernetes.io/tls`` Secret (``ca.crt``, ``tls.crt``, ``tls.key``): one
+per site, each with that site's own certificate; created before install."""
+
+
+def tls_values(enabled: bool) -> dict[str, Any]:
+    """The chart's ``tls`` block: on with :data:`TLS_SECRET`, or nothing (chart default)."""
+    return {"tls": {"enabled": True, "secretName": TLS_SECRET}} if enabled else {}
+
+
+def kind_chart_values(topology: Topology, site: str, *, tls: bool = False) -> dict[str, Any]:
+    """Values for ``site`` in the kind rehearsal (what ``values-<site>.yaml`` holds; with
+    ``tls``, the same with mutual TLS between the sites and https:// addresses)."""
+    peers = {s: kind_endpoints(s, tls=tls) for s in topology.site_names if s != site}
     extra = deep_merge(
         node_port_values(),
         {
             "image": {"repository": "watertight", "tag": "dev", "pullPolicy": "Never"},
             "credentials": {"existingSecret": CREDENTIALS_SECRET, "generate": False},
+            **tls_values(tls),
         },
     )
-    return chart_values(topology, site, kind_endpoints(site), peers, extra)
+    return chart_values(topology, site, kind_endpoints(site, tls=tls), peers, extra)
 
 
 def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:

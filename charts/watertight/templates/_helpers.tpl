@@ -96,14 +96,25 @@ everywhere else.
 {{- .peer.unitUrlTemplate | replace "{unit}" .unit | replace "{nodePort}" (toString $nodePort) -}}
 {{- end -}}
 
+{{/*
+Scheme of every site-to-site address the chart builds itself (in-cluster Service names,
+etcd listen and advertise defaults): with tls.enabled the unit, controller and etcd
+listeners speak only TLS, so an http:// address of theirs could never be answered. The
+addresses given in values (peerSites, *.advertise*Url) are not rewritten: _validate.tpl
+refuses a plain one, so what the values say is what the programs dial.
+*/}}
+{{- define "watertight.scheme" -}}
+{{- if .Values.tls.enabled -}}https{{- else -}}http{{- end -}}
+{{- end -}}
+
 {{/* In-cluster URL of this release's etcd client Service. */}}
 {{- define "watertight.localEtcdUrl" -}}
-{{- printf "http://%s-etcd.%s.svc:%d" (include "watertight.fullname" .) .Release.Namespace (int .Values.etcd.clientPort) -}}
+{{- printf "%s://%s-etcd.%s.svc:%d" (include "watertight.scheme" .) (include "watertight.fullname" .) .Release.Namespace (int .Values.etcd.clientPort) -}}
 {{- end -}}
 
 {{/* URL of this site's controller as the other sites and operators reach it. */}}
 {{- define "watertight.controllerUrl" -}}
-{{- .Values.controller.advertiseUrl | default (printf "http://%s-controller.%s.svc:%d" (include "watertight.fullname" .) .Release.Namespace (int .Values.controller.port)) -}}
+{{- .Values.controller.advertiseUrl | default (printf "%s://%s-controller.%s.svc:%d" (include "watertight.scheme" .) (include "watertight.fullname" .) .Release.Namespace (int .Values.controller.port)) -}}
 {{- end -}}
 
 {{/*
@@ -120,7 +131,7 @@ all three (WATERTIGHT_ADDRESSES, failover/observer/addresses.py).
 {{- $bySite := dict -}}
 {{- range $s := include "watertight.siteNames" $root | fromJsonArray -}}
 {{- if eq $s $root.Values.site -}}
-{{- $_ := set $bySite $s (printf "http://%s-unit-%s.%s.svc:%d" $fullname $u.name $root.Release.Namespace (int $root.Values.units.port)) -}}
+{{- $_ := set $bySite $s (printf "%s://%s-unit-%s.%s.svc:%d" (include "watertight.scheme" $root) $fullname $u.name $root.Release.Namespace (int $root.Values.units.port)) -}}
 {{- else if hasKey $root.Values.peerSites $s -}}
 {{- $_ := set $bySite $s (include "watertight.peerUnitUrl" (dict "peer" (get $root.Values.peerSites $s) "unit" $u.name "index" $i "root" $root)) -}}
 {{- end -}}
@@ -155,10 +166,10 @@ capabilities:
 {{/*
 Volumes of a watertight pod: (dict "root" $ "addresses" bool "roles" list).
 "config" is /etc/watertight: the topology file (every program) and, for the router,
-controller and observer, the site's address map. "credentials" holds only the keys in
-"roles" (units: replication, admin; controller: admin, operator, approvers; others:
-none); with the shortcut, "admin-token" holds the one token. "tmp" because the root is
-read-only.
+controller and observer, the site's address map; with tls.enabled also tls_probe.py.
+"credentials" holds only the keys in "roles" (units: replication, admin; controller:
+admin, operator, approvers; others: none); with the shortcut, "admin-token" holds the one
+token. "tls" (tls.enabled) is the site's certificate. "tmp" because the root is read-only.
 */}}
 {{- define "watertight.volumes" -}}
 {{- $fullname := include "watertight.fullname" .root -}}
@@ -171,6 +182,13 @@ read-only.
       - configMap:
           name: {{ $fullname }}-addresses
       {{- end }}
+      {{- if .root.Values.tls.enabled }}
+      - configMap:
+          name: {{ $fullname }}-tls-probe
+      {{- end }}
+{{- if .root.Values.tls.enabled }}
+{{ include "watertight.tlsVolume" .root }}
+{{- end }}
 {{- if and .roles (eq (include "watertight.credentialsMode" .root) "roles") }}
 - name: credentials
   secret:
@@ -200,6 +218,9 @@ mounted whole is updated in place, which is how a rotation reaches the processes
 - name: config
   mountPath: /etc/watertight
   readOnly: true
+{{- if .root.Values.tls.enabled }}
+{{ include "watertight.tlsMount" .root }}
+{{- end }}
 {{- if and .roles (eq (include "watertight.credentialsMode" .root) "roles") }}
 - name: credentials
   mountPath: /var/run/secrets/watertight/credentials
@@ -217,4 +238,59 @@ mounted whole is updated in place, which is how a rotation reaches the processes
 {{- define "watertight.configChecksums" -}}
 checksum/topology: {{ toJson .Values.topology | sha256sum }}
 checksum/addresses: {{ include "watertight.addresses" . | sha256sum }}
+{{- end -}}
+
+{{/*
+Mutual TLS between sites (tls.enabled): the site's kubernetes.io/tls Secret, with the
+CA's certificate under ca.crt as cert-manager writes it, is the TLS directory every
+watertight program reads (WATERTIGHT_TLS_DIR, failover/tls.py) and the etcd member's
+certificate. The keys are listed, so a Secret without ca.crt stops the pod at the kubelet
+with the key's name instead of starting a process that cannot verify anyone. Mounted
+whole (no subPath): a renewed certificate reaches the files in place. The mount sits
+inside the read-only /etc/watertight volume; the kubelet creates nested mount points in
+API data volumes itself.
+*/}}
+{{- define "watertight.tlsDir" -}}/etc/watertight/tls{{- end -}}
+
+{{- define "watertight.tlsVolume" -}}
+- name: tls
+  secret:
+    secretName: {{ .Values.tls.secretName }}
+    defaultMode: 0440
+    items:
+      - {key: ca.crt, path: ca.crt}
+      - {key: tls.crt, path: tls.crt}
+      - {key: tls.key, path: tls.key}
+{{- end -}}
+
+{{- define "watertight.tlsMount" -}}
+- name: tls
+  mountPath: {{ include "watertight.tlsDir" . }}
+  readOnly: true
+{{- end -}}
+
+{{/*
+What a probe of a listener does: (dict "root" $ "port" number "portName" name "path" path).
+Plain: the kubelet's httpGet. With tls.enabled the unit, controller and etcd listeners
+refuse a client without a certificate from the site CA, and the kubelet cannot present
+one (httpGet with scheme HTTPS has no client certificate), so the probe is an exec of
+files/tls_probe.py: the same GET from inside the container over loopback, presenting the
+pod's own certificate. Not tcpSocket: the kernel completes a TCP handshake into the
+listen backlog even while the process is wedged, so a socket check would keep a hung
+unit alive and call a unit whose database does not answer ready.
+*/}}
+{{- define "watertight.probeAction" -}}
+{{- if .root.Values.tls.enabled -}}
+exec:
+  command: ["python", "/etc/watertight/tls_probe.py", {{ include "watertight.tlsDir" .root | quote }}, {{ .port | toString | quote }}, {{ .path | quote }}]
+{{- else -}}
+httpGet: {path: {{ .path }}, port: {{ .portName }}}
+{{- end -}}
+{{- end -}}
+
+{{/* A probe's timeoutSeconds: (dict "root" $ "seconds" n). An exec probe starts a Python
+interpreter before it connects (about 0.1 s of CPU), so it gets at least 3 s: a slow
+start on a busy node must not read as a failed unit. */}}
+{{- define "watertight.probeTimeout" -}}
+{{- if .root.Values.tls.enabled -}}{{ max .seconds 3 }}{{- else -}}{{ .seconds }}{{- end -}}
 {{- end -}}

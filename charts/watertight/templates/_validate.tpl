@@ -39,6 +39,24 @@ path and what is expected, e.g.
 {{- end -}}
 {{- end -}}
 {{- end -}}
+{{- if .Values.tls.enabled -}}
+{{- if not .Values.tls.secretName -}}
+{{- fail "values: tls.secretName: required with tls.enabled=true; name this site's kubernetes.io/tls Secret holding ca.crt, tls.crt and tls.key (as cert-manager writes it)" -}}
+{{- end -}}
+{{- /* With TLS on, the listeners these URLs reach speak only TLS: a plain one could never be answered. */ -}}
+{{- $urls := dict "etcd.advertisePeerUrl" .Values.etcd.advertisePeerUrl "etcd.advertiseClientUrl" .Values.etcd.advertiseClientUrl "controller.advertiseUrl" .Values.controller.advertiseUrl -}}
+{{- range $site, $peer := .Values.peerSites -}}
+{{- range $key := list "unitUrlTemplate" "etcdPeerUrl" "etcdClientUrl" "controllerUrl" -}}
+{{- $_ := set $urls (printf "peerSites.%s.%s" $site $key) (get $peer $key) -}}
+{{- end -}}
+{{- end -}}
+{{- range $path := keys $urls | sortAlpha -}}
+{{- $url := get $urls $path -}}
+{{- if and $url (not (hasPrefix "https://" $url)) -}}
+{{- fail (printf "values: %s: %q is not https:// but tls.enabled=true; every site-to-site URL must be https:// (the unit, controller and etcd listeners speak only TLS)" $path $url) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- if not (include "watertight.credentialsMode" .) -}}
 {{- fail "values: credentials: set credentials.existingSecret to a Secret name (or credentials.generate=true; the shortcut: adminToken.existingSecret)" -}}
 {{- end -}}

@@ -79,7 +79,9 @@ def main(argv: list[str]) -> int:
     mocks = RecordingMocks()
     monitor = RecordingMonitor(mocks)
     set_mocks(mocks, project="watertight", stack=stack, preview=False, monitor=monitor)
-    set_all_config(stack_config(stack, overrides), secret_keys=["watertight:credentials"])
+    # The TLS material, when a test gives it (tls=<JSON>), is a secret like the credentials.
+    secret_keys = ["watertight:credentials"] + (["watertight:tls"] if "tls" in overrides else [])
+    set_all_config(stack_config(stack, overrides), secret_keys=secret_keys)
 
     exports: dict[str, Any] = {}
 
