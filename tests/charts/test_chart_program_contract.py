@@ -48,18 +48,12 @@ PROGRAMS: Mapping[tuple[str, ...], EnvContract] = {
     ("python", "-m", "failover.observer"): OBSERVER,
 }
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "Pod")
-TLS_READ = all("WATERTIGHT_TLS_DIR" in c.reads for c in PROGRAMS.values())
 SOURCES = (
     "pulumi-stack",
     "values-file",
     # The kind values with mutual TLS (tls.enabled): every program is given
     # WATERTIGHT_TLS_DIR, which each must read (failover/tls.py).
-    pytest.param(
-        "values-with-tls",
-        marks=pytest.mark.xfail(
-            not TLS_READ, reason="a program's EnvContract does not read WATERTIGHT_TLS_DIR yet"
-        ),
-    ),
+    "values-with-tls",
 )
 
 Docs = list[dict[str, Any]]
