@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import etcd3gw
+import requests
 from etcd3gw import exceptions as gw
 
 from failover.tls import ENV as TLS_ENV
@@ -127,10 +128,25 @@ def _gateway_client(url: str, timeout: float, tls: TlsFiles | None) -> etcd3gw.E
         return etcd3gw.Etcd3Client(
             host=parts.hostname, port=parts.port, timeout=timeout, api_path="/v3/"
         )
+    session = _PinnedSession()
+    session.verify, session.cert = str(tls.ca), (str(tls.cert), str(tls.key))
     return etcd3gw.Etcd3Client(
         host=parts.hostname, port=parts.port, protocol="https", timeout=timeout,
-        api_path="/v3/", ca_cert=str(tls.ca), cert_cert=str(tls.cert), cert_key=str(tls.key),
+        api_path="/v3/", session=session,
     )  # fmt: skip
+
+
+class _PinnedSession(requests.Session):
+    """A session that trusts only the CA it was given: requests otherwise lets a CA bundle
+    in the environment (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``) replace a session's
+    ``verify`` on every request, and etcd's certificate then fails against the bundle."""
+
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> Any:
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        settings["verify"] = self.verify if verify is None else verify
+        return settings
 
 
 class EtcdClient:

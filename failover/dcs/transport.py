@@ -65,10 +65,25 @@ def gateway_client(url: str, timeout: float, tls: TlsFiles | None) -> etcd3gw.Et
             f"etcd endpoint {url!r} is https but this process has no TLS directory: "
             f"set {TLS_ENV} (ca.crt, tls.crt, tls.key)"
         )
+    session = _PinnedSession()
+    session.verify, session.cert = str(tls.ca), (str(tls.cert), str(tls.key))
     return etcd3gw.Etcd3Client(
         host=host, port=port, protocol="https", timeout=timeout, api_path="/v3/",
-        ca_cert=str(tls.ca), cert_cert=str(tls.cert), cert_key=str(tls.key),
+        session=session,
     )  # fmt: skip
+
+
+class _PinnedSession(requests.Session):
+    """A session that trusts only the CA it was given: requests otherwise lets a CA bundle
+    in the environment (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``) replace a session's
+    ``verify`` on every request, and etcd's certificate then fails against the bundle."""
+
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> Any:
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        settings["verify"] = self.verify if verify is None else verify
+        return settings
 
 
 def _refused_certificate(reason: object) -> bool:

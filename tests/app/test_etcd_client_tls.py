@@ -51,3 +51,18 @@ def test_a_plain_endpoint_in_a_process_with_a_tls_directory_is_refused_by_name(
 def test_an_endpoint_of_another_scheme_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match=r"'ftp://127.0.0.1:21' must look like"):
         GatewayEndpoint("ftp://127.0.0.1:21", 0.5)
+
+
+def test_a_ca_bundle_in_the_environment_does_not_replace_the_etcd_ca(
+    identity: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    endpoint = GatewayEndpoint("https://127.0.0.1:2379", 0.5, TlsFiles.from_directory(identity))
+    try:
+        session = endpoint._client.session
+        settings = session.merge_environment_settings(
+            "https://127.0.0.1:2379", {}, None, None, None
+        )
+        assert settings["verify"] == str(identity / "ca.crt")
+    finally:
+        endpoint.close()

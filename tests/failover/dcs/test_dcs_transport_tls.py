@@ -57,3 +57,13 @@ def test_a_plain_endpoint_without_a_tls_directory_stays_plain(
     monkeypatch.delenv(ENV, raising=False)
     client = gateway_client("http://127.0.0.1:2379", 0.5, None)
     assert client.base_url == "http://127.0.0.1:2379" and client.session.cert is None
+
+
+def test_a_ca_bundle_in_the_environment_does_not_replace_the_etcd_ca(
+    identity: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    monkeypatch.setenv("CURL_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    client = gateway_client("https://127.0.0.1:2379", 0.5, TlsFiles.from_directory(identity))
+    settings = client.session.merge_environment_settings(client.base_url, {}, None, None, None)
+    assert settings["verify"] == str(identity / "ca.crt")
