@@ -65,12 +65,21 @@ def gateway_client(url: str, timeout: float, tls: TlsFiles | None) -> etcd3gw.Et
             f"etcd endpoint {url!r} is https but this process has no TLS directory: "
             f"set {TLS_ENV} (ca.crt, tls.crt, tls.key)"
         )
-    session = _PinnedSession()
-    session.verify, session.cert = str(tls.ca), (str(tls.cert), str(tls.key))
     return etcd3gw.Etcd3Client(
         host=host, port=port, protocol="https", timeout=timeout, api_path="/v3/",
-        session=session,
+        session=new_session(tls),
     )  # fmt: skip
+
+
+def new_session(tls: TlsFiles | None) -> requests.Session:
+    """A requests session for etcd: with ``tls``, it presents that certificate and trusts
+    only that CA (whatever CA bundle the environment names); plain otherwise. For calls
+    etcd3gw does not make, such as the watch stream."""
+    if tls is None:
+        return requests.Session()
+    session = _PinnedSession()
+    session.verify, session.cert = str(tls.ca), (str(tls.cert), str(tls.key))
+    return session
 
 
 class _PinnedSession(requests.Session):

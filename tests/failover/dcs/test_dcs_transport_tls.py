@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from failover.dcs.transport import Transport, gateway_client, parse_endpoint
+from failover.dcs.transport import Transport, gateway_client, new_session, parse_endpoint
 from failover.tls import ENV, TlsFiles
 from infra.local.certificates import issue_local_pki
 
@@ -67,3 +67,17 @@ def test_a_ca_bundle_in_the_environment_does_not_replace_the_etcd_ca(
     client = gateway_client("https://127.0.0.1:2379", 0.5, TlsFiles.from_directory(identity))
     settings = client.session.merge_environment_settings(client.base_url, {}, None, None, None)
     assert settings["verify"] == str(identity / "ca.crt")
+
+
+def test_a_session_for_the_watch_stream_presents_the_same_certificate_and_ca(
+    identity: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    with new_session(TlsFiles.from_directory(identity)) as session:
+        settings = session.merge_environment_settings(
+            "https://127.0.0.1:2379", {}, None, None, None
+        )
+        assert settings["verify"] == str(identity / "ca.crt")
+        assert session.cert == (str(identity / "tls.crt"), str(identity / "tls.key"))
+    with new_session(None) as plain:
+        assert plain.cert is None
