@@ -13,6 +13,10 @@ last. A keepalive must never spend the fence budget (TTL − margin, 3 s) waitin
 endpoints one after another: behind a cut link, one busy member and one slow leader did
 exactly that (three timeouts of 0.67 s) and fenced a healthy primary at the heal of a
 city-A partition (docs/unit-service.md, "the lease under pressure").
+
+Endpoints are ``http://`` or, with mutual TLS (docs/security.md), ``https://`` with this
+process's certificate (``WATERTIGHT_TLS_DIR``, :func:`failover.tls.from_env`); the two go
+together, as in ``failover.dcs.transport``.
 """
 
 from __future__ import annotations
@@ -27,7 +31,11 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import etcd3gw
+import requests
 from etcd3gw import exceptions as gw
+
+from failover.tls import ENV as TLS_ENV
+from failover.tls import TlsFiles, from_env
 
 HEDGE_AFTER_SECONDS = 0.15
 SUSPECT_SECONDS = 5.0
@@ -75,16 +83,15 @@ class Endpoint(Protocol):
 
 
 class GatewayEndpoint:
-    """:class:`Endpoint` over etcd3gw (one HTTP session per member)."""
+    """:class:`Endpoint` over etcd3gw (one HTTP session per member).
 
-    def __init__(self, url: str, timeout: float) -> None:
-        parts = urlsplit(url if "://" in url else f"http://{url}")
-        if not parts.hostname or not parts.port:
-            raise ValueError(f"etcd endpoint {url!r} must look like http://127.0.0.1:2379")
+    ``tls``: the certificate to present on an ``https://`` URL. Raises ``ValueError``
+    naming the URL when it is malformed, https without ``tls``, or plain http with it
+    (no silent downgrade)."""
+
+    def __init__(self, url: str, timeout: float, tls: TlsFiles | None = None) -> None:
         self.url = url
-        self._client = etcd3gw.Etcd3Client(
-            host=parts.hostname, port=parts.port, timeout=timeout, api_path="/v3/"
-        )
+        self._client = _gateway_client(url, timeout, tls)
 
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -98,8 +105,55 @@ class GatewayEndpoint:
         self._client.session.close()
 
 
+def _gateway_client(url: str, timeout: float, tls: TlsFiles | None) -> etcd3gw.Etcd3Client:
+    """etcd3gw's client of one endpoint: the scheme and the TLS directory together."""
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    if parts.scheme not in ("http", "https") or not parts.hostname or not parts.port:
+        raise ValueError(
+            f"etcd endpoint {url!r} must look like http://127.0.0.1:2379 "
+            "(https://… with a TLS directory)"
+        )
+    https = parts.scheme == "https"
+    if https and tls is None:
+        raise ValueError(
+            f"etcd endpoint {url!r} is https but this process has no TLS directory: "
+            f"set {TLS_ENV} (ca.crt, tls.crt, tls.key)"
+        )
+    if not https and tls is not None:
+        raise ValueError(
+            f"etcd endpoint {url!r} is plain HTTP but this process has a TLS directory "
+            f"({TLS_ENV}): give https:// endpoints"
+        )
+    if tls is None:
+        return etcd3gw.Etcd3Client(
+            host=parts.hostname, port=parts.port, timeout=timeout, api_path="/v3/"
+        )
+    session = _PinnedSession()
+    session.verify, session.cert = str(tls.ca), (str(tls.cert), str(tls.key))
+    return etcd3gw.Etcd3Client(
+        host=parts.hostname, port=parts.port, protocol="https", timeout=timeout,
+        api_path="/v3/", session=session,
+    )  # fmt: skip
+
+
+class _PinnedSession(requests.Session):
+    """A session that trusts only the CA it was given: requests otherwise lets a CA bundle
+    in the environment (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``) replace a session's
+    ``verify`` on every request, and etcd's certificate then fails against the bundle."""
+
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> Any:
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        settings["verify"] = self.verify if verify is None else verify
+        return settings
+
+
 class EtcdClient:
-    """:class:`LeaseStore` over etcd's JSON gateway (see the module docstring)."""
+    """:class:`LeaseStore` over etcd's JSON gateway (see the module docstring).
+
+    ``endpoints`` may be ``https://`` when this process has a TLS directory (read once,
+    here); ``ValueError`` names an endpoint that cannot be used."""
 
     def __init__(
         self,
@@ -111,7 +165,10 @@ class EtcdClient:
     ) -> None:
         if not endpoints and not members:
             raise ValueError("at least one etcd endpoint is needed")
-        self._members = list(members or [GatewayEndpoint(url, timeout) for url in endpoints])
+        if members is None:
+            tls = from_env()
+            members = [GatewayEndpoint(url, timeout, tls) for url in endpoints]
+        self._members = list(members)
         self._suspect_until = [0.0] * len(self._members)
         self._current = 0
         self._clock = clock

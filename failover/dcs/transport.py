@@ -7,11 +7,17 @@ short timeout. Failures are classified:
 - maybe applied (read timeout or reset after the request went out, etcd "request timed
   out") → reads move on to the next endpoint, writes raise :class:`DcsOutcomeUnknown`;
 - etcd's own verdicts ("lease not found", bad request) → raised at once.
+
+Over ``https://`` endpoints (mutual TLS, docs/security.md) each client presents this
+process's certificate (``WATERTIGHT_TLS_DIR``, :func:`failover.tls.from_env`) and trusts
+only its CA. A TLS handshake refused over a certificate (either side's) surely did not
+reach etcd; any other TLS failure may have come after the request went out.
 """
 
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -22,24 +28,90 @@ import requests
 from etcd3gw import exceptions as gw
 
 from failover.dcs.errors import DcsError, DcsOutcomeUnknown, DcsUnavailable, LeaseNotFound
+from failover.tls import ENV as TLS_ENV
+from failover.tls import TlsFiles, from_env
 
 log = logging.getLogger(__name__)
 
 _NOT_APPLIED_MARKERS = ("no leader", "not capable", "too many requests", "not started")
 
 
-def parse_endpoint(url: str) -> tuple[str, int]:
-    """``http://host:port`` → (host, port). Raises ``ValueError`` naming the bad URL."""
+def parse_endpoint(url: str) -> tuple[str, str, int]:
+    """``http(s)://host:port`` (``host:port`` means ``http``) → (scheme, host, port).
+    Raises ``ValueError`` naming the bad URL."""
     parts = urlsplit(url if "://" in url else f"http://{url}")
-    if parts.scheme != "http" or not parts.hostname or not parts.port:
-        raise ValueError(f"etcd endpoint {url!r} must look like http://127.0.0.1:2379")
-    return parts.hostname, parts.port
+    if parts.scheme not in ("http", "https") or not parts.hostname or not parts.port:
+        raise ValueError(
+            f"etcd endpoint {url!r} must look like http://127.0.0.1:2379 "
+            "(https://… with a TLS directory)"
+        )
+    return parts.scheme, parts.hostname, parts.port
+
+
+def gateway_client(url: str, timeout: float, tls: TlsFiles | None) -> etcd3gw.Etcd3Client:
+    """An etcd3gw client of one endpoint: plain for ``http://``, mutual TLS with ``tls``
+    for ``https://``. The scheme and the TLS directory go together: either without the
+    other raises ``ValueError`` naming the endpoint (no silent downgrade to plain HTTP)."""
+    scheme, host, port = parse_endpoint(url)
+    if scheme == "http" and tls is not None:
+        raise ValueError(
+            f"etcd endpoint {url!r} is plain HTTP but this process has a TLS directory "
+            f"({TLS_ENV}): give https:// endpoints"
+        )
+    if scheme == "http":
+        return etcd3gw.Etcd3Client(host=host, port=port, timeout=timeout, api_path="/v3/")
+    if tls is None:
+        raise ValueError(
+            f"etcd endpoint {url!r} is https but this process has no TLS directory: "
+            f"set {TLS_ENV} (ca.crt, tls.crt, tls.key)"
+        )
+    return etcd3gw.Etcd3Client(
+        host=host, port=port, protocol="https", timeout=timeout, api_path="/v3/",
+        session=new_session(tls),
+    )  # fmt: skip
+
+
+def new_session(tls: TlsFiles | None) -> requests.Session:
+    """A requests session for etcd: with ``tls``, it presents that certificate and trusts
+    only that CA (whatever CA bundle the environment names); plain otherwise. For calls
+    etcd3gw does not make, such as the watch stream."""
+    if tls is None:
+        return requests.Session()
+    session = _PinnedSession()
+    session.verify, session.cert = str(tls.ca), (str(tls.cert), str(tls.key))
+    return session
+
+
+class _PinnedSession(requests.Session):
+    """A session that trusts only the CA it was given: requests otherwise lets a CA bundle
+    in the environment (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``) replace a session's
+    ``verify`` on every request, and etcd's certificate then fails against the bundle."""
+
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> Any:
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        settings["verify"] = self.verify if verify is None else verify
+        return settings
+
+
+def _refused_certificate(reason: object) -> bool:
+    """A TLS handshake that failed over a certificate: ours refused etcd's, or etcd ours.
+    The request is sent only after the handshake, so etcd never saw it."""
+    args = getattr(reason, "args", ())
+    error = args[0] if args else reason  # urllib3 wraps the ssl module's error
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return True
+    return isinstance(error, ssl.SSLError) and "CERTIFICATE" in str(error.reason or "").upper()
 
 
 def _surely_not_sent(exc: gw.Etcd3Exception) -> bool:
     cause = exc.__context__
     if isinstance(cause, requests.exceptions.ConnectTimeout):
         return True
+    if isinstance(cause, requests.exceptions.SSLError):
+        reason = getattr(cause.args[0], "reason", None) if cause.args else None
+        return _refused_certificate(reason)
     if isinstance(cause, requests.exceptions.ConnectionError):
         reason = getattr(cause.args[0], "reason", None) if cause.args else None
         return type(reason).__name__ == "NewConnectionError"
@@ -50,17 +122,18 @@ def _surely_not_sent(exc: gw.Etcd3Exception) -> bool:
 
 
 class Transport:
-    """POST JSON to ``/v3/<path>`` on the first endpoint that answers in time."""
+    """POST JSON to ``/v3/<path>`` on the first endpoint that answers in time.
+
+    ``https://`` endpoints use this process's TLS directory (:func:`gateway_client`);
+    raises ``ValueError`` naming an endpoint that cannot be used."""
 
     def __init__(self, endpoints: Sequence[str], timeout: float) -> None:
         if not endpoints:
             raise ValueError("at least one etcd endpoint is needed")
         self.endpoints = tuple(endpoints)
         self.timeout = timeout
-        self._clients = [
-            etcd3gw.Etcd3Client(host=h, port=p, timeout=timeout, api_path="/v3/")
-            for h, p in map(parse_endpoint, self.endpoints)
-        ]
+        tls = from_env()
+        self._clients = [gateway_client(url, timeout, tls) for url in self.endpoints]
         self._current = 0
         self._lock = threading.Lock()
 

@@ -8,6 +8,13 @@ supervisor's (``<state>/logs/etcd-<site>.log``, ``<state>/pids/etcd-<site>.pid``
 Peer traffic can cross the link proxies: give each member an ``advertise_peer_url``
 (the proxy's ingress for that member) — see ``docs/network.md``.
 
+Mutual TLS (docs/security.md): give the cluster each site's TLS directory
+(``tls={site: dir}``, the layout of :mod:`failover.tls`). Every member then serves clients
+and peers over ``https://`` only and requires a certificate from the CA on both (a plain
+HTTP request, or TLS without a client certificate, is refused). This process checks the
+members with its *own* identity (``WATERTIGHT_TLS_DIR``, :func:`failover.tls.client_verify`),
+so a TLS cluster refuses to be built in a process that has none.
+
 Fast local settings: heartbeat 100 ms, election timeout 1000 ms (a lost leader is
 replaced in ~1–2 s), pre-vote on (a member cut off from one peer cannot disrupt a
 healthy leader), watch progress notifications every second (so a silent watch stream
@@ -25,9 +32,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import httpx
 
+from failover.tls import CA_FILE, CERT_FILE, KEY_FILE, client_verify, from_env, scheme
+from failover.tls import ENV as TLS_ENV
 from infra.local.ports import LOOPBACK, free_ports
 from infra.local.supervisor import ProcessSpec, Supervisor
 
@@ -48,25 +58,31 @@ class EtcdTiming:
 
 @dataclass(frozen=True)
 class EtcdMember:
-    """One member. ``advertise_peer_url``: what the others dial (default: direct)."""
+    """One member. ``advertise_peer_url``: what the others dial (default: direct).
+    ``tls``: it serves clients and peers over ``https://`` (its URLs say so)."""
 
     site: str
     client_port: int
     peer_port: int
     host: str = LOOPBACK
     advertise_peer_url: str | None = None
+    tls: bool = False
 
     @property
     def name(self) -> str:
         return f"etcd-{self.site}"
 
     @property
+    def scheme(self) -> str:
+        return scheme(self.tls)
+
+    @property
     def client_url(self) -> str:
-        return f"http://{self.host}:{self.client_port}"
+        return f"{self.scheme}://{self.host}:{self.client_port}"
 
     @property
     def peer_url(self) -> str:
-        return f"http://{self.host}:{self.peer_port}"
+        return f"{self.scheme}://{self.host}:{self.peer_port}"
 
     @property
     def advertised_peer_url(self) -> str:
@@ -93,6 +109,15 @@ def find_etcd_binary() -> Path:
     )
 
 
+def with_tls(member: EtcdMember) -> EtcdMember:
+    """The same member serving over TLS: its URLs, and an advertised peer URL already set
+    (the proxy's ingress), become ``https://``."""
+    advertised = member.advertise_peer_url
+    if advertised is not None:
+        advertised = urlsplit(advertised)._replace(scheme=scheme(True)).geturl()
+    return replace(member, tls=True, advertise_peer_url=advertised)
+
+
 def plan_members(sites: Sequence[str], host: str = LOOPBACK) -> list[EtcdMember]:
     """One member per site on free ports (client and peer)."""
     ports = free_ports(2 * len(sites), host)
@@ -100,7 +125,12 @@ def plan_members(sites: Sequence[str], host: str = LOOPBACK) -> list[EtcdMember]
 
 
 class EtcdCluster:
-    """Starts, watches and stops the members through a :class:`Supervisor`."""
+    """Starts, watches and stops the members through a :class:`Supervisor`.
+
+    ``tls``: site → that site's TLS directory; every member then serves TLS only (its
+    URLs become ``https://``, see :func:`with_tls`). Raises :class:`EtcdClusterError` when
+    a member's site has no directory, a member is marked TLS without one, or this process
+    has no identity of its own (``WATERTIGHT_TLS_DIR``) to check the members with."""
 
     def __init__(
         self,
@@ -112,11 +142,13 @@ class EtcdCluster:
         timing: EtcdTiming = EtcdTiming(),
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        tls: Mapping[str, Path] | None = None,
     ) -> None:
         if not members:
             raise EtcdClusterError("an etcd cluster needs at least one member")
         self.supervisor = supervisor
-        self.members = {m.site: m for m in members}
+        self.tls = _checked_tls(members, tls)
+        self.members = {m.site: with_tls(m) if self.tls else m for m in members}
         self.binary = binary or find_etcd_binary()
         self.token = token
         self.timing = timing
@@ -162,7 +194,9 @@ class EtcdCluster:
     def healthy(self, site: str, timeout: float = 1.0) -> bool:
         """True if the member answers ``/health`` with a leader."""
         try:
-            answer = httpx.get(f"{self.members[site].client_url}/health", timeout=timeout)
+            answer = httpx.get(
+                f"{self.members[site].client_url}/health", timeout=timeout, verify=client_verify()
+            )
             return answer.status_code == 200 and answer.json().get("health") == "true"
         except (httpx.HTTPError, ValueError):
             return False
@@ -212,7 +246,24 @@ class EtcdCluster:
         ]
         if self.timing.no_fsync:
             argv.append("--unsafe-no-fsync")
-        return argv
+        return argv + self._tls_argv(site)
+
+    def _tls_argv(self, site: str) -> list[str]:
+        """Clients and peers alike must present a certificate from the site's CA."""
+        if not self.tls:
+            return []
+        directory = self.tls[site]
+        ca, cert, key = (directory / name for name in (CA_FILE, CERT_FILE, KEY_FILE))
+        return [
+            f"--cert-file={cert}",
+            f"--key-file={key}",
+            f"--trusted-ca-file={ca}",
+            "--client-cert-auth",
+            f"--peer-cert-file={cert}",
+            f"--peer-key-file={key}",
+            f"--peer-trusted-ca-file={ca}",
+            "--peer-client-cert-auth",
+        ]
 
     def _launch(self, site: str) -> None:
         self.data_dir(site).mkdir(parents=True, exist_ok=True)
@@ -230,6 +281,27 @@ class EtcdCluster:
         except OSError:
             return "(no log)"
         return " | ".join(text.strip().splitlines()[-lines:])
+
+
+def _checked_tls(members: Sequence[EtcdMember], tls: Mapping[str, Path] | None) -> dict[str, Path]:
+    """``tls`` as a dict, refused (:class:`EtcdClusterError`) when it cannot work."""
+    if not tls:
+        marked = sorted(m.site for m in members if m.tls)
+        if marked:
+            raise EtcdClusterError(
+                f"etcd members {', '.join(marked)} are marked TLS but the cluster was given "
+                "no TLS directories"
+            )
+        return {}
+    missing = sorted(m.site for m in members if m.site not in tls)
+    if missing:
+        raise EtcdClusterError(f"no TLS directory for the etcd members of {', '.join(missing)}")
+    if from_env() is None:
+        raise EtcdClusterError(
+            f"a TLS etcd cluster is checked with this process's own certificate: set "
+            f"{TLS_ENV} to a TLS directory issued by the same CA"
+        )
+    return {site: Path(directory) for site, directory in tls.items()}
 
 
 class PeerProxy(Protocol):
@@ -250,7 +322,7 @@ def behind_proxy(members: Sequence[EtcdMember], proxy: PeerProxy) -> list[EtcdMe
     routed = []
     for member in members:
         host, port = proxy.peer_ingress(member.site, member.host, member.peer_port)
-        routed.append(replace(member, advertise_peer_url=f"http://{host}:{port}"))
+        routed.append(replace(member, advertise_peer_url=f"{member.scheme}://{host}:{port}"))
     return routed
 
 
@@ -259,7 +331,9 @@ def member_ids(cluster: EtcdCluster, timeout: float = 2.0) -> dict[str, str]:
     errors = []
     for url in cluster.client_urls.values():
         try:
-            answer = httpx.post(f"{url}/v3/cluster/member/list", json={}, timeout=timeout)
+            answer = httpx.post(
+                f"{url}/v3/cluster/member/list", json={}, timeout=timeout, verify=client_verify()
+            )
             members = answer.raise_for_status().json()["members"]
             return {f"{int(m['ID']):x}": str(m["name"]) for m in members}
         except (httpx.HTTPError, KeyError, ValueError) as exc:
@@ -280,5 +354,5 @@ def client_endpoints(cluster: EtcdCluster, proxy: PeerProxy, src_site: str) -> l
     endpoints = []
     for site, member in sorted(cluster.members.items(), key=lambda kv: kv[0] != src_site):
         host, port = proxy.listener_for(src_site, site, member.host, member.client_port)
-        endpoints.append(f"http://{host}:{port}")
+        endpoints.append(f"{member.scheme}://{host}:{port}")
     return endpoints

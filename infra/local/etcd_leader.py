@@ -12,7 +12,8 @@ Cost, in a real deployment: every etcd write then crosses the inter-city link on
 observer reports), so we take that for faster failover; ``docs/controller.md`` says so.
 
 Uses etcd's own maintenance API (``status``, ``transfer-leadership`` = etcdctl
-``move-leader``) over the JSON gateway.
+``move-leader``) over the JSON gateway; over ``https://`` URLs with this process's
+certificate (:func:`failover.tls.client_verify`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
+
+from failover.tls import client_verify
 
 
 class LeaderMoveError(RuntimeError):
@@ -84,6 +87,6 @@ def _ask_transfer(client_urls: Mapping[str, str], leader: str, site: str) -> str
 
 
 def _post(url: str, path: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
-    answer = httpx.post(f"{url}{path}", json=body, timeout=timeout)
+    answer = httpx.post(f"{url}{path}", json=body, timeout=timeout, verify=client_verify())
     result: dict[str, Any] = answer.raise_for_status().json()
     return result

@@ -16,6 +16,10 @@ so a plain restart finds no peer and never regains a quorum. :func:`restart_memb
    configuration change);
 4. waits until every member knows every new URL, closes the bridge, and waits until
    each member is healthy again, now over the new ingress alone.
+
+A TLS cluster restarts the same way (the bridge relays bytes; the URLs keep their
+``https://``); its maintenance calls present this process's certificate
+(:func:`failover.tls.client_verify`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from failover.tls import client_verify
 from infra.local.etcd_cluster import EtcdCluster, EtcdClusterError
 from infra.local.peer_bridge import PeerBridge
 
@@ -35,7 +40,7 @@ POLL_SECONDS = 0.3
 
 
 def url_port(url: str) -> int:
-    """The port of an ``http://host:port`` URL (``EtcdClusterError`` if it has none)."""
+    """The port of an ``http(s)://host:port`` URL (``EtcdClusterError`` if it has none)."""
     port = urlsplit(url).port
     if port is None:
         raise EtcdClusterError(f"recorded etcd peer URL without a port: {url}")
@@ -119,7 +124,9 @@ def _wait_known(cluster: EtcdCluster, new_urls: Mapping[str, str]) -> None:
 
 def _knows(client_url: str, new_urls: Mapping[str, str]) -> bool:
     try:
-        answer = httpx.post(f"{client_url}/v3/cluster/member/list", json={}, timeout=2.0)
+        answer = httpx.post(
+            f"{client_url}/v3/cluster/member/list", json={}, timeout=2.0, verify=client_verify()
+        )
         members = answer.raise_for_status().json()["members"]
     except (httpx.HTTPError, KeyError, ValueError):
         return False
@@ -135,9 +142,10 @@ def _members(cluster: EtcdCluster) -> list[dict[str, Any]]:
 def _post(cluster: EtcdCluster, path: str, body: dict[str, Any]) -> dict[str, Any]:
     """POST to the first member that answers; ``EtcdClusterError`` with every refusal."""
     errors = []
+    verify = client_verify()
     for url in cluster.client_urls.values():
         try:
-            answer = httpx.post(f"{url}{path}", json=body, timeout=5.0)
+            answer = httpx.post(f"{url}{path}", json=body, timeout=5.0, verify=verify)
             data: dict[str, Any] = answer.json()
         except (httpx.HTTPError, ValueError) as exc:
             errors.append(f"{url}: {exc}")

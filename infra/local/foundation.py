@@ -4,12 +4,15 @@ and the etcd quorum, started new or, for a recorded platform, restarted on its d
 A restart cannot simply start the recorded members again: their cluster remembers the
 previous proxy's ingress ports as its peer URLs (infra/local/etcd_restart.py), so the
 recorded ones are bridged to the new ingress while the cluster is told its new URLs.
+The bridge relays bytes, so TLS crosses it unchanged; but a recorded cluster is restarted
+only as it ran, with or without TLS: its data names its peer URLs with their scheme.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from failover.topology import Topology
 from infra.local.etcd_cluster import EtcdCluster, EtcdMember, behind_proxy
@@ -31,12 +34,17 @@ def start_foundation(
     progress: Progress,
     ready_timeout: float,
     etcd_binary: Path,
+    tls: Mapping[str, Path] | None = None,
 ) -> tuple[EtcdCluster, LinkProxyClient]:
     """Start the link proxy, give every link its base delay, then start the etcd members
     on ``plan``'s ports: a new cluster, or ``previous``'s restarted on its data (the
-    record saved as its peer URLs move). Raises what the steps raise; the caller stops
-    what was started."""
+    record saved as its peer URLs move). ``tls``: site → TLS directory, for a cluster
+    that speaks only mutual TLS (:class:`EtcdCluster`). Raises what the steps raise
+    (:class:`PlatformError` when ``previous`` ran with TLS and ``tls`` is not given, or
+    the reverse); the caller stops what was started."""
     sites = list(topology.site_names)
+    if previous is not None:
+        _check_same_scheme(previous, tls is not None)
     # Bound before the new proxy takes ports from the kernel (infra/local/peer_bridge.py).
     bridge = None if previous is None else _reserve_bridge(previous)
     try:
@@ -46,7 +54,7 @@ def start_foundation(
         for (a, b), delay_ms in site_link_delays(topology).items():
             proxy.set_base_delay(a, b, delay_ms)
         members = behind_proxy(plan.members(sites), proxy)
-        cluster = EtcdCluster(supervisor, members, binary=etcd_binary)
+        cluster = EtcdCluster(supervisor, members, binary=etcd_binary, tls=tls)
         if previous is None or bridge is None:
             progress("starting etcd quorum", 0, len(sites))
             cluster.start(timeout=ready_timeout)
@@ -57,6 +65,20 @@ def start_foundation(
         if bridge is not None:
             bridge.close()
     return cluster, proxy
+
+
+def _check_same_scheme(previous: PlatformState, tls: bool) -> None:
+    """A member restarted on its data dials the peer URLs its cluster recorded, scheme
+    and all: a TLS member cannot talk to a plain one, so the quorum would never form."""
+    schemes = {urlsplit(u).scheme for found in recorded_peer_urls(previous).values() for u in found}
+    wanted = "https" if tls else "http"
+    if schemes and schemes != {wanted}:
+        ran, asked = ("with", "without") if "https" in schemes else ("without", "with")
+        raise PlatformError(
+            f"the platform recorded in {previous.state_dir} ran etcd {ran} TLS; it restarts "
+            f"on its data only as it ran, not {asked} TLS: run `watertight up` as it ran, or "
+            "start a new platform in another state dir"
+        )
 
 
 def _reserve_bridge(previous: PlatformState) -> PeerBridge:

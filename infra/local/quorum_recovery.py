@@ -21,6 +21,10 @@ writable copies of every unit. So ``site-up`` of a removed site calls
 member as a *learner* (which does not count towards the quorum, so the survivor never
 waits on a member still catching up), starts it empty, and promotes it to a voting
 member once it has caught up.
+
+A TLS cluster needs nothing more: each member's recorded command line holds its
+certificate flags and ``https://`` URLs, and every call here presents this process's
+certificate (:func:`failover.tls.client_verify`).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from typing import Any
 
 import httpx
 
+from failover.tls import client_verify
 from infra.local.linkproxy_client import LinkProxyClient
 from infra.local.readiness import quiet, wait_ready
 from infra.local.state import PlatformError, PlatformState, ProcessRecord
@@ -151,7 +156,10 @@ class QuorumRecovery:
         body = {"key": base64.b64encode(b"/watertight/").decode()}
         try:
             answer = httpx.post(
-                f"{client_url}/v3/kv/range", json=body, timeout=QUORUM_PROBE_TIMEOUT_SECONDS
+                f"{client_url}/v3/kv/range",
+                json=body,
+                timeout=QUORUM_PROBE_TIMEOUT_SECONDS,
+                verify=client_verify(),
             )
         except httpx.HTTPError:
             return False
@@ -243,7 +251,7 @@ class QuorumRecovery:
     @staticmethod
     def _post(url: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         try:
-            answer = httpx.post(f"{url}{path}", json=body, timeout=10.0)
+            answer = httpx.post(f"{url}{path}", json=body, timeout=10.0, verify=client_verify())
             data: dict[str, Any] = answer.json()
         except (httpx.HTTPError, ValueError) as exc:
             raise PlatformError(f"etcd {path} at {url} failed: {exc}") from exc

@@ -52,11 +52,11 @@ def test_a_read_moves_past_dead_endpoints_and_names_each(
     assert str(closed_port) in str(raised.value) and str(silent_port) in str(raised.value)
 
 
-def test_endpoints_must_be_http_urls_with_a_port() -> None:
-    assert parse_endpoint("http://127.0.0.1:2379") == ("127.0.0.1", 2379)
-    assert parse_endpoint("127.0.0.1:2379") == ("127.0.0.1", 2379)
+def test_endpoints_must_be_urls_with_a_port() -> None:
+    assert parse_endpoint("http://127.0.0.1:2379") == ("http", "127.0.0.1", 2379)
+    assert parse_endpoint("127.0.0.1:2379") == ("http", "127.0.0.1", 2379)
     with pytest.raises(ValueError, match="must look like"):
-        parse_endpoint("https://etcd")
+        parse_endpoint("http://etcd")
 
 
 def test_every_adapter_error_is_a_dcs_error() -> None:
