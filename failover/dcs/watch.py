@@ -22,6 +22,8 @@ from failover.dcs import policies
 from failover.dcs.codec import as_int, b64, key_value, prefix_end, unb64
 from failover.dcs.errors import DcsError
 from failover.dcs.port import KeyValue, WatchCallback, WatchEvent, WatchKind, WatchUpdate
+from failover.dcs.transport import new_session
+from failover.tls import from_env
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +104,7 @@ class PrefixWatcher:
             }
         }
         opened = self._clock()
-        with requests.Session() as session:
+        with new_session(from_env()) as session:
             response = session.post(
                 f"{endpoint}/v3/watch",
                 json=body,

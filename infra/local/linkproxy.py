@@ -41,6 +41,8 @@ from infra.local.linkproxy_modes import (
 log = logging.getLogger("watertight.linkproxy")
 
 HEAD_LIMIT = 16384
+TLS_HANDSHAKE = b"\x16"
+"""The first byte of every TLS connection (a handshake record)."""
 
 
 @dataclass
@@ -233,7 +235,12 @@ class LinkProxy:
         head = b""
         if route.src is None:
             try:
-                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=30.0)
+                head = await asyncio.wait_for(reader.readexactly(1), timeout=30.0)
+                # A TLS handshake (etcd peers under `up --tls`) hides the X-Server-From
+                # header: the source stays unknown, and the connection is cut only when
+                # its destination site is cut off from every other (docs/network.md).
+                if head != TLS_HANDSHAKE:
+                    head += await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=30.0)
             except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
                 writer.close()
                 return
