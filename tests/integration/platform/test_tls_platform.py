@@ -99,13 +99,8 @@ def test_each_site_to_site_listener_refuses_plain_http(
     tls_platform: RunningPlatform, kind: str
 ) -> None:
     plain = site_to_site_urls(tls_platform)[kind].replace("https://", "http://")
-    try:
-        answer = httpx.get(plain, timeout=5.0)
-    except httpx.HTTPError:
-        return  # uvicorn ends the connection without an answer
-    # Go's TLS server (etcd) answers that one line and serves nothing.
-    assert answer.status_code == 400, answer.text
-    assert "HTTP request to an HTTPS server" in answer.text, answer.text
+    with pytest.raises(httpx.HTTPError):  # the connection ends without an answer
+        httpx.get(plain, timeout=5.0)
 
 
 @pytest.mark.parametrize("kind", ["unit", "controller", "etcd"])
