@@ -28,13 +28,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
-import etcd3gw
-import requests
 from etcd3gw import exceptions as gw
 
-from failover.tls import ENV as TLS_ENV
+from failover.etcd_gateway import gateway_client
 from failover.tls import TlsFiles, from_env
 
 HEDGE_AFTER_SECONDS = 0.15
@@ -91,7 +88,7 @@ class GatewayEndpoint:
 
     def __init__(self, url: str, timeout: float, tls: TlsFiles | None = None) -> None:
         self.url = url
-        self._client = _gateway_client(url, timeout, tls)
+        self._client = gateway_client(url, timeout, tls)
 
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -103,50 +100,6 @@ class GatewayEndpoint:
 
     def close(self) -> None:
         self._client.session.close()
-
-
-def _gateway_client(url: str, timeout: float, tls: TlsFiles | None) -> etcd3gw.Etcd3Client:
-    """etcd3gw's client of one endpoint: the scheme and the TLS directory together."""
-    parts = urlsplit(url if "://" in url else f"http://{url}")
-    if parts.scheme not in ("http", "https") or not parts.hostname or not parts.port:
-        raise ValueError(
-            f"etcd endpoint {url!r} must look like http://127.0.0.1:2379 "
-            "(https://… with a TLS directory)"
-        )
-    https = parts.scheme == "https"
-    if https and tls is None:
-        raise ValueError(
-            f"etcd endpoint {url!r} is https but this process has no TLS directory: "
-            f"set {TLS_ENV} (ca.crt, tls.crt, tls.key)"
-        )
-    if not https and tls is not None:
-        raise ValueError(
-            f"etcd endpoint {url!r} is plain HTTP but this process has a TLS directory "
-            f"({TLS_ENV}): give https:// endpoints"
-        )
-    if tls is None:
-        return etcd3gw.Etcd3Client(
-            host=parts.hostname, port=parts.port, timeout=timeout, api_path="/v3/"
-        )
-    session = _PinnedSession()
-    session.verify, session.cert = str(tls.ca), (str(tls.cert), str(tls.key))
-    return etcd3gw.Etcd3Client(
-        host=parts.hostname, port=parts.port, protocol="https", timeout=timeout,
-        api_path="/v3/", session=session,
-    )  # fmt: skip
-
-
-class _PinnedSession(requests.Session):
-    """A session that trusts only the CA it was given: requests otherwise lets a CA bundle
-    in the environment (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``) replace a session's
-    ``verify`` on every request, and etcd's certificate then fails against the bundle."""
-
-    def merge_environment_settings(
-        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> Any:
-        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
-        settings["verify"] = self.verify if verify is None else verify
-        return settings
 
 
 class EtcdClient:

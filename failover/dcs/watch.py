@@ -22,7 +22,7 @@ from failover.dcs import policies
 from failover.dcs.codec import as_int, b64, key_value, prefix_end, unb64
 from failover.dcs.errors import DcsError
 from failover.dcs.port import KeyValue, WatchCallback, WatchEvent, WatchKind, WatchUpdate
-from failover.dcs.transport import new_session
+from failover.etcd_gateway import new_session
 from failover.tls import from_env
 
 log = logging.getLogger(__name__)

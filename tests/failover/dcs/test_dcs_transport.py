@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from failover.dcs import DcsError, DcsOutcomeUnknown, DcsUnavailable, EtcdDcs
-from failover.dcs.transport import parse_endpoint
+from failover.etcd_gateway import parse_endpoint
 
 
 @pytest.fixture

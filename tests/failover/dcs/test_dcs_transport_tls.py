@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from failover.dcs.transport import Transport, gateway_client, new_session, parse_endpoint
+from failover.dcs.transport import Transport
+from failover.etcd_gateway import gateway_client, new_session, parse_endpoint
 from failover.tls import ENV, TlsFiles
 from infra.local.certificates import issue_local_pki
 
