@@ -10,6 +10,10 @@ from failover.trends import TrendWatch, parse_sample
 ROUTES = {"u00": "production", "u01": "same-city", "u02": "production", "u03": "same-city"}
 STEADY = {u: Behaviour() for u in ROUTES}
 DECLINING = {**STEADY, "u03": Behaviour(approved=5.0, declined=3.4)}
+#: The short windows the gray-unit drills and the real-platform trend test use.
+DRILL_WINDOWS = TrendSettings(
+    baseline_half_life_seconds=60, current_half_life_seconds=3, warmup_seconds=15, hold_seconds=5
+)
 
 
 def test_a_unit_that_starts_declining_warns_with_a_sentence_naming_it_and_its_site() -> None:
@@ -39,7 +43,7 @@ def test_a_warning_clears_once_the_traffic_is_back_to_normal_and_not_before() ->
 
 def test_nothing_warns_before_the_warm_up_however_the_traffic_moves() -> None:
     settings = TrendSettings()
-    platform = Platform(ROUTES, TrendWatch(settings))
+    platform = Platform(ROUTES, TrendWatch(DRILL_WINDOWS))
     platform.run(10, STEADY)
     platform.run(int(settings.warmup_seconds) - 20, DECLINING)
     assert platform.raised == []
@@ -85,11 +89,7 @@ def test_a_unit_turning_500_ms_slow_warns_even_while_its_baseline_is_young() -> 
     # The gray-unit-slow drill's windows: 30 s of history, a 60 s baseline half-life.
     # p99 is a 1 % tail: a baseline that learned the first slow second before it was
     # judged would read slow too, and the departure would never show.
-    settings = TrendSettings(
-        baseline_half_life_seconds=60, current_half_life_seconds=3,
-        warmup_seconds=15, hold_seconds=5,
-    )  # fmt: skip
-    platform = Platform(ROUTES, TrendWatch(settings))
+    platform = Platform(ROUTES, TrendWatch(DRILL_WINDOWS))
     platform.run(30, STEADY)
     platform.run(20, {**STEADY, "u02": Behaviour(latency_ms=520.0)})
     unit = [w for w in platform.raised if w.unit == "u02"]
@@ -101,12 +101,8 @@ def test_one_slow_write_every_few_seconds_on_a_quiet_unit_is_not_a_slow_unit() -
     # The trend-warning test's windows and rates: some 6 writes a second per unit, so
     # the current window holds about 26 writes and its p99 is the slowest of them. One
     # write in 40 taking 140 ms against a 50-ms normal moved that p99 for seconds.
-    settings = TrendSettings(
-        baseline_half_life_seconds=60, current_half_life_seconds=3,
-        warmup_seconds=15, hold_seconds=5,
-    )  # fmt: skip
     quiet = {u: Behaviour(approved=6.0, declined=0.2, latency_ms=40.0) for u in ROUTES}
-    platform = Platform(ROUTES, TrendWatch(settings))
+    platform = Platform(ROUTES, TrendWatch(DRILL_WINDOWS))
     platform.run(40, quiet)
     for _ in range(12):
         platform.one_slow_write("u01", 140.0)
@@ -115,12 +111,8 @@ def test_one_slow_write_every_few_seconds_on_a_quiet_unit_is_not_a_slow_unit() -
 
 
 def test_a_quiet_unit_whose_every_write_turns_slow_still_warns() -> None:
-    settings = TrendSettings(
-        baseline_half_life_seconds=60, current_half_life_seconds=3,
-        warmup_seconds=15, hold_seconds=5,
-    )  # fmt: skip
     quiet = {u: Behaviour(approved=3.0, declined=0.1, latency_ms=40.0) for u in ROUTES}
-    platform = Platform(ROUTES, TrendWatch(settings))
+    platform = Platform(ROUTES, TrendWatch(DRILL_WINDOWS))
     platform.run(40, quiet)
     platform.run(20, {**quiet, "u01": Behaviour(approved=3.0, declined=0.1, latency_ms=140.0)})
     assert [(w.unit, w.kind) for w in platform.raised if w.unit] == [("u01", "p99_latency")]

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from pulumi_runs import REPO, STACKS, Run, k8s, result_of, run_stacks
 
 from failover.topology import load_topology, parse_topology
 from infra.pulumi.site_component import stack_chart_values
 from infra.pulumi.stack_config import StackConfigError, parse_stack_config
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[2]
-DRIVER = HERE / "pulumi_stack_driver.py"
-STACKS = ("production", "same-city", "remote-dr")
 TOPOLOGY = load_topology(REPO / "topology.yaml")
 CREDENTIALS = {
     "replication": "mock-replication-token-0123456789",
@@ -28,45 +22,10 @@ CREDENTIALS = {
 }
 NAMESPACED = ("Deployment", "Service", "StatefulSet", "ConfigMap", "NetworkPolicy", "Secret")
 
-Run = dict[str, Any]
-
-
-def run_stacks(*stacks: str) -> dict[str, subprocess.CompletedProcess[str]]:
-    procs = {
-        stack: subprocess.Popen(
-            [sys.executable, str(DRIVER), stack],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=REPO,
-        )
-        for stack in stacks
-    }
-    done = {}
-    for stack, proc in procs.items():
-        out, err = proc.communicate(timeout=180)
-        done[stack] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-    return done
-
-
-def result_of(done: subprocess.CompletedProcess[str]) -> Run:
-    assert done.returncode == 0, done.stderr[-3000:]
-    line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
-    result: Run = json.loads(line.removeprefix("RESULT "))
-    return result
-
 
 @pytest.fixture(scope="module")
 def runs() -> dict[str, Run]:
-    return {stack: result_of(done) for stack, done in run_stacks(*STACKS).items()}
-
-
-def k8s(run: Run, kind: str) -> list[dict[str, Any]]:
-    return [
-        r
-        for r in run["resources"]
-        if r["type"].startswith("kubernetes:") and r["type"].endswith(f":{kind}")
-    ]
+    return {stack: result_of(done) for stack, done in run_stacks().items()}
 
 
 def unit_deployments(run: Run) -> dict[str, dict[str, Any]]:

@@ -16,18 +16,13 @@ from typing import Any
 import pytest
 import yaml
 from pulumi.runtime import rpc
+from pulumi_runs import DRIVER, REPO, STACKS, Run, k8s, result_of, run_stacks
 
 from failover.tls import CA_FILE, CERT_FILE, KEY_FILE
 from infra.local.certificates import issue_local_pki
 from infra.pulumi.site_values import TLS_SECRET
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[2]
-DRIVER = HERE / "pulumi_stack_driver.py"
-STACKS = ("production", "same-city", "remote-dr")
 TLS_DIR = "/etc/watertight/tls"
-
-Run = dict[str, Any]
 
 
 def https(endpoints: dict[str, Any]) -> dict[str, Any]:
@@ -61,13 +56,6 @@ def drive(stack: str, *pairs: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def result_of(done: subprocess.CompletedProcess[str]) -> Run:
-    assert done.returncode == 0, done.stderr[-3000:]
-    line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
-    result: Run = json.loads(line.removeprefix("RESULT "))
-    return result
-
-
 def pem_objects(directory: Path) -> dict[str, dict[str, str]]:
     """Per site, the ``watertight:tls`` object its stack would be given."""
     issued = issue_local_pki(directory, STACKS)
@@ -84,31 +72,8 @@ def material(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, st
 
 @pytest.fixture(scope="module")
 def runs(material: dict[str, dict[str, str]]) -> dict[str, Run]:
-    procs = {
-        stack: subprocess.Popen(
-            [sys.executable, str(DRIVER), stack, *tls_overrides(stack, material[stack])],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=REPO,
-        )
-        for stack in STACKS
-    }
-    out = {}
-    for stack, proc in procs.items():
-        stdout, stderr = proc.communicate(timeout=180)
-        out[stack] = result_of(
-            subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
-        )
-    return out
-
-
-def k8s(run: Run, kind: str) -> list[dict[str, Any]]:
-    return [
-        r
-        for r in run["resources"]
-        if r["type"].startswith("kubernetes:") and r["type"].endswith(f":{kind}")
-    ]
+    overrides = {stack: tls_overrides(stack, material[stack]) for stack in STACKS}
+    return {stack: result_of(done) for stack, done in run_stacks(STACKS, overrides).items()}
 
 
 @pytest.mark.parametrize("stack", STACKS)
