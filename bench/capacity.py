@@ -1,7 +1,7 @@
 """Capacity of the whole local platform, beside a PostgreSQL anchor measured in the same run.
 
     .venv/bin/python bench/capacity.py [--seconds 20] [--connections 64] [--customers 2000]
-                                       [--idle-seconds 30] [--no-anchor]
+                                       [--idle-seconds 30] [--no-anchor] [--tls]
 
 1. ``watertight up`` (default topology: three sites, eight units, the link proxies' WAN
    delays), then the **idle cost**: cores used by all of the platform's processes over
@@ -14,6 +14,9 @@
 3. **Anchor**: PostgreSQL primary + synchronous standby (``remote_apply``), pgbench with
    the same number of clients and a write of the same shape (:mod:`pg_anchor`), then
    the ratio of the two. No pass/fail: docs/benchmarks.md keeps the figures.
+
+``--tls`` starts the platform with mutual TLS between sites (``up --tls``); the router's
+front door stays plain, so wrk is unchanged.
 """
 
 from __future__ import annotations
@@ -103,7 +106,7 @@ def run_wrk(router_url: str, connections: int, seconds: int, customers: int) -> 
 
 
 def measure_platform(args: argparse.Namespace) -> dict[str, Any]:
-    with local_platform() as info:
+    with local_platform(tls=args.tls) as info:
         router_url = info["router_url"]
         wait_ready(router_url)
         state = info["state"]
@@ -153,6 +156,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--idle-seconds", type=float, default=30.0)
     parser.add_argument("--no-anchor", action="store_true", help="skip the PostgreSQL anchor")
+    parser.add_argument("--tls", action="store_true", help="mutual TLS between sites")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     figures = measure_platform(args)

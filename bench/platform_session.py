@@ -16,8 +16,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
-def local_platform() -> Iterator[dict[str, Any]]:
+def local_platform(*, tls: bool = False) -> Iterator[dict[str, Any]]:
     """Yield ``up --json`` output plus ``state`` (platform.json); always runs ``down``.
+    ``tls``: ``up --tls`` (mutual TLS between sites).
 
     ``down`` keeps a platform's data for a later ``up``; a benchmark's platform is
     thrown away, so its state directory is removed after ``down``.
@@ -26,7 +27,7 @@ def local_platform() -> Iterator[dict[str, Any]]:
     cli = [sys.executable, "-m", "watertight"]
     print(f"starting the local platform in {state_dir} ...", flush=True)
     started = subprocess.run(
-        [*cli, "up", "--json", "--state-dir", str(state_dir)],
+        [*cli, "up", "--json", "--state-dir", str(state_dir), *(["--tls"] if tls else [])],
         capture_output=True, text=True, cwd=REPO, check=False,
     )  # fmt: skip
     try:
