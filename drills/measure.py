@@ -2,8 +2,9 @@
 
 Inputs: the client :class:`~drills.attempts.Attempt` records, the
 :class:`~drills.attempts.ReadBack` of every acknowledged write, the timeline of
-:class:`ExecutedAction` (when each fault and operator action really ran), and — for the
-detection time and as a second source of failover counts only — :class:`ControllerEvent`.
+:class:`~drills.executed.ExecutedAction` (when each fault and operator action really
+ran), and — for the detection time and as a second source of failover counts only —
+:class:`~drills.controller_event.ControllerEvent`.
 Pure: the same input always gives the same :class:`Measurements`.
 
 Definitions (documented for auditors in ``docs/drills.md``):
@@ -58,52 +59,9 @@ from itertools import groupby
 from typing import Literal
 
 from drills.attempts import Attempt, ReadBack, ReadBackResult, WriteKey
-from drills.steps import FAULT_ACTIONS, PLANNED_ACTIONS
-
-SITE_DOWN = "site-down"
-PROMOTED = "promoted"
-
-
-@dataclass(frozen=True, slots=True)
-class ExecutedAction:
-    """An action as it really ran: ``command`` is its CLI form with ``$leader`` resolved."""
-
-    action: str
-    command: str
-    started_at: float
-    finished_at: float
-    phase: Literal["method", "rollback"] = "method"
-    ok: bool = True
-    detail: str = ""
-    took_effect_at: float | None = None
-    """Drill-clock time the platform says the action took effect, when it says so."""
-
-    @property
-    def effective_at(self) -> float:
-        """When the action took effect: the platform's time if known, else its start."""
-        return self.started_at if self.took_effect_at is None else self.took_effect_at
-
-    @property
-    def is_fault(self) -> bool:
-        return self.action in FAULT_ACTIONS
-
-
-@dataclass(frozen=True, slots=True)
-class ControllerEvent:
-    """The minimal shape of a controller event that measurements read.
-
-    ``at`` is seconds from the drill start on the client clock (the runner converts).
-    ``kind`` ``"site-down"`` = a site declared down by quorum (needs ``site``);
-    ``"promoted"`` = a unit's standby promoted (needs ``unit``, ``site`` is the new
-    primary, ``epoch`` the new epoch). Other kinds are kept for the report and ignored.
-    """
-
-    at: float
-    kind: str
-    site: str | None = None
-    unit: str | None = None
-    epoch: int | None = None
-    detail: str = ""
+from drills.controller_event import PROMOTED, SITE_DOWN, ControllerEvent
+from drills.executed import ExecutedAction
+from drills.steps import PLANNED_ACTIONS
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from drills.measure import ExecutedAction
+from drills.executed import ExecutedAction
 from drills.report import Report, rto_bound_note
 
 

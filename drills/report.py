@@ -25,8 +25,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from drills.controller_event import ControllerEvent
+from drills.executed import ExecutedAction
 from drills.expectations import ExpectationResult, evaluate, verdict
-from drills.measure import ControllerEvent, ExecutedAction, Measurements
+from drills.measure import Measurements
 from drills.report_sections import LoadJson, load_json, load_rows, trend_watch
 from drills.spec import DrillSpec
 from drills.timeline import Timeline, build_timeline, render_svg

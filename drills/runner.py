@@ -36,11 +36,11 @@ import httpx
 from drills.announce import Announcer
 from drills.attempts import Attempt, ReadBack
 from drills.controller import merge_events
+from drills.controller_event import ControllerEvent
+from drills.executed import ExecutedAction
 from drills.expectations import ExpectationResult, steady_state_violations, tripped_guard
 from drills.loadgen import Clock, LoadGenerator, customers, new_client
 from drills.measure import (
-    ControllerEvent,
-    ExecutedAction,
     error_rate,
     measure,
     units_not_serving,

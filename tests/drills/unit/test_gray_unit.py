@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from drill_factory import UNITS, action, found, steady
 
-from drills.measure import ControllerEvent, measure
+from drills.controller_event import ControllerEvent
+from drills.measure import measure
 from drills.report import build_report, render_markdown
 from drills.spec import DrillSpecError, TrendWarningExpect, library, load_spec, parse_spec
 from drills.steps import FAULT_ACTIONS, GrayUnit

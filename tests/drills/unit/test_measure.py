@@ -20,8 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drills.attempts import Attempt, ReadBack, ReadBackResult
+from drills.controller_event import ControllerEvent
 from drills.measure import (
-    ControllerEvent,
     failed_stretches,
     interruption_per_unit,
     measure,

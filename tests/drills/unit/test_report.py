@@ -11,7 +11,9 @@ from pathlib import Path
 from drill_factory import action, clean_failover, failing, found
 
 from drills.attempts import Attempt, ReadBack
-from drills.measure import ControllerEvent, ExecutedAction, measure
+from drills.controller_event import ControllerEvent
+from drills.executed import ExecutedAction
+from drills.measure import measure
 from drills.report import (
     DESIGN_KEYS,
     EXTRA_KEYS,
