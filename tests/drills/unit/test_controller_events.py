@@ -26,7 +26,7 @@ from drills.controller import (
     site_verdict,
 )
 from drills.controller_event import ControllerEvent
-from drills.measure import failovers_per_unit
+from drills.primaries import failovers_per_unit
 from failover.controller.records import RecordStore
 from failover.events import Event, EventPage
 
