@@ -15,7 +15,8 @@ from rich.live import Live
 from rich.text import Text
 
 from drills.executed import ExecutedAction
-from drills.report import Report, rto_bound_note
+from drills.report_json import Report
+from drills.report_markdown import rto_bound_note
 
 
 @dataclass(frozen=True, slots=True)

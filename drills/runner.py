@@ -45,7 +45,8 @@ from drills.measure import measure
 from drills.platform import DrillPlatform, PlatformError
 from drills.progress import NullProgress, ProgressSink, Snapshot
 from drills.readback import read_back
-from drills.report import Report, build_report, write_report
+from drills.report import build_report, write_report
+from drills.report_json import Report
 from drills.spec import AllUnitsServingProbe, DrillSpec, Load
 from drills.steps import (
     LEADER_SITE,
