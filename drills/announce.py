@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 
-from drills.measure import ExecutedAction
+from drills.executed import ExecutedAction
 from drills.platform import DrillPlatform
 
 log = logging.getLogger(__name__)

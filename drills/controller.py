@@ -10,7 +10,7 @@ trust these answers for RTO/RPO/split brain: those come from the load generator.
 :class:`failover.events.EventPage`; the drills read it through the same schema (an
 answer that does not match it raises :class:`ValueError`, never reads as events without
 epochs) and turn each :class:`failover.events.Event` into the measurements'
-:class:`~drills.measure.ControllerEvent`: ``at`` on the drill clock, ``kind`` in the
+:class:`~drills.controller_event.ControllerEvent`: ``at`` on the drill clock, ``kind`` in the
 drills' spelling (``_`` → ``-``: ``site_down`` → ``site-down``), ``site``, ``unit``,
 ``epoch`` (the event's ``data.epoch``) and ``detail`` (its ``summary``).
 
@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from drills.measure import PROMOTED, SITE_DOWN, ControllerEvent
+from drills.controller_event import PROMOTED, SITE_DOWN, ControllerEvent
 from failover import events as wire
 
 #: The controller's kinds that measurements read, in the drills' spelling.

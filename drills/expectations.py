@@ -17,8 +17,9 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from drills.attempt_stats import error_rate, percentile, units_not_serving, window
 from drills.attempts import Attempt
-from drills.measure import Measurements, error_rate, percentile, units_not_serving, window
+from drills.measure import Measurements
 from drills.spec import AbortIf, AllUnitsServingProbe, ErrorRateProbe, Expect, LatencyProbe
 
 JsonScalar = str | int | float | bool | None

@@ -34,7 +34,7 @@ from drills.controller import (
     pending_approvals,
     site_verdict,
 )
-from drills.measure import ControllerEvent
+from drills.controller_event import ControllerEvent
 from drills.steps import Approve, DeclareDisaster, Failback, Failover, Switchover
 from failover.credentials import FILES, CredentialsError, Role, parse_approvers, read_token
 from failover.tls import ENV as TLS_ENV

@@ -14,8 +14,9 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from drills.measure import ExecutedAction
-from drills.report import Report, rto_bound_note
+from drills.executed import ExecutedAction
+from drills.report_json import Report
+from drills.report_markdown import rto_bound_note
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,19 +1,12 @@
-"""The drill report: ``report.json`` (docs/design.md §5 keys), ``report.md`` and ``timeline.svg``.
+"""Assembling a drill report and writing its three files (docs/drills.md §5).
 
 :func:`build_report` judges the measurements against the spec and assembles a
-:class:`Report`; :func:`write_report` writes the three files. Everything is rendered from
-the :class:`Report` alone, so a ``report.json`` can be re-rendered later
-(:func:`read_report`). Pure apart from the file writes; the runner supplies the wall-clock
-``started_at``. Same input, same bytes.
-
-``report.json`` top level: the docs/design.md §5 keys :data:`DESIGN_KEYS` (``measurements`` holds
-its docs/design.md §5 keys, then the write-interruption keys :data:`INTERRUPTION_KEYS`;
-``requests`` exactly its docs/design.md §5 keys), plus the extra keys :data:`EXTRA_KEYS`:
-``title``, ``description``, ``started_at`` (ISO 8601, UTC), ``duration_seconds``,
-``abort_reason`` (``""`` unless aborted), ``actions`` (what ran, when), ``events``
-(controller events used), ``evidence`` (what the measurements rest on: lost writes,
-split-brain findings, failovers per unit, ...), ``timeline`` (series and markers), ``load``
-and ``trend_watch`` (:mod:`drills.report_sections`).
+:class:`~drills.report_json.Report` (the document, :mod:`drills.report_json`);
+:func:`write_report` writes the three files, each rendered from the report alone
+(:mod:`drills.report_json`, :mod:`drills.report_markdown`, :mod:`drills.timeline`), so a
+``report.json`` can be re-rendered later (:func:`~drills.report_json.read_report`). Pure
+apart from the file writes; the runner supplies the wall-clock ``started_at``. Same
+input, same bytes.
 """
 
 from __future__ import annotations
@@ -21,116 +14,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
+from drills.controller_event import ControllerEvent
+from drills.executed import ExecutedAction
 from drills.expectations import ExpectationResult, evaluate, verdict
-from drills.measure import ControllerEvent, ExecutedAction, Measurements
-from drills.report_sections import LoadJson, load_json, load_rows, trend_watch
+from drills.measure import Measurements
+from drills.report_json import (
+    MAX_LISTED,
+    ActionJson,
+    EventJson,
+    Evidence,
+    ExpectationJson,
+    MeasurementsJson,
+    Report,
+    RequestCounts,
+    render_json,
+)
+from drills.report_markdown import render_markdown
+from drills.report_sections import load_json, trend_watch
 from drills.spec import DrillSpec
-from drills.timeline import Timeline, build_timeline, render_svg
-from drills.trend_lead import TrendWatchJson, markdown_rows
-
-DESIGN_KEYS = ("drill", "platform", "verdict", "measurements", "expectations")
-EXTRA_KEYS = (
-    "title", "description", "started_at", "duration_seconds", "abort_reason", "actions",
-    "events", "evidence", "timeline", "load", "trend_watch",
-)  # fmt: skip
-INTERRUPTION_KEYS = (
-    "interruption_by_unit", "longest_interruption_seconds", "survivors_interruption_seconds_max",
-)  # fmt: skip
-MAX_LISTED = 100  # evidence lists are capped; the totals are always complete
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RequestCounts(_Model):
-    total: int
-    ok: int
-    failed: int
-
-
-class MeasurementsJson(_Model):
-    """The docs/design.md §5 measurement keys, then the write interruptions (:mod:`drills.measure`):
-    ``interruption_by_unit`` (every unit the load sent to; ``null`` = never recovered),
-    their max ``longest_interruption_seconds`` and ``survivors_interruption_seconds_max``,
-    the max over the units that did not move."""
-
-    detection_seconds: float | None
-    rto_seconds: float | None
-    rto_by_unit: dict[str, float | None]
-    rpo_lost_acknowledged: int
-    requests: RequestCounts
-    split_brain: bool
-    failovers: int
-    interruption_by_unit: dict[str, float | None]
-    longest_interruption_seconds: float | None
-    survivors_interruption_seconds_max: float | None
-
-
-class ExpectationJson(_Model):
-    name: str
-    expected: Any
-    observed: Any
-    passed: bool
-
-
-class ActionJson(_Model):
-    phase: Literal["method", "rollback"]
-    command: str
-    started_at: float
-    finished_at: float
-    took_effect_at: float | None
-    ok: bool
-    detail: str
-
-
-class EventJson(_Model):
-    at: float
-    kind: str
-    site: str | None
-    unit: str | None
-    epoch: int | None
-    detail: str
-
-
-class Evidence(_Model):
-    """What the measurements rest on. Write lists hold ``[customer_id, key]`` pairs."""
-
-    fault_at: float | None
-    unrecovered_units: list[str]
-    lost_writes: list[list[str]]
-    changed_writes: list[list[str]]
-    double_posted_writes: list[list[str]]
-    double_posted_total: int
-    split_brain_findings: list[str]
-    failovers_by_unit: dict[str, int]
-    false_failovers: int
-    errors_outside_drain: int
-
-
-class Report(_Model):
-    """The whole report; field order is the JSON key order."""
-
-    drill: str
-    platform: str
-    verdict: Literal["pass", "fail", "aborted"]
-    measurements: MeasurementsJson
-    expectations: list[ExpectationJson]
-    title: str
-    description: str
-    started_at: str
-    duration_seconds: float
-    abort_reason: str
-    actions: list[ActionJson]
-    events: list[EventJson]
-    evidence: Evidence
-    timeline: Timeline
-    load: LoadJson | None = None
-    trend_watch: TrendWatchJson | None = None
+from drills.timeline import build_timeline, render_svg
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,15 +154,6 @@ def _evidence(m: Measurements) -> Evidence:
     )
 
 
-def render_json(report: Report) -> str:
-    """``report.json``: two-space indented, keys in :class:`Report` order, final newline."""
-    return report.model_dump_json(indent=2) + "\n"
-
-
-def read_report(path: str | Path) -> Report:
-    return Report.model_validate_json(Path(path).read_text(encoding="utf-8"))
-
-
 def write_report(report: Report, directory: str | Path) -> ReportFiles:
     """Write ``report.json``, ``report.md`` and ``timeline.svg`` into ``directory``."""
     out = Path(directory)
@@ -268,190 +163,3 @@ def write_report(report: Report, directory: str | Path) -> ReportFiles:
     files.markdown.write_text(render_markdown(report), encoding="utf-8")
     files.svg.write_text(render_svg(report.timeline, report.title), encoding="utf-8")
     return files
-
-
-# --- report.md --------------------------------------------------------------------------
-
-_MEASURED = (
-    ("detection_seconds", "Detection: fault → first controller 'site down' event"),
-    ("rto_seconds", "RTO: fault → final uninterrupted run of successful writes (max over units)"),
-    ("rpo_lost_acknowledged", "RPO: acknowledged writes that cannot be read back"),
-    ("split_brain", "Split brain: two writable primaries seen by clients"),
-    ("failovers", "Failovers: promotions (epoch increases) across all units"),
-    (
-        "longest_interruption_seconds",
-        "Longest write interruption of any unit: first failed send → next acknowledgement",
-    ),
-    (
-        "survivors_interruption_seconds_max",
-        "Longest write interruption of a unit that did not move (changed no primary)",
-    ),
-)
-_UNKNOWN = {
-    "rto_seconds": "not recovered",
-    "longest_interruption_seconds": "not recovered",
-    "survivors_interruption_seconds_max": "not recovered",
-    "detection_seconds": "no site declared down",
-}
-
-
-def render_markdown(report: Report) -> str:
-    """``report.md``: for an auditor — what was done, when, what was measured, pass/fail."""
-    sections = [
-        _md_header(report),
-        _md_actions(report),
-        _md_measurements(report),
-        _md_expectations(report),
-        _md_evidence(report),
-        "## Timeline\n\n![success rate and p99 latency over time](timeline.svg)\n\n"
-        "Times are seconds from the drill start on the load generator's clock. "
-        "Definitions of every number: `docs/drills.md`.\n",
-    ]
-    return "\n".join(sections)
-
-
-def _md_header(r: Report) -> str:
-    lines = [
-        f"# Drill report: {r.title}",
-        "",
-        f"**Verdict: {r.verdict.upper()}**"
-        + (f" — aborted: {r.abort_reason}" if r.abort_reason else ""),
-        "",
-        "| | |",
-        "|---|---|",
-        f"| drill | `{r.drill}` |",
-        f"| platform | {r.platform} |",
-        f"| started at | {r.started_at} |",
-        f"| duration | {r.duration_seconds:.1f} s |",
-        *load_rows(r.load),
-        f"| expectations | {sum(e.passed for e in r.expectations)} of {len(r.expectations)} met |",
-        "",
-    ]
-    if r.description:
-        lines += [r.description, ""]
-    return "\n".join(lines)
-
-
-def _md_actions(r: Report) -> str:
-    lines = ["## What was done", ""]
-    if not r.actions:
-        return "\n".join([*lines, "No actions ran.", ""])
-    lines += [
-        "| at (s) | until (s) | phase | action | result | detail |",
-        "|---:|---:|---|---|---|---|",
-    ]
-    for a in r.actions:
-        result = "ok" if a.ok else "FAILED"
-        lines.append(
-            f"| {a.started_at:.3f} | {a.finished_at:.3f} | {a.phase} | `{a.command}` | "
-            f"{result} | {_cell(a.detail)} |"
-        )
-    return "\n".join([*lines, ""])
-
-
-def rto_bound_note(r: Report) -> str:
-    """`` (bound 8 s)``, or `` (no bound set)`` when the spec does not judge the RTO: an
-    RTO read without its bound looks like a miss in a drill that never promised one."""
-    bound = next((e.expected for e in r.expectations if e.name == "rto_seconds_max"), None)
-    return " (no bound set)" if bound is None else f" (bound {bound:g} s)"
-
-
-def _md_measurements(r: Report) -> str:
-    m = r.measurements
-    lines = ["## What was measured", "", "| measurement | value |", "|---|---|"]
-    for key, label in _MEASURED:
-        note = rto_bound_note(r) if key == "rto_seconds" else ""
-        lines.append(f"| {label} | {_value(getattr(m, key), key)}{note} |")
-    if r.trend_watch is not None:
-        lines += markdown_rows(r.trend_watch)
-    q = m.requests
-    lines.append(f"| Requests (every attempt, retries included) | {q.total} total, {q.ok} ok, "
-                 f"{q.failed} failed |")  # fmt: skip
-    lines.append("")
-    if not m.rto_by_unit:
-        lines += ["No unit's writes were interrupted after a fault.", ""]
-    return "\n".join([*lines, *_md_units(r), ""])
-
-
-def _md_units(r: Report) -> list[str]:
-    """Per unit: moved or not, longest write interruption, RTO (affected units only)."""
-    m = r.measurements
-    if not m.interruption_by_unit:  # lists every unit the load sent to, RTO units too
-        return []
-    lines = [
-        "Each unit: whether it changed primary, its longest write interruption and, for a "
-        "unit the fault interrupted, its RTO:",
-        "",
-        "| unit | moved | longest interruption | RTO |",
-        "|---|---|---|---|",
-    ]
-    for u, seconds in m.interruption_by_unit.items():
-        moved = "yes" if r.evidence.failovers_by_unit.get(u, 0) > 0 else "no"
-        interruption = _value(seconds, "longest_interruption_seconds")
-        rto = _value(m.rto_by_unit[u], "rto_seconds") if u in m.rto_by_unit else "—"
-        lines.append(f"| {u} | {moved} | {interruption} | {rto} |")
-    return lines
-
-
-def _md_expectations(r: Report) -> str:
-    lines = ["## Expectations", ""]
-    lines += ["| expectation | expected | observed | result |", "|---|---|---|---|"]
-    for e in r.expectations:
-        result = "pass" if e.passed else "**FAIL**"
-        lines.append(f"| {e.name} | {_json(e.expected)} | {_json(e.observed)} | {result} |")
-    return "\n".join([*lines, ""])
-
-
-def _md_evidence(r: Report) -> str:
-    ev = r.evidence
-    lines = ["## Evidence", ""]
-    listed = (
-        ("Units that never recovered", [[u] for u in ev.unrecovered_units]),
-        ("Acknowledged writes not found", ev.lost_writes),
-        ("Acknowledged writes found with different content", ev.changed_writes),
-        ("Writes posted under two transaction ids", ev.double_posted_writes),
-        ("Split-brain findings", [[f] for f in ev.split_brain_findings]),
-    )
-    for title, rows in listed:
-        if rows:
-            capped = f" (first {MAX_LISTED} listed)" if len(rows) >= MAX_LISTED else ""
-            lines += [f"{title}{capped}:", ""] + [f"- {' / '.join(row)}" for row in rows] + [""]
-    if ev.failovers_by_unit:
-        moved = ", ".join(f"{u} ×{n}" for u, n in ev.failovers_by_unit.items())
-        lines += [f"Units that changed primary: {moved}.", ""]
-    judged = {e.name for e in r.expectations}
-    if "errors_outside_drain_max" in judged:
-        lines += [f"Failed attempts outside the switchover/failback drain windows: "
-                  f"{ev.errors_outside_drain}.", ""]  # fmt: skip
-    if "false_failovers" in judged:
-        lines += [f"False failovers (promotions in a drill that expects none): "
-                  f"{ev.false_failovers}.", ""]  # fmt: skip
-    if len(lines) == 2:
-        lines += ["Nothing was lost, doubled, split or moved.", ""]
-    return "\n".join(lines)
-
-
-def _value(value: object, key: str) -> str:
-    if value is None:
-        return _UNKNOWN.get(key, "none")
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.3f} s"
-    return str(value)
-
-
-def _json(value: Any) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return ", ".join(f"{k} {_json(v)}" for k, v in value.items())
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value) or "none"
-    return str(value)
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
 
+from drills.controller_event import ControllerEvent
 from drills.expectations import ExpectationResult
-from drills.measure import ControllerEvent
 from drills.spec import DrillSpec, Load
 from drills.trend_lead import TrendWatchJson, judge, to_json, trend_lead
 

@@ -34,22 +34,19 @@ from typing import Any
 import httpx
 
 from drills.announce import Announcer
+from drills.attempt_stats import error_rate, units_not_serving, window
 from drills.attempts import Attempt, ReadBack
 from drills.controller import merge_events
+from drills.controller_event import ControllerEvent
+from drills.executed import ExecutedAction
 from drills.expectations import ExpectationResult, steady_state_violations, tripped_guard
 from drills.loadgen import Clock, LoadGenerator, customers, new_client
-from drills.measure import (
-    ControllerEvent,
-    ExecutedAction,
-    error_rate,
-    measure,
-    units_not_serving,
-    window,
-)
+from drills.measure import measure
 from drills.platform import DrillPlatform, PlatformError
 from drills.progress import NullProgress, ProgressSink, Snapshot
 from drills.readback import read_back
-from drills.report import Report, build_report, write_report
+from drills.report import build_report, write_report
+from drills.report_json import Report
 from drills.spec import AllUnitsServingProbe, DrillSpec, Load
 from drills.steps import (
     LEADER_SITE,
@@ -113,7 +110,7 @@ def serving_at_end_row(
 ) -> ExpectationResult:
     """The report row stating every unit the load touches acknowledged a write in the last
     :data:`END_WINDOW_SECONDS` of the load (or, untouched then, on its last attempt before:
-    :func:`~drills.measure.units_not_serving`): a drill in which the system ends up not
+    :func:`~drills.attempt_stats.units_not_serving`): a drill in which the system ends up not
     serving (or never served) cannot pass, fault or no fault."""
     missing = units_not_serving(attempts, units, load_end - END_WINDOW_SECONDS, load_end)
     return ExpectationResult("units_not_serving_at_end", [], missing, not missing)

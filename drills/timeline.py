@@ -17,7 +17,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from drills.measure import PROMOTED, ControllerEvent, ExecutedAction, Measurements
+from drills.controller_event import PROMOTED, ControllerEvent
+from drills.executed import ExecutedAction
+from drills.measure import Measurements
 
 MarkerKind = Literal["fault", "repair", "operator", "detection", "promotion", "recovery"]
 REPAIR_ACTIONS = frozenset({"site-up", "heal"})

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
 
+from drills.controller_event import ControllerEvent
 from drills.expectations import ExpectationResult, JsonScalar
-from drills.measure import ControllerEvent
 from drills.spec import TrendWarningExpect
 
 WARNING = "trend-warning"

@@ -18,7 +18,7 @@ from rich.markdown import Markdown
 
 from drills.platform import PlatformError
 from drills.progress import ConsoleProgress, summary_lines
-from drills.report import render_markdown
+from drills.report_markdown import render_markdown
 from drills.spec import DrillSpecError, library, load_spec
 from watertight.commands.common import TopologyFile, fail
 from watertight.commands.drill import EXIT, execute, load_topology_or_fail

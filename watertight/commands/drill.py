@@ -25,7 +25,7 @@ from rich.console import Console
 from drills.chaos import plan_chaos
 from drills.platform import PlatformError, local_platform
 from drills.progress import ConsoleProgress, NullProgress, ProgressSink, summary_lines
-from drills.report import Report, render_json
+from drills.report_json import Report, render_json
 from drills.runner import DrillRun, RunOptions, run_and_write
 from drills.spec import DrillSpec, DrillSpecError, library, load_spec
 from failover.topology import Topology, TopologyError, load_topology

@@ -10,7 +10,7 @@ import itertools
 from collections.abc import Iterable, Sequence
 
 from drills.attempts import Attempt, Outcome, ReadBack, ReadBackResult
-from drills.measure import ExecutedAction
+from drills.executed import ExecutedAction
 
 UNITS = tuple(f"u{i:02d}" for i in range(8))
 HOME = {u: ("production" if i % 2 == 0 else "same-city") for i, u in enumerate(UNITS)}

@@ -25,7 +25,8 @@ from drills.controller import (
     pending_approvals,
     site_verdict,
 )
-from drills.measure import ControllerEvent, failovers_per_unit
+from drills.controller_event import ControllerEvent
+from drills.primaries import failovers_per_unit
 from failover.controller.records import RecordStore
 from failover.events import Event, EventPage
 

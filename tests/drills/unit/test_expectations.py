@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from drill_factory import UNITS, action, clean_failover, fail, failing, found, ok, steady
 
+from drills.attempt_stats import units_not_serving
 from drills.expectations import (
     ExpectationResult,
     SteadyProbe,
@@ -16,7 +17,7 @@ from drills.expectations import (
     tripped_guard,
     verdict,
 )
-from drills.measure import Measurements, measure, units_not_serving
+from drills.measure import Measurements, measure
 from drills.spec import AbortIf, AllUnitsServingProbe, ErrorRateProbe, Expect, LatencyProbe
 
 FAULT = [action(10.0, "site-down production")]

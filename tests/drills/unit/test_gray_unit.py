@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from drill_factory import UNITS, action, found, steady
 
-from drills.measure import ControllerEvent, measure
-from drills.report import build_report, render_markdown
+from drills.controller_event import ControllerEvent
+from drills.measure import measure
+from drills.report import build_report
+from drills.report_markdown import render_markdown
 from drills.spec import DrillSpecError, TrendWarningExpect, library, load_spec, parse_spec
 from drills.steps import FAULT_ACTIONS, GrayUnit
 from drills.trend_lead import judge, trend_lead

@@ -19,14 +19,13 @@ from drill_factory import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from drills.attempt_stats import per_second, percentile
 from drills.attempts import Attempt, ReadBack, ReadBackResult
-from drills.measure import (
-    ControllerEvent,
+from drills.controller_event import ControllerEvent
+from drills.measure import measure
+from drills.recovery import (
     failed_stretches,
     interruption_per_unit,
-    measure,
-    per_second,
-    percentile,
     rto_per_unit,
     unit_interruption,
     unit_rto,

@@ -8,7 +8,7 @@ from drill_factory import clean_failover
 from rich.console import Console
 from test_report import report_of
 
-from drills.measure import ExecutedAction
+from drills.executed import ExecutedAction
 from drills.progress import ConsoleProgress, Snapshot, describe_action, summary_lines
 
 

@@ -11,19 +11,19 @@ from pathlib import Path
 from drill_factory import action, clean_failover, failing, found
 
 from drills.attempts import Attempt, ReadBack
-from drills.measure import ControllerEvent, ExecutedAction, measure
-from drills.report import (
+from drills.controller_event import ControllerEvent
+from drills.executed import ExecutedAction
+from drills.measure import measure
+from drills.report import build_report, write_report
+from drills.report_json import (
     DESIGN_KEYS,
     EXTRA_KEYS,
     INTERRUPTION_KEYS,
     Report,
-    build_report,
     read_report,
     render_json,
-    render_markdown,
-    rto_bound_note,
-    write_report,
 )
+from drills.report_markdown import render_markdown, rto_bound_note
 from drills.spec import library, load_spec
 from drills.timeline import render_svg
 

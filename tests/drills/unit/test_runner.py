@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from drills.measure import ControllerEvent
+from drills.controller_event import ControllerEvent
 from drills.platform import FaultDone, Operation, PlatformError
-from drills.report import Report
+from drills.report_json import Report
 from drills.runner import DrillRun, RunOptions, resolve_leader
 from drills.spec import parse_spec
 from drills.steps import SiteDown

@@ -20,7 +20,8 @@ from fastapi.testclient import TestClient
 from harness import APPROVER_TOKENS, OPERATOR, World
 
 from drills.controller import ControllerClient, merge_events, parse_events
-from drills.measure import PROMOTED, SITE_DOWN, ControllerEvent, failovers_per_unit
+from drills.controller_event import PROMOTED, SITE_DOWN, ControllerEvent
+from drills.primaries import failovers_per_unit
 from failover.controller.api import create_app
 from failover.topology import Policy, default_topology
 
