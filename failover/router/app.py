@@ -49,8 +49,8 @@ from failover.ledger_api import (
 from failover.openapi import PROMETHEUS, errors, json_body, truthful_openapi
 from failover.router.addresses import AddressMap
 from failover.router.source import RouteSource
+from failover.router.upstreams import Upstreams
 from failover.routing import Route
-from failover.tls import client_verify
 from failover.topology import Topology
 from failover.web import ID_PATTERN, install_error_shape
 from failover.web import error as error_response
@@ -127,7 +127,7 @@ class RouterState:
     topology: Topology
     routes: RouteSource
     addresses: AddressMap
-    client: httpx.AsyncClient
+    upstreams: Upstreams
     metrics: RouterMetrics
 
 
@@ -161,18 +161,18 @@ def create_router_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
-        async with httpx.AsyncClient(
-            timeout=timeout, limits=limits, verify=client_verify()
-        ) as client:
+        upstreams = Upstreams(timeout)
+        try:
             await asyncio.to_thread(routes.start)
             app.state.router = RouterState(
-                topology, routes, addresses, client, RouterMetrics.create()
+                topology, routes, addresses, upstreams, RouterMetrics.create()
             )
             try:
                 yield
             finally:
                 await asyncio.to_thread(routes.stop)
+        finally:
+            await upstreams.aclose()
 
     app = router_api(lifespan)
     app.add_middleware(BodyLimit)
@@ -304,7 +304,7 @@ async def forward(
             break
         url = f"{state.addresses.url(unit, route.site)}/v1/customers/{customer_id}{path}"
         try:
-            upstream = await state.client.request(method, url, content=body, headers=headers)
+            upstream = await state.upstreams.request(method, url, content=body, headers=headers)
         except httpx.TransportError as exc:
             reason = (
                 f"{unit} in {route.site} (epoch {route.epoch}) unreachable: {type(exc).__name__}"
