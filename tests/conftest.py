@@ -19,6 +19,7 @@ import pytest
 from hypothesis import settings
 
 from failover.log_format import HANDLER_NAME, UVICORN_LOGGERS
+from failover.tls import ENV as TLS_IDENTITY
 
 # No per-example deadline: that is a wall-clock budget, which unit tests never assert
 # (a loaded 2-core CI machine made one property test fail with DeadlineExceeded).
@@ -83,3 +84,14 @@ def logging_as_it_was() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO
+
+
+@pytest.fixture(autouse=True)
+def no_tls_identity_left_behind() -> Iterator[None]:
+    """A test that drives a TLS platform in-process (``act_as_operator``) must undo the
+    identity it set: every later ``watertight`` subprocess would inherit it, and a plain
+    platform's CLI would then look for certificates that no longer exist."""
+    before = os.environ.get(TLS_IDENTITY)
+    yield
+    after = os.environ.get(TLS_IDENTITY)
+    assert after == before, f"the test left {TLS_IDENTITY}={after!r} in the environment"

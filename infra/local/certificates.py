@@ -45,8 +45,12 @@ def tls_env(tls_root: str, identity: str) -> dict[str, str]:
 def act_as_operator(tls_root: str) -> None:
     """Make this process present the operator's certificate to the platform whose PKI is
     ``tls_root`` (every client of :mod:`failover.tls` reads it from the environment);
-    leaves the environment alone for a platform without TLS."""
-    os.environ.update(tls_env(tls_root, OPERATOR_IDENTITY))
+    for a platform without TLS, drop any ``WATERTIGHT_TLS_DIR`` this process inherited:
+    the platform's record, not the shell, decides what the CLI presents."""
+    if tls_root:
+        os.environ.update(tls_env(tls_root, OPERATOR_IDENTITY))
+    else:
+        os.environ.pop(TLS_ENV, None)
 
 
 def issue_local_pki(directory: Path, identities: Iterable[str]) -> dict[str, Path]:

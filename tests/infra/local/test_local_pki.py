@@ -15,6 +15,15 @@ from infra.local.platform import LocalPlatform
 from infra.local.state import PlatformError, PlatformState
 
 REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(autouse=True)
+def own_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``_pki`` sets this process's TLS identity: undo it after each test, or every later
+    test's ``watertight`` subprocess would inherit it (CI once failed so)."""
+    monkeypatch.setenv(ENV, "")
+
+
 TOPOLOGY = load_topology(REPO / "topology.yaml")
 
 
@@ -29,7 +38,6 @@ def recorded(state_dir: Path, tls_dir: str) -> PlatformState:
 def test_a_first_tls_start_makes_one_identity_per_site_the_router_and_the_operator(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(ENV, "")  # so that the operator identity set below is undone
     root = LocalPlatform(tmp_path)._pki(TOPOLOGY, None, tls=True)
     assert root == str(tmp_path / TLS_DIR)
     made = sorted(p.name for p in Path(root).iterdir())
@@ -42,7 +50,6 @@ def test_a_first_tls_start_makes_one_identity_per_site_the_router_and_the_operat
 def test_a_restart_keeps_the_tls_its_first_start_chose(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv(ENV, raising=False)
     assert LocalPlatform(tmp_path)._pki(TOPOLOGY, recorded(tmp_path, "/pki"), tls=False) == "/pki"
     assert LocalPlatform(tmp_path)._pki(TOPOLOGY, recorded(tmp_path, ""), tls=False) == ""
 
@@ -50,16 +57,15 @@ def test_a_restart_keeps_the_tls_its_first_start_chose(
 def test_asking_for_tls_when_restarting_a_plain_platform_is_refused_before_anything_starts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv(ENV, raising=False)
     with pytest.raises(PlatformError, match="first started without --tls"):
         LocalPlatform(tmp_path)._pki(TOPOLOGY, recorded(tmp_path, ""), tls=True)
     assert not (tmp_path / TLS_DIR).exists()
 
 
-def test_a_platform_without_tls_gives_no_process_a_tls_directory(
+def test_a_platform_without_tls_gives_no_process_a_tls_directory_even_one_inherited(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.delenv(ENV, raising=False)
+    monkeypatch.setenv(ENV, "/somewhere/else")
     assert tls_env("", "production") == {}
     act_as_operator("")
     assert ENV not in os.environ
