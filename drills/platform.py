@@ -43,6 +43,8 @@ from failover.topology import Topology
 
 Operation = Switchover | Failover | Failback | Approve | DeclareDisaster
 UP_ATTEMPTS = 2
+UP_TIMEOUT_SECONDS = 1800
+"""``up`` may build the docker platform's image first (minutes on a fresh machine)."""
 CREDENTIALS_DIR = "credentials"  # the local platform's per-role credentials, in its state dir
 OPERATOR_TLS_DIR = Path("tls") / "operator"  # its operator's certificate, after `up --tls`
 FAULT_JOURNAL = "faults.jsonl"  # one JSON object per fault, appended by `watertight fault`
@@ -120,6 +122,9 @@ class LocalPlatform:
         summary: Mapping[str, Any],
     ) -> None:
         self.state_dir = state_dir
+        self.name = str(summary.get("platform") or "local")
+        """``local`` or ``docker``, as ``up``/``status`` said (``watertight`` finds the
+        platform from the state dir, so every other call is the same for both)."""
         self.topology_file = topology_file
         self._topology = topology
         self._router_url = str(summary["router_url"])
@@ -134,8 +139,6 @@ class LocalPlatform:
         operator, approvers = _operator(credentials), _approvers(credentials)
         self.controller = ControllerClient(self.controller_urls, self._http, operator, approvers)
 
-    name = "local"
-
     @property
     def router_url(self) -> str:
         return self._router_url
@@ -148,16 +151,23 @@ class LocalPlatform:
 
     @classmethod
     async def start(
-        cls, state_dir: Path, topology_file: Path, topology: Topology, *, tls: bool = False
+        cls,
+        state_dir: Path,
+        topology_file: Path,
+        topology: Topology,
+        *,
+        tls: bool = False,
+        platform: str = "local",
     ) -> LocalPlatform:
-        """``watertight up`` (``--tls`` when asked); on failure everything it started is
-        stopped again, and ``up`` is tried once more (a free port can be taken by another
-        process in between)."""
+        """``watertight up`` (``--tls``, ``--platform docker`` when asked); on failure
+        everything it started is stopped again, and ``up`` is tried once more (a free port
+        can be taken by another process in between)."""
         flags = ["--tls"] if tls else []
+        flags += ["--platform", platform]
         for attempt in range(1, UP_ATTEMPTS + 1):
             try:
                 out = await watertight("up", "--json", "--topology", str(topology_file), *flags,
-                                       state_dir=state_dir, timeout=300)  # fmt: skip
+                                       state_dir=state_dir, timeout=UP_TIMEOUT_SECONDS)  # fmt: skip
                 return cls(state_dir, topology_file, topology, json.loads(out))
             except PlatformError:
                 await stop_local(state_dir)
@@ -304,11 +314,17 @@ async def stop_local(state_dir: Path) -> None:
 
 @asynccontextmanager
 async def local_platform(
-    topology_file: Path, topology: Topology, attach: Path | None = None, *, tls: bool = False
+    topology_file: Path,
+    topology: Topology,
+    attach: Path | None = None,
+    *,
+    tls: bool = False,
+    platform: str = "local",
 ) -> AsyncIterator[LocalPlatform]:
-    """A local platform for one drill: ``attach`` to a running one (left running; it
-    keeps the TLS it was started with), or start a fresh one (with mutual TLS between
-    sites when ``tls``) in a temporary state dir and always stop and remove it after."""
+    """A platform on this machine for one drill: ``attach`` to a running one (left
+    running; it keeps the TLS it was started with), or start a fresh one (``platform``
+    ``local`` or ``docker``; with mutual TLS between sites when ``tls``) in a temporary
+    state dir and always stop and remove it after."""
     if attach is not None:
         attached = await LocalPlatform.attach(attach, topology_file, topology)
         try:
@@ -318,7 +334,9 @@ async def local_platform(
         return
     state_dir = Path(tempfile.mkdtemp(prefix="watertight-drill-"))
     try:
-        started = await LocalPlatform.start(state_dir, topology_file, topology, tls=tls)
+        started = await LocalPlatform.start(
+            state_dir, topology_file, topology, tls=tls, platform=platform
+        )
         try:
             yield started
         finally:

@@ -10,7 +10,9 @@ Definitions (documented for auditors in ``docs/drills.md``):
   at a higher epoch for the same unit. 200 replays are ignored: they repeat the original
   posting's site and epoch.
 - **failovers of a unit** — max of the epoch increase seen in its 201 answers and the
-  number of ``promoted`` controller events for it.
+  number of ``promoted`` controller events for it from the drill's start on (a platform
+  attached to, or one whose controllers settled its units while it started, has
+  promotions of its own before the drill; they are not the drill's).
 """
 
 from __future__ import annotations
@@ -104,7 +106,7 @@ def failovers_per_unit(
             seen[a.unit].append(_epoch(a))
     promoted: dict[str, int] = defaultdict(int)
     for event in events:
-        if event.kind == PROMOTED and event.unit is not None:
+        if event.kind == PROMOTED and event.unit is not None and event.at >= 0:
             promoted[event.unit] += 1
     counts = {
         unit: max(max(seen[unit], default=0) - min(seen[unit], default=0), promoted[unit])

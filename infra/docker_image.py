@@ -13,6 +13,7 @@ CLI: ``python -m infra.docker_image --tag watertight:dev [--local-base | --base-
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import subprocess
@@ -37,6 +38,8 @@ CONTEXT_ITEMS = (
     "infra",
     "watertight",
 )
+SOURCE_LABEL = "io.watertight.source"
+"""Image label holding :func:`source_digest` of the sources it was built from."""
 BUILD_TIMEOUT_SECONDS = 1800
 DEBOOTSTRAP_TIMEOUT_SECONDS = 1800
 
@@ -161,16 +164,67 @@ def prepare_context(context: Path, repo_root: Path = REPO_ROOT, wheels: bool = T
     return context
 
 
+def _sources(repo_root: Path) -> list[Path]:
+    found: list[Path] = []
+    for item in CONTEXT_ITEMS:
+        source = repo_root / item
+        if source.is_file():
+            found.append(source)
+        elif source.is_dir():
+            found.extend(
+                path
+                for path in sorted(source.rglob("*"))
+                if path.is_file()
+                and "__pycache__" not in path.parts
+                and not any(part.endswith(".egg-info") or part == "build" for part in path.parts)
+                and path.suffix != ".pyc"
+            )
+    return found
+
+
+def source_digest(repo_root: Path = REPO_ROOT) -> str:
+    """A digest of every file the image is built from (its build context's sources)."""
+    digest = hashlib.sha256()
+    for path in _sources(repo_root):
+        digest.update(str(path.relative_to(repo_root)).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def image_source(tag: str, docker: str | None = None) -> str | None:
+    """The :data:`SOURCE_LABEL` of image ``tag``; None when there is no such image."""
+    try:
+        out = _run(
+            [docker or docker_binary(), "image", "inspect", "--format",
+             f'{{{{ index .Config.Labels "{SOURCE_LABEL}" }}}}', tag],
+            30, "docker image inspect",
+        )  # fmt: skip
+    except DockerImageError:
+        return None
+    return out.strip()
+
+
+def ensure_image(tag: str) -> str:
+    """Make ``tag`` an image of the sources as they are now: kept when its
+    :data:`SOURCE_LABEL` matches :func:`source_digest`, else built on the local base."""
+    if image_source(tag) != source_digest():
+        build_image(tag, ensure_base_image(LOCAL_BASE_IMAGE))
+    return tag
+
+
 def build_image(tag: str, base_image: str = DEFAULT_BASE_IMAGE, offline: bool = True) -> str:
-    """Build the Dockerfile as ``tag`` on ``base_image``; ``offline`` uses host-built wheels."""
+    """Build the Dockerfile as ``tag`` on ``base_image``; ``offline`` uses host-built wheels.
+    The image is labelled with the :func:`source_digest` of what it was built from."""
     docker = docker_binary()
+    label = f"{SOURCE_LABEL}={source_digest()}"
     with tempfile.TemporaryDirectory(prefix="watertight-image-") as tmp:
         context = prepare_context(Path(tmp), wheels=offline)
         _run(
-            [docker, "build", "--build-arg", f"BASE_IMAGE={base_image}", "-t", tag, str(context)],
+            [docker, "build", "--build-arg", f"BASE_IMAGE={base_image}", "--label", label,
+             "-t", tag, str(context)],
             BUILD_TIMEOUT_SECONDS,
             f"docker build {tag}",
-        )
+        )  # fmt: skip
     return tag
 
 

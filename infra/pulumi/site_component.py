@@ -16,52 +16,16 @@ import pulumi_kubernetes as k8s
 from failover.topology import Topology
 from infra.pulumi.chart_render import render_chart
 from infra.pulumi.k8s_objects import create_object, prepare
-from infra.pulumi.site_values import (
-    CREDENTIALS_SECRET,
-    TLS_SECRET,
-    chart_values,
-    deep_merge,
-    node_port_values,
-    tls_values,
-)
+from infra.pulumi.site_values import CREDENTIALS_SECRET, TLS_SECRET
 from infra.pulumi.stack_config import StackConfig
+from infra.pulumi.stack_values import RELEASE, stack_chart_values
 
-RELEASE = "watertight"
 ROLE_KEYS = ("replication", "admin", "operator", "approvers")
 """The keys of the credentials Secret (failover/credentials.py's file names)."""
 TLS_KEYS = ("ca.crt", "tls.crt", "tls.key")
 """The keys of the TLS Secret (a ``kubernetes.io/tls`` Secret with the CA, as cert-manager
 writes it; failover/tls.py's file names)."""
 COMPONENT_TYPE = "watertight:index:Site"
-
-
-def stack_chart_values(
-    config: StackConfig, topology: Topology, *, tls: bool = False
-) -> dict[str, Any]:
-    """Chart values of the stack's site: topology, peers, image, services, token Secret,
-    and with ``tls`` the site's TLS Secret (``tls.enabled``, ``tls.secretName``)."""
-    repository, tag = config.image_repository_and_tag()
-    services: dict[str, Any] = (
-        node_port_values()
-        if config.service_type == "NodePort"
-        else {
-            part: {"service": {"type": config.service_type}}
-            for part in ("units", "router", "controller", "etcd")
-        }
-    )
-    extra = deep_merge(
-        services,
-        {
-            "image": {
-                "repository": repository,
-                "tag": tag,
-                "pullPolicy": config.image_pull_policy,
-            },
-            "credentials": {"existingSecret": CREDENTIALS_SECRET, "generate": False},
-            **tls_values(tls),
-        },
-    )
-    return chart_values(topology, config.site, config.advertise, config.peers, extra)
 
 
 class WatertightSite(pulumi.ComponentResource):

@@ -36,9 +36,9 @@ from failover.router.addresses import AddressMap
 from failover.router.settings import ENV_CONTRACT as ROUTER
 from failover.router.settings import RouterSettings
 from failover.topology import load_topology
-from infra.pulumi.site_component import stack_chart_values
 from infra.pulumi.site_values import kind_chart_values
 from infra.pulumi.stack_config import parse_stack_config
+from infra.pulumi.stack_values import stack_chart_values
 
 TOPOLOGY = load_topology(REPO / "topology.yaml")
 PROGRAMS: Mapping[tuple[str, ...], EnvContract] = {

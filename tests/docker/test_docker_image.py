@@ -16,19 +16,15 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from infra.docker_image import (
-    LOCAL_BASE_IMAGE,
-    build_image,
-    docker_binary,
-    engine_answers,
-    ensure_base_image,
-)
+from infra.docker.platform import DEFAULT_IMAGE
+from infra.docker_image import docker_binary, engine_answers, ensure_image
 
 # The first run debootstraps the base image and builds wheels: far beyond the suite's
 # default 300 s per test on a busy 2-core machine.
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1800)]
 
-TAG = "watertight:test"
+TAG = DEFAULT_IMAGE
+"""The docker platform's image: built once (again only when the sources change) for both."""
 READY_WITHIN_SECONDS = 60
 
 
@@ -42,7 +38,7 @@ def docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]
 def image() -> str:
     if not engine_answers():
         pytest.skip("no Docker engine answers `docker version` (install docker.io, start dockerd)")
-    return build_image(TAG, ensure_base_image(LOCAL_BASE_IMAGE))
+    return ensure_image(TAG)
 
 
 @pytest.fixture

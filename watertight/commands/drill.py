@@ -42,7 +42,15 @@ Attach = Annotated[
     Path | None,
     typer.Option("--attach", help="State dir of a running platform to use (left running)."),
 ]
-PlatformName = Annotated[str, typer.Option("--platform", help="Where to run: local.")]
+PlatformName = Annotated[
+    str,
+    typer.Option(
+        "--platform",
+        help="Where a fresh platform runs: local (processes) or docker (the chart's "
+        "rendered workloads as containers).",
+    ),
+]
+PLATFORMS = ("local", "docker")
 
 
 def find_drill(name_or_file: str) -> Path:
@@ -77,6 +85,7 @@ async def execute(
     progress: ProgressSink,
     seed: int = 0,
     tls: bool = False,
+    platform_name: str = "local",
 ) -> tuple[Report, bool]:
     """Run ``spec`` on a local platform; ``(report, interrupted)``. SIGINT/SIGTERM set
     the run's interrupt (rollbacks run) instead of killing the process."""
@@ -85,7 +94,9 @@ async def execute(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, interrupt.set)
     try:
-        async with local_platform(topology_file, topology, attach, tls=tls) as platform:
+        async with local_platform(
+            topology_file, topology, attach, tls=tls, platform=platform_name
+        ) as platform:
             if platform.console_url:
                 progress.note(f"live console: {platform.console_url}")
             run = DrillRun(spec, platform, interrupt=interrupt, progress=progress,
@@ -126,6 +137,7 @@ def with_drill_trends(
 def _run(
     spec: DrillSpec, topology_file: Path, topology: Topology, attach: Path | None,
     report_dir: Path, as_json: bool, seed: int = 0, tls: bool = False,
+    platform_name: str = "local",
 ) -> None:  # fmt: skip
     if spec.trends and attach is not None:
         fail(f"drill {spec.name} sets trends: it needs a fresh platform, not --attach", 3)
@@ -133,7 +145,7 @@ def _run(
     console = Console(stderr=as_json)
     progress: ProgressSink = NullProgress() if as_json else ConsoleProgress(console)
     if not as_json:
-        where = f"attached to {attach}" if attach else "starting a local platform"
+        where = f"attached to {attach}" if attach else f"starting a {platform_name} platform"
         console.print(f"drill {spec.name}: {spec.title} ({where})", highlight=False, markup=False)
     try:
         report, _ = asyncio.run(
@@ -146,6 +158,7 @@ def _run(
                 progress=progress,
                 seed=seed,
                 tls=tls,
+                platform_name=platform_name,
             )
         )
     except PlatformError as exc:
@@ -168,8 +181,10 @@ def run(
     ] = False,
 ) -> None:
     """Run a drill and write its report; exit 0 only on pass."""
-    if platform != "local":
-        fail(f"--platform {platform}: only 'local' is available in this build", 3)
+    if platform not in PLATFORMS:
+        fail(f"--platform {platform}: choose one of {', '.join(PLATFORMS)}", 3)
+    if platform == "docker" and tls:
+        fail("--tls is not available on the docker platform yet", 3)
     topology = load_topology_or_fail(topology_file)
     try:
         spec = load_spec(find_drill(drill), topology)
@@ -178,7 +193,7 @@ def run(
     directory = report_dir or Path("reports/drills") / str(spec.name)
     if tls and attach is not None:
         fail("--tls starts a platform; an --attach-ed one keeps the TLS it was started with", 3)
-    _run(spec, topology_file, topology, attach, directory, as_json, seed, tls)
+    _run(spec, topology_file, topology, attach, directory, as_json, seed, tls, platform)
 
 
 @group.command("list")

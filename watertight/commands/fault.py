@@ -1,13 +1,17 @@
-"""``watertight fault ...`` — inject and remove faults on the running local platform."""
+"""``watertight fault ...`` — inject and remove faults on the running platform: the local
+one, or the docker one when the state dir holds its record (infra/docker/faults.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Protocol
 
 import typer
 
+from infra.docker.faults import DockerFaults, FaultErrors
+from infra.docker.platform import DockerPlatform
+from infra.docker.state import is_docker_platform
 from infra.local.faults import FaultInjector
 from infra.local.linkproxy_client import LinkProxyError
 from infra.local.platform import LocalPlatform
@@ -21,10 +25,28 @@ group = typer.Typer(
 Site = Annotated[str, typer.Argument(help="Site name, e.g. production.")]
 
 
-def _run(state_dir: Path, action: Callable[[FaultInjector], str]) -> None:
+class Faults(Protocol):
+    """What both platforms' fault injectors do; each call returns its journalled sentence."""
+
+    def site_down(self, site: str) -> str: ...
+    def site_up(self, site: str) -> str: ...
+    def site_hang(self, site: str) -> str: ...
+    def partition(self, a: str, b: str) -> str: ...
+    def slow(self, site: str, ms: int) -> str: ...
+    def unit_crash(self, unit: str, site: str) -> str: ...
+    def gray_unit(self, unit: str, site: str, mode: str, delay_ms: int | None = None) -> str: ...
+    def heal(self) -> str: ...
+
+
+def _run(state_dir: Path, action: Callable[[Faults], str]) -> None:
     try:
-        sentence = action(FaultInjector(LocalPlatform(state_dir)))
-    except (PlatformError, LinkProxyError) as exc:
+        injector: Faults = (
+            DockerFaults(DockerPlatform(state_dir))
+            if is_docker_platform(state_dir)
+            else FaultInjector(LocalPlatform(state_dir))
+        )
+        sentence = action(injector)
+    except (PlatformError, LinkProxyError, *FaultErrors) as exc:
         fail(str(exc))
     typer.echo(sentence)
 

@@ -12,10 +12,30 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from failover.dcs import DcsError, EtcdDcs, RouteStore
 from failover.topology import Topology, TopologyError, load_topology
+from infra.docker.platform import DEFAULT_IMAGE
+from infra.docker.state import is_docker_platform
 from infra.local.platform import LocalPlatform
 from infra.local.state import PlatformError
+from watertight.commands import docker_platform
 from watertight.commands.common import JsonFlag, StateDir, TopologyFile, fail
 from watertight.status import collect_status, console_url_of, controller_status, render_status
+
+PLATFORMS = ("local", "docker")
+Platform = Annotated[
+    str | None,
+    typer.Option(
+        "--platform",
+        help="local (processes, the default) or docker (the chart's rendered workloads as "
+        "containers). Later commands find it from the state dir.",
+    ),
+]
+
+
+def _is_docker(state_dir: Path, platform: str | None) -> bool:
+    """Whether a command acts on the docker platform: as asked, else as the state dir says."""
+    if platform is not None and platform not in PLATFORMS:
+        fail(f"--platform {platform}: choose one of {', '.join(PLATFORMS)}")
+    return platform == "docker" or (platform is None and is_docker_platform(state_dir))
 
 
 def seed_routes(topology: Topology, endpoints: list[str]) -> None:
@@ -30,7 +50,13 @@ def seed_routes(topology: Topology, endpoints: list[str]) -> None:
 def up(
     topology_file: TopologyFile = Path("topology.yaml"),
     state_dir: StateDir = Path(".watertight"),
-    platform: Annotated[str, typer.Option(help="Where to run: local.")] = "local",
+    platform: Platform = None,
+    image: Annotated[
+        str, typer.Option(help="With --platform docker: the image every workload runs.")
+    ] = DEFAULT_IMAGE,
+    build: Annotated[
+        bool, typer.Option(help="With --platform docker: build the image when it is missing.")
+    ] = True,
     router_port: Annotated[int, typer.Option(help="Router port (0 = any free).")] = 0,
     tls: Annotated[
         bool,
@@ -47,8 +73,11 @@ def up(
     If the state dir holds a platform (stopped by `down`, or whose processes died), it
     is restarted on its data and ports instead: nothing acknowledged is ever discarded.
     """
-    if platform != "local":
-        fail(f"--platform {platform}: only 'local' is available in this build")
+    if _is_docker(state_dir, platform):
+        if tls:
+            fail("--tls is not available on the docker platform yet")
+        docker_platform.up(topology_file, state_dir, image, build, as_json)
+        return
     local = LocalPlatform(state_dir)
     console = Console(stderr=True)
     restarted: list[str] = []
@@ -109,12 +138,18 @@ def _witness_console(topology_file: Path, sites: list[str], urls: list[str]) -> 
     return console_url_of([url for _, url in preferred])
 
 
-def down(state_dir: StateDir = Path(".watertight"), as_json: JsonFlag = False) -> None:
+def down(
+    state_dir: StateDir = Path(".watertight"), platform: Platform = None, as_json: JsonFlag = False
+) -> None:
     """Stop every process of the platform; leaves none behind (even after a crashed up).
 
     Keeps the platform's data and record: `up` in the same state dir restarts it. With
-    nothing running, says so and exits 0.
+    nothing running, says so and exits 0. The docker platform instead removes every
+    container, network and volume it created, its data with them.
     """
+    if _is_docker(state_dir, platform):
+        docker_platform.down(state_dir, as_json)
+        return
     try:
         stopped = LocalPlatform(state_dir).down()
     except (PlatformError, OSError) as exc:
@@ -131,8 +166,13 @@ def down(state_dir: StateDir = Path(".watertight"), as_json: JsonFlag = False) -
         typer.echo(f"down: nothing to stop: no platform is running from {state_dir}")
 
 
-def status(state_dir: StateDir = Path(".watertight"), as_json: JsonFlag = False) -> None:
+def status(
+    state_dir: StateDir = Path(".watertight"), platform: Platform = None, as_json: JsonFlag = False
+) -> None:
     """Sites, units (primary site, epoch, standbys and lag) and process health."""
+    if _is_docker(state_dir, platform):
+        docker_platform.status(state_dir, as_json)
+        return
     try:
         report: dict[str, Any] = collect_status(LocalPlatform(state_dir))
     except PlatformError as exc:

@@ -346,6 +346,18 @@ def test_failovers_come_from_client_epochs_and_from_controller_events() -> None:
     assert m.failovers_by_unit == {"u00": 1, "u01": 1, "u02": 1, "u04": 1, "u06": 1}
 
 
+def test_promotions_before_the_drill_started_are_not_its_failovers() -> None:
+    # A platform whose controllers settled its units while it started (or one attached
+    # to after earlier drills) has promotions of its own before t = 0.
+    attempts = clean_failover()
+    events = [
+        ControllerEvent(at=-17.4, kind="promoted", unit="u01", site="same-city", epoch=2),
+        ControllerEvent(at=-0.1, kind="promoted", unit="u03", site="same-city", epoch=2),
+    ]
+    m = measure(attempts, found(attempts), FAULT, events)
+    assert m.failovers_by_unit == {"u00": 1, "u02": 1, "u04": 1, "u06": 1}
+
+
 def test_an_epoch_jump_counts_every_promotion_clients_missed() -> None:
     attempts = [*steady("u00", 0, 5), *steady("u00", 10, 15, epoch=3, site="same-city")]
     assert measure(attempts, found(attempts), []).failovers_by_unit == {"u00": 2}

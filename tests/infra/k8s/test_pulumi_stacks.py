@@ -10,8 +10,8 @@ import yaml
 from pulumi_runs import REPO, STACKS, Run, k8s, result_of, run_stacks
 
 from failover.topology import load_topology, parse_topology
-from infra.pulumi.site_component import stack_chart_values
 from infra.pulumi.stack_config import StackConfigError, parse_stack_config
+from infra.pulumi.stack_values import stack_chart_values
 
 TOPOLOGY = load_topology(REPO / "topology.yaml")
 CREDENTIALS = {

@@ -1,0 +1,169 @@
+"""The Docker engine, through its CLI: the only module of the docker platform that runs
+``docker``. Every call either does what it says or raises :class:`EngineError` with the
+engine's own words; nothing here decides anything.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Mapping, Sequence
+
+from infra.docker_image import DockerImageError, docker_binary
+
+CALL_TIMEOUT_SECONDS = 120
+LABEL = "io.watertight.platform"
+"""Every container, network and volume the docker platform creates carries this label,
+set to the platform's id: ``down`` removes by it, so nothing it created is left."""
+
+
+class EngineError(RuntimeError):
+    """A docker command failed; the message has the command and the engine's words."""
+
+
+class DockerEngine:
+    """A Docker engine reached through ``docker`` (``/usr/bin/docker`` first)."""
+
+    def __init__(self, binary: str | None = None) -> None:
+        try:
+            self._docker = binary or docker_binary()
+        except DockerImageError as exc:
+            raise EngineError(str(exc)) from exc
+
+    def _run(self, *args: str, timeout: float = CALL_TIMEOUT_SECONDS, check: bool = True) -> str:
+        try:
+            done = subprocess.run(
+                [self._docker, *args], capture_output=True, text=True, timeout=timeout, check=False
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise EngineError(f"docker {args[0]}: no answer within {timeout:.0f} s") from exc
+        if check and done.returncode != 0:
+            words = (done.stderr or done.stdout).strip()[-1500:]
+            raise EngineError(
+                f"docker {' '.join(args[:2])} failed (exit {done.returncode}): {words}"
+            )
+        return done.stdout
+
+    def answers(self) -> bool:
+        """True when the engine answers ``docker version`` within 15 s."""
+        try:
+            self._run("version", "--format", "{{.Server.Version}}", timeout=15)
+        except EngineError:
+            return False
+        return True
+
+    def image_exists(self, tag: str) -> bool:
+        try:
+            self._run("image", "inspect", tag, timeout=30)
+        except EngineError:
+            return False
+        return True
+
+    def create_network(self, name: str, subnet: str, labels: Mapping[str, str]) -> None:
+        self._run("network", "create", f"--subnet={subnet}", *_labels(labels), name)
+
+    def subnets(self) -> list[str]:
+        """Every IPv4 subnet the engine's networks use."""
+        names = self._run("network", "ls", "--format", "{{.Name}}").split()
+        if not names:
+            return []
+        template = "{{range .IPAM.Config}}{{.Subnet}} {{end}}"
+        return self._run("network", "inspect", "--format", template, *names).split()
+
+    def create_volume(self, name: str, labels: Mapping[str, str]) -> None:
+        self._run("volume", "create", *_labels(labels), name)
+
+    def create_container(self, arguments: Sequence[str]) -> None:
+        """``docker create`` with ``arguments`` (options, image, command)."""
+        self._run("create", *arguments)
+
+    def connect(self, network: str, container: str, address: str, aliases: Sequence[str]) -> None:
+        aliased = (f"--alias={a}" for a in aliases)
+        self._run("network", "connect", f"--ip={address}", *aliased, network, container)
+
+    def disconnect(self, network: str, container: str) -> None:
+        self._run("network", "disconnect", "--force", network, container)
+
+    def start(self, *containers: str) -> None:
+        if containers:
+            self._run("start", *containers)
+
+    def stop(self, *containers: str, grace_seconds: int = 10) -> None:
+        """Stop the containers together (the engine stops them in parallel); with
+        ``grace_seconds=0`` each is killed at once, as a power cut would."""
+        if containers:
+            self._run("stop", f"--time={grace_seconds}", *containers)
+
+    def pause(self, *containers: str) -> None:
+        """Freeze every process of the containers (cgroup freezer): they hold their
+        connections and answer nothing, as a hung machine does."""
+        if containers:
+            self._run("pause", *containers)
+
+    def unpause(self, *containers: str) -> None:
+        if containers:
+            self._run("unpause", *containers)
+
+    def status(self, container: str) -> str:
+        """``running``, ``paused``, ``exited``, ... or ``missing``."""
+        try:
+            return str(self.inspect(container)["State"]["Status"])  # type: ignore[index]
+        except EngineError:
+            return "missing"
+
+    def listed(self, what: str, label: str) -> list[str]:
+        """Names of every ``container``, ``network`` or ``volume`` carrying ``label``
+        (``key=value``), running or not."""
+        args = {
+            "container": ("ps", "--all", "--filter", f"label={label}", "--format", "{{.Names}}"),
+            "network": ("network", "ls", "--filter", f"label={label}", "--format", "{{.Name}}"),
+            "volume": ("volume", "ls", "--filter", f"label={label}", "--format", "{{.Name}}"),
+        }[what]
+        return [line for line in self._run(*args).splitlines() if line.strip()]
+
+    def remove(self, what: str, names: Sequence[str]) -> None:
+        """Remove ``container``s (forced), ``network``s or ``volume``s; absent ones are fine."""
+        if not names:
+            return
+        verb = {"container": ("rm", "--force", "--volumes"), "network": ("network", "rm"),
+                "volume": ("volume", "rm", "--force")}[what]  # fmt: skip
+        self._run(*verb, *names)
+
+    def inspect(self, container: str) -> dict[str, object]:
+        """``docker inspect`` of one container (its state and networks)."""
+        found = json.loads(self._run("inspect", "--type", "container", container))
+        return dict(found[0])
+
+    def address(self, container: str, network: str) -> str:
+        """The container's IP address on ``network`` (reachable from this host)."""
+        networks = self.inspect(container)["NetworkSettings"]
+        address = str(networks["Networks"][network]["IPAddress"])  # type: ignore[index]
+        if not address:
+            raise EngineError(f"{container} has no address on {network} (is it running?)")
+        return address
+
+    def exec(self, container: str, argv: Sequence[str], timeout: float) -> int:
+        """Run ``argv`` in the container; its exit status (a timeout counts as 124)."""
+        try:
+            done = subprocess.run(
+                [self._docker, "exec", container, *argv],
+                capture_output=True, timeout=timeout, check=False,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            return 124
+        return done.returncode
+
+    def logs(self, container: str, lines: int = 20) -> str:
+        """The container's last ``lines`` of output (stdout and stderr)."""
+        try:
+            done = subprocess.run(
+                [self._docker, "logs", "--tail", str(lines), container],
+                capture_output=True, text=True, timeout=30, check=False,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            return ""
+        return (done.stdout + done.stderr).strip()
+
+
+def _labels(labels: Mapping[str, str]) -> list[str]:
+    return [f"--label={key}={value}" for key, value in labels.items()]

@@ -1,0 +1,124 @@
+"""Faults on the docker platform: the same ``watertight fault`` vocabulary as the local
+platform (infra/local/faults.py), acting on containers and the WAN firewall, and
+journalled in the same ``faults.jsonl`` the drills read.
+
+- ``site-down S``: stop every container of S at once (``docker stop --time 0``: killed, no
+  graceful shutdown), as a power cut would. Its volumes stay.
+- ``site-up S``: resume a hung site, or start a downed one's containers again with
+  exactly their rendered command and environment (as a cluster restarts its pods: a unit
+  whose Deployment says ``primary`` comes back saying so, and must not serve as one),
+  etcd member first, one at a time; return once they are all ready.
+- ``site-hang S``: pause every container of S (they keep their connections open and
+  answer nothing).
+- ``partition A B``: drop every WAN packet between A and B (infra/docker/wan_filter.py).
+- ``heal``: every WAN cut removed.
+
+``slow``, ``unit-crash`` and ``gray-unit`` are refused, naming what is missing.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from infra.docker.engine import EngineError
+from infra.docker.platform import DockerPlatform
+from infra.docker.readiness import wait_ready
+from infra.docker.state import ContainerRecord, DockerPlatformError, DockerState
+from infra.docker.wan_filter import WanFilter, WanFilterError
+from infra.local.state import record_fault
+
+SITE_UP_WITHIN_SECONDS = 90.0
+NOT_HERE = {
+    "slow": "delays need the kernel's netem queueing discipline, which this host lacks "
+    "(`tc qdisc add ... netem` is refused)",
+    "unit-crash": "not built for containers yet",
+    "gray-unit": "not built for containers yet",
+}
+
+
+class DockerFaults:
+    """Faults on the docker platform of ``platform``; each returns the sentence it journals."""
+
+    def __init__(self, platform: DockerPlatform) -> None:
+        self.platform = platform
+        self.state: DockerState = platform.state()
+        self.began_at = time.time()
+        """As on the local platform: the wall time from which each fault takes effect."""
+
+    def _site(self, site: str) -> list[ContainerRecord]:
+        if site not in self.state.sites:
+            raise DockerPlatformError(
+                f"unknown site {site!r}; known sites: {', '.join(self.state.sites)}"
+            )
+        return self.state.site_containers(site)
+
+    def _done(self, action: str, sentence: str, **details: object) -> str:
+        record_fault(
+            Path(self.state.state_dir), action, detail=sentence, began_at=self.began_at,
+            platform="docker", **details,
+        )  # fmt: skip
+        return sentence
+
+    def site_down(self, site: str) -> str:
+        names = [c.name for c in self._site(site)]
+        self.platform.engine.unpause(*self._paused(names))
+        self.platform.engine.stop(*names, grace_seconds=0)
+        return self._done(
+            "site-down", f"site {site} down: killed {len(names)} containers", site=site
+        )
+
+    def site_up(self, site: str) -> str:
+        records = self._site(site)
+        engine = self.platform.engine
+        paused = self._paused([r.name for r in records])
+        engine.unpause(*paused)
+        stopped = [r for r in records if engine.status(r.name) in ("exited", "created", "dead")]
+        # The etcd member first (every other program needs its site's member), then one
+        # container at a time, each ready before the next, as the local platform does:
+        # a dozen Python programs starting at once would take both cores of a small
+        # machine from the sites that stayed up, and their customers' writes with them.
+        for record in sorted(stopped, key=lambda r: r.component != "etcd"):
+            engine.start(record.name)
+            wait_ready(engine, [record], SITE_UP_WITHIN_SECONDS)
+        wait_ready(engine, records, SITE_UP_WITHIN_SECONDS)
+        sentence = (
+            f"site {site} up: started {len(stopped)} containers with their rendered "
+            f"settings, resumed {len(paused)}; all ready"
+        )
+        return self._done("site-up", sentence, site=site)
+
+    def _paused(self, names: list[str]) -> list[str]:
+        return [n for n in names if self.platform.engine.status(n) == "paused"]
+
+    def site_hang(self, site: str) -> str:
+        names = [c.name for c in self._site(site)]
+        self.platform.engine.pause(*names)
+        return self._done(
+            "site-hang", f"site {site} hung: paused {len(names)} containers", site=site
+        )
+
+    def partition(self, a: str, b: str) -> str:
+        self._site(a)
+        self._site(b)
+        if a == b:
+            raise DockerPlatformError("partition needs two different sites")
+        WanFilter(self.state.platform_id).cut(self.state.wan_blocks[a], self.state.wan_blocks[b])
+        return self._done("partition", f"partitioned {a} ↔ {b} (WAN packets dropped)", sites=[a, b])
+
+    def heal(self) -> str:
+        WanFilter(self.state.platform_id).clear()
+        return self._done("heal", "healed: every WAN cut removed")
+
+    def slow(self, site: str, ms: int) -> str:
+        raise DockerPlatformError(f"slow on the docker platform: {NOT_HERE['slow']}")
+
+    def unit_crash(self, unit: str, site: str) -> str:
+        raise DockerPlatformError(f"unit-crash on the docker platform: {NOT_HERE['unit-crash']}")
+
+    def gray_unit(self, unit: str, site: str, mode: str, delay_ms: int | None = None) -> str:
+        raise DockerPlatformError(f"gray-unit on the docker platform: {NOT_HERE['gray-unit']}")
+
+
+FaultErrors = (DockerPlatformError, EngineError, WanFilterError)
+"""What a docker fault raises; each message says what failed."""

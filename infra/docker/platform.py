@@ -1,0 +1,279 @@
+"""``watertight up | status | down --platform docker``: the chart's rendered workloads as
+containers, one Docker network per site plus one WAN network (docs/design.md §14).
+
+``up`` renders the chart for every site with the values its Pulumi stack would use
+(infra/docker/stack.py), turns each rendered pod into a container
+(infra/docker/workloads.py), creates the networks, volumes and containers, and returns
+once every container's readiness probe passes. Anything that fails on the way removes
+everything this ``up`` created, so a failed start leaves nothing behind. ``down`` removes
+every container, network, volume and firewall rule carrying the platform's id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import shutil
+from contextlib import suppress
+from dataclasses import asdict
+from pathlib import Path
+
+import httpx
+
+from failover.credentials import FILES, write_directory
+from failover.topology import Topology, load_topology
+from infra.docker.containers import (
+    WAN,
+    Names,
+    create_arguments,
+    free_subnets,
+    host_address,
+    site_block,
+    write_mounted_files,
+)
+from infra.docker.engine import LABEL, DockerEngine, EngineError
+from infra.docker.readiness import Progress, is_ready, wait_ready
+from infra.docker.stack import NAMESPACE, docker_chart_values
+from infra.docker.state import STATE_FILE, ContainerRecord, DockerPlatformError, DockerState
+from infra.docker.wan_filter import WanFilter, WanFilterError
+from infra.docker.workloads import ChartContractError, ContainerPlan, plan_site
+from infra.docker_image import DockerImageError, ensure_image
+from infra.pulumi.chart_render import ChartRenderError, render_chart
+from infra.pulumi.site_values import CREDENTIALS_SECRET
+from infra.pulumi.stack_values import RELEASE
+
+DEFAULT_IMAGE = "watertight:dev"
+READY_WITHIN_SECONDS = 300.0
+APPROVERS = ("alice", "bob")
+FILES_DIR = "docker-files"
+"""Under the state dir: the ConfigMap and Secret files mounted into the containers."""
+
+
+def platform_id(state_dir: Path) -> str:
+    """A short id naming every Docker object of the platform of ``state_dir``."""
+    return hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:8]
+
+
+class DockerPlatform:
+    """The docker platform whose record lives in ``state_dir``."""
+
+    def __init__(self, state_dir: Path, engine: DockerEngine | None = None) -> None:
+        self.state_dir = state_dir
+        self.names = Names(platform_id(state_dir))
+        self._engine = engine
+
+    @property
+    def engine(self) -> DockerEngine:
+        if self._engine is None:
+            try:
+                self._engine = DockerEngine()
+            except EngineError as exc:
+                raise DockerPlatformError(str(exc)) from exc
+        return self._engine
+
+    def check_engine(self) -> None:
+        """Raise :class:`DockerPlatformError` unless a Docker engine answers."""
+        if not self.engine.answers():
+            raise DockerPlatformError(
+                "no Docker engine answers `docker version`: install docker.io and start "
+                'dockerd (docs/kubernetes.md, "The docker platform")'
+            )
+
+    def state(self) -> DockerState:
+        return DockerState.load(self.state_dir)
+
+    def up(
+        self,
+        topology_file: Path,
+        image: str = DEFAULT_IMAGE,
+        build: bool = True,
+        progress: Progress | None = None,
+        ready_within: float = READY_WITHIN_SECONDS,
+    ) -> DockerState:
+        """Start every site's rendered workloads; return once all are ready. Raises
+        :class:`DockerPlatformError` with nothing of this platform left behind."""
+        say = progress or (lambda phase, done, total: None)
+        try:
+            self.check_engine()
+        except DockerPlatformError as exc:
+            raise DockerPlatformError(f"{exc}; nothing was started") from exc
+        if self.engine.listed("container", f"{LABEL}={self.names.platform_id}"):
+            raise DockerPlatformError(
+                f"a docker platform from {self.state_dir} is already running; "
+                "`watertight down --platform docker` first"
+            )
+        topology = load_topology(topology_file)
+        say("image", 0, 1)
+        self._ensure_image(image, build)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        credentials = self.state_dir / "credentials"
+        write_directory(credentials, APPROVERS, lambda: secrets.token_urlsafe(32))
+        plans = self._plans(topology, image, credentials)
+        state = DockerState(
+            platform_id=self.names.platform_id,
+            state_dir=str(self.state_dir),
+            topology_file=str(topology_file.resolve()),
+            image=image,
+            sites=list(topology.site_names),
+            networks=[self.names.network(s) for s in (*topology.site_names, WAN)],
+            credentials_dir=str(credentials),
+        )
+        try:
+            self._create(plans, state, say)
+            wait_ready(self.engine, list(state.containers.values()), ready_within, say)
+        except (EngineError, DockerPlatformError, OSError, ValueError) as exc:
+            self._remove_everything()
+            raise DockerPlatformError(f"{exc}; everything this start created is removed") from exc
+        state.save()
+        return state
+
+    def _ensure_image(self, image: str, build: bool) -> None:
+        """With ``build``, the image of the sources as they are now (rebuilt when they
+        changed); without, whatever image of that tag the engine has."""
+        if not build:
+            if not self.engine.image_exists(image):
+                raise DockerPlatformError(
+                    f"image {image} is not in the engine and --no-build was given: build it "
+                    f"with `python -m infra.docker_image --tag {image} --local-base`; "
+                    "nothing was started"
+                )
+            return
+        try:
+            ensure_image(image)
+        except DockerImageError as exc:
+            raise DockerPlatformError(f"building {image}: {exc}; nothing was started") from exc
+
+    def _plans(self, topology: Topology, image: str, credentials: Path) -> list[ContainerPlan]:
+        """Every site's rendered pods, with the credentials Secret the stacks create."""
+        secret = {CREDENTIALS_SECRET: {n: (credentials / n).read_text() for n in FILES.values()}}
+        plans: list[ContainerPlan] = []
+        for site in topology.site_names:
+            values = docker_chart_values(topology, site, image)
+            try:
+                plans.extend(
+                    plan_site(render_chart(values, RELEASE, NAMESPACE), site, NAMESPACE, secret)
+                )
+            except (ChartRenderError, ChartContractError) as exc:
+                raise DockerPlatformError(
+                    f"the chart for site {site}: {exc}; nothing was started"
+                ) from exc
+        return plans
+
+    def _create(self, plans: list[ContainerPlan], state: DockerState, say: Progress) -> None:
+        subnets = self._networks(state)
+        files_root = self.state_dir / FILES_DIR
+        shutil.rmtree(files_root, ignore_errors=True)
+        placed = _addresses(plans, subnets, state.sites)
+        # The WAN names are host entries in every container, not the engine's DNS: a
+        # dead data center's addresses still resolve (its records live in the bank's
+        # DNS, not in the data center), so a peer dialling it times out as it would
+        # across a real WAN instead of waiting on a resolver that has no answer.
+        hosts = [(alias, wan) for plan, _, wan in placed for alias in plan.wan_aliases]
+        for index, (plan, address, wan_address) in enumerate(placed):
+            say("creating containers", index, len(plans))
+            volumes = {claim: self.names.volume(plan.site, claim) for claim, _ in plan.volumes}
+            for volume in volumes.values():
+                self.engine.create_volume(volume, self.names.labels(plan.site))
+            files = write_mounted_files(plan, files_root)
+            name = self.names.container(plan)
+            arguments = create_arguments(plan, self.names, address, files, volumes, hosts)
+            self.engine.create_container(arguments)
+            self.engine.connect(self.names.network(WAN), name, wan_address, ())
+            self.engine.start(name)
+            state.containers[name] = _record(name, plan, address, wan_address)
+            _note_endpoint(state, plan, address)
+
+    def _networks(self, state: DockerState) -> dict[str, str]:
+        """Create every site's network and the WAN network; their subnets by name."""
+        networks = (*state.sites, WAN)
+        try:
+            chosen = free_subnets(self.engine.subnets(), len(networks))
+        except ValueError as exc:
+            raise DockerPlatformError(str(exc)) from exc
+        subnets = dict(zip(networks, chosen, strict=True))
+        state.wan_blocks = {s: site_block(subnets[WAN], i) for i, s in enumerate(state.sites)}
+        for network, subnet in subnets.items():
+            labels = self.names.labels(network)
+            self.engine.create_network(self.names.network(network), subnet, labels)
+        return subnets
+
+    def _remove_everything(self) -> dict[str, int]:
+        label = f"{LABEL}={self.names.platform_id}"
+        removed: dict[str, int] = {}
+        for what in ("container", "network", "volume"):
+            found = self.engine.listed(what, label)
+            self.engine.remove(what, found)
+            removed[what] = len(found)
+        # Without a firewall here no cut was ever made either.
+        with suppress(WanFilterError):
+            WanFilter(self.names.platform_id).remove()
+        return removed
+
+    def down(self) -> dict[str, int]:
+        """Remove every container, network and volume of the platform (their counts).
+        The data goes with the volumes: a docker platform is a rehearsal, not a store."""
+        self.check_engine()
+        removed = self._remove_everything()
+        (self.state_dir / STATE_FILE).unlink(missing_ok=True)
+        shutil.rmtree(self.state_dir / FILES_DIR, ignore_errors=True)
+        return removed
+
+    def status(self) -> dict[str, object]:
+        """The record's endpoints and every container's state now and readiness."""
+        state = self.state()
+        self.check_engine()
+        rows: list[dict[str, object]] = []
+        with httpx.Client() as client:
+            for record in state.containers.values():
+                condition = self.engine.status(record.name)
+                ready = condition == "running" and is_ready(self.engine, client, record)
+                rows.append({**asdict(record), "state": condition, "ready": ready})
+        return {
+            "platform": "docker",
+            "router_urls": state.router_urls,
+            "controller_urls": state.controller_urls,
+            "etcd_client_urls": state.etcd_client_urls,
+            "containers": rows,
+        }
+
+
+def _addresses(
+    plans: list[ContainerPlan], subnets: dict[str, str], sites: list[str]
+) -> list[tuple[ContainerPlan, str, str]]:
+    """Each plan with its fixed addresses: on its site's network, and in its site's block
+    of the WAN network."""
+    placed: list[tuple[ContainerPlan, str, str]] = []
+    in_site: dict[str, int] = {}
+    for plan in plans:
+        position = in_site[plan.site] = in_site.get(plan.site, -1) + 1
+        address = host_address(subnets[plan.site], position)
+        wan_address = host_address(subnets[WAN], position, sites.index(plan.site))
+        placed.append((plan, address, wan_address))
+    return placed
+
+
+def _record(name: str, plan: ContainerPlan, address: str, wan_address: str) -> ContainerRecord:
+    probe = plan.readiness
+    url = None
+    if probe is not None and not probe.command:
+        url = f"{probe.scheme.lower()}://{address}:{probe.port}{probe.path}"
+    return ContainerRecord(
+        name, plan.site, plan.pod, plan.component, plan.unit, address, wan_address, url,
+        list(probe.command) if probe else [], probe.timeout_seconds if probe else 1.0,
+    )  # fmt: skip
+
+
+ENDPOINT_PORTS = {"router": "http", "controller": "http", "etcd": "client"}
+
+
+def _note_endpoint(state: DockerState, plan: ContainerPlan, address: str) -> None:
+    """Record where this host reaches a site's router, controller and etcd member (the
+    first pod of each)."""
+    table = {
+        "router": state.router_urls,
+        "controller": state.controller_urls,
+        "etcd": state.etcd_client_urls,
+    }.get(plan.component)
+    port = dict(plan.ports).get(ENDPOINT_PORTS.get(plan.component, ""))
+    if table is not None and port and plan.site not in table:
+        table[plan.site] = f"http://{address}:{port}"
