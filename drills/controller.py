@@ -143,7 +143,12 @@ class ControllerError(RuntimeError):
 
 
 class ControllerClient:
-    """Talks to every controller URL; the first useful answer wins."""
+    """Talks to every controller URL; the first useful answer wins.
+
+    The controller that answered last is asked first next time: a controller in a
+    downed site may not refuse a connection but let it time out (a dead data center's
+    address, on the docker platform or a real WAN), and a drill must not pay that wait
+    on every request."""
 
     def __init__(
         self,
@@ -155,13 +160,14 @@ class ControllerClient:
         """``token``: the operator credential (moves, failback); ``approver_tokens``: one
         per approver, presented by :meth:`approve` only (docs/security.md)."""
         self.urls = [u.rstrip("/") for u in urls]
+        self._answered: str | None = None
         self.client = client
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._approvers = [{"Authorization": f"Bearer {t}"} for t in approver_tokens]
 
     async def status(self) -> dict[str, Any] | None:
         """``/v1/status`` of the first controller that answers 200, else None."""
-        for url in self.urls:
+        for url in self._ordered():
             try:
                 answer = await self.client.get(f"{url}/v1/status", timeout=TIMEOUT)
             except httpx.HTTPError:
@@ -169,8 +175,14 @@ class ControllerClient:
             if answer.status_code == 200:
                 body = answer.json()
                 if isinstance(body, dict):
+                    self._answered = url
                     return body
         return None
+
+    def _ordered(self) -> list[str]:
+        """The URLs, the one that answered last first."""
+        first = [u for u in self.urls if u == self._answered]
+        return first + [u for u in self.urls if u != self._answered]
 
     async def events(self, wall_started_at: float) -> list[ControllerEvent]:
         """Events of every reachable controller, merged (records may live per site).
@@ -249,7 +261,7 @@ class ControllerClient:
         if not self.urls:
             raise ControllerError("no controller is running (controller_urls is empty)")
         problems = []
-        for url in self.urls:
+        for url in self._ordered():
             try:
                 answer = await self.client.post(
                     f"{url}{path}", json=dict(body), headers=dict(headers), timeout=MOVE_TIMEOUT
@@ -258,6 +270,7 @@ class ControllerClient:
                 problems.append(f"{url}: {type(exc).__name__}")
                 continue
             if answer.is_success:
+                self._answered = url
                 return answer.text
             problems.append(f"{url}: {answer.status_code} {answer.text[:200]}")
         raise ControllerError(f"POST {path} refused: " + "; ".join(problems))

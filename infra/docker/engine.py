@@ -77,6 +77,15 @@ class DockerEngine:
         """``docker create`` with ``arguments`` (options, image, command)."""
         self._run("create", *arguments)
 
+    def run_once(
+        self, image: str, argv: Sequence[str], *, mounts: Sequence[str], user: str | None
+    ) -> None:
+        """Run ``argv`` to completion in a throw-away container of ``image`` with
+        ``mounts`` (``--mount`` values). (``--volumes-from`` a container with a tmpfs is
+        refused by the 20.10 engine, which its client reports as a missing image.)"""
+        as_user = [f"--user={user}"] if user else []
+        self._run("run", "--rm", *(f"--mount={m}" for m in mounts), *as_user, image, *argv)
+
     def connect(self, network: str, container: str, address: str, aliases: Sequence[str]) -> None:
         aliased = (f"--alias={a}" for a in aliases)
         self._run("network", "connect", f"--ip={address}", *aliased, network, container)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from infra.docker.engine import EngineError
 from infra.docker.platform import DockerPlatform
+from infra.docker.quorum import DockerQuorumRecovery
 from infra.docker.readiness import wait_ready
 from infra.docker.state import ContainerRecord, DockerPlatformError, DockerState
 from infra.docker.wan_filter import WanFilter, WanFilterError
@@ -74,6 +75,12 @@ class DockerFaults:
         paused = self._paused([r.name for r in records])
         engine.unpause(*paused)
         stopped = [r for r in records if engine.status(r.name) in ("exited", "created", "dead")]
+        rejoined = ""
+        if site in self.state.etcd_removed:
+            self._recovery().rejoin(site)
+            stopped = [r for r in stopped if r.component != "etcd"]
+            records = self.state.site_containers(site)
+            rejoined = " (etcd member rejoined afresh after the declared disaster)"
         # The etcd member first (every other program needs its site's member), then one
         # container at a time, each ready before the next, as the local platform does:
         # a dozen Python programs starting at once would take both cores of a small
@@ -84,12 +91,24 @@ class DockerFaults:
         wait_ready(engine, records, SITE_UP_WITHIN_SECONDS)
         sentence = (
             f"site {site} up: started {len(stopped)} containers with their rendered "
-            f"settings, resumed {len(paused)}; all ready"
+            f"settings, resumed {len(paused)}; all ready{rejoined}"
         )
         return self._done("site-up", sentence, site=site)
 
     def _paused(self, names: list[str]) -> list[str]:
         return [n for n in names if self.platform.engine.status(n) == "paused"]
+
+    def _recovery(self) -> DockerQuorumRecovery:
+        return DockerQuorumRecovery(self.platform, self.state)
+
+    def declare_disaster(self, survivor: str) -> str:
+        """Rebuild the etcd quorum on ``survivor`` (infra/docker/quorum.py)."""
+        lost = self._recovery().declare(survivor)
+        sentence = (
+            f"disaster declared: etcd rebuilt as a one-member cluster on {survivor}; "
+            f"{', '.join(lost)} removed (their members rejoin afresh on site-up)"
+        )
+        return self._done("declare-disaster", sentence, site=survivor, lost=lost)
 
     def site_hang(self, site: str) -> str:
         names = [c.name for c in self._site(site)]

@@ -15,7 +15,7 @@ import hashlib
 import secrets
 import shutil
 from contextlib import suppress
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import httpx
@@ -177,11 +177,31 @@ class DockerPlatform:
             files = write_mounted_files(plan, files_root)
             name = self.names.container(plan)
             arguments = create_arguments(plan, self.names, address, files, volumes, hosts)
-            self.engine.create_container(arguments)
-            self.engine.connect(self.names.network(WAN), name, wan_address, ())
-            self.engine.start(name)
-            state.containers[name] = _record(name, plan, address, wan_address)
+            record = _record(name, plan, address, wan_address)
+            command = len(record.command) + 1
+            record.options, record.image = arguments[:-command], arguments[-command]
+            self._make(record)
+            state.containers[name] = record
             _note_endpoint(state, plan, address)
+
+    def _make(self, record: ContainerRecord) -> None:
+        self.engine.create_container([*record.options, record.image, *record.command])
+        self.engine.connect(self.names.network(WAN), record.name, record.wan_address, ())
+        self.engine.start(record.name)
+
+    def recreate(self, record: ContainerRecord, command: list[str]) -> ContainerRecord:
+        """Replace a container by one running ``command`` after the image, everything
+        else the same (its volumes, addresses and names stay): what ``kubectl edit`` of a
+        workload's args does to its pod. Returns the new record (not saved)."""
+        edited = replace(record, command=list(command))
+        condition = self.engine.status(record.name)
+        if condition == "paused":
+            self.engine.unpause(record.name)
+        if condition in ("running", "paused"):
+            self.engine.stop(record.name)
+        self.engine.remove("container", [record.name])
+        self._make(edited)
+        return edited
 
     def _networks(self, state: DockerState) -> dict[str, str]:
         """Create every site's network and the WAN network; their subnets by name."""
@@ -198,15 +218,40 @@ class DockerPlatform:
         return subnets
 
     def _remove_everything(self) -> dict[str, int]:
+        """Remove every container, network and volume of the platform and its firewall
+        chain; their counts. Goes on past a failure and raises at the end naming what
+        is left, so one stuck object never keeps the rest."""
         label = f"{LABEL}={self.names.platform_id}"
-        removed: dict[str, int] = {}
-        for what in ("container", "network", "volume"):
-            found = self.engine.listed(what, label)
-            self.engine.remove(what, found)
-            removed[what] = len(found)
+        containers = self.engine.listed("container", label)
+        self.engine.remove("container", containers)
+        removed = {"container": len(containers)}
+        left: list[str] = []
+        networks = self.engine.listed("network", label)
+        for network in networks:
+            try:
+                self.engine.remove("network", [network])
+            except EngineError:
+                # The 20.10 engine can keep a removed container's endpoint on a network
+                # ("has active endpoints"): a forced disconnect by name drops it.
+                for container in containers:
+                    with suppress(EngineError):
+                        self.engine.disconnect(network, container)
+                try:
+                    self.engine.remove("network", [network])
+                except EngineError as exc:
+                    left.append(f"network {network} ({exc})")
+        removed["network"] = len(networks)
+        volumes = self.engine.listed("volume", label)
+        try:
+            self.engine.remove("volume", volumes)
+        except EngineError as exc:
+            left.append(f"volumes ({exc})")
+        removed["volume"] = len(volumes)
         # Without a firewall here no cut was ever made either.
         with suppress(WanFilterError):
             WanFilter(self.names.platform_id).remove()
+        if left:
+            raise DockerPlatformError("could not remove " + "; ".join(left))
         return removed
 
     def down(self) -> dict[str, int]:
@@ -260,6 +305,7 @@ def _record(name: str, plan: ContainerPlan, address: str, wan_address: str) -> C
     return ContainerRecord(
         name, plan.site, plan.pod, plan.component, plan.unit, address, wan_address, url,
         list(probe.command) if probe else [], probe.timeout_seconds if probe else 1.0,
+        command=list(plan.argv[1:] if plan.entrypoint_override else plan.argv),
     )  # fmt: skip
 
 

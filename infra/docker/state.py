@@ -31,6 +31,12 @@ class ContainerRecord:
     ready_command: list[str] = field(default_factory=list)
     """The readiness probe's command (an exec probe), run in the container."""
     ready_timeout: float = 1.0
+    options: list[str] = field(default_factory=list)
+    """Its ``docker create`` options; with ``image`` and ``command`` the container can be
+    made again (``DockerPlatform.recreate``), as a cluster recreates an edited pod."""
+    image: str = ""
+    command: list[str] = field(default_factory=list)
+    """What follows the image: the rendered args (and command, less the entrypoint)."""
 
 
 @dataclass
@@ -50,6 +56,9 @@ class DockerState:
     controller_urls: dict[str, str] = field(default_factory=dict)
     etcd_client_urls: dict[str, str] = field(default_factory=dict)
     credentials_dir: str = ""
+    etcd_removed: list[str] = field(default_factory=list)
+    """Sites whose etcd members a declared disaster removed: their old data must never
+    start again; ``site-up`` rejoins them as new members (infra/docker/quorum.py)."""
 
     def site_containers(self, site: str) -> list[ContainerRecord]:
         return [c for c in self.containers.values() if c.site == site]

@@ -133,8 +133,8 @@ class QuorumRecovery:
         members were removed. Saves ``state``. Raises :class:`PlatformError`."""
         alive = self.supervisor.pids()
         running = {s for s in state.sites if f"etcd-{s}" in alive}
-        has_quorum = survivor in running and self._has_quorum(state.etcd_client_urls[survivor])
-        refusal = disaster_refusal(state.sites, survivor, running, has_quorum)
+        quorate = survivor in running and has_quorum(state.etcd_client_urls[survivor])
+        refusal = disaster_refusal(state.sites, survivor, running, quorate)
         if refusal:
             raise PlatformError(f"cannot declare a disaster: {refusal}")
         record = state.processes[f"etcd-{survivor}"]
@@ -149,21 +149,6 @@ class QuorumRecovery:
         state.etcd_removed = sorted(set(state.etcd_removed) | set(lost))
         state.save(Path(state.state_dir))
         return lost
-
-    @staticmethod
-    def _has_quorum(client_url: str) -> bool:
-        """A linearizable read answers only when a majority of members agree."""
-        body = {"key": base64.b64encode(b"/watertight/").decode()}
-        try:
-            answer = httpx.post(
-                f"{client_url}/v3/kv/range",
-                json=body,
-                timeout=QUORUM_PROBE_TIMEOUT_SECONDS,
-                verify=client_verify(),
-            )
-        except httpx.HTTPError:
-            return False
-        return answer.status_code == 200 and "error" not in answer.text
 
     # -- rejoining --------------------------------------------------------------------
 
@@ -202,9 +187,9 @@ class QuorumRecovery:
 
     def _remove_stale(self, via: str, peer_url: str) -> None:
         """A rejoin that died half-way leaves a member entry with our peer URL: drop it."""
-        for member in self._post(via, "/v3/cluster/member/list", {}).get("members", []):
+        for member in etcd_post(via, "/v3/cluster/member/list", {}).get("members", []):
             if peer_url in (member.get("peerURLs") or []):
-                self._post(via, "/v3/cluster/member/remove", {"ID": member["ID"]})
+                etcd_post(via, "/v3/cluster/member/remove", {"ID": member["ID"]})
 
     def _add_learner(self, via: str, peer_url: str) -> dict[str, Any]:
         """etcd refuses reconfiguration ("unhealthy cluster") until every voting member
@@ -233,31 +218,61 @@ class QuorumRecovery:
         body: dict[str, Any],
         before_each: Callable[[], None] = lambda: None,
     ) -> dict[str, Any]:
-        """:meth:`_post` every 0.5 s until etcd accepts it; past
-        :data:`PROMOTE_TIMEOUT_SECONDS` the last refusal is raised. ``before_each`` may
-        raise to give up early."""
-        deadline = self._clock() + PROMOTE_TIMEOUT_SECONDS
-        while True:
-            before_each()
-            try:
-                return self._post(via, path, body)
-            except PlatformError as exc:
-                if self._clock() > deadline:
-                    raise PlatformError(
-                        f"{exc} (still refused after {PROMOTE_TIMEOUT_SECONDS:g} s)"
-                    ) from exc
-            self._sleep(0.5)
+        return post_until_accepted(via, path, body, self._clock, self._sleep, before_each)
 
-    @staticmethod
-    def _post(url: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+
+def has_quorum(client_url: str) -> bool:
+    """Whether the etcd member at ``client_url`` answers a linearizable read, which it
+    does only when a majority of members agree."""
+    body = {"key": base64.b64encode(b"/watertight/").decode()}
+    try:
+        answer = httpx.post(
+            f"{client_url}/v3/kv/range",
+            json=body,
+            timeout=QUORUM_PROBE_TIMEOUT_SECONDS,
+            verify=client_verify(),
+        )
+    except httpx.HTTPError:
+        return False
+    return answer.status_code == 200 and "error" not in answer.text
+
+
+def etcd_post(url: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """One etcd v3 JSON call; its answer, or :class:`PlatformError` saying why not."""
+    try:
+        answer = httpx.post(f"{url}{path}", json=body, timeout=10.0, verify=client_verify())
+        data: dict[str, Any] = answer.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise PlatformError(f"etcd {path} at {url} failed: {exc}") from exc
+    if answer.status_code != 200 or "error" in data:
+        raise PlatformError(f"etcd {path} at {url} refused: {data.get('error', data)}")
+    return data
+
+
+def post_until_accepted(
+    via: str,
+    path: str,
+    body: dict[str, Any],
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    before_each: Callable[[], None] = lambda: None,
+) -> dict[str, Any]:
+    """:func:`etcd_post` every 0.5 s until etcd accepts it; past
+    :data:`PROMOTE_TIMEOUT_SECONDS` the last refusal is raised. ``before_each`` may raise
+    to give up early. etcd refuses reconfiguration ("unhealthy cluster") until every
+    voting member has been connected for 5 s, and refuses to promote a learner that has
+    not caught up yet."""
+    deadline = clock() + PROMOTE_TIMEOUT_SECONDS
+    while True:
+        before_each()
         try:
-            answer = httpx.post(f"{url}{path}", json=body, timeout=10.0, verify=client_verify())
-            data: dict[str, Any] = answer.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise PlatformError(f"etcd {path} at {url} failed: {exc}") from exc
-        if answer.status_code != 200 or "error" in data:
-            raise PlatformError(f"etcd {path} at {url} refused: {data.get('error', data)}")
-        return data
+            return etcd_post(via, path, body)
+        except PlatformError as exc:
+            if clock() > deadline:
+                raise PlatformError(
+                    f"{exc} (still refused after {PROMOTE_TIMEOUT_SECONDS:g} s)"
+                ) from exc
+        sleep(0.5)
 
 
 def _set_aside(data_dir: Path) -> None:

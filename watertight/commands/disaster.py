@@ -7,6 +7,9 @@ from typing import Annotated
 
 import typer
 
+from infra.docker.faults import DockerFaults, FaultErrors
+from infra.docker.platform import DockerPlatform
+from infra.docker.state import is_docker_platform
 from infra.local.faults import FaultInjector
 from infra.local.linkproxy_client import LinkProxyError
 from infra.local.platform import LocalPlatform
@@ -32,7 +35,10 @@ def declare(
     etcd data is set aside, never started again). See docs/controller.md §12.
     """
     try:
-        sentence = FaultInjector(LocalPlatform(state_dir)).declare_disaster(survivor)
-    except (PlatformError, LinkProxyError) as exc:
+        if is_docker_platform(state_dir):
+            sentence = DockerFaults(DockerPlatform(state_dir)).declare_disaster(survivor)
+        else:
+            sentence = FaultInjector(LocalPlatform(state_dir)).declare_disaster(survivor)
+    except (PlatformError, LinkProxyError, *FaultErrors) as exc:
         fail(str(exc))
     typer.echo(sentence)

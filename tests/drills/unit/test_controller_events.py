@@ -186,3 +186,22 @@ def test_site_verdicts_and_pending_approvals_are_read_from_the_status() -> None:
     assert [p["id"] for p in pending_approvals(status)] == ["a1"]
     listed = {"sites": [{"name": "remote-dr", "state": "up"}]}
     assert site_verdict(listed, "remote-dr") == "up"
+
+
+def test_the_controller_that_answered_last_is_asked_first_so_a_dead_one_costs_one_wait() -> None:
+    asked: list[str] = []
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.host)
+        if request.url.host == "dead.example":
+            raise httpx.ConnectTimeout("a downed data center's address", request=request)
+        return httpx.Response(200, json={"ok": True})
+
+    async def three_moves() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(serve)) as client:
+            controllers = ControllerClient(["http://dead.example", "http://dr.example"], client)
+            for _ in range(3):
+                assert "ok" in await controllers.post("/v1/failover", {"site": "production"})
+
+    asyncio.run(three_moves())
+    assert asked == ["dead.example", "dr.example", "dr.example", "dr.example"]
