@@ -11,10 +11,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.docker.engine import LABEL
 from infra.docker.workloads import ContainerPlan
 
 WAN = "wan"
+LABEL = "io.watertight.platform"
+"""Every container, network and volume the docker platform creates carries this label,
+set to the platform's id: ``down`` removes by it, so nothing it created is left."""
 ADDRESS_POOL = ipaddress.ip_network("10.208.0.0/12")
 """Where the platform's networks take their subnets from (one /20 each, 4,094 addresses)."""
 SUBNET_PREFIX = 20

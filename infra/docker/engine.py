@@ -12,9 +12,6 @@ from collections.abc import Mapping, Sequence
 from infra.docker_image import DockerImageError, docker_binary
 
 CALL_TIMEOUT_SECONDS = 120
-LABEL = "io.watertight.platform"
-"""Every container, network and volume the docker platform creates carries this label,
-set to the platform's id: ``down`` removes by it, so nothing it created is left."""
 
 
 class EngineError(RuntimeError):

@@ -2,9 +2,12 @@
 platform (infra/local/faults.py), acting on containers and the WAN firewall, and
 journalled in the same ``faults.jsonl`` the drills read.
 
-- ``site-down S``: stop every container of S at once (``docker stop --time 0``: killed, no
-  graceful shutdown), as a power cut would. Its volumes stay.
-- ``site-up S``: resume a hung site, or start a downed one's containers again with
+- ``site-down S``: cut S off the WAN (one firewall rule each way, at once), then stop
+  every container of S (``docker stop --time 0``: killed, no graceful shutdown), as a
+  power cut would. The engine takes a second or two to stop a dozen containers; the cut
+  makes the fault take effect at once, as on the local platform. Its volumes stay.
+- ``site-up S``: lift S's WAN cut; resume a hung site, or start a downed one's containers
+  again with
   exactly their rendered command and environment (as a cluster restarts its pods: a unit
   whose Deployment says ``primary`` comes back saying so, and must not serve as one),
   etcd member first, one at a time; return once they are all ready.
@@ -21,12 +24,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from failover.topology import load_topology
 from infra.docker.engine import EngineError
 from infra.docker.platform import DockerPlatform
 from infra.docker.quorum import DockerQuorumRecovery
 from infra.docker.readiness import wait_ready
 from infra.docker.state import ContainerRecord, DockerPlatformError, DockerState
 from infra.docker.wan_filter import WanFilter, WanFilterError
+from infra.local.etcd_leader import LeaderMoveError, move_leader
 from infra.local.state import record_fault
 
 SITE_UP_WITHIN_SECONDS = 90.0
@@ -63,15 +68,19 @@ class DockerFaults:
 
     def site_down(self, site: str) -> str:
         names = [c.name for c in self._site(site)]
+        WanFilter(self.state.platform_id).isolate(self.state.wan_blocks[site])
         self.platform.engine.unpause(*self._paused(names))
         self.platform.engine.stop(*names, grace_seconds=0)
         return self._done(
-            "site-down", f"site {site} down: killed {len(names)} containers", site=site
+            "site-down",
+            f"site {site} down: cut off the WAN, killed {len(names)} containers",
+            site=site,
         )
 
     def site_up(self, site: str) -> str:
         records = self._site(site)
         engine = self.platform.engine
+        WanFilter(self.state.platform_id).rejoin(self.state.wan_blocks[site])
         paused = self._paused([r.name for r in records])
         engine.unpause(*paused)
         stopped = [r for r in records if engine.status(r.name) in ("exited", "created", "dead")]
@@ -91,9 +100,20 @@ class DockerFaults:
         wait_ready(engine, records, SITE_UP_WITHIN_SECONDS)
         sentence = (
             f"site {site} up: started {len(stopped)} containers with their rendered "
-            f"settings, resumed {len(paused)}; all ready{rejoined}"
+            f"settings, resumed {len(paused)}; all ready{rejoined}{self._witness_leads_etcd(site)}"
         )
         return self._done("site-up", sentence, site=site)
+
+    def _witness_leads_etcd(self, site: str) -> str:
+        """Once the witness site is back, hand etcd's raft leadership back to it
+        (infra/local/etcd_leader.py says why). Never fails the site-up for it."""
+        if site != load_topology(Path(self.state.topology_file)).dr_site:
+            return ""
+        try:
+            move_leader(self.state.etcd_client_urls, site)
+        except LeaderMoveError as exc:
+            return f"; etcd leader left where it was ({exc})"
+        return f"; etcd leader back in {site}"
 
     def _paused(self, names: list[str]) -> list[str]:
         return [n for n in names if self.platform.engine.status(n) == "paused"]

@@ -23,6 +23,7 @@ import httpx
 from failover.credentials import FILES, write_directory
 from failover.topology import Topology, load_topology
 from infra.docker.containers import (
+    LABEL,
     WAN,
     Names,
     create_arguments,
@@ -31,18 +32,23 @@ from infra.docker.containers import (
     site_block,
     write_mounted_files,
 )
-from infra.docker.engine import LABEL, DockerEngine, EngineError
+from infra.docker.engine import DockerEngine, EngineError
 from infra.docker.readiness import Progress, is_ready, wait_ready
 from infra.docker.stack import NAMESPACE, docker_chart_values
 from infra.docker.state import STATE_FILE, ContainerRecord, DockerPlatformError, DockerState
 from infra.docker.wan_filter import WanFilter, WanFilterError
 from infra.docker.workloads import ChartContractError, ContainerPlan, plan_site
 from infra.docker_image import DockerImageError, ensure_image
+from infra.local.etcd_leader import LeaderMoveError, move_leader
 from infra.pulumi.chart_render import ChartRenderError, render_chart
 from infra.pulumi.site_values import CREDENTIALS_SECRET
 from infra.pulumi.stack_values import RELEASE
 
 DEFAULT_IMAGE = "watertight:dev"
+START_ORDER = ("etcd", "unit")
+"""Components (``app.kubernetes.io/component``) started batch after batch, each ready
+before the next; every other one starts last: the routers (ready once the controllers
+have seeded the routes), the observers and the controllers, which judge the rest."""
 READY_WITHIN_SECONDS = 300.0
 APPROVERS = ("alice", "bob")
 FILES_DIR = "docker-files"
@@ -108,7 +114,10 @@ class DockerPlatform:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         credentials = self.state_dir / "credentials"
         write_directory(credentials, APPROVERS, lambda: secrets.token_urlsafe(32))
-        plans = self._plans(topology, image, credentials)
+        # The witness site's containers start first: its controller then normally leads,
+        # as on the local platform (failover/controller/leadership.py says why).
+        witness = topology.dr_site
+        plans = sorted(self._plans(topology, image, credentials), key=lambda p: p.site != witness)
         state = DockerState(
             platform_id=self.names.platform_id,
             state_dir=str(self.state_dir),
@@ -120,8 +129,10 @@ class DockerPlatform:
         )
         try:
             self._create(plans, state, say)
-            wait_ready(self.engine, list(state.containers.values()), ready_within, say)
-        except (EngineError, DockerPlatformError, OSError, ValueError) as exc:
+            self._start(state, ready_within, say)
+            say(f"placing the etcd leader in {witness}", 0, 1)
+            move_leader(state.etcd_client_urls, witness)
+        except (EngineError, DockerPlatformError, LeaderMoveError, OSError, ValueError) as exc:
             self._remove_everything()
             raise DockerPlatformError(f"{exc}; everything this start created is removed") from exc
         state.save()
@@ -180,14 +191,32 @@ class DockerPlatform:
             record = _record(name, plan, address, wan_address)
             command = len(record.command) + 1
             record.options, record.image = arguments[:-command], arguments[-command]
-            self._make(record)
+            self._make(record, start=False)
             state.containers[name] = record
             _note_endpoint(state, plan, address)
 
-    def _make(self, record: ContainerRecord) -> None:
+    def _start(self, state: DockerState, within: float, say: Progress) -> None:
+        """Start every site together, in :data:`START_ORDER`, each kind ready before the
+        next: a site whose units were still starting would look down to observers that
+        already run, and the controllers would move its units away before they ever
+        served (the local platform starts in the same order)."""
+        records = list(state.containers.values())  # the witness site's first
+
+        def batch_of(record: ContainerRecord) -> int:
+            order = START_ORDER
+            return order.index(record.component) if record.component in order else len(order)
+
+        for batch in range(len(START_ORDER) + 1):
+            starting = [r for r in records if batch_of(r) == batch]
+            say("starting containers", batch, len(START_ORDER) + 1)
+            self.engine.start(*(r.name for r in starting))
+            wait_ready(self.engine, starting, within)
+
+    def _make(self, record: ContainerRecord, *, start: bool = True) -> None:
         self.engine.create_container([*record.options, record.image, *record.command])
         self.engine.connect(self.names.network(WAN), record.name, record.wan_address, ())
-        self.engine.start(record.name)
+        if start:
+            self.engine.start(record.name)
 
     def recreate(self, record: ContainerRecord, command: list[str]) -> ContainerRecord:
         """Replace a container by one running ``command`` after the image, everything

@@ -55,6 +55,18 @@ class WanFilter:
         for source, destination in ((a_block, b_block), (b_block, a_block)):
             self._iptables("-A", self.chain, "-s", source, "-d", destination, "-j", "DROP")
 
+    def isolate(self, block: str) -> None:
+        """Drop every WAN packet from or to ``block`` (a site cut off as a whole)."""
+        self._ensure_chain()
+        for direction in ("-s", "-d"):
+            self._iptables("-A", self.chain, direction, block, "-j", "DROP")
+
+    def rejoin(self, block: str) -> None:
+        """Undo :meth:`isolate` of ``block`` (cuts between two sites stay)."""
+        for direction in ("-s", "-d"):
+            while self._iptables("-D", self.chain, direction, block, "-j", "DROP", check=False):
+                pass
+
     def cuts(self) -> list[tuple[str, str]]:
         """(source, destination) of every standing cut."""
         if not self._iptables("-n", "-L", self.chain, check=False):
@@ -83,4 +95,9 @@ class WanFilter:
 
 
 def _pair(words: Sequence[str]) -> tuple[str, str]:
-    return words[words.index("-s") + 1], words[words.index("-d") + 1]
+    """(source, destination) of a rule; ``*`` for a side it does not name."""
+
+    def side(flag: str) -> str:
+        return words[words.index(flag) + 1] if flag in words else "*"
+
+    return side("-s"), side("-d")

@@ -1,0 +1,80 @@
+"""The DR test on the docker platform: production-outage, city-partition and city-a-lost
+with every workload the chart renders running as a container (``watertight drill run NAME
+--platform docker``, a fresh platform per drill).
+
+Judged like the library drills on the local platform (test_library_drills.py): the safety
+invariants strictly on the first run; the full verdict must pass, with one more run on a
+fresh platform when the first misses (its report is kept beside the first). Reports land
+in ``reports/drills/docker-NAME/``; docs/benchmarks.md sets their RTOs beside the local
+platform's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from dr_helpers import DR_TIMEOUT, REPORTS, drill_report, expectation, explain, watertight
+
+from drills.spec import library, load_spec
+from infra.docker_image import engine_answers
+
+pytestmark = [
+    pytest.mark.docker,
+    pytest.mark.slow,
+    pytest.mark.integration,
+    pytest.mark.timeout(2 * DR_TIMEOUT + 1800),  # two runs, and the image on a fresh machine
+]
+
+DRILLS = ("production-outage", "city-partition", "city-a-lost")
+MEASURED = (
+    "rto_seconds",
+    "detection_seconds",
+    "rpo_lost_acknowledged",
+    "split_brain",
+    "failovers",
+    "survivors_interruption_seconds_max",
+    "longest_interruption_seconds",
+    "requests",
+)
+"""Measurements a drill reports on either platform (docs/benchmarks.md compares them)."""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def engine() -> None:
+    if not engine_answers():
+        pytest.skip("no Docker engine answers `docker version` (install docker.io, start dockerd)")
+
+
+def run_on_docker(name: str, run: str = "") -> dict[str, Any]:
+    directory = REPORTS / f"docker-{name}{run}"
+    done = watertight("drill", "run", name, "--platform", "docker", "--report-dir",
+                      str(directory), "--json", timeout=DR_TIMEOUT + 1500)  # fmt: skip
+    assert (directory / "report.json").exists(), done.stderr[-3000:]
+    return drill_report(directory)
+
+
+def assert_safe(name: str, report: dict[str, Any]) -> None:
+    spec = load_spec(library()[name])
+    m = report["measurements"]
+    assert report["platform"] == "docker"
+    assert m["split_brain"] is False, explain(report)
+    assert expectation(report, "double_posting")["passed"], explain(report)
+    if spec.expect.rpo_lost_acknowledged != "reported":
+        assert m["rpo_lost_acknowledged"] == 0, explain(report)
+    assert expectation(report, "rollbacks_succeeded")["passed"], explain(report)
+    assert m["requests"]["ok"] > 0
+
+
+@pytest.mark.parametrize("name", DRILLS)
+def test_the_drill_passes_on_the_docker_platform_keeping_every_safety_invariant(
+    name: str,
+) -> None:
+    report = run_on_docker(name)
+    assert_safe(name, report)
+    assert set(MEASURED) <= set(report["measurements"]), sorted(report["measurements"])
+    if report["verdict"] != "pass":
+        print(f"{name} on docker: first run {explain(report)}; running it once more")
+        report = run_on_docker(name, run="-second-run")
+        assert_safe(name, report)
+    assert report["verdict"] == "pass", explain(report)
