@@ -9,7 +9,7 @@ import json
 import subprocess
 from collections.abc import Mapping, Sequence
 
-from infra.docker_image import DockerImageError, docker_binary
+from infra.docker_image import DockerImageError, docker_binary, engine_answers, image_exists
 
 CALL_TIMEOUT_SECONDS = 120
 
@@ -43,18 +43,10 @@ class DockerEngine:
 
     def answers(self) -> bool:
         """True when the engine answers ``docker version`` within 15 s."""
-        try:
-            self._run("version", "--format", "{{.Server.Version}}", timeout=15)
-        except EngineError:
-            return False
-        return True
+        return engine_answers(self._docker)
 
     def image_exists(self, tag: str) -> bool:
-        try:
-            self._run("image", "inspect", tag, timeout=30)
-        except EngineError:
-            return False
-        return True
+        return image_exists(tag, self._docker)
 
     def create_network(self, name: str, subnet: str, labels: Mapping[str, str]) -> None:
         self._run("network", "create", f"--subnet={subnet}", *_labels(labels), name)
@@ -139,14 +131,6 @@ class DockerEngine:
         """``docker inspect`` of one container (its state and networks)."""
         found = json.loads(self._run("inspect", "--type", "container", container))
         return dict(found[0])
-
-    def address(self, container: str, network: str) -> str:
-        """The container's IP address on ``network`` (reachable from this host)."""
-        networks = self.inspect(container)["NetworkSettings"]
-        address = str(networks["Networks"][network]["IPAddress"])  # type: ignore[index]
-        if not address:
-            raise EngineError(f"{container} has no address on {network} (is it running?)")
-        return address
 
     def exec(self, container: str, argv: Sequence[str], timeout: float) -> int:
         """Run ``argv`` in the container; its exit status (a timeout counts as 124)."""

@@ -124,7 +124,6 @@ class DockerPlatform:
             topology_file=str(topology_file.resolve()),
             image=image,
             sites=list(topology.site_names),
-            networks=[self.names.network(s) for s in (*topology.site_names, WAN)],
             credentials_dir=str(credentials),
         )
         try:

@@ -48,7 +48,6 @@ class DockerState:
     topology_file: str
     image: str
     sites: list[str]
-    networks: list[str]
     wan_blocks: dict[str, str] = field(default_factory=dict)
     """Site → the /24 of the WAN network its containers' addresses lie in."""
     containers: dict[str, ContainerRecord] = field(default_factory=dict)

@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from drills.spec import library, load_spec
+
 REPO = Path(__file__).resolve().parents[2]
 REPORTS = REPO / "reports" / "drills"
 UP_ATTEMPTS = 2
@@ -58,6 +60,20 @@ def expectation(report: dict[str, Any], name: str) -> dict[str, Any]:
     assert rows, f"the report has no {name!r} row: {report['expectations']}"
     row: dict[str, Any] = rows[0]
     return row
+
+
+def assert_safe(name: str, report: dict[str, Any]) -> None:
+    """The safety invariants (docs/design.md §3) a library drill's report must show on any
+    machine, however loaded: no split brain, no double posting, nothing acknowledged lost
+    where the drill promises RPO 0, rollbacks that ran, and some writes acknowledged."""
+    spec = load_spec(library()[name])
+    m = report["measurements"]
+    assert m["split_brain"] is False, explain(report)
+    assert expectation(report, "double_posting")["passed"], explain(report)
+    if spec.expect.rpo_lost_acknowledged != "reported":
+        assert m["rpo_lost_acknowledged"] == 0, explain(report)
+    assert expectation(report, "rollbacks_succeeded")["passed"], explain(report)
+    assert m["requests"]["ok"] > 0
 
 
 def explain(report: dict[str, Any]) -> str:

@@ -29,8 +29,8 @@ import pytest
 from dr_helpers import (
     DR_TIMEOUT,
     REPORTS,
+    assert_safe,
     drill_report,
-    expectation,
     explain,
     watertight,
 )
@@ -54,17 +54,6 @@ def run_library_drill(name: str, run: str = "") -> dict[str, Any]:
                                report["verdict"] == "fail" else 2)  # fmt: skip
     _REPORTS[directory.name] = report
     return report
-
-
-def assert_safe(name: str, report: dict[str, Any]) -> None:
-    spec = load_spec(library()[name])
-    m = report["measurements"]
-    assert m["split_brain"] is False, explain(report)
-    assert expectation(report, "double_posting")["passed"], explain(report)
-    if spec.expect.rpo_lost_acknowledged != "reported":
-        assert m["rpo_lost_acknowledged"] == 0, explain(report)
-    assert expectation(report, "rollbacks_succeeded")["passed"], explain(report)
-    assert m["requests"]["ok"] > 0
 
 
 @pytest.mark.parametrize("name", sorted(library()))
