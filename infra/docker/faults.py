@@ -14,9 +14,14 @@ journalled in the same ``faults.jsonl`` the drills read.
 - ``site-hang S``: pause every container of S (they keep their connections open and
   answer nothing).
 - ``partition A B``: drop every WAN packet between A and B (infra/docker/wan_filter.py).
-- ``heal``: every WAN cut removed.
+- ``unit-crash U --site S``: SIGKILL the unit instance's process from this host; the
+  engine restarts the container by its restart policy, as a kubelet restarts a crashed
+  container (the local platform leaves a crashed process down).
+- ``gray-unit U --site S --mode ...``: the instance's own gray-fault API
+  (infra/gray_fault.py), as on the local platform.
+- ``heal``: every WAN cut removed; every standing gray fault cleared.
 
-``slow``, ``unit-crash`` and ``gray-unit`` are refused, naming what is missing.
+``slow`` is refused, naming what is missing.
 """
 
 from __future__ import annotations
@@ -31,15 +36,14 @@ from infra.docker.quorum import DockerQuorumRecovery
 from infra.docker.readiness import wait_ready
 from infra.docker.state import ContainerRecord, DockerPlatformError, DockerState
 from infra.docker.wan_filter import WanFilter, WanFilterError
+from infra.gray_fault import GrayFaultError, clear_standing_grays, gray_sentence, post_gray_fault
 from infra.local.etcd_leader import LeaderMoveError, move_leader
-from infra.local.state import record_fault
+from infra.local.state import read_faults, record_fault
 
 SITE_UP_WITHIN_SECONDS = 90.0
 NOT_HERE = {
     "slow": "delays need the kernel's netem queueing discipline, which this host lacks "
     "(`tc qdisc add ... netem` is refused)",
-    "unit-crash": "not built for containers yet",
-    "gray-unit": "not built for containers yet",
 }
 
 
@@ -147,17 +151,46 @@ class DockerFaults:
 
     def heal(self) -> str:
         WanFilter(self.state.platform_id).clear()
-        return self._done("heal", "healed: every WAN cut removed")
+        journal = read_faults(Path(self.state.state_dir))
+        cleared, gray = clear_standing_grays(
+            journal, lambda unit, site: self._post_gray(unit, site, {"mode": "none"})
+        )
+        return self._done("heal", f"healed: every WAN cut removed{gray}",
+                          gray_cleared=[list(c) for c in cleared])  # fmt: skip
 
     def slow(self, site: str, ms: int) -> str:
         raise DockerPlatformError(f"slow on the docker platform: {NOT_HERE['slow']}")
 
     def unit_crash(self, unit: str, site: str) -> str:
-        raise DockerPlatformError(f"unit-crash on the docker platform: {NOT_HERE['unit-crash']}")
+        record = self._unit(unit, site)
+        if self.platform.engine.status(record.name) != "running":
+            raise DockerPlatformError(f"{unit} in {site} is not running")
+        self.platform.engine.crash(record.name)
+        sentence = f"crashed {unit} in {site} (SIGKILL; the engine restarts its container)"
+        return self._done("unit-crash", sentence, unit=unit, site=site)
 
     def gray_unit(self, unit: str, site: str, mode: str, delay_ms: int | None = None) -> str:
-        raise DockerPlatformError(f"gray-unit on the docker platform: {NOT_HERE['gray-unit']}")
+        """Set (or with ``mode`` ``none`` clear) one instance's gray fault; the instance
+        refuses bad input (422), which is raised."""
+        body: dict[str, object] = {"mode": mode}
+        if delay_ms is not None:
+            body["delay_ms"] = delay_ms
+        view = self._post_gray(unit, site, body)
+        return self._done("gray-unit", gray_sentence(unit, site, mode, view), unit=unit,
+                          site=site, mode=mode, delay_ms=view.get("delay_ms"))  # fmt: skip
+
+    def _unit(self, unit: str, site: str) -> ContainerRecord:
+        found = [r for r in self._site(site) if r.component == "unit" and r.unit == unit]
+        if not found or found[0].ready_url is None:
+            units = sorted({r.unit for r in self.state.containers.values() if r.unit})
+            raise DockerPlatformError(f"unknown unit {unit!r}; known units: {', '.join(units)}")
+        return found[0]
+
+    def _post_gray(self, unit: str, site: str, body: dict[str, object]) -> dict[str, object]:
+        record = self._unit(unit, site)
+        base = (record.ready_url or "").removesuffix("/readyz")
+        return post_gray_fault(record.name, base, Path(self.state.credentials_dir), body)
 
 
-FaultErrors = (DockerPlatformError, EngineError, WanFilterError)
+FaultErrors = (DockerPlatformError, EngineError, WanFilterError, GrayFaultError)
 """What a docker fault raises; each message says what failed."""

@@ -28,16 +28,17 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from contextlib import closing
 from pathlib import Path
-from typing import Any
 
-import httpx
-
-from failover.credentials import Role, read_token
-from failover.tls import client_verify
 from failover.topology import load_topology
+from infra.gray_fault import (
+    GrayFaultError,
+    clear_standing_grays,
+    gray_sentence,
+    post_gray_fault,
+)
 from infra.local.etcd_leader import LeaderMoveError, move_leader
 from infra.local.linkproxy_modes import LinkMode
 from infra.local.platform import LocalPlatform
@@ -52,7 +53,6 @@ from infra.local.state import (
 )
 
 SITE_UP_TIMEOUT_SECONDS = 60.0
-GRAY_TIMEOUT_SECONDS = 5.0
 
 
 def restart_order(records: Sequence[ProcessRecord]) -> list[ProcessRecord]:
@@ -65,22 +65,6 @@ def restart_order(records: Sequence[ProcessRecord]) -> list[ProcessRecord]:
     reboot inflicts on the others. Staggering keeps the restart's cost inside the site.
     """
     return sorted(records, key=lambda r: (r.kind != "etcd", r.name))
-
-
-def standing_grays(journal: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
-    """``(unit, site)`` of every instance whose gray fault the fault journal says still
-    stands: set by ``gray-unit``, not cleared since by ``--mode none`` or a ``heal``
-    (which journals the instances it cleared as ``gray_cleared``)."""
-    standing: set[tuple[str, str]] = set()
-    for entry in journal:
-        where = (str(entry.get("unit")), str(entry.get("site")))
-        if entry.get("action") == "gray-unit" and entry.get("mode") == "none":
-            standing.discard(where)
-        elif entry.get("action") == "gray-unit":
-            standing.add(where)
-        elif entry.get("action") == "heal":
-            standing -= {(str(u), str(s)) for u, s in entry.get("gray_cleared") or []}
-    return sorted(standing)
 
 
 class FaultInjector:
@@ -207,17 +191,12 @@ class FaultInjector:
     def gray_unit(self, unit: str, site: str, mode: str, delay_ms: int | None = None) -> str:
         """Set (or with ``mode`` ``none`` clear) one instance's gray fault through its own
         admin-credential API; the instance refuses bad input (422), which is raised."""
-        record = self._unit_record(unit, site)
         body: dict[str, object] = {"mode": mode}
         if delay_ms is not None:
             body["delay_ms"] = delay_ms
-        answer = self._post_gray(record, body)
-        what = {"none": "cleared", "decline-all": "declines every write"}.get(
-            mode, f"delays every write by {answer.get('delay_ms')} ms"
-        )
-        sentence = f"gray fault on {unit} in {site}: {what} (probes untouched)"
-        return self._done("gray-unit", sentence, unit=unit, site=site, mode=mode,
-                          delay_ms=answer.get("delay_ms"))  # fmt: skip
+        view = self._post_gray(unit, site, body)
+        return self._done("gray-unit", gray_sentence(unit, site, mode, view), unit=unit,
+                          site=site, mode=mode, delay_ms=view.get("delay_ms"))  # fmt: skip
 
     def _unit_record(self, unit: str, site: str) -> ProcessRecord:
         self._site(site)
@@ -227,35 +206,13 @@ class FaultInjector:
             raise PlatformError(f"unknown unit {unit!r}; known units: {', '.join(units)}")
         return record
 
-    def _post_gray(self, record: ProcessRecord, body: dict[str, object]) -> dict[str, object]:
+    def _post_gray(self, unit: str, site: str, body: dict[str, object]) -> dict[str, object]:
+        record = self._unit_record(unit, site)
         base = (record.ready_url or "").removesuffix("/readyz")
-        token = read_token(Path(self.state.credentials_dir), Role.ADMIN)
         try:
-            answer = httpx.post(f"{base}/admin/gray-fault", json=body,
-                                headers={"Authorization": f"Bearer {token}"},
-                                timeout=GRAY_TIMEOUT_SECONDS, verify=client_verify())  # fmt: skip
-        except httpx.HTTPError as exc:
-            raise PlatformError(f"{record.name} did not take the gray fault: {exc}") from exc
-        if answer.status_code != 200:
-            raise PlatformError(f"{record.name} refused the gray fault: {answer.text}")
-        view: dict[str, object] = answer.json()
-        return view
-
-    def _clear_gray(self) -> tuple[list[tuple[str, str]], str]:
-        """Clear every standing gray fault: those cleared, and the sentence's tail naming
-        them and any unreachable (a downed site's: its restart clears it anyway)."""
-        cleared, missed = [], []
-        for unit, site in standing_grays(read_faults(self.platform.state_dir)):
-            try:
-                self._post_gray(self._unit_record(unit, site), {"mode": "none"})
-                cleared.append((unit, site))
-            except PlatformError:
-                missed.append(f"{unit} in {site}")
-        names = ", ".join(f"{u} in {s}" for u, s in cleared)
-        tail = f"; gray fault cleared on {names}" if cleared else ""
-        if missed:
-            tail += f"; gray fault not cleared on {', '.join(missed)} (unreachable)"
-        return cleared, tail
+            return post_gray_fault(record.name, base, Path(self.state.credentials_dir), body)
+        except GrayFaultError as exc:
+            raise PlatformError(str(exc)) from exc
 
     def declare_disaster(self, survivor: str) -> str:
         lost = self._recovery().declare(self.state, survivor)
@@ -271,6 +228,9 @@ class FaultInjector:
     def heal(self) -> str:
         with closing(self.platform.proxy()) as proxy:
             proxy.heal()
-        cleared, gray = self._clear_gray()
+        cleared, gray = clear_standing_grays(
+            read_faults(self.platform.state_dir),
+            lambda unit, site: self._post_gray(unit, site, {"mode": "none"}),
+        )
         sentence = f"healed: every link passes (base delays kept){gray}"
         return self._done("heal", sentence, gray_cleared=[list(c) for c in cleared])

@@ -2,9 +2,11 @@
 
 One platform for the module (``watertight up --platform docker``): every rendered pod runs
 and is ready, a write through one site's router is read back through another's, a WAN
-cut between two sites cuts exactly them, and ``down`` leaves no container, network,
-volume or firewall rule of its own. The refusals (no engine, no image, a platform already
-running, a start that fails half-way) leave nothing behind either.
+cut between two sites cuts exactly them, a crashed unit instance comes back by the
+engine's restart policy, a gray unit declines its writes until ``heal``, and ``down``
+leaves no container, network, volume or firewall rule of its own. The refusals (no
+engine, no image, a platform already running, a start that fails half-way) leave nothing
+behind either.
 
 Needs a Docker engine: skipped with a reason where none answers (CI starts one in
 ``.ci/run``, where a skip is a failure).
@@ -16,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -203,3 +206,76 @@ def test_a_start_that_fails_half_way_removes_everything_it_created(
         DockerPlatform(tmp_path).up(REPO / "topology.yaml", image, ready_within=1.0)
     assert "everything this start created is removed" in str(failed.value)
     assert left_behind(tmp_path) == NOTHING
+
+
+def container_of(platform: dict[str, Any], unit: str, site: str) -> str:
+    return next(
+        str(c["name"]) for c in status(platform)["containers"]
+        if c["site"] == site and c["component"] == "unit" and c["unit"] == unit
+    )  # fmt: skip
+
+
+def test_a_crashed_unit_instance_is_restarted_by_the_engine_and_ready_again(
+    platform: dict[str, Any],
+) -> None:
+    unit = TOPOLOGY.units[0]
+    standby = TOPOLOGY.placement(unit).standbys[0]
+    name, engine = container_of(platform, unit, standby), DockerEngine()
+    restarts = int(engine.inspect(name)["RestartCount"])  # type: ignore[call-overload]
+    crashed = watertight("fault", "unit-crash", unit, "--site", standby,
+                         "--state-dir", str(platform["dir"]))  # fmt: skip
+    assert crashed.returncode == 0, crashed.stderr
+    assert f"crashed {unit} in {standby}" in crashed.stdout
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        again = next(c for c in status(platform)["containers"] if c["name"] == name)
+        if int(engine.inspect(name)["RestartCount"]) > restarts and again["ready"]:  # type: ignore[call-overload]
+            return
+        time.sleep(1)
+    pytest.fail(f"{name} was not restarted and ready within 120 s: {engine.logs(name)}")
+
+
+def customer_of(unit: str) -> str:
+    return next(c for c in (f"gray-{i:05d}" for i in range(10_000)) if TOPOLOGY.unit_of(c) == unit)
+
+
+def write_status(platform: dict[str, Any], customer: str) -> str:
+    posted = httpx.post(
+        f"{platform['router_urls']['production']}/v1/customers/{customer}/transactions",
+        json=BODY, headers={"Idempotency-Key": uuid.uuid4().hex}, timeout=30.0,
+    )  # fmt: skip
+    assert posted.status_code == 201, posted.text
+    return str(posted.json()["status"])
+
+
+def test_a_gray_unit_declines_its_writes_while_ready_and_heal_clears_it(
+    platform: dict[str, Any],
+) -> None:
+    unit = TOPOLOGY.units[-1]
+    primary, customer = status(platform)["routes"][unit]["site"], customer_of(unit)
+    state = ["--state-dir", str(platform["dir"])]
+    gray = watertight("fault", "gray-unit", unit, "--site", primary, "--mode", "decline-all",
+                      *state)  # fmt: skip
+    assert gray.returncode == 0, gray.stderr
+    try:
+        assert write_status(platform, customer) == "declined"
+        assert next(
+            c["ready"] for c in status(platform)["containers"]
+            if c["name"] == container_of(platform, unit, primary)
+        )  # fmt: skip
+    finally:
+        healed = watertight("fault", "heal", *state)
+    assert healed.returncode == 0, healed.stderr
+    assert f"gray fault cleared on {unit} in {primary}" in healed.stdout
+    assert write_status(platform, customer) != "declined"
+
+
+def test_a_gray_fault_with_a_bad_mode_is_refused_by_the_instance_naming_the_field(
+    platform: dict[str, Any],
+) -> None:
+    unit, state = TOPOLOGY.units[0], ["--state-dir", str(platform["dir"])]
+    site = TOPOLOGY.placement(unit).primary
+    done = watertight("fault", "gray-unit", unit, "--site", site, "--mode", "slow",
+                      "--delay-ms", "-5", *state)  # fmt: skip
+    assert done.returncode != 0
+    assert "delay_ms" in done.stderr

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infra.local.faults import standing_grays
+from infra.gray_fault import standing_grays
 
 
 def gray(unit: str, site: str, mode: str = "decline-all") -> dict[str, object]:
