@@ -60,8 +60,8 @@ def topology_document(topology: Topology) -> dict[str, Any]:
 
     Every unit's bucket ranges and first primary are written out; its standbys are not a
     field of the file (every unit has one in each other site, ``Topology.standbys_of``).
-    ``replication``, ``network``, ``timing`` and ``policy`` are written with every
-    default filled in.
+    ``replication``, ``network``, ``timing``, ``policy`` and ``trends`` are written with
+    every default filled in: a section left out would silently run on defaults.
     """
     return {
         "name": topology.name,
@@ -79,6 +79,7 @@ def topology_document(topology: Topology) -> dict[str, Any]:
         "network": topology.network.model_dump(),
         "timing": topology.timing.model_dump(),
         "policy": topology.policy.model_dump(),
+        "trends": topology.trends.model_dump(),
     }
 
 
