@@ -19,9 +19,10 @@ journalled in the same ``faults.jsonl`` the drills read.
   container (the local platform leaves a crashed process down).
 - ``gray-unit U --site S --mode ...``: the instance's own gray-fault API
   (infra/gray_fault.py), as on the local platform.
-- ``heal``: every WAN cut removed; every standing gray fault cleared.
-
-``slow`` is refused, naming what is missing.
+- ``slow S --ms N``: N ms each way on every link of S, on top of each link's base delay,
+  in the sites' WAN gateways (infra/docker/wan_gateways.py).
+- ``heal``: every WAN cut removed, every link back to ``pass`` (base delays kept); every
+  standing gray fault cleared.
 """
 
 from __future__ import annotations
@@ -36,15 +37,12 @@ from infra.docker.quorum import DockerQuorumRecovery
 from infra.docker.readiness import wait_ready
 from infra.docker.state import ContainerRecord, DockerPlatformError, DockerState
 from infra.docker.wan_filter import WanFilter, WanFilterError
+from infra.docker.wan_gateways import GatewayErrors, WanGateways, follow_cuts
 from infra.gray_fault import GrayFaultError, clear_standing_grays, gray_sentence, post_gray_fault
 from infra.local.etcd_leader import LeaderMoveError, move_leader
 from infra.local.state import read_faults, record_fault
 
 SITE_UP_WITHIN_SECONDS = 90.0
-NOT_HERE = {
-    "slow": "delays need the kernel's netem queueing discipline, which this host lacks "
-    "(`tc qdisc add ... netem` is refused)",
-}
 
 
 class DockerFaults:
@@ -73,6 +71,7 @@ class DockerFaults:
     def site_down(self, site: str) -> str:
         names = [c.name for c in self._site(site)]
         WanFilter(self.state.platform_id).isolate(self.state.wan_blocks[site])
+        follow_cuts(self.state)
         self.platform.engine.unpause(*self._paused(names))
         self.platform.engine.stop(*names, grace_seconds=0)
         return self._done(
@@ -85,6 +84,7 @@ class DockerFaults:
         records = self._site(site)
         engine = self.platform.engine
         WanFilter(self.state.platform_id).rejoin(self.state.wan_blocks[site])
+        follow_cuts(self.state)
         paused = self._paused([r.name for r in records])
         engine.unpause(*paused)
         stopped = [r for r in records if engine.status(r.name) in ("exited", "created", "dead")]
@@ -147,19 +147,35 @@ class DockerFaults:
         if a == b:
             raise DockerPlatformError("partition needs two different sites")
         WanFilter(self.state.platform_id).cut(self.state.wan_blocks[a], self.state.wan_blocks[b])
+        follow_cuts(self.state)
         return self._done("partition", f"partitioned {a} ↔ {b} (WAN packets dropped)", sites=[a, b])
 
     def heal(self) -> str:
         WanFilter(self.state.platform_id).clear()
+        follow_cuts(self.state)
+        self._gateways().heal()
         journal = read_faults(Path(self.state.state_dir))
         cleared, gray = clear_standing_grays(
             journal, lambda unit, site: self._post_gray(unit, site, {"mode": "none"})
         )
-        return self._done("heal", f"healed: every WAN cut removed{gray}",
-                          gray_cleared=[list(c) for c in cleared])  # fmt: skip
+        sentence = f"healed: every WAN cut removed, links pass (base delays kept){gray}"
+        return self._done("heal", sentence, gray_cleared=[list(c) for c in cleared])
 
     def slow(self, site: str, ms: int) -> str:
-        raise DockerPlatformError(f"slow on the docker platform: {NOT_HERE['slow']}")
+        self._site(site)
+        if ms < 0:
+            raise DockerPlatformError("--ms must be zero or positive")
+        if not self.state.gateways:
+            raise DockerPlatformError(
+                "slow on the docker platform needs its WAN gateways (this kernel has no "
+                "`tc netem`): start it with `watertight up --platform docker --wan-gateways`"
+            )
+        self._gateways().slow(site, ms)
+        sentence = f"site {site} links slowed by {ms} ms (on top of their base delay)"
+        return self._done("slow", sentence, site=site, ms=ms)
+
+    def _gateways(self) -> WanGateways:
+        return WanGateways(self.platform.engine, self.platform.names, self.state)
 
     def unit_crash(self, unit: str, site: str) -> str:
         record = self._unit(unit, site)
@@ -192,5 +208,5 @@ class DockerFaults:
         return post_gray_fault(record.name, base, Path(self.state.credentials_dir), body)
 
 
-FaultErrors = (DockerPlatformError, EngineError, WanFilterError, GrayFaultError)
+FaultErrors = (DockerPlatformError, EngineError, WanFilterError, GrayFaultError, *GatewayErrors)
 """What a docker fault raises; each message says what failed."""

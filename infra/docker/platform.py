@@ -36,7 +36,8 @@ from infra.docker.engine import DockerEngine, EngineError
 from infra.docker.readiness import Progress, is_ready, wait_ready
 from infra.docker.stack import NAMESPACE, docker_chart_values
 from infra.docker.state import STATE_FILE, ContainerRecord, DockerPlatformError, DockerState
-from infra.docker.wan_filter import WanFilter, WanFilterError
+from infra.docker.wan_filter import WanFilter, WanFilterError, WanRedirects
+from infra.docker.wan_gateways import Endpoint, GatewayErrors, WanGateways
 from infra.docker.workloads import ChartContractError, ContainerPlan, plan_site
 from infra.docker_image import DockerImageError, ensure_image
 from infra.local.etcd_leader import LeaderMoveError, move_leader
@@ -95,9 +96,13 @@ class DockerPlatform:
         build: bool = True,
         progress: Progress | None = None,
         ready_within: float = READY_WITHIN_SECONDS,
+        *,
+        wan_gateways: bool = False,
     ) -> DockerState:
-        """Start every site's rendered workloads; return once all are ready. Raises
-        :class:`DockerPlatformError` with nothing of this platform left behind."""
+        """Start every site's rendered workloads; return once all are ready. With
+        ``wan_gateways`` the WAN runs through a link proxy per site
+        (infra/docker/wan_gateways.py); without, containers reach each other directly.
+        Raises :class:`DockerPlatformError` with nothing of this platform left behind."""
         say = progress or (lambda phase, done, total: None)
         try:
             self.check_engine()
@@ -127,11 +132,12 @@ class DockerPlatform:
             credentials_dir=str(credentials),
         )
         try:
-            self._create(plans, state, say)
+            self._create(plans, state, say, topology if wan_gateways else None)
             self._start(state, ready_within, say)
             say(f"placing the etcd leader in {witness}", 0, 1)
             move_leader(state.etcd_client_urls, witness)
-        except (EngineError, DockerPlatformError, LeaderMoveError, OSError, ValueError) as exc:
+        except (EngineError, DockerPlatformError, LeaderMoveError, OSError, ValueError,
+                WanFilterError, *GatewayErrors) as exc:  # fmt: skip
             self._remove_everything()
             raise DockerPlatformError(f"{exc}; everything this start created is removed") from exc
         state.save()
@@ -169,11 +175,25 @@ class DockerPlatform:
                 ) from exc
         return plans
 
-    def _create(self, plans: list[ContainerPlan], state: DockerState, say: Progress) -> None:
+    def _create(
+        self,
+        plans: list[ContainerPlan],
+        state: DockerState,
+        say: Progress,
+        gateways_for: Topology | None,
+    ) -> None:
         subnets = self._networks(state)
         files_root = self.state_dir / FILES_DIR
         shutil.rmtree(files_root, ignore_errors=True)
         placed = _addresses(plans, subnets, state.sites)
+        if gateways_for is not None:
+            # Before any workload starts, so no connection ever crosses a shorter WAN.
+            say("starting the WAN gateways", 0, 1)
+            gateways = WanGateways(self.engine, self.names, state)
+            gateways.start(gateways_for, state.image, subnets[WAN], files_root / "wan-gateway")
+            gateways.route(
+                Endpoint(plan.site, wan, port) for plan, _, wan in placed for _, port in plan.ports
+            )
         # The WAN names are host entries in every container, not the engine's DNS: a
         # dead data center's addresses still resolve (its records live in the bank's
         # DNS, not in the data center), so a peer dialling it times out as it would
@@ -251,6 +271,11 @@ class DockerPlatform:
         is left, so one stuck object never keeps the rest."""
         label = f"{LABEL}={self.names.platform_id}"
         containers = self.engine.listed("container", label)
+        with suppress(EngineError):
+            # Stopped before removal: a container that `rm --force` kills can be restarted
+            # by its restart policy while it is removed, the likely way the 20.10 engine
+            # leaks a network endpoint ("has active endpoints", seen after a failed start).
+            self.engine.stop(*containers, grace_seconds=0)
         self.engine.remove("container", containers)
         removed = {"container": len(containers)}
         left: list[str] = []
@@ -278,6 +303,7 @@ class DockerPlatform:
         # Without a firewall here no cut was ever made either.
         with suppress(WanFilterError):
             WanFilter(self.names.platform_id).remove()
+            WanRedirects(self.names.platform_id).remove()
         if left:
             raise DockerPlatformError("could not remove " + "; ".join(left))
         return removed
@@ -306,6 +332,7 @@ class DockerPlatform:
             "router_urls": state.router_urls,
             "controller_urls": state.controller_urls,
             "etcd_client_urls": state.etcd_client_urls,
+            "wan_gateways": state.gateways,
             "containers": rows,
         }
 

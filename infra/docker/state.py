@@ -55,6 +55,9 @@ class DockerState:
     controller_urls: dict[str, str] = field(default_factory=dict)
     etcd_client_urls: dict[str, str] = field(default_factory=dict)
     credentials_dir: str = ""
+    gateways: dict[str, str] = field(default_factory=dict)
+    """Site → its WAN gateway's address (infra/docker/wan_gateways.py)."""
+    gateway_token_file: str = ""
     etcd_removed: list[str] = field(default_factory=list)
     """Sites whose etcd members a declared disaster removed: their old data must never
     start again; ``site-up`` rejoins them as new members (infra/docker/quorum.py)."""

@@ -1,10 +1,11 @@
 """The docker platform: the chart's rendered workloads as containers, through the CLI.
 
-One platform for the module (``watertight up --platform docker``): every rendered pod runs
-and is ready, a write through one site's router is read back through another's, a WAN
-cut between two sites cuts exactly them, a crashed unit instance comes back by the
-engine's restart policy, a gray unit declines its writes until ``heal``, and ``down``
-leaves no container, network, volume or firewall rule of its own. The refusals (no
+One platform for the module (``watertight up --platform docker --wan-gateways``): every
+rendered pod runs and is ready, a write through one site's router is read back through
+another's, a WAN cut between two sites cuts exactly them, a crashed unit instance comes
+back by the engine's restart policy, a gray unit declines its writes until ``heal``, the
+WAN has its distance and ``slow`` adds to it, and ``down`` leaves no container, network,
+volume, firewall rule or redirect of its own. The refusals (no
 engine, no image, a platform already running, a start that fails half-way) leave nothing
 behind either.
 
@@ -33,7 +34,7 @@ from infra.docker.containers import LABEL
 from infra.docker.engine import DockerEngine
 from infra.docker.platform import DEFAULT_IMAGE, DockerPlatform, platform_id
 from infra.docker.state import DockerPlatformError
-from infra.docker.wan_filter import WanFilter
+from infra.docker.wan_filter import WanFilter, WanRedirects
 from infra.docker_image import engine_answers, ensure_image
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -51,15 +52,22 @@ def watertight(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
 
 
 def left_behind(state_dir: Path) -> dict[str, list[str]]:
-    """Every container, network and volume of the platform of ``state_dir``, and its
-    firewall cuts."""
+    """Every container, network and volume of the platform of ``state_dir``, its firewall
+    cuts and its redirects through the WAN gateways."""
     engine, label = DockerEngine(), f"{LABEL}={platform_id(state_dir)}"
     found = {what: engine.listed(what, label) for what in ("container", "network", "volume")}
     found["firewall"] = [f"{s}->{d}" for s, d in WanFilter(platform_id(state_dir)).cuts()]
+    found["redirects"] = WanRedirects(platform_id(state_dir)).chains()
     return found
 
 
-NOTHING: dict[str, list[str]] = {"container": [], "network": [], "volume": [], "firewall": []}
+NOTHING: dict[str, list[str]] = {
+    "container": [],
+    "network": [],
+    "volume": [],
+    "firewall": [],
+    "redirects": [],
+}
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +80,8 @@ def image() -> str:
 @pytest.fixture(scope="module")
 def platform(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     state_dir = tmp_path_factory.mktemp("docker-platform")
-    started = watertight("up", "--platform", "docker", "--image", image, "--json",
-                         "--state-dir", str(state_dir))  # fmt: skip
+    started = watertight("up", "--platform", "docker", "--wan-gateways", "--image", image,
+                         "--json", "--state-dir", str(state_dir))  # fmt: skip
     assert started.returncode == 0, started.stderr[-3000:]
     try:
         yield {**json.loads(started.stdout), "dir": state_dir}
@@ -126,16 +134,17 @@ def test_every_unit_has_a_route_to_its_placements_site(platform: dict[str, Any])
 
 
 def wan_reach(platform: dict[str, Any], source: str, target: str) -> bool:
-    """Whether ``source``'s router container opens a TCP connection to ``target``'s
-    etcd member across the WAN within 2 s."""
+    """Whether ``source``'s router container gets an answer from ``target``'s etcd member
+    across the WAN within 2 s. (A connection alone proves nothing: the site's WAN gateway
+    accepts it and holds it when the far side is cut, as a blackholed route would.)"""
     engine = DockerEngine()
     container = next(
         c["name"] for c in status(platform)["containers"]
         if c["site"] == source and c["component"] == "router"
     )  # fmt: skip
     probe = (
-        "import socket, sys\n"
-        f"socket.create_connection(('watertight-etcd.{target}.wan', 2379), timeout=2)"
+        "import urllib.request\n"
+        f"urllib.request.urlopen('http://watertight-etcd.{target}.wan:2379/version', timeout=2)"
     )
     return engine.exec(container, ["python", "-c", probe], timeout=10) == 0
 
@@ -161,10 +170,10 @@ def test_down_leaves_no_container_network_volume_or_firewall_rule(
     image: str, tmp_path: Path
 ) -> None:
     state = ["--state-dir", str(tmp_path)]
-    started = watertight("up", "--platform", "docker", "--image", image, *state)
+    started = watertight("up", "--platform", "docker", "--wan-gateways", "--image", image, *state)
     assert started.returncode == 0, started.stderr[-3000:]
     assert watertight("fault", "partition", "production", "remote-dr", *state).returncode == 0
-    assert left_behind(tmp_path)["container"]
+    assert left_behind(tmp_path)["container"] and left_behind(tmp_path)["redirects"]
     done = watertight("down", "--platform", "docker", *state)
     assert done.returncode == 0, done.stderr
     assert left_behind(tmp_path) == NOTHING
@@ -279,3 +288,43 @@ def test_a_gray_fault_with_a_bad_mode_is_refused_by_the_instance_naming_the_fiel
                       "--delay-ms", "-5", *state)  # fmt: skip
     assert done.returncode != 0
     assert "delay_ms" in done.stderr
+
+
+def wan_seconds(platform: dict[str, Any], source: str, target: str) -> float:
+    """Seconds a new connection from ``source``'s router container takes to fetch
+    ``target``'s etcd ``/version`` across the WAN, timed inside the container."""
+    container = next(
+        c["name"] for c in status(platform)["containers"]
+        if c["site"] == source and c["component"] == "router"
+    )  # fmt: skip
+    probe = (
+        "import time, urllib.request\n"
+        "began = time.monotonic()\n"
+        f"urllib.request.urlopen('http://watertight-etcd.{target}.wan:2379/version', timeout=10)"
+        ".read()\n"
+        "print(time.monotonic() - began)"
+    )
+    done = subprocess.run(["docker", "exec", container, "python", "-c", probe],
+                          capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return float(done.stdout)
+
+
+def test_the_wan_has_its_distance_and_slow_delays_exactly_the_sites_links_until_heal(
+    platform: dict[str, Any],
+) -> None:
+    # A request and its answer each cross the link once: at least twice its one-way delay.
+    far = TOPOLOGY.link_delay_ms("production", "remote-dr") / 1000
+    assert wan_seconds(platform, "production", "remote-dr") >= 2 * far
+    state = ["--state-dir", str(platform["dir"])]
+    slowed = watertight("fault", "slow", "same-city", "--ms", "300", *state)
+    assert slowed.returncode == 0, slowed.stderr
+    try:
+        to_slow_site = wan_seconds(platform, "production", "same-city")
+        elsewhere = wan_seconds(platform, "production", "remote-dr")
+        assert to_slow_site >= 0.6
+        assert elsewhere < to_slow_site - 0.3
+    finally:
+        healed = watertight("fault", "heal", *state)
+    assert healed.returncode == 0, healed.stderr
+    assert wan_seconds(platform, "production", "same-city") < to_slow_site - 0.3

@@ -43,7 +43,14 @@ def summary(state: DockerState) -> dict[str, Any]:
     }
 
 
-def up(topology_file: Path, state_dir: Path, image: str, build: bool, as_json: bool) -> None:
+def up(
+    topology_file: Path,
+    state_dir: Path,
+    image: str,
+    build: bool,
+    as_json: bool,
+    wan_gateways: bool = False,
+) -> None:
     console = Console(stderr=True)
 
     def progress(phase: str, done: int, total: int) -> None:
@@ -51,7 +58,9 @@ def up(topology_file: Path, state_dir: Path, image: str, build: bool, as_json: b
             console.print(f"{phase} {done}/{total}", highlight=False)
 
     try:
-        state = DockerPlatform(state_dir).up(topology_file, image, build, progress)
+        state = DockerPlatform(state_dir).up(
+            topology_file, image, build, progress, wan_gateways=wan_gateways
+        )
     except Errors as exc:
         fail(str(exc))
     found = summary(state)

@@ -57,6 +57,14 @@ def up(
     build: Annotated[
         bool, typer.Option(help="With --platform docker: build the image when it is missing.")
     ] = True,
+    wan_gateways: Annotated[
+        bool,
+        typer.Option(
+            "--wan-gateways",
+            help="With --platform docker: carry the WAN through a link proxy per site, which "
+            "holds the sites' distances and makes `fault slow` possible (docs/kubernetes.md).",
+        ),
+    ] = False,
     router_port: Annotated[int, typer.Option(help="Router port (0 = any free).")] = 0,
     tls: Annotated[
         bool,
@@ -73,10 +81,12 @@ def up(
     If the state dir holds a platform (stopped by `down`, or whose processes died), it
     is restarted on its data and ports instead: nothing acknowledged is ever discarded.
     """
+    if wan_gateways and not _is_docker(state_dir, platform):
+        fail("--wan-gateways is for --platform docker (the local platform has its link proxy)")
     if _is_docker(state_dir, platform):
         if tls:
             fail("--tls is not available on the docker platform yet")
-        docker_platform.up(topology_file, state_dir, image, build, as_json)
+        docker_platform.up(topology_file, state_dir, image, build, as_json, wan_gateways)
         return
     local = LocalPlatform(state_dir)
     console = Console(stderr=True)
