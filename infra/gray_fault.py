@@ -39,12 +39,20 @@ def post_gray_fault(
     return view
 
 
-def gray_sentence(unit: str, site: str, mode: str, view: Mapping[str, object]) -> str:
-    """What ``gray-unit`` journals, from the instance's answer."""
+def gray_body(mode: str, delay_ms: int | None) -> dict[str, object]:
+    """The request that sets (or with ``mode`` ``none`` clears) a gray fault."""
+    return {"mode": mode} if delay_ms is None else {"mode": mode, "delay_ms": delay_ms}
+
+
+def gray_entry(
+    unit: str, site: str, mode: str, view: Mapping[str, object]
+) -> tuple[str, dict[str, object]]:
+    """What ``gray-unit`` journals, from the instance's answer: its sentence and details."""
     what = {"none": "cleared", "decline-all": "declines every write"}.get(
         mode, f"delays every write by {view.get('delay_ms')} ms"
     )
-    return f"gray fault on {unit} in {site}: {what} (probes untouched)"
+    sentence = f"gray fault on {unit} in {site}: {what} (probes untouched)"
+    return sentence, {"unit": unit, "site": site, "mode": mode, "delay_ms": view.get("delay_ms")}
 
 
 def standing_grays(journal: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:

@@ -38,7 +38,13 @@ from infra.docker.readiness import wait_ready
 from infra.docker.state import ContainerRecord, DockerPlatformError, DockerState
 from infra.docker.wan_filter import WanFilter, WanFilterError
 from infra.docker.wan_gateways import GatewayErrors, WanGateways, follow_cuts
-from infra.gray_fault import GrayFaultError, clear_standing_grays, gray_sentence, post_gray_fault
+from infra.gray_fault import (
+    GrayFaultError,
+    clear_standing_grays,
+    gray_body,
+    gray_entry,
+    post_gray_fault,
+)
 from infra.local.etcd_leader import LeaderMoveError, move_leader
 from infra.local.state import read_faults, record_fault
 
@@ -188,12 +194,9 @@ class DockerFaults:
     def gray_unit(self, unit: str, site: str, mode: str, delay_ms: int | None = None) -> str:
         """Set (or with ``mode`` ``none`` clear) one instance's gray fault; the instance
         refuses bad input (422), which is raised."""
-        body: dict[str, object] = {"mode": mode}
-        if delay_ms is not None:
-            body["delay_ms"] = delay_ms
-        view = self._post_gray(unit, site, body)
-        return self._done("gray-unit", gray_sentence(unit, site, mode, view), unit=unit,
-                          site=site, mode=mode, delay_ms=view.get("delay_ms"))  # fmt: skip
+        view = self._post_gray(unit, site, gray_body(mode, delay_ms))
+        sentence, details = gray_entry(unit, site, mode, view)
+        return self._done("gray-unit", sentence, **details)
 
     def _unit(self, unit: str, site: str) -> ContainerRecord:
         found = [r for r in self._site(site) if r.component == "unit" and r.unit == unit]

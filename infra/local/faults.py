@@ -36,7 +36,8 @@ from failover.topology import load_topology
 from infra.gray_fault import (
     GrayFaultError,
     clear_standing_grays,
-    gray_sentence,
+    gray_body,
+    gray_entry,
     post_gray_fault,
 )
 from infra.local.etcd_leader import LeaderMoveError, move_leader
@@ -191,12 +192,9 @@ class FaultInjector:
     def gray_unit(self, unit: str, site: str, mode: str, delay_ms: int | None = None) -> str:
         """Set (or with ``mode`` ``none`` clear) one instance's gray fault through its own
         admin-credential API; the instance refuses bad input (422), which is raised."""
-        body: dict[str, object] = {"mode": mode}
-        if delay_ms is not None:
-            body["delay_ms"] = delay_ms
-        view = self._post_gray(unit, site, body)
-        return self._done("gray-unit", gray_sentence(unit, site, mode, view), unit=unit,
-                          site=site, mode=mode, delay_ms=view.get("delay_ms"))  # fmt: skip
+        view = self._post_gray(unit, site, gray_body(mode, delay_ms))
+        sentence, details = gray_entry(unit, site, mode, view)
+        return self._done("gray-unit", sentence, **details)
 
     def _unit_record(self, unit: str, site: str) -> ProcessRecord:
         self._site(site)

@@ -133,15 +133,18 @@ def test_every_unit_has_a_route_to_its_placements_site(platform: dict[str, Any])
     }
 
 
+def router_container(platform: dict[str, Any], site: str) -> str:
+    return next(
+        str(c["name"]) for c in status(platform)["containers"]
+        if c["site"] == site and c["component"] == "router"
+    )  # fmt: skip
+
+
 def wan_reach(platform: dict[str, Any], source: str, target: str) -> bool:
     """Whether ``source``'s router container gets an answer from ``target``'s etcd member
-    across the WAN within 2 s. (A connection alone proves nothing: the site's WAN gateway
-    accepts it and holds it when the far side is cut, as a blackholed route would.)"""
-    engine = DockerEngine()
-    container = next(
-        c["name"] for c in status(platform)["containers"]
-        if c["site"] == source and c["component"] == "router"
-    )  # fmt: skip
+    across the WAN within 2 s (a request, not just a connection: a WAN gateway accepts a
+    connection it may then be unable to forward)."""
+    engine, container = DockerEngine(), router_container(platform, source)
     probe = (
         "import urllib.request\n"
         f"urllib.request.urlopen('http://watertight-etcd.{target}.wan:2379/version', timeout=2)"
@@ -293,10 +296,7 @@ def test_a_gray_fault_with_a_bad_mode_is_refused_by_the_instance_naming_the_fiel
 def wan_seconds(platform: dict[str, Any], source: str, target: str) -> float:
     """Seconds a new connection from ``source``'s router container takes to fetch
     ``target``'s etcd ``/version`` across the WAN, timed inside the container."""
-    container = next(
-        c["name"] for c in status(platform)["containers"]
-        if c["site"] == source and c["component"] == "router"
-    )  # fmt: skip
+    container = router_container(platform, source)
     probe = (
         "import time, urllib.request\n"
         "began = time.monotonic()\n"
