@@ -303,6 +303,7 @@ class DockerPlatform:
         # Without a firewall here no cut was ever made either.
         with suppress(WanFilterError):
             WanFilter(self.names.platform_id).remove()
+        with suppress(WanFilterError):
             WanRedirects(self.names.platform_id).remove()
         if left:
             raise DockerPlatformError("could not remove " + "; ".join(left))
