@@ -20,7 +20,8 @@ journalled in the same ``faults.jsonl`` the drills read.
 - ``gray-unit U --site S --mode ...``: the instance's own gray-fault API
   (infra/gray_fault.py), as on the local platform.
 - ``slow S --ms N``: N ms each way on every link of S, on top of each link's base delay,
-  in the sites' WAN gateways (infra/docker/wan_gateways.py).
+  in the sites' WAN gateways (infra/docker/wan_gateways.py); refused on a platform
+  started without them.
 - ``heal``: every WAN cut removed, every link back to ``pass`` (base delays kept); every
   standing gray fault cleared.
 """
@@ -164,7 +165,8 @@ class DockerFaults:
         cleared, gray = clear_standing_grays(
             journal, lambda unit, site: self._post_gray(unit, site, {"mode": "none"})
         )
-        sentence = f"healed: every WAN cut removed, links pass (base delays kept){gray}"
+        links = ", links pass (base delays kept)" if self.state.gateways else ""
+        sentence = f"healed: every WAN cut removed{links}{gray}"
         return self._done("heal", sentence, gray_cleared=[list(c) for c in cleared])
 
     def slow(self, site: str, ms: int) -> str:
