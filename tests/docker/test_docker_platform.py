@@ -33,7 +33,8 @@ from failover.topology import load_topology
 from infra.docker.containers import LABEL
 from infra.docker.engine import DockerEngine
 from infra.docker.platform import DEFAULT_IMAGE, DockerPlatform, platform_id
-from infra.docker.state import DockerPlatformError
+from infra.docker.readiness import is_ready
+from infra.docker.state import ContainerRecord, DockerPlatformError, DockerState
 from infra.docker.wan_filter import WanFilter, WanRedirects
 from infra.docker_image import engine_answers, ensure_image
 
@@ -220,11 +221,18 @@ def test_a_start_that_fails_half_way_removes_everything_it_created(
     assert left_behind(tmp_path) == NOTHING
 
 
-def container_of(platform: dict[str, Any], unit: str, site: str) -> str:
+def unit_record(platform: dict[str, Any], unit: str, site: str) -> ContainerRecord:
+    """The platform's record of ``unit``'s instance in ``site`` (read from the state dir:
+    a whole ``watertight status`` probes all 39 containers, seconds each time in CI)."""
     return next(
-        str(c["name"]) for c in status(platform)["containers"]
-        if c["site"] == site and c["component"] == "unit" and c["unit"] == unit
+        r for r in DockerState.load(platform["dir"]).containers.values()
+        if r.site == site and r.component == "unit" and r.unit == unit
     )  # fmt: skip
+
+
+def ready(record: ContainerRecord) -> bool:
+    with httpx.Client() as client:
+        return is_ready(DockerEngine(), client, record)
 
 
 def test_a_crashed_unit_instance_is_restarted_by_the_engine_and_ready_again(
@@ -232,7 +240,8 @@ def test_a_crashed_unit_instance_is_restarted_by_the_engine_and_ready_again(
 ) -> None:
     unit = TOPOLOGY.units[0]
     standby = TOPOLOGY.placement(unit).standbys[0]
-    name, engine = container_of(platform, unit, standby), DockerEngine()
+    record, engine = unit_record(platform, unit, standby), DockerEngine()
+    name = record.name
     restarts = int(engine.inspect(name)["RestartCount"])  # type: ignore[call-overload]
     crashed = watertight("fault", "unit-crash", unit, "--site", standby,
                          "--state-dir", str(platform["dir"]))  # fmt: skip
@@ -240,8 +249,7 @@ def test_a_crashed_unit_instance_is_restarted_by_the_engine_and_ready_again(
     assert f"crashed {unit} in {standby}" in crashed.stdout
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        again = next(c for c in status(platform)["containers"] if c["name"] == name)
-        if int(engine.inspect(name)["RestartCount"]) > restarts and again["ready"]:  # type: ignore[call-overload]
+        if int(engine.inspect(name)["RestartCount"]) > restarts and ready(record):  # type: ignore[call-overload]
             return
         time.sleep(1)
     pytest.fail(f"{name} was not restarted and ready within 120 s: {engine.logs(name)}")
@@ -271,10 +279,7 @@ def test_a_gray_unit_declines_its_writes_while_ready_and_heal_clears_it(
     assert gray.returncode == 0, gray.stderr
     try:
         assert write_status(platform, customer) == "declined"
-        assert next(
-            c["ready"] for c in status(platform)["containers"]
-            if c["name"] == container_of(platform, unit, primary)
-        )  # fmt: skip
+        assert ready(unit_record(platform, unit, primary))
     finally:
         healed = watertight("fault", "heal", *state)
     assert healed.returncode == 0, healed.stderr

@@ -31,6 +31,17 @@ def _wait_gone(pid: int, timeout: float = 10.0) -> bool:
     return False
 
 
+def environ_of(pid: int) -> list[bytes]:
+    """The process's environment. Read while the kernel is still setting the new program
+    up, ``/proc/PID/environ`` is empty (seen once in CI on a loaded machine): read again."""
+    deadline = time.monotonic() + 5.0
+    while True:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+        if raw or time.monotonic() > deadline:
+            return raw.split(b"\0")
+        time.sleep(0.05)
+
+
 @pytest.fixture
 def supervisor(tmp_path: Path):  # type: ignore[no-untyped-def]
     sup = Supervisor(tmp_path / "state")
@@ -41,8 +52,7 @@ def supervisor(tmp_path: Path):  # type: ignore[no-untyped-def]
 def test_started_process_has_pid_file_log_and_marker(supervisor: Supervisor) -> None:
     pid = supervisor.start(ProcessSpec("sleeper", SLEEPER))
     assert supervisor.pids() == {"sleeper": pid}
-    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    assert f"{MARKER}={supervisor.state_dir}".encode() in environ
+    assert f"{MARKER}={supervisor.state_dir}".encode() in environ_of(pid)
     assert supervisor.log_path("sleeper").exists()
 
 
