@@ -29,22 +29,31 @@ class WanFilterError(RuntimeError):
     """A firewall rule could not be set or removed; the message says why."""
 
 
-def _iptables(*args: str, check: bool = True) -> bool:
-    """Run ``iptables`` with ``args``; whether it succeeded. With ``check`` a failure raises
-    :class:`WanFilterError` with iptables' own words."""
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
     binary = shutil.which("iptables")
     if binary is None:
         raise WanFilterError("iptables not found: the docker platform's WAN needs it")
-    done = subprocess.run(
+    return subprocess.run(
         [binary, "-w", "5", *args], capture_output=True, text=True,
         timeout=TIMEOUT_SECONDS, check=False,
     )  # fmt: skip
+
+
+def _iptables(*args: str, check: bool = True) -> bool:
+    """Run ``iptables`` with ``args``; whether it succeeded. With ``check`` a failure raises
+    :class:`WanFilterError` with iptables' own words."""
+    done = _run(*args)
     if check and done.returncode != 0:
         raise WanFilterError(
             f"iptables {' '.join(args)} failed: {done.stderr.strip()} "
             "(the docker platform's WAN needs root and dockerd's DOCKER-USER chain)"
         )
     return done.returncode == 0
+
+
+def _rules(*args: str) -> list[list[str]]:
+    """The words of each line ``iptables -S`` prints for ``args`` (none when it fails)."""
+    return [line.split() for line in _run("-S", *args).stdout.splitlines()]
 
 
 class WanFilter:
@@ -84,12 +93,7 @@ class WanFilter:
         """(source, destination) of every standing cut."""
         if not self._iptables("-n", "-L", self.chain, check=False):
             return []
-        binary = shutil.which("iptables") or "iptables"
-        listed = subprocess.run(
-            [binary, "-w", "5", "-S", self.chain], capture_output=True, text=True,
-            timeout=TIMEOUT_SECONDS, check=False,
-        ).stdout  # fmt: skip
-        return [_pair(line.split()) for line in listed.splitlines() if line.startswith("-A ")]
+        return [_pair(words) for words in _rules(self.chain) if words[:1] == ["-A"]]
 
     def clear(self) -> None:
         """Remove every cut (the chain stays, empty)."""
@@ -173,13 +177,8 @@ class WanRedirects:
         """The platform's nat chains that exist now."""
         if shutil.which("iptables") is None:
             return []
-        binary = shutil.which("iptables") or "iptables"
-        listed = subprocess.run(
-            [binary, "-w", "5", "-t", "nat", "-S"], capture_output=True, text=True,
-            timeout=TIMEOUT_SECONDS, check=False,
-        ).stdout  # fmt: skip
-        words = [line.split() for line in listed.splitlines() if line.startswith("-N ")]
-        return [w[1] for w in words if w[1] == self.chain or w[1].startswith(f"{self.chain}-")]
+        names = [words[1] for words in _rules("-t", "nat") if words[:1] == ["-N"]]
+        return [n for n in names if n == self.chain or n.startswith(f"{self.chain}-")]
 
     def remove(self) -> None:
         """Remove every chain of the platform and the jump to them."""

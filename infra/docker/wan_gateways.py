@@ -59,13 +59,18 @@ class Endpoint:
     port: int
 
 
+def gateway_name(names: Names, site: str) -> str:
+    """The container name of ``site``'s gateway."""
+    return f"{names.prefix}-{site}-{COMPONENT}"
+
+
 def gateway_arguments(
     names: Names, site: str, address: str, image: str, sites: Sequence[str], token_dir: Path
 ) -> list[str]:
     """``docker create`` arguments of ``site``'s gateway at ``address`` on the WAN."""
     labels = names.labels(site, component=COMPONENT)
     return [
-        f"--name={names.prefix}-{site}-{COMPONENT}",
+        f"--name={gateway_name(names, site)}",
         f"--network={names.network(WAN)}",
         f"--ip={address}",
         *(f"--label={key}={value}" for key, value in labels.items()),
@@ -108,7 +113,7 @@ class WanGateways:
             arguments = gateway_arguments(self.names, site, address, image, self.state.sites,
                                           token_dir)  # fmt: skip
             self.engine.create_container(arguments)
-            self.engine.start(arguments[0].removeprefix("--name="))
+            self.engine.start(gateway_name(self.names, site))
             self.state.gateways[site] = address
         for site in self.state.sites:
             self._wait_answers(site)
@@ -121,10 +126,10 @@ class WanGateways:
         with closing(self._client(site)) as gateway:
             while not gateway.healthy():
                 if time.monotonic() > deadline:
-                    name = f"{self.names.prefix}-{site}-{COMPONENT}"
+                    logs = self.engine.logs(gateway_name(self.names, site), 15)
                     raise DockerPlatformError(
                         f"the WAN gateway of {site} did not answer within "
-                        f"{READY_WITHIN_SECONDS:.0f} s: {self.engine.logs(name, 15)}"
+                        f"{READY_WITHIN_SECONDS:.0f} s: {logs}"
                     )
                 time.sleep(0.5)
 
