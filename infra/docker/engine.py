@@ -84,6 +84,17 @@ class DockerEngine:
     def disconnect(self, network: str, container: str) -> None:
         self._run("network", "disconnect", "--force", network, container)
 
+    def endpoints(self, network: str) -> list[str]:
+        """Names of the endpoints the engine still holds on ``network`` (a removed
+        container's endpoint can linger there on some engines); none when it is gone."""
+        found = self._run("network", "inspect", "--format", "{{json .Containers}}", network,
+                          check=False).strip()  # fmt: skip
+        try:
+            held = json.loads(found) if found else {}
+        except json.JSONDecodeError:
+            return []
+        return [str(e.get("Name", key)) for key, e in (held or {}).items()]
+
     def start(self, *containers: str) -> None:
         if containers:
             self._run("start", *containers)

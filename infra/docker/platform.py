@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 import shutil
+import time
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -64,10 +66,16 @@ def platform_id(state_dir: Path) -> str:
 class DockerPlatform:
     """The docker platform whose record lives in ``state_dir``."""
 
-    def __init__(self, state_dir: Path, engine: DockerEngine | None = None) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        engine: DockerEngine | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.state_dir = state_dir
         self.names = Names(platform_id(state_dir))
         self._engine = engine
+        self.sleep = sleep
 
     @property
     def engine(self) -> DockerEngine:
@@ -282,17 +290,9 @@ class DockerPlatform:
         networks = self.engine.listed("network", label)
         for network in networks:
             try:
-                self.engine.remove("network", [network])
-            except EngineError:
-                # The 20.10 engine can keep a removed container's endpoint on a network
-                # ("has active endpoints"): a forced disconnect by name drops it.
-                for container in containers:
-                    with suppress(EngineError):
-                        self.engine.disconnect(network, container)
-                try:
-                    self.engine.remove("network", [network])
-                except EngineError as exc:
-                    left.append(f"network {network} ({exc})")
+                self._remove_network(network)
+            except EngineError as exc:
+                left.append(f"network {network} ({exc})")
         removed["network"] = len(networks)
         volumes = self.engine.listed("volume", label)
         try:
@@ -308,6 +308,23 @@ class DockerPlatform:
         if left:
             raise DockerPlatformError("could not remove " + "; ".join(left))
         return removed
+
+    def _remove_network(self, network: str, attempts: int = 5) -> None:
+        """Remove ``network``, first dropping any endpoint the engine still holds on it.
+        The 20.10 engine can keep a removed container's endpoint for a moment ("has
+        active endpoints", seen in CI after a failed start): each attempt force-disconnects
+        what the engine lists, then waits a little longer. Raises the last failure."""
+        for attempt in range(attempts):
+            try:
+                self.engine.remove("network", [network])
+                return
+            except EngineError:
+                if attempt == attempts - 1:
+                    raise
+            for endpoint in self.engine.endpoints(network):
+                with suppress(EngineError):
+                    self.engine.disconnect(network, endpoint)
+            self.sleep(0.5 * (attempt + 1))
 
     def down(self) -> dict[str, int]:
         """Remove every container, network and volume of the platform (their counts).
