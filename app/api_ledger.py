@@ -37,7 +37,7 @@ TransactionId = Annotated[str, Path(pattern=TRANSACTION_ID_PATTERN)]
     },
     openapi_extra={"parameters": [CUSTOMER_ID_PARAMETER, IDEMPOTENCY_KEY_PARAMETER]},
 )
-def post_transaction(
+async def post_transaction(
     customer_id: Annotated[str, Path(include_in_schema=False)],
     body: TransactionRequest,
     service: ServiceDep,
@@ -49,9 +49,9 @@ def post_transaction(
     key = validate_idempotency_key(idempotency_key)
     service.check_customer(customer_id)
     started = time.monotonic()
-    service.gray.delay()  # the gray-failure drill's slowness: counted as the write's latency
+    await service.gray.delay()  # the gray-failure drill's slowness: counted as the write's latency
     try:
-        status, result = service.writes.post(customer_id, key, body)
+        status, result = await service.writes.post(customer_id, key, body)
     except UnitError as exc:
         # A 5xx is the unit failing its customer (business traffic the trend watch
         # follows); a 4xx is the client's mistake and is not counted.

@@ -16,7 +16,8 @@ from failover.openapi import bearer
 log = logging.getLogger(__name__)
 
 
-def get_service(request: Request) -> UnitService:
+async def get_service(request: Request) -> UnitService:
+    # async: FastAPI runs a plain function dependency in a worker thread, per request.
     service: UnitService = request.app.state.service
     return service
 

@@ -12,10 +12,11 @@ queued, so the committer (and every other writer of the unit) is not held up by 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -53,10 +54,10 @@ class GrayFaultRequest(BaseModel):
 class GrayFault:
     """The standing gray fault of this instance (none at start). Thread-safe.
 
-    ``sleep`` spends a slow fault's delay (injected so a test can see the delay asked for
-    without waiting for it)."""
+    ``sleep`` spends a slow fault's delay in the request's task (injected so a test can
+    see the delay asked for without waiting for it)."""
 
-    def __init__(self, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._request = GrayFaultRequest(mode="none")
@@ -86,9 +87,9 @@ class GrayFault:
         with self._lock:
             return self._request.mode == "decline-all"
 
-    def delay(self) -> None:
-        """Sleep for the standing delay (none unless slow). Call in the request thread."""
+    async def delay(self) -> None:
+        """Sleep for the standing delay (none unless slow), in the request's task."""
         with self._lock:
             seconds = self._request.delay_seconds
         if seconds > 0:
-            self._sleep(seconds)
+            await self._sleep(seconds)

@@ -22,11 +22,14 @@ itself) and stops.
 
 from __future__ import annotations
 
+import asyncio
+import enum
 import json
 import logging
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -45,6 +48,14 @@ from failover.tls import client_verify
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 0.5
+
+
+class _Verdict(enum.Enum):
+    WAIT = "not decided yet"
+
+
+_WAIT = _Verdict.WAIT
+"""A commit wait's verdict while it is not decided yet."""
 LINK_KEEPALIVE_SECONDS = 2.0
 
 
@@ -103,6 +114,7 @@ class Replicator:
 
     def __init__(self, links: list[LinkConfig], last_lsn: int, acks_needed: int) -> None:
         self._acks = threading.Condition()  # writers wait here for standby acknowledgements
+        self._wakers: set[Callable[[], None]] = set()  # and writers' tasks are woken so
         self._work = threading.Condition()  # idle links wait here for new entries
         self._stopped = False
         self._last_lsn = last_lsn
@@ -128,6 +140,7 @@ class Replicator:
         for condition in (self._acks, self._work):
             with condition:
                 condition.notify_all()
+        self._wake_tasks()
         for link in self._links.values():
             link.stop()
         if wait:
@@ -155,20 +168,51 @@ class Replicator:
         """Wait until ``lsn`` is durable by the commit rule. None on success, else why not."""
         deadline = time.monotonic() + timeout
         with self._acks:
-            while not self._stopped:
-                if self.durable_lsn() >= lsn:
-                    return None
-                down = self.down_reason()
-                if down is not None:
-                    return down
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return (
-                        f"{self.acks_needed} of {len(self._links)} standbys did not confirm "
-                        f"within {timeout} s"
-                    )
-                self._acks.wait(remaining)
-        return "replication stopped: this instance is no longer the primary"
+            while (verdict := self._verdict(lsn, timeout, deadline - time.monotonic())) is _WAIT:
+                self._acks.wait(deadline - time.monotonic())
+        return verdict
+
+    async def wait_durable_async(self, lsn: int, timeout: float) -> str | None:
+        """:meth:`wait_durable` for a task on an event loop: the task waits, no thread
+        does. A wake-up sets the task's event from the link's thread; the event is cleared
+        before each look at the links, so a wake-up during a look is never lost."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        woken = asyncio.Event()
+
+        def wake() -> None:
+            with suppress(RuntimeError):  # the loop closed: nobody waits any more
+                loop.call_soon_threadsafe(woken.set)
+
+        with self._acks:
+            self._wakers.add(wake)
+        try:
+            while True:
+                woken.clear()
+                verdict = self._verdict(lsn, timeout, deadline - loop.time())
+                if verdict is not _WAIT:
+                    return verdict
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), deadline - loop.time())
+        finally:
+            with self._acks:
+                self._wakers.discard(wake)
+
+    def _verdict(self, lsn: int, timeout: float, remaining: float) -> str | _Verdict | None:
+        """None when ``lsn`` is durable, why it cannot be, or :data:`_WAIT`."""
+        if self._stopped:
+            return "replication stopped: this instance is no longer the primary"
+        if self.durable_lsn() >= lsn:
+            return None
+        down = self.down_reason()
+        if down is not None:
+            return down
+        if remaining <= 0:
+            return (
+                f"{self.acks_needed} of {len(self._links)} standbys did not confirm "
+                f"within {timeout} s"
+            )
+        return _WAIT
 
     def down_reason(self) -> str | None:
         """Why writes must be refused right now, or None: fewer standbys than the commit
@@ -195,6 +239,13 @@ class Replicator:
     def progress(self) -> None:
         with self._acks:
             self._acks.notify_all()
+        self._wake_tasks()
+
+    def _wake_tasks(self) -> None:
+        with self._acks:
+            wakers = list(self._wakers)
+        for wake in wakers:
+            wake()
 
 
 class StandbyLink:

@@ -1,13 +1,13 @@
 """The write path of a primary: validate, post once, replicate, then acknowledge.
 
-Request threads queue their write; one committer thread takes everything queued and
+Request tasks queue their write; one committer thread takes everything queued and
 posts it in **one** database transaction (group commit), so writes never convoy on the
 unit's write lock. Order of a new write (docs/design.md §2, §3):
 
 1. in the committer's transaction: check we are primary, look the key up (replay or
    409), refuse if too few standbys are reachable for the commit rule, decide, append
    the ledger rows and the journal entry together; check the lease; commit;
-2. the request thread waits until the entry is durable by the commit rule (applied by
+2. the request's task waits until the entry is durable by the commit rule (applied by
    either standby under ``any-standby``), at most ``ack_timeout_seconds``;
 3. it checks the lease again; only then answers 201.
 
@@ -20,6 +20,7 @@ this instance discards it when it re-syncs (listed in ``discarded_entries``).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -28,6 +29,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app import journal
 from app.database import Database
@@ -93,22 +95,26 @@ class WritePath:
         if self._thread is not None:
             self._thread.join(timeout=10)
 
-    def post(
+    async def post(
         self, customer_id: str, key: str, request: TransactionRequest
     ) -> tuple[int, TransactionResult]:
-        """Return ``(201, result)`` for a new write or ``(200, original)`` for a replay."""
+        """Return ``(201, result)`` for a new write or ``(200, original)`` for a replay.
+
+        Runs in the request's task: it waits for the committer and for the standbys'
+        acknowledgements without holding a thread."""
         pending = _Pending(customer_id, key, request, request_hash(customer_id, request))
-        with self._cond:
+        with self._cond:  # held only to append: the committer never blocks under it
             if self._stopped:
                 raise NotWritableError("the unit service is shutting down")
             self._queue.append(pending)
             self._cond.notify_all()
-        replay, result = pending.outcome.result()
-        self._await_durable(result.lsn)
+        replay, result = await asyncio.wrap_future(pending.outcome)
+        await self._await_durable(result.lsn)
         if replay:
             return 200, result
         if not self._node.lease.valid():
-            self._node.fence("primary lease no longer valid after commit")
+            # Fencing records the role in the database: off the event loop.
+            await run_in_threadpool(self._node.fence, "primary lease no longer valid after commit")
             raise NotWritableError("lease lost before acknowledging; the write is not acknowledged")
         return 201, result
 
@@ -217,11 +223,11 @@ class WritePath:
             response=result,
         )
 
-    def _await_durable(self, lsn: int) -> None:
+    async def _await_durable(self, lsn: int) -> None:
         replicator = self._node.replicator
         if replicator is None:
             raise NotWritableError("this instance stopped being the primary; not acknowledged")
-        failure = replicator.wait_durable(lsn, self._ack_timeout)
+        failure = await replicator.wait_durable_async(lsn, self._ack_timeout)
         if failure is not None:
             raise QuorumCommitError(f"{failure}; the write is not acknowledged")
 

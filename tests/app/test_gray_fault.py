@@ -72,8 +72,12 @@ def test_slow_delays_every_write_by_its_delay_while_the_probes_stay_fast(
     primary: TestClient,
 ) -> None:
     slept: list[float] = []
+
+    async def record(seconds: float) -> None:  # the delay asked for, without spending it
+        slept.append(seconds)
+
     gray = primary.app.state.service.gray  # type: ignore[attr-defined]
-    gray._sleep = slept.append  # the delay asked for, without spending it
+    gray._sleep = record
     answer = primary.post("/admin/gray-fault", json={"mode": "slow", "delay_ms": 300}, headers=AUTH)
     assert answer.json()["delay_ms"] == 300
     assert write(primary, "slow")["status"] == "approved"
