@@ -48,6 +48,7 @@ from failover.tls import client_verify
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 0.5
+LINK_KEEPALIVE_SECONDS = 2.0
 
 
 class _Verdict(enum.Enum):
@@ -56,7 +57,6 @@ class _Verdict(enum.Enum):
 
 _WAIT = _Verdict.WAIT
 """A commit wait's verdict while it is not decided yet."""
-LINK_KEEPALIVE_SECONDS = 2.0
 
 
 class JournalSource(Protocol):
@@ -114,7 +114,7 @@ class Replicator:
 
     def __init__(self, links: list[LinkConfig], last_lsn: int, acks_needed: int) -> None:
         self._acks = threading.Condition()  # writers wait here for standby acknowledgements
-        self._wakers: set[Callable[[], None]] = set()  # and writers' tasks are woken so
+        self._wakers: set[Callable[[], None]] = set()  # each wakes a writer's waiting task
         self._work = threading.Condition()  # idle links wait here for new entries
         self._stopped = False
         self._last_lsn = last_lsn

@@ -126,11 +126,12 @@ class WritePath:
                 self._cond.wait_for(lambda: self._stopped or bool(self._queue))
                 if self._stopped:
                     batch, self._queue = self._queue, []
-                    for pending in batch:
+                    for pending in _taken(batch):
                         pending.outcome.set_exception(NotWritableError("shutting down"))
                     return
                 batch, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
-            self._commit(batch)
+            if taken := _taken(batch):
+                self._commit(taken)
 
     def _commit(self, batch: list[_Pending]) -> None:
         outcomes: list[tuple[bool, TransactionResult] | UnitError] = []
@@ -230,6 +231,15 @@ class WritePath:
         failure = await replicator.wait_durable_async(lsn, self._ack_timeout)
         if failure is not None:
             raise QuorumCommitError(f"{failure}; the write is not acknowledged")
+
+
+def _taken(batch: list[_Pending]) -> list[_Pending]:
+    """The writes of ``batch`` whose request still waits, each now marked running so it
+    can no longer be cancelled. A write whose request was cancelled while it was queued
+    (its client went away, the server is stopping) is dropped unwritten: it was never
+    acknowledged, and setting the outcome of a cancelled future would raise in, and
+    stop, the committer."""
+    return [pending for pending in batch if pending.outcome.set_running_or_notify_cancel()]
 
 
 def _require_primary(node: Node, role: NodeRole) -> None:

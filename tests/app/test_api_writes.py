@@ -10,6 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from unit_app_helpers import AUTH, customer_of, purchase
 
+from app.schemas import TransactionRequest
+from app.writes import _Pending
+
 CUSTOMER = customer_of("u00")
 OTHER_UNIT_CUSTOMER = customer_of("u03")
 
@@ -196,3 +199,30 @@ def test_unknown_paths_use_the_error_shape(primary: TestClient) -> None:
     response = primary.get("/nope")
     assert response.status_code == 404
     assert response.json()["error"] == "not_found"
+
+
+def test_a_write_cancelled_while_queued_is_not_written_and_the_committer_goes_on(
+    primary: TestClient,
+) -> None:
+    """A write whose request task was cancelled before the committer took it (its
+    client went away, the server is stopping) is dropped unwritten, and the committer
+    keeps serving: setting a cancelled write's outcome used to raise in it."""
+    writes = primary.app.state.service.writes  # type: ignore[attr-defined]
+    customer = customer_of("u00")
+    gone = _Pending(customer, "gone", TransactionRequest(**purchase(100)), "fingerprint")
+    assert gone.outcome.cancel()
+    with writes._cond:
+        writes._queue.append(gone)
+        writes._cond.notify_all()
+    after = primary.post(
+        f"/v1/customers/{customer}/transactions",
+        json=purchase(100),
+        headers={"Idempotency-Key": "after"},
+    )
+    assert after.status_code == 201, after.text
+    reused = primary.post(
+        f"/v1/customers/{customer}/transactions",
+        json=purchase(200),
+        headers={"Idempotency-Key": "gone"},
+    )
+    assert reused.status_code == 201, "the cancelled write's key was used: it was written"
