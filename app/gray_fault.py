@@ -6,7 +6,7 @@ Set with ``POST /admin/gray-fault`` (token-protected, docs/unit-service.md), cle
 mode ``none``; a restart clears it too (nothing is stored). Declines are ordinary ledger
 declines (201, ``status: declined``), journalled and replicated like any other: the
 fault is in the unit's decision, not in its durability, so a drill still reads every
-acknowledged write back. A delay is spent in the request thread before the write is
+acknowledged write back. A delay is spent in the request's task before the write is
 queued, so the committer (and every other writer of the unit) is not held up by it.
 """
 

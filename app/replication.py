@@ -137,10 +137,9 @@ class Replicator:
         order, and its acknowledgements reach only this (stopped) replicator.
         """
         self._stopped = True
-        for condition in (self._acks, self._work):
-            with condition:
-                condition.notify_all()
-        self._wake_tasks()
+        self.progress()  # waiting writers, threads and tasks alike, see the stop and fail
+        with self._work:
+            self._work.notify_all()
         for link in self._links.values():
             link.stop()
         if wait:
@@ -237,15 +236,11 @@ class Replicator:
             )
 
     def progress(self) -> None:
+        """A link's position or health changed: every waiting writer looks again."""
         with self._acks:
             self._acks.notify_all()
-        self._wake_tasks()
-
-    def _wake_tasks(self) -> None:
-        with self._acks:
-            wakers = list(self._wakers)
-        for wake in wakers:
-            wake()
+            for wake in self._wakers:  # only schedules the wake-up on the task's loop
+                wake()
 
 
 class StandbyLink:

@@ -75,7 +75,7 @@ class DockerPlatform:
         self.state_dir = state_dir
         self.names = Names(platform_id(state_dir))
         self._engine = engine
-        self.sleep = sleep
+        self._sleep = sleep
 
     @property
     def engine(self) -> DockerEngine:
@@ -324,7 +324,7 @@ class DockerPlatform:
             for endpoint in self.engine.endpoints(network):
                 with suppress(EngineError):
                     self.engine.disconnect(network, endpoint)
-            self.sleep(0.5 * (attempt + 1))
+            self._sleep(0.5 * (attempt + 1))
 
     def down(self) -> dict[str, int]:
         """Remove every container, network and volume of the platform (their counts).
