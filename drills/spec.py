@@ -251,6 +251,14 @@ class DrillSpec(Strict):
     def faults(self) -> list[Step]:
         return [step for step in self.method if step.is_fault]
 
+    def at_rate(self, rate_per_second: float) -> DrillSpec:
+        """This drill offering ``rate_per_second`` writes instead of its file's rate (the
+        same customers, duration and mix); validated as the file's rate would be, so a
+        bad rate raises :class:`pydantic.ValidationError`. The report states the rate the
+        drill ran at."""
+        load = Load.model_validate({**self.load.model_dump(), "rate_per_second": rate_per_second})
+        return self.model_copy(update={"load": load})
+
 
 def load_spec(path: str | Path, topology: Topology | None = None) -> DrillSpec:
     """Read and validate a drill file; with ``topology``, check every site and unit name.

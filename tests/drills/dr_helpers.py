@@ -25,6 +25,15 @@ REPO = Path(__file__).resolve().parents[2]
 REPORTS = REPO / "reports" / "drills"
 UP_ATTEMPTS = 2
 DR_TIMEOUT = 600  # seconds per test: a platform start, warm-up, a drill, read-back and down
+DR_RATE = float(os.environ.get("WATERTIGHT_DR_RATE", "25"))
+"""Writes per second every drill of this suite offers (``drill run --rate``), whatever its
+file says (the library's files say 50). 25 by default: on the slower 2-core machines CI
+runs on, the whole platform plus the load generator cannot carry 50 writes/s for long,
+and a drill then aborts in its steady state, before its fault (gray-unit at 50 did,
+error rate 0.73 after ~20 s, on an idle machine; docs/benchmarks.md). What the suite
+judges is failover and safety under a real open-loop load; the capacity work is the
+cure for the rate (docs/benchmarks.md). Every report states the rate it ran at, and the
+tests assert it. ``WATERTIGHT_DR_RATE=50`` runs the suite at the files' rate."""
 # For chaos seeds: availability and timing expectations (RTO bounds, p99 steady state,
 # "every unit serving again") depend on how loaded the 2-core machine is, and a seed on
 # the shared platform cannot be re-run from the same starting point. So their safety
@@ -52,6 +61,32 @@ def watertight(*args: str, timeout: float = 570.0) -> subprocess.CompletedProces
 
 def drill_report(directory: Path) -> dict[str, Any]:
     report: dict[str, Any] = json.loads((directory / "report.json").read_text())
+    return report
+
+
+_LIBRARY_REPORTS: dict[str, dict[str, Any]] = {}
+
+
+def library_drill_report(name: str, run: str = "") -> dict[str, Any]:
+    """Run the library drill ``name`` on a fresh local platform once per test session and
+    ``run`` suffix, and return its report; later calls return the same report.
+
+    Every test that judges a library drill on the local platform reads the one run
+    (test_library_drills.py judges every drill, test_gray_unit_drill.py the trend watch
+    of the gray ones): running the same drill twice would only spend CI's time. The
+    exit status must match the verdict (0 pass, 1 fail, 2 aborted).
+    """
+    directory = REPORTS / f"{name}{run}"
+    if directory.name in _LIBRARY_REPORTS:
+        return _LIBRARY_REPORTS[directory.name]
+    done = watertight("drill", "run", name, "--rate", str(DR_RATE), "--report-dir",
+                      str(directory), "--json")  # fmt: skip
+    assert (directory / "report.json").exists(), done.stderr[-3000:]
+    report = drill_report(directory)
+    assert report["load"]["rate_per_second"] == DR_RATE, report["load"]
+    status = {"pass": 0, "fail": 1}.get(report["verdict"], 2)
+    assert done.returncode == status, (report["verdict"], done.returncode, done.stderr[-3000:])
+    _LIBRARY_REPORTS[directory.name] = report
     return report
 
 

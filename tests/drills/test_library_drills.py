@@ -23,50 +23,25 @@ is judged twice:
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from dr_helpers import (
-    DR_TIMEOUT,
-    REPORTS,
-    assert_safe,
-    drill_report,
-    explain,
-    watertight,
-)
+from dr_helpers import DR_TIMEOUT, assert_safe, explain, library_drill_report
 
 from drills.spec import library, load_spec
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(DR_TIMEOUT)]
 
-_REPORTS: dict[str, dict[str, Any]] = {}
-
-
-def run_library_drill(name: str, run: str = "") -> dict[str, Any]:
-    """Run the drill once per session and ``run`` name; later calls return the same report."""
-    directory = REPORTS / f"{name}{run}"
-    if directory.name in _REPORTS:
-        return _REPORTS[directory.name]
-    done = watertight("drill", "run", name, "--report-dir", str(directory), "--json")
-    assert (directory / "report.json").exists(), done.stderr[-3000:]
-    report = drill_report(directory)
-    assert done.returncode == (0 if report["verdict"] == "pass" else 1 if
-                               report["verdict"] == "fail" else 2)  # fmt: skip
-    _REPORTS[directory.name] = report
-    return report
-
 
 @pytest.mark.parametrize("name", sorted(library()))
 def test_the_library_drill_keeps_every_safety_invariant(name: str) -> None:
-    assert_safe(name, run_library_drill(name))
+    assert_safe(name, library_drill_report(name))
 
 
 @pytest.mark.parametrize("name", sorted(library()))
 def test_the_library_drill_passes_on_the_local_platform(name: str) -> None:
-    report = run_library_drill(name)
+    report = library_drill_report(name)
     if report["verdict"] != "pass":
         print(f"{name}: first run {explain(report)}; running it once more")
-        report = run_library_drill(name, run="-second-run")
+        report = library_drill_report(name, run="-second-run")
         assert_safe(name, report)
     spec = load_spec(library()[name])
     assert report["verdict"] == "pass", explain(report)

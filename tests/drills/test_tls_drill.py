@@ -3,14 +3,15 @@
 to units, the router's calls to units, the observers' probes and every etcd client speak
 TLS with certificates from the platform's own CA, and the drill must pass as it does in
 plain HTTP — safety strictly, its timing with one more run on a fresh platform when the
-first misses it (as the DR suite does, test_library_drills.py). Slow."""
+first misses it (as the DR suite does, test_library_drills.py). At the suite's rate,
+``dr_helpers.DR_RATE``. Slow."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from dr_helpers import DR_TIMEOUT, REPORTS, drill_report, expectation, explain, watertight
+from dr_helpers import DR_RATE, DR_TIMEOUT, REPORTS, drill_report, expectation, explain, watertight
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(2 * DR_TIMEOUT)]
 
@@ -19,9 +20,11 @@ DRILL = "production-outage"
 
 def run(suffix: str = "") -> dict[str, Any]:
     directory = REPORTS / f"{DRILL}-tls{suffix}"
-    done = watertight("drill", "run", DRILL, "--tls", "--report-dir", str(directory), "--json")
+    done = watertight("drill", "run", DRILL, "--tls", "--rate", str(DR_RATE), "--report-dir",
+                      str(directory), "--json")  # fmt: skip
     assert (directory / "report.json").exists(), done.stderr[-3000:]
     report = drill_report(directory)
+    assert report["load"]["rate_per_second"] == DR_RATE, report["load"]
     m = report["measurements"]
     print(f"{DRILL} --tls{suffix}: verdict {report['verdict']}, RTO {m.get('rto_seconds')} s, "
           f"RPO lost {m['rpo_lost_acknowledged']}, load {report['load']}")  # fmt: skip

@@ -145,6 +145,13 @@ def test_a_bad_drill_file_cannot_start_and_says_file_and_field(
         assert stdout == ""
 
 
+@pytest.mark.parametrize("rate", ["0", "-1", "10001", "fast"])
+def test_a_drill_rate_out_of_range_is_refused_naming_the_option(rate: str) -> None:
+    exit_code, stdout, stderr = _invoke(["drill", "run", "production-outage", "--rate", rate])
+    assert exit_code == 2  # a usage error: nothing started
+    assert "--rate" in stderr and "Traceback" not in stderr + stdout
+
+
 def test_a_drill_name_too_long_for_a_path_is_no_such_drill_not_a_traceback() -> None:
     exit_code, stdout, stderr = _invoke(["drill", "run", "d" * 5000])
     assert exit_code == 3

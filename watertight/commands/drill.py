@@ -179,6 +179,15 @@ def run(
     tls: Annotated[
         bool, typer.Option("--tls", help="Start the platform with mutual TLS between sites.")
     ] = False,
+    rate: Annotated[
+        float | None,
+        typer.Option(
+            min=0.1,
+            max=10_000,
+            help="Writes per second to offer instead of the drill file's load "
+            "rate_per_second (the report states the rate it ran at).",
+        ),
+    ] = None,
 ) -> None:
     """Run a drill and write its report; exit 0 only on pass."""
     if platform not in PLATFORMS:
@@ -190,6 +199,8 @@ def run(
         spec = load_spec(find_drill(drill), topology)
     except DrillSpecError as exc:
         fail(str(exc), 3)
+    if rate is not None:
+        spec = spec.at_rate(rate)
     directory = report_dir or Path("reports/drills") / str(spec.name)
     if tls and attach is not None:
         fail("--tls starts a platform; an --attach-ed one keeps the TLS it was started with", 3)

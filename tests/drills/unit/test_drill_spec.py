@@ -8,6 +8,7 @@ from typing import Any, get_args
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from drills.spec import DrillSpecError, library, load_spec, parse_spec
 from drills.steps import ACTION_NAMES, LEADER_SITE, Action, SiteDown
@@ -161,6 +162,24 @@ def test_unit_crash_lets_only_that_unit_move() -> None:
     spec = load_spec(library()["unit-crash"])
     assert spec.expect.only_units_move == ["u02"]
     assert spec.faults[0].describe() == "unit-crash u02 --site production"
+
+
+def test_a_drill_at_another_rate_keeps_everything_but_its_rate() -> None:
+    spec = load_spec(library()["production-outage"])
+    faster = spec.at_rate(500)
+    assert faster.load.rate_per_second == 500
+    assert faster.load.model_dump(exclude={"rate_per_second"}) == spec.load.model_dump(
+        exclude={"rate_per_second"}
+    )
+    assert faster.model_dump(exclude={"load"}) == spec.model_dump(exclude={"load"})
+    assert spec.load.rate_per_second == 50  # the library's own spec is untouched
+
+
+@pytest.mark.parametrize("rate", [0, -5, 10_001])
+def test_a_rate_the_file_could_not_hold_is_refused_too(rate: float) -> None:
+    spec = load_spec(library()["production-outage"])
+    with pytest.raises(ValidationError, match="rate_per_second"):
+        spec.at_rate(rate)
 
 
 def test_leader_site_is_resolved_at_run_time() -> None:
