@@ -359,6 +359,26 @@ def _check_schedule(spec: DrillSpec, source: str) -> None:
             raise DrillSpecError(
                 source, f"rollbacks[{i}].at", "rollbacks run in order, right away; remove 'at'"
             )
+    _check_room_after_recovery(spec, source)
+
+
+def _check_room_after_recovery(spec: DrillSpec, source: str) -> None:
+    """The steady state after the method is judged over the load's last window: the load
+    must outlast the last fault plus the RTO bound plus that window, or a recovery within
+    its bound still fails the steady state (the window would hold the outage)."""
+    bound = spec.expect.rto_seconds_max
+    faults = [step.at for step in spec.faults if step.at is not None]
+    if bound is None or not faults or not spec.steady_state:
+        return
+    window = max(probe.window_seconds for probe in spec.steady_state)
+    needed = max(faults) + bound + window
+    if spec.load.duration_seconds < needed:
+        reason = (
+            f"{spec.load.duration_seconds:g} s ends before the steady state can be judged after "
+            f"a recovery within the RTO bound: last fault at {max(faults):g} s + "
+            f"rto_seconds_max {bound:g} s + a {window:g} s window = {needed:g} s"
+        )
+        raise DrillSpecError(source, "load.duration_seconds", reason)
 
 
 def check_names(spec: DrillSpec, topology: Topology, source: str = "<drill>") -> None:

@@ -55,9 +55,11 @@ def test_every_library_drill_validates_against_the_default_topology(name: str) -
     assert spec.name == name
     # Short enough for CI; the switchover drill waits out the 60 s failback window, the
     # hang drill gives the thawed site 20 s to settle before steady state is judged, and
-    # the gray drills let the trend watch warm up (15 s) and hold (5 s) before it judges.
+    # the gray drills let the trend watch warm up (15 s) and hold (5 s) before it judges,
+    # and city-a-lost's load outlasts its 40 s RTO bound (the steady state after is judged
+    # over the load's last window).
     longest = {"site-switchover-and-failback": 80, "production-hang": 50, "gray-unit": 60,
-               "gray-unit-slow": 60}  # fmt: skip
+               "gray-unit-slow": 60, "city-a-lost": 60}  # fmt: skip
     longest_here = longest.get(name, 45)
     assert 30 <= spec.load.duration_seconds <= longest_here, "library drills must stay short for CI"
     assert spec.rollbacks, "every library drill heals what it broke"
@@ -383,6 +385,14 @@ BROKEN = {
         "expect.epoch_changes",
         "failovers: {max: N}",
     ),
+    "an RTO bound the load ends before": (
+        lambda doc: doc.update(
+            expect={"rto_seconds_max": 21},
+            steady_state=[{"probe": "error-rate", "max": 0.01, "window_seconds": 5}],
+        ),
+        "load.duration_seconds",
+        "last fault at 5 s + rto_seconds_max 21 s + a 5 s window = 31 s",
+    ),
     "unknown unit in only_units_move": (
         _set("expect", {"only_units_move": ["u42"]}),
         "expect.only_units_move[0]",
@@ -409,6 +419,13 @@ def test_broken_spec_names_file_field_and_reason(case: str, tmp_path: Path) -> N
     assert caught.value.field == field
     assert reason in caught.value.reason
     assert str(caught.value).startswith(f"{path}: {field}: ")
+
+
+def test_a_load_that_just_outlasts_the_rto_bound_and_the_window_is_accepted() -> None:
+    doc = minimal()  # a fault at 5 s, a load of 30 s
+    doc["expect"] = {"rto_seconds_max": 20}
+    doc["steady_state"] = [{"probe": "all-units-serving", "window_seconds": 5}]
+    assert parse_spec(doc).load.duration_seconds == 30
 
 
 def test_bad_yaml_names_the_file(tmp_path: Path) -> None:
