@@ -11,10 +11,12 @@ expectation like the library drills' (see ``dr_helpers``). Each seed holds one e
 (``drills.chaos``: a site lost while a link is cut, any site and any pair, city A ⟷
 remote-dr included, never two sites lost at once, so nothing acknowledged may be lost);
 35 s is the shortest run that gives the episode room before the 15 s quiet tail (29 s)
-with margin. 7 seeds of ~55 s each add ~6.5 min to CI (20 seeds took 19 min of a
-67-minute CI run on 2026-11-30; 12 seeds went to make room for the docker platform's
-drills); seeds 1–7 are the fewest from 1 up that still lose every site, both by killing
-and by freezing, and cut every pair of sites (tests/drills/unit/test_chaos_plan.py).
+with margin. CI runs seeds 1, 5 and 7, ~55 s each: together they lose every site (production
+frozen, remote-dr and same-city killed), by killing and by freezing, and cut every pair of
+sites (tests/drills/unit/test_chaos_plan.py). 20 seeds took 19 min of a 67-minute CI run
+on 2026-11-30; 12, then 7 (1–7) made room for the docker platform's drills; seeds 2–4
+and 6 only repeated a production or remote-dr freeze, and went on the slower machine,
+where the whole CI run took 89 minutes.
 A deliberately injected bug caught by these seeds is documented in docs/drills.md §7.
 """
 
@@ -42,7 +44,7 @@ pytestmark = [
 ]
 __all__ = ["shared_platform"]
 
-SEEDS = range(1, 8)
+SEEDS = (1, 5, 7)
 DURATION_SECONDS = 35
 _REPORTS: dict[int, dict[str, Any]] = {}
 

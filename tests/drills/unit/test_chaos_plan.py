@@ -27,7 +27,7 @@ TOPOLOGY = default_topology()
 REPAIRS = {"site-up", "heal"}
 LOSSES = {"site-down", "site-hang"}
 CITY_A_TO_REMOTE = [{"production", "remote-dr"}, {"same-city", "remote-dr"}]
-CI_SEEDS, CI_DURATION = range(1, 8), 35  # as tests/drills/test_chaos_seeds.py runs them
+CI_SEEDS, CI_DURATION = (1, 5, 7), 35  # as tests/drills/test_chaos_seeds.py runs them
 
 
 def states(spec: DrillSpec) -> Iterator[tuple[set[str], set[frozenset[str]]]]:
