@@ -427,7 +427,12 @@ class LocalPlatform:
         """Stop every process of this platform; returns the pids stopped, empty when there
         was nothing to stop (not an error: ``down`` twice is fine). Keeps the record,
         marked stopped, and every byte of data: the next ``up`` restarts this platform."""
-        stopped = self.supervisor.stop_all()
+        # The etcd members last, one at a time. Signalled together, the leader tries to
+        # hand its leadership to a member that is stopping too and waits out the whole
+        # grace (5 s on every `down`); one at a time, each hands over to a live member
+        # or finds none connected and stops at once.
+        members = sorted(name for name in self.supervisor.pids() if name.startswith("etcd-"))
+        stopped = self.supervisor.stop_all(last=members)
         mark_stopped(self.state_dir)
         return stopped
 

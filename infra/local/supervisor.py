@@ -135,14 +135,22 @@ class Supervisor:
             self._terminate([pid], grace)
         (self.pid_dir / f"{name}.pid").unlink(missing_ok=True)
 
-    def stop_all(self, grace: float = 5.0) -> list[int]:
-        """Stop every process of this platform, pid files or not; return the pids stopped."""
-        pids = sorted(set(self.pids().values()) | set(self.marked_pids()))
+    def stop_all(self, grace: float = 5.0, last: Sequence[str] = ()) -> list[int]:
+        """Stop every process of this platform, pid files or not; return the pids stopped.
+
+        The processes named in ``last`` are stopped after all the others, one at a time
+        in the order given, each gone (or killed after ``grace``) before the next."""
+        named = self.pids()
+        held = {named[name] for name in last if name in named}
+        pids = sorted((set(named.values()) | set(self.marked_pids())) - held)
         self._terminate(pids, grace)
+        for name in last:
+            if name in named:
+                self._terminate([named[name]], grace)
         if self.pid_dir.is_dir():
             for pid_file in self.pid_dir.glob("*.pid"):
                 pid_file.unlink(missing_ok=True)
-        return pids
+        return sorted([*pids, *held])
 
     def marked_pids(self) -> list[int]:
         """Every live process whose environment carries this platform's marker."""

@@ -133,3 +133,40 @@ def test_a_hung_process_is_killed_without_running_again(
     assert supervisor.pids() == {}
     time.sleep(0.2)
     assert not woke.exists()  # stop() would have sent SIGCONT first and let it run
+
+
+def test_the_processes_named_last_stop_after_the_others_one_at_a_time(
+    supervisor: Supervisor, tmp_path: Path
+) -> None:
+    # Each process writes its name when SIGTERM reaches it, then takes 0.3 s to exit: a
+    # process named last that was signalled before the one ahead of it had exited would
+    # write its name before that one's "gone".
+    order = tmp_path / "order"
+
+    def spec(name: str) -> ProcessSpec:
+        script = (
+            "import signal, sys, time\n"
+            "def bye(*_):\n"
+            f"    open({str(order)!r}, 'a').write('{name} ')\n"
+            "    time.sleep(0.3)\n"
+            f"    open({str(order)!r}, 'a').write('{name}-gone ')\n"
+            "    sys.exit(0)\n"
+            "signal.signal(signal.SIGTERM, bye)\n"
+            f"open({str(tmp_path / name)!r} + '.ready', 'w').close()\n"
+            "time.sleep(120)\n"
+        )
+        return ProcessSpec(name, [sys.executable, "-c", script])
+
+    pids = [supervisor.start(spec(name)) for name in ("first", "member-b", "member-a")]
+    deadline = time.monotonic() + 30
+    while not all(
+        (tmp_path / f"{name}.ready").exists() for name in ("first", "member-b", "member-a")
+    ):
+        assert time.monotonic() < deadline, "a process never installed its SIGTERM handler"
+        time.sleep(0.05)
+    stopped = supervisor.stop_all(grace=5.0, last=["member-b", "member-a"])
+    assert sorted(stopped) == sorted(pids)
+    assert order.read_text().split() == [
+        "first", "first-gone", "member-b", "member-b-gone", "member-a", "member-a-gone",
+    ]  # fmt: skip
+    assert supervisor.pids() == {}
