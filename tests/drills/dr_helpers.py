@@ -64,6 +64,20 @@ def drill_report(directory: Path) -> dict[str, Any]:
     return report
 
 
+def run_drill(
+    name: str, directory: Path, *options: str, timeout: float = 570.0
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """``watertight drill run NAME OPTIONS`` at the suite's rate (:data:`DR_RATE`), its
+    report written to ``directory``; returns the finished command and the report, which
+    must exist and state that rate."""
+    done = watertight("drill", "run", name, *options, "--rate", str(DR_RATE),
+                      "--report-dir", str(directory), "--json", timeout=timeout)  # fmt: skip
+    assert (directory / "report.json").exists(), done.stderr[-3000:]
+    report = drill_report(directory)
+    assert report["load"]["rate_per_second"] == DR_RATE, report["load"]
+    return done, report
+
+
 _LIBRARY_REPORTS: dict[str, dict[str, Any]] = {}
 
 
@@ -79,11 +93,7 @@ def library_drill_report(name: str, run: str = "") -> dict[str, Any]:
     directory = REPORTS / f"{name}{run}"
     if directory.name in _LIBRARY_REPORTS:
         return _LIBRARY_REPORTS[directory.name]
-    done = watertight("drill", "run", name, "--rate", str(DR_RATE), "--report-dir",
-                      str(directory), "--json")  # fmt: skip
-    assert (directory / "report.json").exists(), done.stderr[-3000:]
-    report = drill_report(directory)
-    assert report["load"]["rate_per_second"] == DR_RATE, report["load"]
+    done, report = run_drill(name, directory)
     status = {"pass": 0, "fail": 1}.get(report["verdict"], 2)
     assert done.returncode == status, (report["verdict"], done.returncode, done.stderr[-3000:])
     _LIBRARY_REPORTS[directory.name] = report

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from dr_helpers import DR_RATE, DR_TIMEOUT, REPORTS, assert_safe, drill_report, explain, watertight
+from dr_helpers import DR_TIMEOUT, REPORTS, assert_safe, explain, run_drill
 
 from infra.docker_image import engine_answers
 
@@ -54,12 +54,7 @@ def engine() -> None:
 
 def run_on_docker(name: str, run: str = "") -> dict[str, Any]:
     directory = REPORTS / f"docker-{name}{run}"
-    done = watertight("drill", "run", name, "--platform", "docker", "--rate", str(DR_RATE),
-                      "--report-dir", str(directory), "--json",
-                      timeout=DR_TIMEOUT + 1500)  # fmt: skip
-    assert (directory / "report.json").exists(), done.stderr[-3000:]
-    report = drill_report(directory)
-    assert report["load"]["rate_per_second"] == DR_RATE, report["load"]
+    _, report = run_drill(name, directory, "--platform", "docker", timeout=DR_TIMEOUT + 1500)
     return report
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from dr_helpers import DR_RATE, DR_TIMEOUT, REPORTS, drill_report, expectation, explain, watertight
+from dr_helpers import DR_TIMEOUT, REPORTS, expectation, explain, run_drill
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(2 * DR_TIMEOUT)]
 
@@ -20,11 +20,7 @@ DRILL = "production-outage"
 
 def run(suffix: str = "") -> dict[str, Any]:
     directory = REPORTS / f"{DRILL}-tls{suffix}"
-    done = watertight("drill", "run", DRILL, "--tls", "--rate", str(DR_RATE), "--report-dir",
-                      str(directory), "--json")  # fmt: skip
-    assert (directory / "report.json").exists(), done.stderr[-3000:]
-    report = drill_report(directory)
-    assert report["load"]["rate_per_second"] == DR_RATE, report["load"]
+    _, report = run_drill(DRILL, directory, "--tls")
     m = report["measurements"]
     print(f"{DRILL} --tls{suffix}: verdict {report['verdict']}, RTO {m.get('rto_seconds')} s, "
           f"RPO lost {m['rpo_lost_acknowledged']}, load {report['load']}")  # fmt: skip
