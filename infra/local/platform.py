@@ -82,7 +82,11 @@ def _silent(sentence: str) -> None:
 _FAILURES = (PlatformError, EtcdClusterError, LeaderMoveError, LinkProxyError, SupervisorError)
 """What a failed ``up`` reports as a :class:`PlatformError` (anything else propagates)."""
 
-__all__ = ["LocalPlatform", "Notify", "Progress", "SeedRoutes", "site_link_delays"]
+PRELOADED = ("app", "failover.controller", "failover.observer", "failover.router")
+"""Our Python programs, forked from the launcher with their imports done: ``up`` starts
+30 of them at once on two cores (infra/local/launcher_main.py)."""
+
+__all__ = ["PRELOADED", "LocalPlatform", "Notify", "Progress", "SeedRoutes", "site_link_delays"]
 
 
 class LocalPlatform:
@@ -90,7 +94,7 @@ class LocalPlatform:
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir.resolve()
-        self.supervisor = Supervisor(self.state_dir)
+        self.supervisor = Supervisor(self.state_dir, preload=PRELOADED)
         self._tls_dir = ""
 
     # -- up ---------------------------------------------------------------------------

@@ -5,6 +5,10 @@ environment (and no ``WATERTIGHT_*`` variable of ours: only its spec's), a pid f
 ``<state>/pids/`` and a log under ``<state>/logs/``. ``down`` stops what the pid files name
 and then scans ``/proc`` for any process carrying the marker, so nothing is left behind
 even after a crashed ``up`` that never wrote its pid files.
+
+A ``python -m MODULE`` spec whose module the supervisor was told to preload is forked
+from the launcher (infra/local/launcher_main.py), which has imported it already; the
+launcher itself is one more process of the platform, started on first need.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from infra.local import launcher
 
 MARKER = "WATERTIGHT_PLATFORM_ID"
 
@@ -53,8 +59,11 @@ class Supervisor:
         state_dir: Path,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        preload: Sequence[str] = (),
     ) -> None:
+        """``preload``: modules whose ``python -m`` processes are forked from the launcher."""
         self.state_dir = state_dir.resolve()
+        self._preload = frozenset(preload)
         self.pid_dir = self.state_dir / "pids"
         self.log_dir = self.state_dir / "logs"
         self._sleep = sleep
@@ -71,6 +80,30 @@ class Supervisor:
         self.pid_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         env = {**inherited_environment(), **spec.env, MARKER: str(self.state_dir)}
+        if launcher.preloaded_module(spec.argv, self._preload) is None:
+            pid = self._spawn(spec, env)
+        else:
+            pid = self._fork(spec, env)
+        (self.pid_dir / f"{spec.name}.pid").write_text(f"{pid}\n")
+        return pid
+
+    def _fork(self, spec: ProcessSpec, env: Mapping[str, str]) -> int:
+        if not self.alive(launcher.PROCESS_NAME):
+            argv = launcher.launcher_argv(self.state_dir, sorted(self._preload))
+            self.start(ProcessSpec(launcher.PROCESS_NAME, argv))
+        try:
+            return launcher.fork(
+                spec.name, self.state_dir, spec.argv, env, self.log_path(spec.name),
+                alive=lambda: self.alive(launcher.PROCESS_NAME),
+                clock=self._clock, sleep=self._sleep,
+            )  # fmt: skip
+        except launcher.LauncherError as exc:
+            raise SupervisorError(
+                f"cannot start {spec.name}: {exc}; launcher log "
+                f"{self.log_path(launcher.PROCESS_NAME)}"
+            ) from exc
+
+    def _spawn(self, spec: ProcessSpec, env: Mapping[str, str]) -> int:
         log = self.log_path(spec.name).open("ab")
         try:
             process = subprocess.Popen(
@@ -86,7 +119,6 @@ class Supervisor:
             raise SupervisorError(f"cannot start {spec.name} ({spec.argv[0]}): {exc}") from exc
         finally:
             log.close()
-        (self.pid_dir / f"{spec.name}.pid").write_text(f"{process.pid}\n")
         self._children[process.pid] = process
         return process.pid
 

@@ -1,0 +1,110 @@
+"""Asking the launcher (infra/local/launcher_main.py) to fork a preloaded program.
+
+The launcher listens on an abstract Unix socket named after the platform's state
+directory, so two platforms on one machine never share one and no socket file is left
+behind. This module only speaks to it; :class:`infra.local.supervisor.Supervisor`
+decides when (a ``python -m MODULE`` spec whose module it was told to preload).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+PROCESS_NAME = "launcher"
+MODULE = "infra.local.launcher_main"
+CONNECT_SECONDS = 10.0
+ANSWER_SECONDS = 60.0  # the first answer waits for the imports, slow on a loaded machine
+
+
+class LauncherError(RuntimeError):
+    """The launcher could not be reached or refused; the message says why."""
+
+
+def address(state_dir: Path) -> bytes:
+    """The abstract socket address of the launcher of the platform at ``state_dir``."""
+    digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:32]
+    return b"\0watertight-launcher-" + digest.encode()
+
+
+def launcher_argv(state_dir: Path, modules: Sequence[str]) -> list[str]:
+    """The command that starts the launcher for ``modules``."""
+    return [sys.executable, "-m", MODULE, address(state_dir).hex(), *sorted(modules)]
+
+
+def preloaded_module(argv: Sequence[str], modules: frozenset[str]) -> str | None:
+    """The module of a ``<this python> -m MODULE ...`` command when it is one of
+    ``modules``, else None (such a command is started as is)."""
+    if len(argv) >= 3 and argv[0] == sys.executable and argv[1] == "-m":
+        return argv[2] if argv[2] in modules else None
+    return None
+
+
+def fork(
+    name: str,
+    state_dir: Path,
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    log: Path,
+    alive: Callable[[], bool],
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Have the launcher start ``argv`` (``python -m MODULE ARGS``) as process ``name``
+    with exactly ``env``, its output appended to ``log``, from ``state_dir``; return the
+    new process's pid.
+
+    ``alive`` says whether the launcher process still runs: while it does, a refused
+    connection is retried for :data:`CONNECT_SECONDS` (it binds a moment after it starts).
+    """
+    request = {"name": name, "module": argv[2], "args": list(argv[3:]), "env": dict(env),
+               "log": str(log), "cwd": str(state_dir)}  # fmt: skip
+    connection = _connect(address(state_dir), alive, clock, sleep)
+    with connection:
+        connection.settimeout(ANSWER_SECONDS)
+        try:
+            connection.sendall(json.dumps(request).encode() + b"\n")
+            answer = _read_answer(connection)
+        except (OSError, ValueError) as exc:
+            raise LauncherError(f"no answer from the launcher: {exc}") from exc
+    pid = answer.get("pid")
+    if isinstance(pid, int):
+        return pid
+    raise LauncherError(f"the launcher refused: {answer.get('error', answer)}")
+
+
+def _connect(
+    where: bytes, alive: Callable[[], bool], clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> socket.socket:  # fmt: skip
+    deadline = clock() + CONNECT_SECONDS
+    while True:
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            connection.connect(where)
+            return connection
+        except OSError as exc:
+            connection.close()
+            if not alive():
+                raise LauncherError("the launcher is not running") from exc
+            if clock() > deadline:
+                raise LauncherError(f"cannot reach the launcher: {exc}") from exc
+        sleep(0.02)
+
+
+def _read_answer(connection: socket.socket) -> dict[str, object]:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = connection.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    answer = json.loads(data)
+    if not isinstance(answer, dict):
+        raise ValueError(f"not an answer: {data[:200]!r}")
+    return answer
