@@ -25,6 +25,7 @@ import gc
 import importlib
 import importlib.util
 import json
+import logging
 import os
 import runpy
 import signal
@@ -34,6 +35,10 @@ import sys
 import threading
 import traceback
 from typing import Any
+
+from failover.log_format import LogContext, configure_logging
+
+log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 1 << 20
 
@@ -55,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: launcher_main ADDRESS_HEX MODULE [MODULE ...]", file=sys.stderr)
         return 2
     address, modules = bytes.fromhex(args[0]), frozenset(args[1:])
+    # WARNING while importing: libraries announce their plug-ins at INFO as they load.
+    configure_logging(LogContext("launcher"), logging.WARNING)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(address)  # before the imports: a client may connect and wait meanwhile
     listener.listen(64)
@@ -63,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     gc.collect()
     gc.freeze()  # keeps the preloaded objects' pages shared with the children
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-    print(f"launcher: preloaded {', '.join(sorted(modules))}", file=sys.stderr, flush=True)
+    logging.getLogger().setLevel(logging.INFO)
+    log.info("preloaded %s; forking their processes on request", ", ".join(sorted(modules)))
     while True:
         connection, _ = listener.accept()
         with connection:
@@ -85,6 +93,7 @@ def serve(connection: socket.socket, listener: socket.socket, modules: frozenset
         return
     if pid == 0:
         run_child(request, (listener, connection))
+    log.info("forked %s (python -m %s) as pid %d", request.get("name"), request["module"], pid)
     _reply(connection, {"pid": pid})
 
 
@@ -96,7 +105,7 @@ def run_child(request: dict[str, Any], inherited: tuple[socket.socket, ...]) -> 
             sock.close()
         os.setsid()
         _name_process(str(request.get("name", request["module"])))
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        _forget_the_launchers_settings()
         log = os.open(str(request["log"]), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
@@ -119,6 +128,17 @@ def run_child(request: dict[str, Any], inherited: tuple[socket.socket, ...]) -> 
             with contextlib.suppress(OSError, ValueError):
                 stream.flush()
         os._exit(code)
+
+
+def _forget_the_launchers_settings() -> None:
+    """Undo what the launcher set for itself, so the child starts as ``python -m`` would:
+    default SIGCHLD (its own subprocesses must be waitable) and no logging of ours (its
+    program configures its own, naming itself, not the launcher)."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    logging.getLogger().handlers.clear()
+    logging.captureWarnings(False)
+    sys.excepthook = sys.__excepthook__
+    threading.excepthook = threading.__excepthook__
 
 
 def _name_process(name: str) -> None:

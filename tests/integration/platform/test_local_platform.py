@@ -161,7 +161,8 @@ def test_every_watertight_process_logs_json_lines_naming_its_kind_and_site(
 ) -> None:
     # <state>/logs/<name>.log by the supervisor's process names; etcd writes its own JSON.
     kinds: dict[str, tuple[str, str | None]] = {"router.log": ("router", None),
-                                                "linkproxy.log": ("linkproxy", None)}  # fmt: skip
+                                                "linkproxy.log": ("linkproxy", None),
+                                                "launcher.log": ("launcher", None)}  # fmt: skip
     for site in ("production", "same-city", "remote-dr"):
         kinds |= {f"controller-{site}.log": ("controller", site),
                   f"observer-{site}.log": ("observer", site)}  # fmt: skip
@@ -182,7 +183,7 @@ def test_every_watertight_process_logs_json_lines_naming_its_kind_and_site(
                 assert record["unit"] == log.name.split("-")[1] and "epoch" in record, record
         seen.add(process)
     # the router logs warnings only, and a healthy one has none
-    assert seen >= {"unit", "controller", "observer", "linkproxy"}
+    assert seen >= {"unit", "controller", "observer", "linkproxy", "launcher"}
 
 
 def test_down_leaves_no_process_behind(tmp_path: Path) -> None:
