@@ -53,12 +53,13 @@ def test_the_library_holds_every_standard_drill() -> None:
 def test_every_library_drill_validates_against_the_default_topology(name: str) -> None:
     spec = load_spec(library()[name], default_topology())
     assert spec.name == name
-    # Short enough for CI; the switchover drill waits out the 60 s failback window, the
+    # Short enough for CI; the switchover drill waits out the 60 s failback window (and
+    # its load outlasts the failback's sequential moves by a steady-state window), the
     # hang drill gives the thawed site 20 s to settle before steady state is judged, and
     # the gray drills let the trend watch warm up (15 s) and hold (5 s) before it judges,
     # and city-a-lost's load outlasts its 40 s RTO bound (the steady state after is judged
     # over the load's last window).
-    longest = {"site-switchover-and-failback": 80, "production-hang": 50, "gray-unit": 60,
+    longest = {"site-switchover-and-failback": 90, "production-hang": 50, "gray-unit": 60,
                "gray-unit-slow": 60, "city-a-lost": 60}  # fmt: skip
     longest_here = longest.get(name, 45)
     assert 30 <= spec.load.duration_seconds <= longest_here, "library drills must stay short for CI"
