@@ -15,10 +15,12 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 PROCESS_NAME = "launcher"
 MODULE = "infra.local.launcher_main"
 CONNECT_SECONDS = 10.0
+MAX_MESSAGE_BYTES = 1 << 20
 ANSWER_SECONDS = 60.0  # the first answer waits for the imports, slow on a loaded machine
 
 
@@ -68,8 +70,8 @@ def fork(
     with connection:
         connection.settimeout(ANSWER_SECONDS)
         try:
-            connection.sendall(json.dumps(request).encode() + b"\n")
-            answer = _read_answer(connection)
+            send_message(connection, request)
+            answer = read_message(connection)
         except (OSError, ValueError) as exc:
             raise LauncherError(f"no answer from the launcher: {exc}") from exc
     pid = answer.get("pid")
@@ -97,14 +99,24 @@ def _connect(
         sleep(0.02)
 
 
-def _read_answer(connection: socket.socket) -> dict[str, object]:
+def read_message(connection: socket.socket) -> dict[str, Any]:
+    """One message of the launcher's wire format: a JSON object on one line, at most
+    :data:`MAX_MESSAGE_BYTES`. Raises ``ValueError`` for anything else, ``OSError`` when
+    the connection fails or times out."""
     data = b""
     while not data.endswith(b"\n"):
-        chunk = connection.recv(4096)
+        chunk = connection.recv(65536)
         if not chunk:
             break
         data += chunk
-    answer = json.loads(data)
-    if not isinstance(answer, dict):
-        raise ValueError(f"not an answer: {data[:200]!r}")
-    return answer
+        if len(data) > MAX_MESSAGE_BYTES:
+            raise ValueError("message too large")
+    message = json.loads(data)
+    if not isinstance(message, dict):
+        raise ValueError(f"not a JSON object: {data[:200]!r}")
+    return message
+
+
+def send_message(connection: socket.socket, message: Mapping[str, Any]) -> None:
+    """Send ``message`` in the launcher's wire format (see :func:`read_message`)."""
+    connection.sendall(json.dumps(message).encode() + b"\n")

@@ -24,7 +24,6 @@ import contextlib
 import gc
 import importlib
 import importlib.util
-import json
 import logging
 import os
 import runpy
@@ -37,10 +36,9 @@ import traceback
 from typing import Any
 
 from failover.log_format import LogContext, configure_logging
+from infra.local.launcher import read_message, send_message
 
 log = logging.getLogger(__name__)
-
-MAX_REQUEST_BYTES = 1 << 20
 
 
 def preload(module: str) -> None:
@@ -166,16 +164,8 @@ def _check_peer(connection: socket.socket) -> None:
 
 def _read_request(connection: socket.socket) -> dict[str, Any]:
     connection.settimeout(10.0)
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = connection.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-        if len(data) > MAX_REQUEST_BYTES:
-            raise ValueError("request too large")
-    request = json.loads(data)
-    if not isinstance(request, dict) or not isinstance(request.get("env"), dict):
+    request = read_message(connection)
+    if not isinstance(request.get("env"), dict):
         raise ValueError("a request is a JSON object with an env object")
     for key in ("module", "log", "cwd"):
         if not isinstance(request.get(key), str):
@@ -188,7 +178,7 @@ def _read_request(connection: socket.socket) -> dict[str, Any]:
 def _reply(connection: socket.socket, answer: dict[str, Any]) -> None:
     # If the client gave up, a child forked for it runs on: `down` finds it by its marker.
     with contextlib.suppress(OSError):
-        connection.sendall(json.dumps(answer).encode() + b"\n")
+        send_message(connection, answer)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -147,3 +148,18 @@ def test_a_launcher_that_cannot_start_names_its_log(tmp_path: Path) -> None:
             sup.start(ProcessSpec("doomed", [sys.executable, "-m", "no_such_module_here"]))
     finally:
         sup.stop_all(grace=1.0)
+
+
+def test_a_malformed_request_gets_a_reason_and_the_launcher_serves_on(
+    supervisor: Supervisor,
+) -> None:
+    _probe(supervisor, "warm", "sleep")
+    for bad, reason in ((b"not json\n", "Expecting value"), (b"[1, 2]\n", "JSON object"),
+                        (b'{"env": {}}\n', "module")):  # fmt: skip
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+            connection.connect(launcher.address(supervisor.state_dir))
+            connection.sendall(bad)
+            answer = launcher.read_message(connection)
+        assert reason in str(answer.get("error")), answer
+    pid, _ = _probe(supervisor, "after", "sleep")
+    assert supervisor.pids()["after"] == pid
