@@ -2,8 +2,9 @@
 
 Starts the three sites on loopback in a temporary state dir, runs the library's
 ``production-outage`` drill with live progress (load, fault, detection, failover,
-recovery), prints the report and stops everything, whatever happens (Ctrl-C included:
-the drill's rollbacks run, then the platform goes down). Exit status as ``drill run``.
+recovery) at :data:`DEMO_RATE` writes/s, prints the report and stops everything,
+whatever happens (Ctrl-C included: the drill's rollbacks run, then the platform goes
+down). Exit status as ``drill run``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ from watertight.commands.common import TopologyFile, fail
 from watertight.commands.drill import EXIT, execute, load_topology_or_fail
 
 DEMO_DRILL = "production-outage"
+DEMO_RATE = 25.0
+"""Writes per second the demo offers, not the drill file's 50: on the slower of the 2-core
+machines we run on, the whole platform carries about 50-90 writes/s, and at 50 the demo
+aborted in its warm-up (docs/drills.md §4). The DR suite runs at the same rate, and the
+report states it."""
 
 
 def demo(
@@ -36,7 +42,7 @@ def demo(
     console = Console()
     topology = load_topology_or_fail(topology_file)
     try:
-        spec = load_spec(library()[DEMO_DRILL], topology)
+        spec = load_spec(library()[DEMO_DRILL], topology).at_rate(DEMO_RATE)
     except DrillSpecError as exc:
         fail(str(exc))
     console.rule(f"[bold]watertight demo: {spec.title}")
