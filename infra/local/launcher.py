@@ -13,7 +13,7 @@ import json
 import socket
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ def address(state_dir: Path) -> bytes:
     return b"\0watertight-launcher-" + digest.encode()
 
 
-def launcher_argv(state_dir: Path, modules: Sequence[str]) -> list[str]:
+def launcher_argv(state_dir: Path, modules: Iterable[str]) -> list[str]:
     """The command that starts the launcher for ``modules``."""
     return [sys.executable, "-m", MODULE, address(state_dir).hex(), *sorted(modules)]
 

@@ -84,7 +84,7 @@ _FAILURES = (PlatformError, EtcdClusterError, LeaderMoveError, LinkProxyError, S
 
 PRELOADED = ("app", "failover.controller", "failover.observer", "failover.router")
 """Our Python programs, forked from the launcher with their imports done: ``up`` starts
-30 of them at once on two cores (infra/local/launcher_main.py)."""
+31 of them at once on two cores (infra/local/launcher_main.py)."""
 
 __all__ = ["PRELOADED", "LocalPlatform", "Notify", "Progress", "SeedRoutes", "site_link_delays"]
 

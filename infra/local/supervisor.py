@@ -89,7 +89,7 @@ class Supervisor:
 
     def _fork(self, spec: ProcessSpec, env: Mapping[str, str]) -> int:
         if not self.alive(launcher.PROCESS_NAME):
-            argv = launcher.launcher_argv(self.state_dir, sorted(self._preload))
+            argv = launcher.launcher_argv(self.state_dir, self._preload)
             self.start(ProcessSpec(launcher.PROCESS_NAME, argv))
         try:
             return launcher.fork(
@@ -124,22 +124,25 @@ class Supervisor:
 
     def pids(self) -> dict[str, int]:
         """Processes named by pid files that are still alive (and ours)."""
-        alive: dict[str, int] = {}
         if not self.pid_dir.is_dir():
-            return alive
-        for pid_file in sorted(self.pid_dir.glob("*.pid")):
-            with contextlib.suppress(ValueError, OSError):
-                pid = int(pid_file.read_text().strip())
-                if self._is_ours(pid):
-                    alive[pid_file.stem] = pid
-        return alive
+            return {}
+        named = ((f.stem, self.pid_of(f.stem)) for f in sorted(self.pid_dir.glob("*.pid")))
+        return {name: pid for name, pid in named if pid is not None}
+
+    def pid_of(self, name: str) -> int | None:
+        """The pid its pid file names, if that process is still alive (and ours)."""
+        try:
+            pid = int((self.pid_dir / f"{name}.pid").read_text().strip())
+        except (ValueError, OSError):
+            return None
+        return pid if self._is_ours(pid) else None
 
     def alive(self, name: str) -> bool:
-        return name in self.pids()
+        return self.pid_of(name) is not None
 
     def hung(self, name: str) -> bool:
         """True if the named process is stopped by a signal (SIGSTOP: ``site-hang``)."""
-        pid = self.pids().get(name)
+        pid = self.pid_of(name)
         return pid is not None and _process_state(pid) in ("T", "t")
 
     def kill_hung(self, name: str, timeout: float = 5.0) -> None:
@@ -153,7 +156,7 @@ class Supervisor:
 
     def signal(self, name: str, sig: signal.Signals) -> bool:
         """Send ``sig`` to the named process; False if it is not running."""
-        pid = self.pids().get(name)
+        pid = self.pid_of(name)
         if pid is None:
             return False
         with contextlib.suppress(ProcessLookupError):
@@ -162,7 +165,7 @@ class Supervisor:
 
     def stop(self, name: str, grace: float = 5.0) -> None:
         """SIGCONT (a hung process cannot die otherwise), SIGTERM, then SIGKILL after grace."""
-        pid = self.pids().get(name)
+        pid = self.pid_of(name)
         if pid is not None:
             self._terminate([pid], grace)
         (self.pid_dir / f"{name}.pid").unlink(missing_ok=True)
