@@ -4,6 +4,10 @@
   otherwise they are deselected, not skipped.
 - With ``WATERTIGHT_STRICT_SKIPS=1`` (set by ``.ci/run`` under ``CI=true``) a skipped test
   fails, unless it is marked ``not_in_ci("why CI cannot run it")``.
+- With ``WATERTIGHT_CI_DEADLINE`` (Unix seconds; ``.ci/run`` sets it) no test starts after
+  the deadline: the run stops there, says so, and exits 2 (interrupted). CI's own time
+  limit kills a run without a summary; stopping first keeps the summary and
+  ``--durations`` in the log, so the next person sees where the time went.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,6 +51,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = kept
 
 
+def deadline_passed(now: float) -> str | None:
+    """Why no further test may start at ``now``, or None while ``WATERTIGHT_CI_DEADLINE``
+    (Unix seconds) is unset or still ahead."""
+    deadline = os.environ.get("WATERTIGHT_CI_DEADLINE")
+    if not deadline or now < float(deadline):
+        return None
+    over = now - float(deadline)
+    return f"CI deadline passed {over:.0f} s ago (WATERTIGHT_CI_DEADLINE): the rest is not run"
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
     outcome = yield
@@ -57,6 +72,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true, but CI can run this test: {reason}"
+    if call.when == "teardown" and (why := deadline_passed(time.time())) is not None:
+        item.session.shouldstop = why  # pytest then ends the run as interrupted (status 2)
 
 
 @pytest.fixture(autouse=True)

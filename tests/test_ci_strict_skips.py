@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,8 @@ def test_skipped() -> None:
     pytest.skip("no database")
 """
 
+TWO_TESTS = "def test_first() -> None:\n    pass\n\n\ndef test_second() -> None:\n    pass\n"
+
 
 def test_strict_skips_fail_a_skip_but_keep_an_xfail_an_xfail(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
@@ -29,3 +32,28 @@ def test_strict_skips_fail_a_skip_but_keep_an_xfail_an_xfail(
     pytester.makepyfile(TESTS)
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1, xfailed=1)
+
+
+def test_a_passed_ci_deadline_stops_the_run_before_the_next_test_as_interrupted(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WATERTIGHT_STRICT_SKIPS", raising=False)
+    monkeypatch.setenv("WATERTIGHT_CI_DEADLINE", str(time.time() - 5))
+    pytester.makeconftest(CONFTEST.read_text())
+    pytester.makepyfile(TWO_TESTS)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*CI deadline passed * s ago (WATERTIGHT_CI_DEADLINE)*"])
+
+
+def test_a_ci_deadline_ahead_lets_every_test_run(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WATERTIGHT_STRICT_SKIPS", raising=False)
+    monkeypatch.setenv("WATERTIGHT_CI_DEADLINE", str(time.time() + 3600))
+    pytester.makeconftest(CONFTEST.read_text())
+    pytester.makepyfile(TWO_TESTS)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    assert result.ret == pytest.ExitCode.OK
