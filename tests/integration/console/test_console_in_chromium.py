@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[3]
 SCREENSHOT = REPO / "reports" / "console" / "console.png"
 SEEN_WITHIN_MS = 120_000  # the fault comes ~10 s into the load, the move within 8 s of it
 DRILL_ATTEMPTS = 2
-DRILL_RATE = 20
+DRILL_RATE = 12
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 
