@@ -14,15 +14,11 @@ platform on its data and ports (infra/local/run_record.py says when and how).
 
 from __future__ import annotations
 
-import json
 import secrets
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from failover.credentials import write_directory
-from failover.tls import ENV as TLS_ENV
-from failover.tls import scheme
 from failover.topology import Topology, load_topology
 from infra.local.certificates import (
     EDGE_IDENTITY,
@@ -30,7 +26,6 @@ from infra.local.certificates import (
     TLS_DIR,
     act_as_operator,
     issue_local_pki,
-    tls_env,
 )
 from infra.local.etcd_cluster import (
     EtcdCluster,
@@ -53,6 +48,7 @@ from infra.local.run_record import (
     recorded_plan,
     restart_notice,
 )
+from infra.local.site_programs import control_records, router_record, unit_peers, unit_record
 from infra.local.state import (
     APPROVERS,
     CREDENTIALS_DIR,
@@ -160,10 +156,6 @@ class LocalPlatform:
         act_as_operator(root)
         return root
 
-    @property
-    def _scheme(self) -> str:
-        return scheme(bool(self._tls_dir))
-
     def _failure(self, exc: BaseException, previous: PlatformState | None) -> str:
         if previous is None:
             return str(exc)
@@ -202,6 +194,8 @@ class LocalPlatform:
         ready_timeout: float,
         etcd_binary: Path,
     ) -> PlatformState:
+        # Its imports (~1 s of CPU per program) overlap etcd's start and the routes' seeding.
+        self.supervisor.start_launcher()
         sites = list(topology.site_names)
         tls = {site: Path(self._tls_dir) / site for site in sites} if self._tls_dir else None
         cluster, proxy = start_foundation(
@@ -226,8 +220,9 @@ class LocalPlatform:
         for member in cluster.members.values():
             state.processes[member.name] = etcd_record(cluster, member)
         self._start_units(state, topology, cluster, proxy, plan, restart=previous is not None)
-        self._start_router(state, topology, cluster, proxy, plan.router)
-        self._start_controllers(state, cluster, proxy, plan, topology.dr_site)
+        self._start(state, router_record(state, cluster, proxy, plan.router))
+        for record in control_records(state, cluster, proxy, plan, topology.dr_site):
+            self._start(state, record)
         state.save(self.state_dir)
         wait_ready(self.supervisor, list(state.processes.values()), ready_timeout, progress)
         wait_replicating(list(state.processes.values()), ready_timeout, progress)
@@ -250,180 +245,18 @@ class LocalPlatform:
         for unit in topology.units:
             placement = topology.placement(unit)
             for site in state.sites:
-                peers = {}
-                for other in state.sites:
-                    if other != site:
-                        host, port = proxy.listener_for(
-                            site, other, LOOPBACK, plan.units[unit, other]
-                        )
-                        peers[other] = f"{self._scheme}://{host}:{port}"
                 role = "primary" if placement.primary == site else "standby"
-                record = self._unit_record(
-                    state, unit, site, plan.units[unit, site], role, peers,
+                record = unit_record(
+                    state, unit, site, plan.units[unit, site], role,
+                    unit_peers(state, proxy, plan, unit, site),
                     client_endpoints(cluster, proxy, site),
                 )  # fmt: skip
-                state.processes[record.name] = record
                 overrides = {"WATERTIGHT_ROLE": "standby"} if restart else {}
-                self.supervisor.start(record.spec(**overrides))
+                self._start(state, record, **overrides)
 
-    def _unit_record(
-        self,
-        state: PlatformState,
-        unit: str,
-        site: str,
-        port: int,
-        role: str,
-        peers: dict[str, str],
-        etcd: list[str],
-    ) -> ProcessRecord:
-        data_dir = self.state_dir / "data" / site
-        data_dir.mkdir(parents=True, exist_ok=True)
-        env = {
-            "WATERTIGHT_UNIT": unit,
-            "WATERTIGHT_SITE": site,
-            "WATERTIGHT_HOST": LOOPBACK,
-            "WATERTIGHT_PORT": str(port),
-            "WATERTIGHT_DATA_DIR": str(data_dir),
-            "WATERTIGHT_TOPOLOGY": state.topology_file,
-            "WATERTIGHT_CREDENTIALS_DIR": state.credentials_dir,
-            "WATERTIGHT_ROLE": role,
-            "WATERTIGHT_EPOCH": "1",
-            "WATERTIGHT_PEERS": json.dumps(peers, sort_keys=True),
-            "WATERTIGHT_ETCD_ENDPOINTS": json.dumps(etcd),
-            **tls_env(state.tls_dir, site),
-        }
-        return ProcessRecord(
-            name=f"unit-{unit}-{site}",
-            argv=[sys.executable, "-m", "app"],
-            env=env,
-            site=site,
-            ready_url=f"{self._scheme}://{LOOPBACK}:{port}/readyz",
-            kind="unit",
-            unit=unit,
-        )
-
-    def _start_router(
-        self,
-        state: PlatformState,
-        topology: Topology,
-        cluster: EtcdCluster,
-        proxy: LinkProxyClient,
-        router_port: int,
-    ) -> None:
-        table: dict[str, dict[str, str]] = {}
-        for record in state.processes.values():
-            if record.kind == "unit" and record.unit and record.site:
-                port = int(record.env["WATERTIGHT_PORT"])
-                host, via = proxy.listener_for(EDGE, record.site, LOOPBACK, port)
-                table.setdefault(record.unit, {})[record.site] = f"{self._scheme}://{host}:{via}"
-        address_map = self.state_dir / "router-addresses.json"
-        address_map.write_text(json.dumps({"units": table}, indent=2, sort_keys=True))
-        port = router_port
-        env = {
-            "WATERTIGHT_HOST": LOOPBACK,
-            "WATERTIGHT_PORT": str(port),
-            "WATERTIGHT_TOPOLOGY": state.topology_file,
-            "WATERTIGHT_ADDRESS_MAP": str(address_map),
-            "WATERTIGHT_ETCD_ENDPOINTS": json.dumps(client_endpoints(cluster, proxy, EDGE)),
-            **tls_env(state.tls_dir, EDGE_IDENTITY),
-        }
-        state.router_url = f"http://{LOOPBACK}:{port}"
-        record = ProcessRecord(
-            name="router",
-            argv=[sys.executable, "-m", "failover.router"],
-            env=env,
-            site=None,
-            ready_url=f"{state.router_url}/readyz",
-            kind="router",
-        )
+    def _start(self, state: PlatformState, record: ProcessRecord, **overrides: str) -> None:
         state.processes[record.name] = record
-        self.supervisor.start(record.spec())
-
-    def _start_controllers(
-        self,
-        state: PlatformState,
-        cluster: EtcdCluster,
-        proxy: LinkProxyClient,
-        plan: PortPlan,
-        witness: str,
-    ) -> None:
-        """One controller and one observer per site, seeing the world as that site does:
-        every unit instance and the other etcd members through the (site → other) proxy
-        listeners, its own site directly. The witness site's controller starts first, so
-        it is the one that finds the leader lease free (``failover.controller.leadership``)."""
-        ports = plan.controllers
-        urls = {site: f"{self._scheme}://{LOOPBACK}:{port}" for site, port in ports.items()}
-        directory = self.state_dir / "controller"
-        directory.mkdir(parents=True, exist_ok=True)
-        for site in sorted(state.sites, key=lambda name: name != witness):
-            address_file = directory / f"addresses-{site}.json"
-            address_file.write_text(
-                json.dumps(self._site_addresses(state, cluster, proxy, site, urls), indent=2)
-            )
-            env = {
-                "WATERTIGHT_SITE": site,
-                "WATERTIGHT_HOST": LOOPBACK,
-                "WATERTIGHT_PORT": str(ports[site]),
-                "WATERTIGHT_TOPOLOGY": state.topology_file,
-                "WATERTIGHT_CREDENTIALS_DIR": state.credentials_dir,
-                "WATERTIGHT_ADDRESSES": str(address_file),
-                "WATERTIGHT_STATE_DIR": str(directory),
-                "WATERTIGHT_ETCD_ENDPOINTS": json.dumps(client_endpoints(cluster, proxy, site)),
-                **tls_env(state.tls_dir, site),
-            }
-            record = ProcessRecord(
-                name=f"controller-{site}",
-                argv=[sys.executable, "-m", "failover.controller"],
-                env=env,
-                site=site,
-                ready_url=f"{urls[site]}/healthz",
-                kind="controller",
-            )
-            state.processes[record.name] = record
-            self.supervisor.start(record.spec())
-            self._start_observer(state, site, env, plan.observers[site])
-        state.controller_urls = [urls[site] for site in state.sites]
-
-    def _start_observer(
-        self, state: PlatformState, site: str, env: dict[str, str], metrics_port: int
-    ) -> None:
-        """The site's observer: its own process, so killing a controller keeps its vote.
-        Ready once it serves ``/metrics``, its only HTTP interface."""
-        keep = ("WATERTIGHT_SITE", "WATERTIGHT_TOPOLOGY", "WATERTIGHT_ADDRESSES", TLS_ENV)
-        observer_env = {k: v for k, v in env.items() if k in keep}
-        observer_env["WATERTIGHT_ETCD_ENDPOINTS"] = env["WATERTIGHT_ETCD_ENDPOINTS"]
-        observer_env["WATERTIGHT_HOST"] = LOOPBACK
-        observer_env["WATERTIGHT_METRICS_PORT"] = str(metrics_port)
-        record = ProcessRecord(
-            name=f"observer-{site}",
-            argv=[sys.executable, "-m", "failover.observer"],
-            env=observer_env,
-            site=site,
-            ready_url=f"http://{LOOPBACK}:{metrics_port}/metrics",
-            kind="observer",
-        )
-        state.processes[record.name] = record
-        self.supervisor.start(record.spec())
-
-    def _site_addresses(
-        self,
-        state: PlatformState,
-        cluster: EtcdCluster,
-        proxy: LinkProxyClient,
-        site: str,
-        controllers: dict[str, str],
-    ) -> dict[str, object]:
-        units: dict[str, dict[str, str]] = {}
-        for record in state.processes.values():
-            if record.kind == "unit" and record.unit and record.site:
-                port = int(record.env["WATERTIGHT_PORT"])
-                host, via = proxy.listener_for(site, record.site, LOOPBACK, port)
-                units.setdefault(record.unit, {})[record.site] = f"{self._scheme}://{host}:{via}"
-        etcd = {}
-        for other, member in cluster.members.items():
-            host, via = proxy.listener_for(site, other, member.host, member.client_port)
-            etcd[other] = f"{self._scheme}://{host}:{via}"
-        return {"units": units, "etcd": etcd, "controllers": controllers}
+        self.supervisor.start(record.spec(**overrides))
 
     # -- down / info ------------------------------------------------------------------
 

@@ -87,10 +87,16 @@ class Supervisor:
         (self.pid_dir / f"{spec.name}.pid").write_text(f"{pid}\n")
         return pid
 
-    def _fork(self, spec: ProcessSpec, env: Mapping[str, str]) -> int:
-        if not self.alive(launcher.PROCESS_NAME):
+    def start_launcher(self) -> None:
+        """Start the launcher now, unless it runs or nothing is preloaded, so that its
+        imports overlap whatever the caller does before its first preloaded start (which
+        would otherwise start it, then wait for its imports)."""
+        if self._preload and not self.alive(launcher.PROCESS_NAME):
             argv = launcher.launcher_argv(self.state_dir, self._preload)
             self.start(ProcessSpec(launcher.PROCESS_NAME, argv))
+
+    def _fork(self, spec: ProcessSpec, env: Mapping[str, str]) -> int:
+        self.start_launcher()
         try:
             return launcher.fork(
                 spec.name, self.state_dir, spec.argv, env, self.log_path(spec.name),

@@ -163,3 +163,21 @@ def test_a_malformed_request_gets_a_reason_and_the_launcher_serves_on(
         assert reason in str(answer.get("error")), answer
     pid, _ = _probe(supervisor, "after", "sleep")
     assert supervisor.pids()["after"] == pid
+
+
+def test_a_launcher_started_ahead_is_the_one_the_first_fork_uses_and_is_started_once(
+    supervisor: Supervisor,
+) -> None:
+    supervisor.start_launcher()
+    ahead = supervisor.pid_of(launcher.PROCESS_NAME)
+    assert ahead is not None
+    supervisor.start_launcher()
+    assert supervisor.pid_of(launcher.PROCESS_NAME) == ahead
+    _probe(supervisor, "first", "sleep")
+    assert supervisor.pid_of(launcher.PROCESS_NAME) == ahead
+
+
+def test_a_supervisor_that_preloads_nothing_starts_no_launcher(tmp_path: Path) -> None:
+    plain = Supervisor(tmp_path / "plain")
+    plain.start_launcher()
+    assert plain.pids() == {}
