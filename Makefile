@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-all lint fmt bench clean venv
+.PHONY: demo test test-all test-dr lint fmt bench clean venv
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test: $(STAMP)
 ## test-all: everything, including suites marked slow
 test-all: $(STAMP)
 	WATERTIGHT_RUN_SLOW=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## test-dr: the whole DR suite, every library drill (CI runs six, docs/drills.md §7)
+test-dr: $(STAMP)
+	WATERTIGHT_RUN_SLOW=1 WATERTIGHT_DR_FULL=1 $(BIN)/python -m pytest tests/drills $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

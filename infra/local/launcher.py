@@ -39,12 +39,10 @@ def launcher_argv(state_dir: Path, modules: Iterable[str]) -> list[str]:
     return [sys.executable, "-m", MODULE, address(state_dir).hex(), *sorted(modules)]
 
 
-def preloaded_module(argv: Sequence[str], modules: frozenset[str]) -> str | None:
-    """The module of a ``<this python> -m MODULE ...`` command when it is one of
-    ``modules``, else None (such a command is started as is)."""
-    if len(argv) >= 3 and argv[0] == sys.executable and argv[1] == "-m":
-        return argv[2] if argv[2] in modules else None
-    return None
+def is_preloaded(argv: Sequence[str], modules: frozenset[str]) -> bool:
+    """Whether ``argv`` is ``<this python> -m MODULE ...`` with MODULE one of ``modules``
+    (the launcher forks it); any other command is started as is."""
+    return len(argv) >= 3 and argv[0] == sys.executable and argv[1] == "-m" and argv[2] in modules
 
 
 def fork(

@@ -80,10 +80,10 @@ class Supervisor:
         self.pid_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         env = {**inherited_environment(), **spec.env, MARKER: str(self.state_dir)}
-        if launcher.preloaded_module(spec.argv, self._preload) is None:
-            pid = self._spawn(spec, env)
-        else:
+        if launcher.is_preloaded(spec.argv, self._preload):
             pid = self._fork(spec, env)
+        else:
+            pid = self._spawn(spec, env)
         (self.pid_dir / f"{spec.name}.pid").write_text(f"{pid}\n")
         return pid
 
