@@ -348,11 +348,18 @@ def register_peer_ids(cluster: EtcdCluster, proxy: PeerProxy) -> dict[str, str]:
     return ids
 
 
-def client_endpoints(cluster: EtcdCluster, proxy: PeerProxy, src_site: str) -> list[str]:
-    """etcd client URLs for a process in ``src_site``: its own member first (direct), then
-    the others through the proxy's (src, dst) listeners."""
-    endpoints = []
-    for site, member in sorted(cluster.members.items(), key=lambda kv: kv[0] != src_site):
+def member_client_urls(cluster: EtcdCluster, proxy: PeerProxy, src_site: str) -> dict[str, str]:
+    """Each member's client URL by site, as a process in ``src_site`` reaches it: its own
+    member directly, the others through the proxy's (src, dst) listeners."""
+    urls = {}
+    for site, member in cluster.members.items():
         host, port = proxy.listener_for(src_site, site, member.host, member.client_port)
-        endpoints.append(f"{member.scheme}://{host}:{port}")
-    return endpoints
+        urls[site] = f"{member.scheme}://{host}:{port}"
+    return urls
+
+
+def client_endpoints(cluster: EtcdCluster, proxy: PeerProxy, src_site: str) -> list[str]:
+    """etcd client URLs for a process in ``src_site``: its own member first, then the
+    others (:func:`member_client_urls`)."""
+    urls = member_client_urls(cluster, proxy, src_site)
+    return [urls[site] for site in sorted(urls, key=lambda site: site != src_site)]

@@ -16,7 +16,7 @@ from pathlib import Path
 from failover.tls import ENV as TLS_ENV
 from failover.tls import scheme
 from infra.local.certificates import EDGE_IDENTITY, tls_env
-from infra.local.etcd_cluster import EtcdCluster, client_endpoints
+from infra.local.etcd_cluster import EtcdCluster, client_endpoints, member_client_urls
 from infra.local.linkproxy_client import LinkProxyClient
 from infra.local.ports import LOOPBACK
 from infra.local.run_record import PortPlan
@@ -27,16 +27,24 @@ def _scheme(state: PlatformState) -> str:
     return scheme(bool(state.tls_dir))
 
 
+def _instance_url(
+    state: PlatformState, proxy: LinkProxyClient, seen_from: str, site: str, port: int
+) -> str:
+    """A unit instance of ``site`` listening on ``port``, as ``seen_from`` (a site or the
+    edge) reaches it: through the proxy's (seen_from, site) listener."""
+    host, via = proxy.listener_for(seen_from, site, LOOPBACK, port)
+    return f"{_scheme(state)}://{host}:{via}"
+
+
 def unit_peers(
     state: PlatformState, proxy: LinkProxyClient, plan: PortPlan, unit: str, site: str
 ) -> dict[str, str]:
     """The unit's instances in the other sites, as ``site`` reaches them."""
-    peers = {}
-    for other in state.sites:
-        if other != site:
-            host, port = proxy.listener_for(site, other, LOOPBACK, plan.units[unit, other])
-            peers[other] = f"{_scheme(state)}://{host}:{port}"
-    return peers
+    return {
+        other: _instance_url(state, proxy, site, other, plan.units[unit, other])
+        for other in state.sites
+        if other != site
+    }
 
 
 def unit_record(
@@ -79,8 +87,8 @@ def _unit_urls(
     for record in state.processes.values():
         if record.kind == "unit" and record.unit and record.site:
             port = int(record.env["WATERTIGHT_PORT"])
-            host, via = proxy.listener_for(seen_from, record.site, LOOPBACK, port)
-            units.setdefault(record.unit, {})[record.site] = f"{_scheme(state)}://{host}:{via}"
+            url = _instance_url(state, proxy, seen_from, record.site, port)
+            units.setdefault(record.unit, {})[record.site] = url
     return units
 
 
@@ -128,7 +136,7 @@ def control_records(
         address_file = directory / f"addresses-{site}.json"
         addresses = {
             "units": _unit_urls(state, proxy, site),
-            "etcd": _etcd_urls(state, cluster, proxy, site),
+            "etcd": member_client_urls(cluster, proxy, site),
             "controllers": urls,
         }
         address_file.write_text(json.dumps(addresses, indent=2))
@@ -174,14 +182,3 @@ def _observer_record(site: str, controller_env: dict[str, str], metrics_port: in
         ready_url=f"http://{LOOPBACK}:{metrics_port}/metrics",
         kind="observer",
     )
-
-
-def _etcd_urls(
-    state: PlatformState, cluster: EtcdCluster, proxy: LinkProxyClient, site: str
-) -> dict[str, str]:
-    """Every etcd member, as ``site`` reaches it."""
-    etcd = {}
-    for other, member in cluster.members.items():
-        host, via = proxy.listener_for(site, other, member.host, member.client_port)
-        etcd[other] = f"{_scheme(state)}://{host}:{via}"
-    return etcd
