@@ -22,6 +22,7 @@ from failover.controller.records import RecordStore
 from failover.controller.state import ControllerState, ReplicationMark
 from failover.dcs import DcsError
 from failover.errors import NotLeader
+from failover.pacing import run_at_fixed_rate
 from failover.plan import Decision, decide
 from failover.quorum import SiteState, SiteVerdict
 from failover.snapshot import Route
@@ -212,9 +213,4 @@ class Controller:
         self._stop.set()
 
     def _loop(self, interval: float) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_cycle()
-            except Exception:  # a bug in one cycle must not stop the controller
-                LOG.exception("controller cycle failed")
-            self._stop.wait(interval)
+        run_at_fixed_rate(self.run_cycle, interval, self._stop, LOG, "controller cycle")

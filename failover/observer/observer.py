@@ -22,6 +22,7 @@ from failover.observer.metrics import ObserverMetrics
 from failover.observer.probes import RoundResult
 from failover.observer.publisher import ReportPublisher
 from failover.observer.report import PublishedReport
+from failover.pacing import run_at_fixed_rate
 
 LOG = logging.getLogger("failover.observer")
 
@@ -109,13 +110,7 @@ class Observer:
 
     def run(self) -> None:
         """Run rounds until :meth:`stop`."""
-        while not self._stop.is_set():
-            started = time.monotonic()
-            try:
-                self.run_round()
-            except Exception:  # a bug in one round must not stop observing
-                LOG.exception("observer round failed")
-            self._stop.wait(max(0.0, self._interval - (time.monotonic() - started)))
+        run_at_fixed_rate(self.run_round, self._interval, self._stop, LOG, "observer round")
 
 
 def _units_seen(result: RoundResult) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,75 @@
+"""The fixed-rate loop: a step starts an interval after the previous one *started*."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from failover.pacing import pause_before_next, run_at_fixed_rate
+
+
+class FakeClockAndStop:
+    """A clock that steps take time on, and a stop that records each wait."""
+
+    def __init__(self, steps_before_stop: int) -> None:
+        self.now = 100.0
+        self.waits: list[float] = []
+        self._left = steps_before_stop
+
+    def clock(self) -> float:
+        return self.now
+
+    def is_set(self) -> bool:
+        return self._left <= 0
+
+    def wait(self, timeout: float | None = None) -> bool:
+        assert timeout is not None
+        self.waits.append(timeout)
+        self.now += timeout
+        return self.is_set()
+
+    def take(self, seconds: float) -> None:
+        self.now += seconds
+        self._left -= 1
+
+
+def test_a_step_that_overruns_the_interval_is_followed_after_only_the_floor() -> None:
+    fake = FakeClockAndStop(steps_before_stop=3)
+    durations = iter([1.6, 0.2, 0.0])
+    run_at_fixed_rate(
+        lambda: fake.take(next(durations)), 1.0, fake, logging.getLogger("t"), "cycle", fake.clock
+    )
+    assert fake.waits == [pytest.approx(0.1), pytest.approx(0.8), pytest.approx(1.0)]
+
+
+def test_a_failing_step_is_logged_and_the_loop_goes_on(caplog: pytest.LogCaptureFixture) -> None:
+    fake = FakeClockAndStop(steps_before_stop=2)
+    calls: list[int] = []
+
+    def step() -> None:
+        fake.take(0.0)
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug in one cycle")
+
+    with caplog.at_level(logging.ERROR):
+        run_at_fixed_rate(step, 1.0, fake, logging.getLogger("t"), "controller cycle", fake.clock)
+    assert len(calls) == 2
+    assert "controller cycle failed" in caplog.text
+
+
+@given(
+    interval=st.floats(0.05, 30.0),
+    took=st.floats(0.0, 100.0),
+)
+def test_the_pause_never_undercuts_the_floor_nor_stretches_the_period(
+    interval: float, took: float
+) -> None:
+    pause = pause_before_next(interval, started=50.0, now=50.0 + took)
+    assert pause >= interval * 0.1 - 1e-9
+    assert pause <= interval + 1e-9
+    if took + interval * 0.1 <= interval:
+        assert took + pause == pytest.approx(interval)
