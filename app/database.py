@@ -38,6 +38,7 @@ class Database:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self._write_lock = threading.Lock()
+        self._writes_finished = 0
         self.engine = self._sqlite_engine() if self.is_sqlite else self._server_engine()
 
     def _sqlite_engine(self) -> Engine:
@@ -75,20 +76,36 @@ class Database:
         with Session(self.engine, expire_on_commit=False) as session:
             yield session
 
+    @property
+    def writes_finished(self) -> int:
+        """How many write transactions have ended (committed or rolled back) so far.
+
+        Counted after the transaction ends, so a reader that sees the same count before
+        and after reading something derived from the database knows no write ended in
+        between: what it read is still what the database holds, apart from a write still
+        in flight (not yet acknowledged to anyone). Every change to a unit's database goes
+        through :meth:`write`, so the count is exact.
+        """
+        return self._writes_finished
+
     @contextmanager
     def write(self) -> Iterator[Session]:
         """The unit's one write transaction at a time; commits on success."""
-        with self._write_lock, self.engine.connect() as connection:
-            connection.execution_options(**{_WRITE_OPTION: True})
-            with connection.begin():
-                session = Session(bind=connection, expire_on_commit=False)
-                try:
-                    if not self.is_sqlite:
-                        _lock_node_state(session)
-                    yield session
-                    session.flush()
-                finally:
-                    session.close()
+        with self._write_lock:
+            try:
+                with self.engine.connect() as connection:
+                    connection.execution_options(**{_WRITE_OPTION: True})
+                    with connection.begin():
+                        session = Session(bind=connection, expire_on_commit=False)
+                        try:
+                            if not self.is_sqlite:
+                                _lock_node_state(session)
+                            yield session
+                            session.flush()
+                        finally:
+                            session.close()
+            finally:
+                self._writes_finished += 1
 
     def ping(self) -> bool:
         """True when the database answers a trivial query."""

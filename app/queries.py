@@ -35,6 +35,33 @@ class Queries:
         self._db = db
         self._limit = credit_limit_minor
         self._traffic = traffic or TrafficCounters()
+        self._position: tuple[int, tuple[int, int]] | None = None
+        """``(writes finished when read, (last lsn, its epoch))``: the journal position
+        as of the last read, valid while no write has ended since."""
+
+    def cached_position(self) -> tuple[int, int] | None:
+        """The journal's ``(last lsn, its epoch)`` without touching the database, when no
+        write has ended since it was last read; None when it must be read again."""
+        cached = self._position
+        if cached is not None and cached[0] == self._db.writes_finished:
+            return cached[1]
+        return None
+
+    def journal_position(self) -> tuple[int, int]:
+        """The journal's ``(last lsn, its epoch)`` (``(0, 0)`` when empty), read from the
+        database unless :meth:`cached_position` still holds.
+
+        The count of finished writes is taken *before* the read: a write that ends while
+        the read runs bumps it, so the value kept is re-read next time rather than
+        trusted (docs/design.md §5, observers' probes)."""
+        cached = self.cached_position()
+        if cached is not None:
+            return cached
+        writes_before = self._db.writes_finished
+        with self._db.read() as session:
+            position = journal.last_position(session)
+        self._position = (writes_before, position)
+        return position
 
     def transaction(self, customer_id: str, transaction_id: str) -> TransactionView:
         with self._db.read() as session:
@@ -69,12 +96,12 @@ class Queries:
             site=settings.site,
         )
 
-    def unit(self) -> dict[str, Any]:
-        """``/v1/unit``: who we are, our journal position, our business traffic so far
+    def unit(self, position: tuple[int, int] | None = None) -> dict[str, Any]:
+        """``/v1/unit``: who we are, our journal position (``position`` when the caller
+        already has it from :meth:`journal_position`), our business traffic so far
         (:mod:`app.traffic`) and (as primary) our standbys."""
         role = self._node.role
-        with self._db.read() as session:
-            last, last_epoch = journal.last_position(session)
+        last, last_epoch = position if position is not None else self.journal_position()
         settings = self._node.settings
         body: dict[str, Any] = {
             "unit": settings.unit,
