@@ -10,13 +10,14 @@ one never answers at all. Connection errors are retried once inside the round
 
 from __future__ import annotations
 
+import json
+import ssl
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
+from failover.observer.probe_client import NoAnswerError, ProbeClient, RefusedError
 from failover.retry import Sleep, probe_round_retry
 from failover.tls import client_verify
 from failover.topology import Timing
@@ -46,27 +47,22 @@ class RoundResult:
     sites: Mapping[str, bool]
 
 
-def probe_timeout(timing: Timing) -> httpx.Timeout:
-    """Connect within the probe timeout; read within most of the probe interval."""
+def probe_timeouts(timing: Timing) -> tuple[float, float]:
+    """``(connect, read)``: connect within the probe timeout; read within most of the
+    probe interval."""
     read = max(
         timing.probe_timeout_seconds, READ_BUDGET_OF_INTERVAL * timing.probe_interval_seconds
     )
-    return httpx.Timeout(
-        connect=timing.probe_timeout_seconds,
-        read=read,
-        write=timing.probe_timeout_seconds,
-        pool=timing.probe_timeout_seconds,
-    )
+    return timing.probe_timeout_seconds, read
 
 
 class Prober:
     """Probes unit instances and sites' etcd members in parallel; never raises."""
 
     def __init__(self, timing: Timing, *, sleep: Sleep, workers: int = 16) -> None:
-        self._client = httpx.Client(
-            timeout=probe_timeout(timing),
-            limits=httpx.Limits(max_connections=64),
-            verify=client_verify(),
+        verify = client_verify()
+        self._client = ProbeClient(
+            *probe_timeouts(timing), tls=verify if isinstance(verify, ssl.SSLContext) else None
         )
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe")
         self._sleep = sleep
@@ -100,13 +96,13 @@ class Prober:
     def _get_json(self, url: str) -> Mapping[str, Any] | None:
         """The JSON body of any HTTP answer (a 503 still proves the peer is alive)."""
         try:
-            for attempt in probe_round_retry(sleep=self._sleep, retry_on=(httpx.ConnectError,)):
+            for attempt in probe_round_retry(sleep=self._sleep, retry_on=(RefusedError,)):
                 with attempt:
-                    response = self._client.get(url)
-        except httpx.HTTPError:
+                    _status, answer = self._client.get(url)
+        except NoAnswerError:
             return None
         try:
-            body = response.json()
+            body = json.loads(answer)
         except ValueError:
             return {}
         return body if isinstance(body, dict) else {}

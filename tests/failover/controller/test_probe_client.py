@@ -1,0 +1,164 @@
+"""The observer's keep-alive probe client against real sockets: one connection per peer
+across rounds, a peer's keep-alive close is not a failure, and every way of not
+answering ends in NoAnswerError (a refused connection in its retryable RefusedError)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from failover.observer.probe_client import (
+    MAX_BODY_BYTES,
+    NoAnswerError,
+    ProbeClient,
+    RefusedError,
+)
+
+Answer = Callable[[socket.socket], bool]
+"""Serves one request on a connection; False closes the connection after it."""
+
+
+def read_request(conn: socket.socket) -> bool:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return False
+        data += chunk
+    return True
+
+
+def answering(status: str = "200 OK", body: bytes = b'{"role": "standby"}') -> Answer:
+    def answer(conn: socket.socket) -> bool:
+        if not read_request(conn):
+            return False
+        head = f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        conn.sendall(head + body)
+        return True
+
+    return answer
+
+
+@contextmanager
+def peer(answer: Answer, requests_per_connection: int = 1000) -> Iterator[tuple[str, list[int]]]:
+    """A server on a free port; yields its URL and a list counting accepted connections."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    server.settimeout(0.1)
+    accepted: list[int] = []
+    stop = threading.Event()
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            for _ in range(requests_per_connection):
+                if not answer(conn):
+                    return
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            accepted.append(1)
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}/v1/unit", accepted
+    finally:
+        stop.set()
+        thread.join()
+        server.close()
+
+
+@pytest.fixture
+def client() -> Iterator[ProbeClient]:
+    probe_client = ProbeClient(connect_timeout=0.5, read_timeout=0.3)
+    yield probe_client
+    probe_client.close()
+
+
+def test_rounds_of_probes_reuse_one_connection_per_peer(client: ProbeClient) -> None:
+    with peer(answering()) as (url, accepted):
+        answers = [client.get(url) for _ in range(5)]
+    assert answers == [(200, b'{"role": "standby"}')] * 5
+    assert len(accepted) == 1
+
+
+def test_a_peer_closing_its_kept_connection_between_rounds_is_not_a_failure(
+    client: ProbeClient,
+) -> None:
+    with peer(answering(), requests_per_connection=1) as (url, accepted):
+        for _ in range(3):
+            assert client.get(url)[0] == 200
+            time.sleep(0.05)  # the peer's close reaches us before the next round
+    assert len(accepted) == 3
+
+
+def test_an_error_status_is_still_an_answer(client: ProbeClient) -> None:
+    with peer(answering("503 Service Unavailable", b'{"error": "not_ready"}')) as (url, _):
+        assert client.get(url) == (503, b'{"error": "not_ready"}')
+
+
+def test_nobody_listening_is_refused_which_is_worth_one_more_try(client: ProbeClient) -> None:
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    port = free.getsockname()[1]
+    free.close()
+    with pytest.raises(RefusedError):
+        client.get(f"http://127.0.0.1:{port}/v1/unit")
+
+
+def test_a_peer_that_accepts_and_never_answers_costs_one_read_timeout(
+    client: ProbeClient,
+) -> None:
+    def hang(conn: socket.socket) -> bool:
+        read_request(conn)
+        time.sleep(1.0)
+        return False
+
+    with peer(hang) as (url, _), pytest.raises(NoAnswerError) as raised:
+        client.get(url)
+    assert not isinstance(raised.value, RefusedError)
+    assert isinstance(raised.value.__cause__, TimeoutError)  # the read timeout, not the peer
+
+
+def test_a_peer_that_hangs_on_a_kept_connection_is_not_answered(client: ProbeClient) -> None:
+    served: list[int] = []
+
+    def answer_once_then_hang(conn: socket.socket) -> bool:
+        if served:
+            read_request(conn)
+            time.sleep(1.0)
+            return False
+        served.append(1)
+        return answering()(conn)
+
+    with peer(answer_once_then_hang) as (url, _):
+        assert client.get(url)[0] == 200
+        with pytest.raises(NoAnswerError):
+            client.get(url)
+
+
+def test_an_oversized_answer_is_no_answer(client: ProbeClient) -> None:
+    oversized = answering(body=b"x" * (MAX_BODY_BYTES + 1))
+    with peer(oversized) as (url, _), pytest.raises(NoAnswerError, match="more than"):
+        client.get(url)
+
+
+def test_garbage_instead_of_http_is_no_answer(client: ProbeClient) -> None:
+    def garbage(conn: socket.socket) -> bool:
+        read_request(conn)
+        conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+        return False
+
+    with peer(garbage) as (url, _), pytest.raises(NoAnswerError):
+        client.get(url)
