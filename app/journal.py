@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.ledger import canonical_json
@@ -36,19 +36,39 @@ _TRANSACTIONS = _table(LedgerTransaction)
 _KEYS = _table(IdempotencyRecord)
 _JOURNAL = _table(JournalEntry)
 
+# The hot path's statements, built once with bound parameters. Building a statement per
+# call cost SQLAlchemy ~170 µs each on the slower 2-core machine (constructing it and
+# generating its cache key), against ~30 µs to execute a built one; a write runs seven
+# or eight (docs/benchmarks.md, "Statements built once").
+_LAST_LSN = select(func.coalesce(func.max(_JOURNAL.c.lsn), 0))
+_LAST_POSITION = select(_JOURNAL.c.lsn, _JOURNAL.c.epoch).order_by(_JOURNAL.c.lsn.desc()).limit(1)
+_SET_AVAILABLE = (
+    update(_ACCOUNTS)
+    .where(_ACCOUNTS.c.customer_id == bindparam("the_customer"))
+    .values(available_credit_minor=bindparam("available"))
+)
+_OPEN_ACCOUNT = insert(_ACCOUNTS)
+_ADD_TRANSACTION = insert(_TRANSACTIONS)
+_ADD_KEY = insert(_KEYS)
+_ADD_ENTRY = insert(_JOURNAL)
+_BALANCE = select(_ACCOUNTS.c.credit_limit_minor, _ACCOUNTS.c.available_credit_minor).where(
+    _ACCOUNTS.c.customer_id == bindparam("the_customer")
+)
+_KEY_RECORD = select(_KEYS.c.request_hash, _KEYS.c.response, _KEYS.c.lsn).where(
+    _KEYS.c.key == bindparam("the_key")
+)
+
 
 def last_lsn(session: Session) -> int:
     """The newest lsn in the journal, 0 when empty."""
-    return int(session.scalar(select(func.coalesce(func.max(JournalEntry.lsn), 0))) or 0)
+    return int(session.connection().execute(_LAST_LSN).scalar() or 0)
 
 
 def last_position(session: Session) -> tuple[int, int]:
     """``(last lsn, epoch of that entry)``; ``(0, 0)`` for an empty journal. Copies are
     compared by this pair, epoch first (docs/design.md §3): the copy with the newer last
     epoch, then the longer one, holds every acknowledged entry the other holds."""
-    row = session.execute(
-        select(JournalEntry.lsn, JournalEntry.epoch).order_by(JournalEntry.lsn.desc()).limit(1)
-    ).first()
+    row = session.connection().execute(_LAST_POSITION).first()
     return (0, 0) if row is None else (int(row[0]), int(row[1]))
 
 
@@ -60,78 +80,66 @@ def apply_entry(session: Session, entry: WireEntry) -> None:
     """
     connection = session.connection()
     effect = entry.payload
-    accounts = _ACCOUNTS
     updated = connection.execute(
-        update(accounts)
-        .where(accounts.c.customer_id == effect.customer_id)
-        .values(available_credit_minor=effect.available_after_minor)
+        _SET_AVAILABLE,
+        {"the_customer": effect.customer_id, "available": effect.available_after_minor},
     )
     if updated.rowcount == 0:
         connection.execute(
-            insert(accounts).values(
-                customer_id=effect.customer_id,
-                credit_limit_minor=effect.credit_limit_minor,
-                available_credit_minor=effect.available_after_minor,
-                opened_lsn=entry.lsn,
-            )
+            _OPEN_ACCOUNT,
+            {
+                "customer_id": effect.customer_id,
+                "credit_limit_minor": effect.credit_limit_minor,
+                "available_credit_minor": effect.available_after_minor,
+                "opened_lsn": entry.lsn,
+            },
         )
     connection.execute(
-        insert(_TRANSACTIONS).values(
-            transaction_id=effect.transaction_id,
-            customer_id=effect.customer_id,
-            type=effect.type,
-            amount_minor=effect.amount_minor,
-            currency=effect.currency,
-            merchant=effect.merchant,
-            status=effect.status,
-            epoch=entry.epoch,
-            lsn=entry.lsn,
-        )
+        _ADD_TRANSACTION,
+        {
+            "transaction_id": effect.transaction_id,
+            "customer_id": effect.customer_id,
+            "type": effect.type,
+            "amount_minor": effect.amount_minor,
+            "currency": effect.currency,
+            "merchant": effect.merchant,
+            "status": effect.status,
+            "epoch": entry.epoch,
+            "lsn": entry.lsn,
+        },
     )
     response = canonical_json(entry.response.model_dump())
     connection.execute(
-        insert(_KEYS).values(
-            key=entry.idempotency_key,
-            request_hash=entry.request_hash,
-            response=response,
-            lsn=entry.lsn,
-        )
+        _ADD_KEY,
+        {
+            "key": entry.idempotency_key,
+            "request_hash": entry.request_hash,
+            "response": response,
+            "lsn": entry.lsn,
+        },
     )
     connection.execute(
-        insert(_JOURNAL).values(
-            lsn=entry.lsn,
-            epoch=entry.epoch,
-            idempotency_key=entry.idempotency_key,
-            request_hash=entry.request_hash,
-            payload=canonical_json(effect.model_dump()),
-            response=response,
-        )
+        _ADD_ENTRY,
+        {
+            "lsn": entry.lsn,
+            "epoch": entry.epoch,
+            "idempotency_key": entry.idempotency_key,
+            "request_hash": entry.request_hash,
+            "payload": canonical_json(effect.model_dump()),
+            "response": response,
+        },
     )
 
 
 def account_balance(session: Session, customer_id: str) -> tuple[int, int] | None:
     """``(credit_limit_minor, available_credit_minor)`` of an open account, else None."""
-    accounts = _ACCOUNTS
-    row = (
-        session.connection()
-        .execute(
-            select(accounts.c.credit_limit_minor, accounts.c.available_credit_minor).where(
-                accounts.c.customer_id == customer_id
-            )
-        )
-        .first()
-    )
+    row = session.connection().execute(_BALANCE, {"the_customer": customer_id}).first()
     return None if row is None else (int(row[0]), int(row[1]))
 
 
 def idempotency_record(session: Session, key: str) -> tuple[str, str, int] | None:
     """``(request_hash, response_json, lsn)`` stored for ``key``, else None."""
-    keys = _KEYS
-    row = (
-        session.connection()
-        .execute(select(keys.c.request_hash, keys.c.response, keys.c.lsn).where(keys.c.key == key))
-        .first()
-    )
+    row = session.connection().execute(_KEY_RECORD, {"the_key": key}).first()
     return None if row is None else (str(row[0]), str(row[1]), int(row[2]))
 
 

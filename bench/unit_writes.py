@@ -3,7 +3,8 @@
 Starts a primary and both standbys (``python -m app``, quorum commit: a write waits for
 either standby; no link delay here — see bench/commit_latency.py) in a temp directory, drives
 ``--writes`` purchases with ``--concurrency`` requests in flight, and prints throughput
-and latency percentiles. No pass/fail: the figures go to docs/benchmarks.md.
+and latency percentiles, and the CPU each instance used per acknowledged write (the
+load generator runs on the same cores). No pass/fail: the figures go to docs/benchmarks.md.
 
     .venv/bin/python bench/unit_writes.py --writes 2000 --concurrency 16
 
@@ -23,6 +24,7 @@ import time
 from pathlib import Path
 
 import httpx
+from process_cpu import cpu_seconds
 
 from failover.topology import default_topology
 from infra.local.unit_process import plan_unit_trio, running_units
@@ -44,15 +46,27 @@ def main() -> None:
         specs = plan_unit_trio(topology, UNIT, tmp, token="bench")
         with running_units(specs) as processes:
             url = processes[placement.primary].url
+            pids = {site: process.pid for site, process in processes.items()}
+            before = {site: cpu_seconds(pid) or 0.0 for site, pid in pids.items() if pid}
             latencies, statuses, elapsed = asyncio.run(
                 drive(url, customers, args.writes, args.concurrency)
             )
+            used = {
+                site: (cpu_seconds(pid) or 0.0) - before[site] for site, pid in pids.items() if pid
+            }
     finally:
         if args.keep:
             print(f"kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     report(args, latencies, statuses, elapsed)
+    acknowledged = statuses.get(201, 0) or 1
+    for site, seconds in sorted(used.items(), key=lambda item: item[0] != placement.primary):
+        role = "primary" if site == placement.primary else "standby"
+        print(
+            f"cpu {role:8}: {site:11} {seconds / elapsed:.2f} cores, "
+            f"{1000 * seconds / acknowledged:.2f} ms per acknowledged write"
+        )
 
 
 async def drive(
