@@ -51,6 +51,19 @@ _OPEN_ACCOUNT = insert(_ACCOUNTS)
 _ADD_TRANSACTION = insert(_TRANSACTIONS)
 _ADD_KEY = insert(_KEYS)
 _ADD_ENTRY = insert(_JOURNAL)
+_ENTRIES_AFTER = (
+    select(
+        _JOURNAL.c.lsn,
+        _JOURNAL.c.epoch,
+        _JOURNAL.c.idempotency_key,
+        _JOURNAL.c.request_hash,
+        _JOURNAL.c.payload,
+        _JOURNAL.c.response,
+    )
+    .where(_JOURNAL.c.lsn > bindparam("after"))
+    .order_by(_JOURNAL.c.lsn)
+    .limit(bindparam("at_most"))
+)
 _BALANCE = select(_ACCOUNTS.c.credit_limit_minor, _ACCOUNTS.c.available_credit_minor).where(
     _ACCOUNTS.c.customer_id == bindparam("the_customer")
 )
@@ -149,19 +162,7 @@ def entries_json_after(session: Session, lsn: int, limit: int) -> list[str]:
     Built from the stored canonical JSON without parsing it again: this runs for every
     shipment. The receiver validates each entry against :class:`WireEntry`.
     """
-    rows = session.connection().execute(
-        select(
-            _JOURNAL.c.lsn,
-            _JOURNAL.c.epoch,
-            _JOURNAL.c.idempotency_key,
-            _JOURNAL.c.request_hash,
-            _JOURNAL.c.payload,
-            _JOURNAL.c.response,
-        )
-        .where(_JOURNAL.c.lsn > lsn)
-        .order_by(_JOURNAL.c.lsn)
-        .limit(limit)
-    )
+    rows = session.connection().execute(_ENTRIES_AFTER, {"after": lsn, "at_most": limit})
     return [
         f'{{"lsn":{int(lsn_)},"epoch":{int(epoch)},"idempotency_key":{json.dumps(key)},'
         f'"request_hash":{json.dumps(fingerprint)},"payload":{payload},"response":{response}}}'
