@@ -44,14 +44,20 @@ def _check(service: UnitService, credentials: _Presented, role: Role) -> None:
         ) from None
 
 
-def require_admin(
+# The two checks below are async on purpose: FastAPI runs a plain function dependency in
+# a worker thread, and a standby checks the replication credential on every shipment.
+# A check is a stat of the credentials file (re-read only when it changed) and a
+# constant-time compare: nothing that would hold up the event loop.
+
+
+async def require_admin(
     service: ServiceDep, credentials: Annotated[_Presented, Security(bearer(Role.ADMIN))]
 ) -> None:
     """``/admin/*``: the admin credential (a controller)."""
     _check(service, credentials, Role.ADMIN)
 
 
-def require_replication(
+async def require_replication(
     service: ServiceDep, credentials: Annotated[_Presented, Security(bearer(Role.REPLICATION))]
 ) -> None:
     """``/replication/*``: the replication credential (another instance of this unit)."""

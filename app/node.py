@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from dataclasses import replace
+from functools import partial
 
 from sqlalchemy.orm import Session
 
@@ -182,7 +183,7 @@ class Node:
         return LinkConfig(
             site=site,
             url=self.settings.peers[site],
-            auth=self._credentials.auth(CredentialRole.REPLICATION),
+            authorization=partial(self._credentials.authorization, CredentialRole.REPLICATION),
             epoch=role.epoch,
             primary_site=self.settings.site,
             batch_size=replication.batch_size,

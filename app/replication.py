@@ -26,29 +26,28 @@ import asyncio
 import enum
 import json
 import logging
+import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import httpx
 from tenacity import (
     RetryError,
     Retrying,
     retry_if_exception_type,
-    stop_after_attempt,
     wait_exponential,
 )
 
 from app.protocol import ApplyResult, HandshakeRequest, HandshakeResult
+from failover.keepalive_http import KeepAliveClient, NoAnswerError
 from failover.tls import client_verify
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 0.5
-LINK_KEEPALIVE_SECONDS = 2.0
 
 
 class _Verdict(enum.Enum):
@@ -91,7 +90,8 @@ class LinkConfig:
 
     site: str
     url: str
-    auth: httpx.Auth = field(repr=False)  # presents the current replication token
+    authorization: Callable[[], Mapping[str, str]] = field(repr=False)
+    """The header presenting the current replication token, looked up per shipment."""
     epoch: int
     primary_site: str
     batch_size: int
@@ -273,25 +273,24 @@ class StandbyLink:
             self._thread.join(timeout=self.config.timeout_seconds + 5)
 
     def _run(self, source: JournalSource, on_stale: Callable[[int, str], None]) -> None:
-        timeout = httpx.Timeout(self.config.timeout_seconds)
-        limits = httpx.Limits(keepalive_expiry=LINK_KEEPALIVE_SECONDS)
-        with httpx.Client(
-            base_url=self.config.url,
-            auth=self.config.auth,
-            timeout=timeout,
-            limits=limits,
-            verify=client_verify(),
-        ) as client:
-            try:
-                while not self._stopping():
-                    if self._connect(client, source):
-                        self._ship_until_error(client, source)
-            except StaleEpochSeenError as exc:
-                self._mark_down(f"newer epoch {exc.epoch} at {self.config.site}")
-                on_stale(exc.epoch, str(exc))
-            except Exception:  # a bug must not silently kill replication: log, mark down
-                log.exception("replication link to %s crashed", self.config.site)
-                self._mark_down("replication link crashed; see the log")
+        verify = client_verify()
+        client = KeepAliveClient(
+            self.config.timeout_seconds,
+            self.config.timeout_seconds,
+            tls=verify if isinstance(verify, ssl.SSLContext) else None,
+        )
+        try:
+            while not self._stopping():
+                if self._connect(client, source):
+                    self._ship_until_error(client, source)
+        except StaleEpochSeenError as exc:
+            self._mark_down(f"newer epoch {exc.epoch} at {self.config.site}")
+            on_stale(exc.epoch, str(exc))
+        except Exception:  # a bug must not silently kill replication: log, mark down
+            log.exception("replication link to %s crashed", self.config.site)
+            self._mark_down("replication link crashed; see the log")
+        finally:
+            client.close()
 
     def _sleep(self, seconds: float) -> None:
         self._stop.wait(seconds)
@@ -299,7 +298,7 @@ class StandbyLink:
     def _stopping(self) -> bool:
         return self._stop.is_set() or self._owner.stopped
 
-    def _connect(self, client: httpx.Client, source: JournalSource) -> bool:
+    def _connect(self, client: KeepAliveClient, source: JournalSource) -> bool:
         retrying = Retrying(
             retry=retry_if_exception_type(ShipError),
             wait=wait_exponential(multiplier=0.05, max=MAX_BACKOFF_SECONDS),
@@ -314,7 +313,7 @@ class StandbyLink:
                 with attempt:
                     handshake = source.handshake_request().model_dump_json()
                     result = HandshakeResult.model_validate(
-                        _post(client, "/replication/handshake", handshake)
+                        self._post(client, "/replication/handshake", handshake)
                     )
         except RetryError:
             return False
@@ -322,7 +321,7 @@ class StandbyLink:
         self._mark_up()
         return True
 
-    def _ship_until_error(self, client: httpx.Client, source: JournalSource) -> None:
+    def _ship_until_error(self, client: KeepAliveClient, source: JournalSource) -> None:
         c = self.config
         while not self._stopping():
             entries = source.entries_after(self.applied_lsn or 0, c.batch_size)
@@ -333,7 +332,9 @@ class StandbyLink:
             header = f'{{"epoch":{c.epoch},"primary_site":{json.dumps(c.primary_site)},"entries":['
             body = header + ",".join(entries) + "]}"
             try:
-                result = ApplyResult.model_validate(_post(client, "/replication/entries", body))
+                result = ApplyResult.model_validate(
+                    self._post(client, "/replication/entries", body)
+                )
             except HandshakeNeededError:
                 return  # straight back to the handshake; only its failure marks us down
             except ShipError as exc:
@@ -350,36 +351,34 @@ class StandbyLink:
         self.healthy, self.last_error = False, reason
         self._owner.progress()
 
+    def _post(self, client: KeepAliveClient, path: str, content: str) -> object:
+        """POST to the standby; its JSON answer, or the error it means (module docstring).
+        Both endpoints are idempotent: the client may send a shipment again on a fresh
+        connection when the kept one turns out closed."""
+        headers = {**_JSON, **self.config.authorization()}
+        try:
+            status, answer = client.request(
+                "POST", self.config.url + path, body=content.encode(), headers=headers
+            )
+        except NoAnswerError as exc:
+            raise ShipError(f"{type(exc).__name__}: {exc}") from exc
+        if status == 200:
+            return json.loads(answer)
+        error = _error_of(answer)
+        if status == 409 and error.get("error") == "stale_epoch":
+            epoch = error.get("epoch")
+            detail = str(error.get("detail"))
+            raise StaleEpochSeenError(epoch if isinstance(epoch, int) else -1, detail)
+        if status == 409 and error.get("error") == "handshake_required":
+            raise HandshakeNeededError(str(error.get("detail")))
+        raise ShipError(f"{path} answered {status}: {error.get('detail', '')}")
 
-def _post(client: httpx.Client, path: str, content: str) -> object:
-    # Both endpoints are idempotent, so one immediate retry on a transport error is safe;
-    # it absorbs a pooled connection the peer closed while idle.
+
+def _error_of(answer: bytes) -> dict[str, object]:
     try:
-        for attempt in Retrying(
-            stop=stop_after_attempt(2),
-            retry=retry_if_exception_type(httpx.TransportError),
-            reraise=True,
-        ):
-            with attempt:
-                response = client.post(path, content=content, headers=_JSON)
-    except httpx.HTTPError as exc:
-        raise ShipError(f"{type(exc).__name__}: {exc}") from exc
-    if response.status_code == 200:
-        return response.json()
-    error = _error_of(response)
-    if response.status_code == 409 and error.get("error") == "stale_epoch":
-        epoch = error.get("epoch")
-        raise StaleEpochSeenError(epoch if isinstance(epoch, int) else -1, str(error.get("detail")))
-    if response.status_code == 409 and error.get("error") == "handshake_required":
-        raise HandshakeNeededError(str(error.get("detail")))
-    raise ShipError(f"{path} answered {response.status_code}: {error.get('detail', '')}")
-
-
-def _error_of(response: httpx.Response) -> dict[str, object]:
-    try:
-        body = response.json()
+        body = json.loads(answer)
     except ValueError:
-        return {"detail": response.text[:200]}
+        return {"detail": answer[:200].decode(errors="replace")}
     return body if isinstance(body, dict) else {"detail": str(body)[:200]}
 
 

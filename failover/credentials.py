@@ -264,6 +264,16 @@ class Credentials:
             raise CredentialsError(f"this process holds no {role} credential to present")
         return file.entries()[0][1]
 
+    def authorization(self, role: Role) -> dict[str, str]:
+        """The ``Authorization`` header presenting ``role``'s current token, looked up now
+        (so a rotation reaches long-lived clients without reconnecting); no header when
+        it cannot be read: the peer refuses the call (401) and the caller reports that."""
+        try:
+            token = self.present(role)
+        except CredentialsError:
+            return {}
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
     def auth(self, role: Role) -> BearerAuth:
         """An httpx auth presenting ``role``'s current token on every request."""
         return BearerAuth(self, role)
@@ -281,12 +291,7 @@ class BearerAuth(httpx.Auth):
         self._credentials, self._role = credentials, role
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        try:
-            token = self._credentials.present(self._role)
-        except CredentialsError:
-            token = ""  # the peer refuses it (401) and the caller reports that
-        if token:
-            request.headers["Authorization"] = f"Bearer {token}"
+        request.headers.update(self._credentials.authorization(self._role))
         yield request
 
 

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from failover.observer.probe_client import NoAnswerError, ProbeClient, RefusedError
+from failover.keepalive_http import KeepAliveClient, NoAnswerError, RefusedError
 from failover.retry import Sleep, probe_round_retry
 from failover.tls import client_verify
 from failover.topology import Timing
@@ -61,7 +61,7 @@ class Prober:
 
     def __init__(self, timing: Timing, *, sleep: Sleep, workers: int = 16) -> None:
         verify = client_verify()
-        self._client = ProbeClient(
+        self._client = KeepAliveClient(
             *probe_timeouts(timing), tls=verify if isinstance(verify, ssl.SSLContext) else None
         )
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe")

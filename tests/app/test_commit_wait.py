@@ -7,14 +7,12 @@ from __future__ import annotations
 import asyncio
 import threading
 
-import httpx
-
 from app.replication import LinkConfig, Replicator
 
 
 def replicator(acks_needed: int = 1) -> Replicator:
     links = [
-        LinkConfig(site, f"http://{site}", httpx.BasicAuth("r", "r"), 3, "production", 64, 1.0, 1.0)
+        LinkConfig(site, f"http://{site}", lambda: {}, 3, "production", 64, 1.0, 1.0)
         for site in ("same-city", "remote-dr")
     ]
     return Replicator(links, last_lsn=0, acks_needed=acks_needed)

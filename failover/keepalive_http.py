@@ -1,19 +1,23 @@
-"""The observer's HTTP client: keep-alive GETs over the standard library's ``http.client``.
+"""A keep-alive HTTP/1.1 client over the standard library's ``http.client``, for the
+hot internal calls that need nothing more: the observers' probes (26 GETs a second per
+observer with the default topology) and the unit primaries' replication shipments (a
+POST per batch per standby).
 
-An observer sends one GET to every unit instance and every other site's etcd member each
-second (26 a second with the default topology). With httpx, two thirds of an idle
-observer's CPU went into the client's machinery around each request (its connection
-pool's bookkeeping, stream and response wrappers: docs/benchmarks.md). A probe needs
-none of it: one persistent connection per peer, one request at a time on it, the status
-and the body.
+With httpx, two thirds of an idle observer's CPU and a quarter of a primary's went into
+the client's machinery around each request (its connection pool's bookkeeping, stream
+and response wrappers, auth flow: docs/benchmarks.md). These calls need none of it: one
+persistent connection per peer, one request at a time on it, the status and the body.
+Stands alone (the standard library only), so the unit service and the observer share it.
 
-Contract of :meth:`ProbeClient.get`: returns ``(status, body)`` for any HTTP answer, or
-raises :class:`RefusedError` (nobody listens: worth one more try) or :class:`NoAnswerError`
-(timed out, reset, TLS failed, garbage: the peer did not answer this probe). The connect
-timeout bounds connecting (and the TLS handshake); the read timeout bounds each wait for
-the answer, so a peer that accepts and never answers (SIGSTOPped, blackholed) costs one
-read timeout. A kept connection the peer has closed since the last round is replaced
-once, silently: that is the peer's keep-alive timer, not a failure.
+Contract of :meth:`KeepAliveClient.request`: returns ``(status, body)`` for any HTTP
+answer, or raises :class:`RefusedError` (nobody listens: worth one more try) or
+:class:`NoAnswerError` (timed out, reset, TLS failed, garbage: the peer did not answer).
+The connect timeout bounds connecting (and the TLS handshake); the read timeout bounds
+each wait for the answer, so a peer that accepts and never answers (SIGSTOPped,
+blackholed) costs one read timeout. A kept connection the peer has closed since its last
+use (its keep-alive timer) is replaced and the request sent again once, silently: so
+**only idempotent requests** may go through this client (a probe's GET; a shipment,
+which a standby applies at most once by lsn).
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ from __future__ import annotations
 import http.client
 import ssl
 import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-#: The largest answer a probe reads; a peer sending more did not answer a probe.
+#: The largest answer read; a peer sending more did not answer.
 MAX_BODY_BYTES = 1024 * 1024
 
 _Peer = tuple[str, str, int]
@@ -31,16 +37,16 @@ _STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 
 class NoAnswerError(Exception):
-    """The peer did not answer this probe (timeout, reset, TLS or protocol error)."""
+    """The peer did not answer (timeout, reset, TLS or protocol error)."""
 
 
 class RefusedError(NoAnswerError):
     """Nobody accepted the connection: a fast failure, worth one more try."""
 
 
-class ProbeClient:
-    """Keep-alive GETs to many peers; thread-safe, one request per peer at a time
-    (a second concurrent GET to the same peer opens a connection of its own)."""
+class KeepAliveClient:
+    """Keep-alive requests to many peers; thread-safe, one request per peer at a time
+    (a second concurrent request to the same peer opens a connection of its own)."""
 
     def __init__(
         self, connect_timeout: float, read_timeout: float, tls: ssl.SSLContext | None = None
@@ -50,19 +56,30 @@ class ProbeClient:
         self._lock = threading.Lock()
 
     def get(self, url: str) -> tuple[int, bytes]:
-        """GET ``url``: ``(status, body)``; raises :class:`NoAnswerError` (or
-        :class:`RefusedError`)."""
+        """``request("GET", url)``."""
+        return self.request("GET", url)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        """Send one idempotent request: ``(status, body)``; raises :class:`NoAnswerError`
+        (or :class:`RefusedError`)."""
         parts = urlsplit(url)
         peer = (parts.scheme, parts.hostname or "", parts.port or _default_port(parts.scheme))
-        path = parts.path or "/"
+        sent = _Request(method, parts.path or "/", body, {"Accept": "application/json"})
+        sent.headers.update(headers or {})
         with self._lock:
             kept = self._idle.pop(peer, None)
         if kept is not None:
             try:
-                return self._exchange(peer, kept, path, fresh=False)
+                return self._exchange(peer, kept, sent, fresh=False)
             except _StaleError:
                 pass
-        return self._exchange(peer, self._connect(peer), path, fresh=True)
+        return self._exchange(peer, self._connect(peer), sent, fresh=True)
 
     def close(self) -> None:
         with self._lock:
@@ -93,12 +110,12 @@ class ProbeClient:
         return connection
 
     def _exchange(
-        self, peer: _Peer, connection: http.client.HTTPConnection, path: str, *, fresh: bool
+        self, peer: _Peer, connection: http.client.HTTPConnection, sent: _Request, *, fresh: bool
     ) -> tuple[int, bytes]:
-        """One GET on ``connection``; keeps it for the next probe when the peer allows.
+        """One request on ``connection``; keeps it for the next one when the peer allows.
         Raises :class:`_StaleError` when a kept (not ``fresh``) connection turns out closed."""
         try:
-            connection.request("GET", path, headers={"Accept": "application/json"})
+            connection.request(sent.method, sent.path, body=sent.body, headers=sent.headers)
             response = connection.getresponse()
             body = response.read(MAX_BODY_BYTES + 1)
         except _STALE as exc:
@@ -120,6 +137,14 @@ class ProbeClient:
             if spare is not connection:  # another GET to this peer kept its own meanwhile
                 connection.close()
         return response.status, body
+
+
+@dataclass(frozen=True)
+class _Request:
+    method: str
+    path: str
+    body: bytes | None
+    headers: dict[str, str]
 
 
 class _StaleError(Exception):

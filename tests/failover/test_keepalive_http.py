@@ -1,6 +1,7 @@
-"""The observer's keep-alive probe client against real sockets: one connection per peer
-across rounds, a peer's keep-alive close is not a failure, and every way of not
-answering ends in NoAnswerError (a refused connection in its retryable RefusedError)."""
+"""The keep-alive client of the observers' probes and the replication links, against real
+sockets: one connection per peer across requests, a peer's keep-alive close is not a
+failure, and every way of not answering ends in NoAnswerError (a refused connection in
+its retryable RefusedError)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from contextlib import contextmanager
 
 import pytest
 
-from failover.observer.probe_client import (
+from failover.keepalive_http import (
     MAX_BODY_BYTES,
+    KeepAliveClient,
     NoAnswerError,
-    ProbeClient,
     RefusedError,
 )
 
@@ -80,13 +81,13 @@ def peer(answer: Answer, requests_per_connection: int = 1000) -> Iterator[tuple[
 
 
 @pytest.fixture
-def client() -> Iterator[ProbeClient]:
-    probe_client = ProbeClient(connect_timeout=0.5, read_timeout=0.3)
+def client() -> Iterator[KeepAliveClient]:
+    probe_client = KeepAliveClient(connect_timeout=0.5, read_timeout=0.3)
     yield probe_client
     probe_client.close()
 
 
-def test_rounds_of_probes_reuse_one_connection_per_peer(client: ProbeClient) -> None:
+def test_rounds_of_probes_reuse_one_connection_per_peer(client: KeepAliveClient) -> None:
     with peer(answering()) as (url, accepted):
         answers = [client.get(url) for _ in range(5)]
     assert answers == [(200, b'{"role": "standby"}')] * 5
@@ -94,7 +95,7 @@ def test_rounds_of_probes_reuse_one_connection_per_peer(client: ProbeClient) -> 
 
 
 def test_a_peer_closing_its_kept_connection_between_rounds_is_not_a_failure(
-    client: ProbeClient,
+    client: KeepAliveClient,
 ) -> None:
     with peer(answering(), requests_per_connection=1) as (url, accepted):
         for _ in range(3):
@@ -103,12 +104,12 @@ def test_a_peer_closing_its_kept_connection_between_rounds_is_not_a_failure(
     assert len(accepted) == 3
 
 
-def test_an_error_status_is_still_an_answer(client: ProbeClient) -> None:
+def test_an_error_status_is_still_an_answer(client: KeepAliveClient) -> None:
     with peer(answering("503 Service Unavailable", b'{"error": "not_ready"}')) as (url, _):
         assert client.get(url) == (503, b'{"error": "not_ready"}')
 
 
-def test_nobody_listening_is_refused_which_is_worth_one_more_try(client: ProbeClient) -> None:
+def test_nobody_listening_is_refused_which_is_worth_one_more_try(client: KeepAliveClient) -> None:
     free = socket.socket()
     free.bind(("127.0.0.1", 0))
     port = free.getsockname()[1]
@@ -118,7 +119,7 @@ def test_nobody_listening_is_refused_which_is_worth_one_more_try(client: ProbeCl
 
 
 def test_a_peer_that_accepts_and_never_answers_costs_one_read_timeout(
-    client: ProbeClient,
+    client: KeepAliveClient,
 ) -> None:
     def hang(conn: socket.socket) -> bool:
         read_request(conn)
@@ -131,7 +132,7 @@ def test_a_peer_that_accepts_and_never_answers_costs_one_read_timeout(
     assert isinstance(raised.value.__cause__, TimeoutError)  # the read timeout, not the peer
 
 
-def test_a_peer_that_hangs_on_a_kept_connection_is_not_answered(client: ProbeClient) -> None:
+def test_a_peer_that_hangs_on_a_kept_connection_is_not_answered(client: KeepAliveClient) -> None:
     served: list[int] = []
 
     def answer_once_then_hang(conn: socket.socket) -> bool:
@@ -148,13 +149,13 @@ def test_a_peer_that_hangs_on_a_kept_connection_is_not_answered(client: ProbeCli
             client.get(url)
 
 
-def test_an_oversized_answer_is_no_answer(client: ProbeClient) -> None:
+def test_an_oversized_answer_is_no_answer(client: KeepAliveClient) -> None:
     oversized = answering(body=b"x" * (MAX_BODY_BYTES + 1))
     with peer(oversized) as (url, _), pytest.raises(NoAnswerError, match="more than"):
         client.get(url)
 
 
-def test_garbage_instead_of_http_is_no_answer(client: ProbeClient) -> None:
+def test_garbage_instead_of_http_is_no_answer(client: KeepAliveClient) -> None:
     def garbage(conn: socket.socket) -> bool:
         read_request(conn)
         conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
@@ -162,3 +163,31 @@ def test_garbage_instead_of_http_is_no_answer(client: ProbeClient) -> None:
 
     with peer(garbage) as (url, _), pytest.raises(NoAnswerError):
         client.get(url)
+
+
+def test_a_post_sends_its_body_and_headers_on_the_kept_connection(
+    client: KeepAliveClient,
+) -> None:
+    def echo(conn: socket.socket) -> bool:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return False
+            data += chunk
+        head, body = data.split(b"\r\n\r\n", 1)
+        fields = dict(line.split(b": ", 1) for line in head.split(b"\r\n")[1:] if b": " in line)
+        length = int(fields[b"Content-Length"])
+        while len(body) < length:
+            body += conn.recv(65536)
+        answer = fields[b"Authorization"] + b" " + body
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(answer), answer))
+        return True
+
+    with peer(echo) as (url, accepted):
+        for n in range(3):
+            status, body = client.request(
+                "POST", url, body=b'{"n": %d}' % n, headers={"Authorization": "Bearer t"}
+            )
+            assert (status, body) == (200, b'Bearer t {"n": %d}' % n)
+    assert len(accepted) == 1
