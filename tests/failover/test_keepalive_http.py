@@ -24,14 +24,20 @@ Answer = Callable[[socket.socket], bool]
 """Serves one request on a connection; False closes the connection after it."""
 
 
-def read_request(conn: socket.socket) -> bool:
+def read_head(conn: socket.socket) -> bytes | None:
+    """What arrived up to the end of a request's head (and maybe some body); None when
+    the client closed first."""
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = conn.recv(65536)
         if not chunk:
-            return False
+            return None
         data += chunk
-    return True
+    return data
+
+
+def read_request(conn: socket.socket) -> bool:
+    return read_head(conn) is not None
 
 
 def answering(status: str = "200 OK", body: bytes = b'{"role": "standby"}') -> Answer:
@@ -169,12 +175,9 @@ def test_a_post_sends_its_body_and_headers_on_the_kept_connection(
     client: KeepAliveClient,
 ) -> None:
     def echo(conn: socket.socket) -> bool:
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = conn.recv(65536)
-            if not chunk:
-                return False
-            data += chunk
+        data = read_head(conn)
+        if data is None:
+            return False
         head, body = data.split(b"\r\n\r\n", 1)
         fields = dict(line.split(b": ", 1) for line in head.split(b"\r\n")[1:] if b": " in line)
         length = int(fields[b"Content-Length"])
