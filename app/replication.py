@@ -363,7 +363,10 @@ class StandbyLink:
         except NoAnswerError as exc:
             raise ShipError(f"{type(exc).__name__}: {exc}") from exc
         if status == 200:
-            return json.loads(answer)
+            try:
+                return json.loads(answer)
+            except ValueError as exc:  # not a standby's answer: retry, do not crash the link
+                raise ShipError(f"{path} answered 200 without JSON: {answer[:200]!r}") from exc
         error = _error_of(answer)
         if status == 409 and error.get("error") == "stale_epoch":
             epoch = error.get("epoch")
