@@ -25,19 +25,18 @@ REPO = Path(__file__).resolve().parents[2]
 REPORTS = REPO / "reports" / "drills"
 UP_ATTEMPTS = 2
 DR_TIMEOUT = 600  # seconds per test: a platform start, warm-up, a drill, read-back and down
-DR_RATE = float(os.environ.get("WATERTIGHT_DR_RATE", "25"))
+DR_RATE = float(os.environ.get("WATERTIGHT_DR_RATE", "20"))
 """Writes per second every drill of this suite offers (``drill run --rate``), whatever its
-file says (the library's files say 50). 25 by default: on the slower 2-core machines CI
+file says (the library's files say 50). 20 by default: on the slower 2-core machines CI
 runs on, the idle platform alone takes ~0.64 of the 2 cores and the whole of it
 saturates at ~85 acknowledged writes/s (bench/capacity.py, 2026-12-01 after the
-per-write CPU work). Before that work it saturated at ~55-60, and at 25 the machine was
-98 % busy during production-outage, which missed its RTO or aborted in its warm-up, so
-the suite ran at 15 for a day; after it, production-outage, production-hang and
-city-cut-then-production-lost passed at 25 with RTOs of 5.5-5.7 s (docs/benchmarks.md,
-"Drill rate on the slower machine"). What the suite judges is failover and safety under
-a real open-loop load; the capacity work is the cure for the rate. Every report states
-the rate it ran at, and the tests assert it. ``WATERTIGHT_DR_RATE=50`` runs the suite at
-the files' rate."""
+per-write CPU work; ~55-60 before it, when the suite offered 15). The fresh-clone CI run
+at 25 passed, but with moved units' RTOs of 6.2-7.6 s against the 8-s bound and one
+miss (the TLS drill, 9.3 s, passed on its second run); at 15 the margins were 1.4 s or
+more (docs/benchmarks.md, "Drill rate on the slower machine"). What the suite judges is
+failover and safety under a real open-loop load; the capacity work is the cure for the
+rate. Every report states the rate it ran at, and the tests assert it.
+``WATERTIGHT_DR_RATE=50`` runs the suite at the files' rate."""
 CI_LIBRARY = frozenset(
     {
         "production-outage",
