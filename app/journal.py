@@ -39,7 +39,7 @@ _JOURNAL = _table(JournalEntry)
 # The hot path's statements, built once with bound parameters. Building a statement per
 # call cost SQLAlchemy ~170 µs each on the slower 2-core machine (constructing it and
 # generating its cache key), against ~30 µs to execute a built one; a write runs seven
-# or eight (docs/benchmarks.md, capacity, "Twelfth session").
+# or eight (bench/sql_statements.py; docs/benchmarks.md, capacity, "Twelfth session").
 _LAST_LSN = select(func.coalesce(func.max(_JOURNAL.c.lsn), 0))
 _LAST_POSITION = select(_JOURNAL.c.lsn, _JOURNAL.c.epoch).order_by(_JOURNAL.c.lsn.desc()).limit(1)
 _SET_AVAILABLE = (

@@ -1,0 +1,108 @@
+"""What building a SQLAlchemy statement per call costs, beside running one built once.
+
+    .venv/bin/python bench/sql_statements.py [--rounds 3000]
+
+On a SQLite file in a temp directory with the unit's schema, each round reads one
+account's balance and sets its available credit, four ways: a statement built per call
+(the hot path before 2026-12-01), the module's statements built once with bound
+parameters (``app.journal``, the hot path since), the driver's SQL text through
+SQLAlchemy (``exec_driver_sql``), and the DBAPI cursor itself. Prints microseconds per
+round (two statements) for each, twice, in one process. No pass/fail: the figures go to
+docs/benchmarks.md ("Twelfth session").
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import Connection, insert, select, update
+
+from app import journal
+from app.database import Database
+
+Round = Callable[[Connection, str, int], None]
+
+
+def built_per_call(connection: Connection, customer: str, value: int) -> None:
+    accounts = journal._ACCOUNTS
+    connection.execute(
+        select(accounts.c.credit_limit_minor, accounts.c.available_credit_minor).where(
+            accounts.c.customer_id == customer
+        )
+    ).first()
+    connection.execute(
+        update(accounts)
+        .where(accounts.c.customer_id == customer)
+        .values(available_credit_minor=value)
+    )
+
+
+def built_once(connection: Connection, customer: str, value: int) -> None:
+    connection.execute(journal._BALANCE, {"the_customer": customer}).first()
+    connection.execute(journal._SET_AVAILABLE, {"the_customer": customer, "available": value})
+
+
+def driver_sql(connection: Connection, customer: str, value: int) -> None:
+    connection.exec_driver_sql(
+        "SELECT credit_limit_minor, available_credit_minor FROM accounts WHERE customer_id = ?",
+        (customer,),
+    ).first()
+    connection.exec_driver_sql(
+        "UPDATE accounts SET available_credit_minor = ? WHERE customer_id = ?", (value, customer)
+    )
+
+
+def dbapi_cursor(connection: Connection, customer: str, value: int) -> None:
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor.execute(
+        "SELECT credit_limit_minor, available_credit_minor FROM accounts WHERE customer_id = ?",
+        (customer,),
+    ).fetchone()
+    cursor.execute(
+        "UPDATE accounts SET available_credit_minor = ? WHERE customer_id = ?", (value, customer)
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="wt-sql-") as tmp:
+        db = Database(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        db.create_schema()
+        customers = [f"c{i}" for i in range(500)]
+        with db.engine.begin() as connection:
+            rows = [
+                {
+                    "customer_id": c,
+                    "credit_limit_minor": 10_000,
+                    "available_credit_minor": 10_000,
+                    "opened_lsn": 1,
+                }
+                for c in customers
+            ]
+            connection.execute(insert(journal._ACCOUNTS), rows)
+        ways: list[tuple[str, Round]] = [
+            ("statement built per call", built_per_call),
+            ("statement built once", built_once),
+            ("driver SQL via SQLAlchemy", driver_sql),
+            ("DBAPI cursor", dbapi_cursor),
+        ]
+        print(f"{args.rounds} rounds of (select a balance, set it) on SQLite, µs per round:")
+        for _ in range(2):
+            for name, way in ways:
+                with db.engine.begin() as connection:
+                    started = time.perf_counter()
+                    for i in range(args.rounds):
+                        way(connection, customers[i % len(customers)], i)
+                    took = time.perf_counter() - started
+                print(f"  {name:26} {1e6 * took / args.rounds:8.1f}")
+        db.dispose()
+
+
+if __name__ == "__main__":
+    main()
