@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -21,44 +20,21 @@ from app.replication import (
     StandbyLink,
 )
 from failover.keepalive_http import KeepAliveClient
+from infra.local.ports import free_port
+from tests.raw_peer import http_answer, raw_peer, read_head
 
 
 @contextmanager
 def standby_answering(status: str, body: bytes) -> Iterator[str]:
     """A peer that answers every request with ``status`` and ``body``, then closes."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(4)
-    server.settimeout(0.1)
-    stop = threading.Event()
 
-    def serve(conn: socket.socket) -> None:
+    def answer(conn: socket.socket) -> None:
         with conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            head = f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-            conn.sendall(head + body)
+            if read_head(conn) is not None:
+                conn.sendall(http_answer(status, body))
 
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join()
-        server.close()
+    with raw_peer(answer) as (url, _):
+        yield url
 
 
 def link_to(url: str) -> StandbyLink:
@@ -108,9 +84,5 @@ def test_errors_and_garbage_are_a_failed_shipment_not_a_crash(status: str, body:
 
 
 def test_nobody_listening_is_a_failed_shipment() -> None:
-    free = socket.socket()
-    free.bind(("127.0.0.1", 0))
-    port = free.getsockname()[1]
-    free.close()
     with pytest.raises(ShipError):
-        post(f"http://127.0.0.1:{port}")
+        post(f"http://127.0.0.1:{free_port()}")

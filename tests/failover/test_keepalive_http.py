@@ -6,7 +6,6 @@ its retryable RefusedError)."""
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,21 +18,11 @@ from failover.keepalive_http import (
     NoAnswerError,
     RefusedError,
 )
+from infra.local.ports import free_port
+from tests.raw_peer import http_answer, raw_peer, read_head
 
 Answer = Callable[[socket.socket], bool]
 """Serves one request on a connection; False closes the connection after it."""
-
-
-def read_head(conn: socket.socket) -> bytes | None:
-    """What arrived up to the end of a request's head (and maybe some body); None when
-    the client closed first."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return None
-        data += chunk
-    return data
 
 
 def read_request(conn: socket.socket) -> bool:
@@ -44,8 +33,7 @@ def answering(status: str = "200 OK", body: bytes = b'{"role": "standby"}') -> A
     def answer(conn: socket.socket) -> bool:
         if not read_request(conn):
             return False
-        head = f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-        conn.sendall(head + body)
+        conn.sendall(http_answer(status, body))
         return True
 
     return answer
@@ -53,13 +41,8 @@ def answering(status: str = "200 OK", body: bytes = b'{"role": "standby"}') -> A
 
 @contextmanager
 def peer(answer: Answer, requests_per_connection: int = 1000) -> Iterator[tuple[str, list[int]]]:
-    """A server on a free port; yields its URL and a list counting accepted connections."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    server.settimeout(0.1)
-    accepted: list[int] = []
-    stop = threading.Event()
+    """A peer serving up to ``requests_per_connection`` requests per connection with
+    ``answer``; yields its probe URL and a list counting accepted connections."""
 
     def serve(conn: socket.socket) -> None:
         with conn:
@@ -67,23 +50,8 @@ def peer(answer: Answer, requests_per_connection: int = 1000) -> Iterator[tuple[
                 if not answer(conn):
                     return
 
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            accepted.append(1)
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.getsockname()[1]}/v1/unit", accepted
-    finally:
-        stop.set()
-        thread.join()
-        server.close()
+    with raw_peer(serve) as (url, accepted):
+        yield f"{url}/v1/unit", accepted
 
 
 @pytest.fixture
@@ -116,12 +84,8 @@ def test_an_error_status_is_still_an_answer(client: KeepAliveClient) -> None:
 
 
 def test_nobody_listening_is_refused_which_is_worth_one_more_try(client: KeepAliveClient) -> None:
-    free = socket.socket()
-    free.bind(("127.0.0.1", 0))
-    port = free.getsockname()[1]
-    free.close()
     with pytest.raises(RefusedError):
-        client.get(f"http://127.0.0.1:{port}/v1/unit")
+        client.get(f"http://127.0.0.1:{free_port()}/v1/unit")
 
 
 def test_a_peer_that_accepts_and_never_answers_costs_one_read_timeout(

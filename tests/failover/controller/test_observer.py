@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +15,7 @@ from failover.observer.counters import next_counts
 from failover.observer.probes import Prober
 from failover.observer.report import PublishedReport
 from failover.topology import Timing
+from tests.raw_peer import http_answer, raw_peer, read_head
 
 
 def test_counters_count_consecutive_failures_and_reset_on_success() -> None:
@@ -73,30 +73,11 @@ def test_a_report_survives_encoding() -> None:
 @pytest.fixture
 def hung_server() -> Iterator[str]:
     """Accepts TCP connections and never answers (like a SIGSTOPped process)."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
     held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join()
-        for conn in held:
-            conn.close()
-        server.close()
+    with raw_peer(held.append) as (url, _):
+        yield url
+    for conn in held:
+        conn.close()
 
 
 def test_a_peer_that_accepts_and_never_answers_is_not_reached(hung_server: str) -> None:
@@ -112,23 +93,16 @@ def test_a_peer_that_accepts_and_never_answers_is_not_reached(hung_server: str) 
 
 def test_an_answering_peer_is_reached_and_its_body_kept() -> None:
     body = json.dumps({"role": "primary", "epoch": 1}).encode()
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
 
-    def answer() -> None:
-        conn, _ = server.accept()
-        conn.recv(65536)
-        head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-        conn.sendall(head.encode() + body)
-        conn.close()
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            read_head(conn)
+            conn.sendall(http_answer("200 OK", body))
 
-    threading.Thread(target=answer, daemon=True).start()
-    url = f"http://127.0.0.1:{server.getsockname()[1]}"
     prober = Prober(Timing(probe_interval_seconds=1.0), sleep=lambda _: None)
     try:
-        result = prober.round({("u00", "production"): url}, {})
+        with raw_peer(answer) as (url, _):
+            result = prober.round({("u00", "production"): url}, {})
     finally:
         prober.close()
-        server.close()
     assert result.instances["u00", "production"].body == {"role": "primary", "epoch": 1}
