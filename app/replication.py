@@ -26,7 +26,6 @@ import asyncio
 import enum
 import json
 import logging
-import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -43,7 +42,7 @@ from tenacity import (
 
 from app.protocol import ApplyResult, HandshakeRequest, HandshakeResult
 from failover.keepalive_http import KeepAliveClient, NoAnswerError
-from failover.tls import client_verify
+from failover.tls import client_context
 
 log = logging.getLogger(__name__)
 
@@ -273,12 +272,8 @@ class StandbyLink:
             self._thread.join(timeout=self.config.timeout_seconds + 5)
 
     def _run(self, source: JournalSource, on_stale: Callable[[int, str], None]) -> None:
-        verify = client_verify()
-        client = KeepAliveClient(
-            self.config.timeout_seconds,
-            self.config.timeout_seconds,
-            tls=verify if isinstance(verify, ssl.SSLContext) else None,
-        )
+        timeout = self.config.timeout_seconds
+        client = KeepAliveClient(timeout, timeout, tls=client_context())
         try:
             while not self._stopping():
                 if self._connect(client, source):

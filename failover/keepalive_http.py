@@ -70,8 +70,9 @@ class KeepAliveClient:
         (or :class:`RefusedError`)."""
         parts = urlsplit(url)
         peer = (parts.scheme, parts.hostname or "", parts.port or _default_port(parts.scheme))
-        sent = _Request(method, parts.path or "/", body, {"Accept": "application/json"})
-        sent.headers.update(headers or {})
+        sent = _Request(
+            method, parts.path or "/", body, {"Accept": "application/json", **(headers or {})}
+        )
         with self._lock:
             kept = self._idle.pop(peer, None)
         if kept is not None:

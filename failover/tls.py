@@ -99,11 +99,18 @@ def uvicorn_options(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     return files.uvicorn_options() if files else {}
 
 
-def client_verify(env: Mapping[str, str] | None = None) -> ssl.SSLContext | bool:
-    """The ``verify=`` of an httpx client calling another site: this process's client
-    context when it has a TLS directory, httpx's default (``True``) otherwise."""
+def client_context(env: Mapping[str, str] | None = None) -> ssl.SSLContext | None:
+    """This process's client context for calling another site when it has a TLS
+    directory; None otherwise (plain HTTP)."""
     files = from_env(env)
-    return files.client_context() if files else True
+    return files.client_context() if files else None
+
+
+def client_verify(env: Mapping[str, str] | None = None) -> ssl.SSLContext | bool:
+    """The ``verify=`` of an httpx client calling another site: :func:`client_context`,
+    or httpx's default (``True``) without a TLS directory."""
+    context = client_context(env)
+    return context if context is not None else True
 
 
 def scheme(enabled: bool) -> str:

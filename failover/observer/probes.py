@@ -11,7 +11,6 @@ one never answers at all. Connection errors are retried once inside the round
 from __future__ import annotations
 
 import json
-import ssl
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from typing import Any
 
 from failover.keepalive_http import KeepAliveClient, NoAnswerError, RefusedError
 from failover.retry import Sleep, probe_round_retry
-from failover.tls import client_verify
+from failover.tls import client_context
 from failover.topology import Timing
 
 #: Fraction of the probe interval a probe may wait for its answer (see module docstring).
@@ -60,10 +59,7 @@ class Prober:
     """Probes unit instances and sites' etcd members in parallel; never raises."""
 
     def __init__(self, timing: Timing, *, sleep: Sleep, workers: int = 16) -> None:
-        verify = client_verify()
-        self._client = KeepAliveClient(
-            *probe_timeouts(timing), tls=verify if isinstance(verify, ssl.SSLContext) else None
-        )
+        self._client = KeepAliveClient(*probe_timeouts(timing), tls=client_context())
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe")
         self._sleep = sleep
 
