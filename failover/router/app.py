@@ -23,7 +23,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated
 
-import httpx
 from fastapi import Depends, FastAPI, Path, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import (
@@ -49,7 +48,7 @@ from failover.ledger_api import (
 from failover.openapi import PROMETHEUS, errors, json_body, truthful_openapi
 from failover.router.addresses import AddressMap
 from failover.router.source import RouteSource
-from failover.router.upstreams import Upstreams
+from failover.router.upstreams import Answer, Timeouts, UpstreamError, Upstreams
 from failover.routing import Route
 from failover.topology import Topology
 from failover.web import ID_PATTERN, install_error_shape
@@ -149,19 +148,21 @@ def create_router_app(
     topology: Topology,
     routes: RouteSource,
     addresses: AddressMap,
-    upstream_timeout: httpx.Timeout | None = None,
+    upstream_timeouts: Timeouts | None = None,
 ) -> FastAPI:
     """Build the router. ``routes`` is started and stopped with the application."""
-    timeout = upstream_timeout or httpx.Timeout(
+    # A write's answer waits for a standby's acknowledgement: allow the unit service's
+    # own acknowledgement timeout and a second more, so its 503 arrives rather than ours.
+    timeouts = upstream_timeouts or Timeouts(
         connect=topology.timing.probe_timeout_seconds,
-        read=topology.replication.ack_timeout_seconds + 1.0,
         write=1.0,
+        read=topology.replication.ack_timeout_seconds + 1.0,
         pool=1.0,
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        upstreams = Upstreams(timeout)
+        upstreams = Upstreams(timeouts)
         try:
             await asyncio.to_thread(routes.start)
             app.state.router = RouterState(
@@ -305,14 +306,12 @@ async def forward(
         url = f"{state.addresses.url(unit, route.site)}/v1/customers/{customer_id}{path}"
         try:
             upstream = await state.upstreams.request(method, url, content=body, headers=headers)
-        except httpx.TransportError as exc:
-            reason = (
-                f"{unit} in {route.site} (epoch {route.epoch}) unreachable: {type(exc).__name__}"
-            )
-            timed_out = route if isinstance(exc, httpx.TimeoutException) else None
+        except UpstreamError as exc:
+            reason = f"{unit} in {route.site} (epoch {route.epoch}) unreachable: {exc.kind}"
+            timed_out = route if exc.timed_out else None
             state.metrics.retries.labels(RETRY_TRANSPORT).inc()
             continue
-        if upstream.status_code == 503 and attempt == 0:
+        if upstream.status == 503 and attempt == 0:
             reason = f"{unit} in {route.site} (epoch {route.epoch}) not writable"
             state.metrics.retries.labels(RETRY_UNAVAILABLE).inc()
             continue
@@ -320,9 +319,9 @@ async def forward(
     return _count(state, started, error(503, "no_writable_primary", reason, retry=True))
 
 
-def _relay(upstream: httpx.Response) -> Response:
-    headers = {k: v for k, v in upstream.headers.items() if k.lower() in PASSED_RESPONSE_HEADERS}
-    return Response(upstream.content, status_code=upstream.status_code, headers=headers)
+def _relay(upstream: Answer) -> Response:
+    headers = {k: v for k, v in upstream.headers if k in PASSED_RESPONSE_HEADERS}
+    return Response(upstream.body, status_code=upstream.status, headers=headers)
 
 
 def _count(state: RouterState, started: float, response: Response) -> Response:

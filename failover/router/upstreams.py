@@ -1,47 +1,235 @@
-"""The router's connections to unit instances: one keep-alive pool per instance.
+"""The router's connections to unit instances: kept-alive HTTP/1.1 connections, a pool
+per instance, on asyncio streams (the wire is :mod:`failover.router.wire`).
 
-One shared client pool for every instance made each request walk every pooled
-connection to every instance (httpcore checks each one's state on every request: half
-of the router's CPU per write under load, docs/benchmarks.md). A pool per instance
-walks only that instance's connections. Pools are made on first use and closed
-together; every pool presents this process's certificate when it has one (failover/tls.py).
+An httpx client per instance cost more than half of the router's CPU per write: its
+pool's bookkeeping, the request and response objects and the auth flow around every
+forwarded request (docs/benchmarks.md). The router needs none of it: send the bytes it
+was given, read one answer, keep the connection for the next request.
+
+Contract of :meth:`Upstreams.request`: returns the instance's :class:`Answer` (any
+status), or raises an :class:`UpstreamError` whose ``kind`` says what failed
+(connect, send or read failed or timed out, no free connection, a bad answer) and whose
+``timed_out`` says whether the instance was too slow rather than gone. A kept
+connection that turns out closed by the instance before one byte of the answer (its
+keep-alive expiry) is replaced and the request sent once more: safe for the router's
+requests, reads and writes carrying an Idempotency-Key that the unit service never
+posts twice (docs/design.md §5). A request
+cancelled mid-way (its client left) closes its connection instead of keeping it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import ssl
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import httpx
+from failover.router.wire import (
+    MAX_HEAD_BYTES,
+    Answer,
+    BadAnswerError,
+    ClosedBeforeAnswerError,
+    receive,
+    request_head,
+)
+from failover.tls import client_context
 
-from failover.tls import client_verify
+__all__ = ["Answer", "Timeouts", "UpstreamError", "Upstreams"]
 
-PER_INSTANCE = httpx.Limits(max_connections=128, max_keepalive_connections=32)
+#: Connections open at once to one instance; more requests wait (``Timeouts.pool``).
+MAX_CONNECTIONS = 128
+#: Idle connections kept per instance.
+MAX_IDLE = 32
+#: An idle connection older than this is closed rather than used: well under the unit
+#: service's keep-alive (30 s), so the instance is never closing it as we send.
+IDLE_EXPIRY_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds allowed to connect (TLS included), to send a request, to read its whole
+    answer, and to wait for a free connection when an instance has ``MAX_CONNECTIONS``."""
+
+    connect: float
+    write: float
+    read: float
+    pool: float
+
+    @classmethod
+    def each(cls, seconds: float) -> Timeouts:
+        return cls(seconds, seconds, seconds, seconds)
+
+
+class UpstreamError(Exception):
+    """The instance did not answer; ``kind`` says how (one of :data:`KINDS`) and
+    ``timed_out`` whether it was too slow rather than gone."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind, self.timed_out = kind, kind in TIMED_OUT
+
+
+CONNECT_FAILED, CONNECT_TIMEOUT = "connect failed", "connect timed out"
+SEND_FAILED, SEND_TIMEOUT = "send failed", "send timed out"
+READ_FAILED, READ_TIMEOUT = "read failed", "read timed out"
+NO_CONNECTION, BAD_ANSWER = "no free connection", "bad answer"
+KINDS = (CONNECT_FAILED, CONNECT_TIMEOUT, SEND_FAILED, SEND_TIMEOUT, READ_FAILED, READ_TIMEOUT,
+         NO_CONNECTION, BAD_ANSWER)  # fmt: skip
+TIMED_OUT = frozenset({CONNECT_TIMEOUT, SEND_TIMEOUT, READ_TIMEOUT, NO_CONNECTION})
+
+
+@dataclass
+class _Connection:
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    idle_since: float = 0.0
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+@dataclass
+class _Pool:
+    host: str
+    port: int
+    tls: ssl.SSLContext | None
+    slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_CONNECTIONS))
+    idle: list[_Connection] = field(default_factory=list)
+
+
+class _StaleConnectionError(Exception):
+    """A kept connection the instance had closed before answering."""
 
 
 class Upstreams:
-    """``request`` as ``httpx.AsyncClient.request``, through the pool of the URL's
-    instance (scheme, host and port)."""
+    """Pools of kept-alive connections, one per instance (scheme, host and port); made on
+    first use, closed together by :meth:`aclose`. Every https connection presents this
+    process's certificate when it has one (failover/tls.py)."""
 
-    def __init__(self, timeout: httpx.Timeout, limits: httpx.Limits = PER_INSTANCE) -> None:
-        self._timeout, self._limits = timeout, limits
-        self._verify = client_verify()
-        self._pools: dict[str, httpx.AsyncClient] = {}
+    def __init__(self, timeouts: Timeouts, clock: Callable[[], float] = time.monotonic) -> None:
+        self._timeouts, self._clock = timeouts, clock
+        self._tls = client_context()
+        self._pools: dict[tuple[str, str, int | None], _Pool] = {}
 
     async def request(
         self, method: str, url: str, *, content: bytes, headers: Sequence[tuple[bytes, bytes]]
-    ) -> httpx.Response:
+    ) -> Answer:
+        """Send one request and read its answer (module docstring for the contract)."""
         parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}"
-        pool = self._pools.get(origin)
-        if pool is None:  # no await since the lookup: no other request can race this one
-            pool = httpx.AsyncClient(
-                timeout=self._timeout, limits=self._limits, verify=self._verify
-            )
-            self._pools[origin] = pool
-        return await pool.request(method, url, content=content, headers=list(headers))
+        pool = self._pool(parts.scheme, parts.hostname or "", parts.port)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        head = request_head(method, target, parts.netloc, headers, len(content))
+        try:
+            async with asyncio.timeout(self._timeouts.pool):
+                await pool.slots.acquire()
+        except TimeoutError:
+            raise UpstreamError(NO_CONNECTION, f"to {parts.netloc}") from None
+        try:
+            kept = self._take_idle(pool)
+            if kept is not None:
+                try:
+                    return await self._exchange(pool, kept, method, head + content, fresh=False)
+                except _StaleConnectionError:
+                    pass
+            fresh = await self._connect(pool)
+            return await self._exchange(pool, fresh, method, head + content, fresh=True)
+        finally:
+            pool.slots.release()
 
     async def aclose(self) -> None:
         pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
-            await pool.aclose()
+            idle, pool.idle = pool.idle, []
+            for connection in idle:
+                connection.close()
+
+    def _pool(self, scheme: str, host: str, port: int | None) -> _Pool:
+        key = (scheme, host, port)
+        pool = self._pools.get(key)
+        if pool is None:
+            tls = (self._tls or ssl.create_default_context()) if scheme == "https" else None
+            pool = _Pool(host, port or (443 if tls else 80), tls)
+            self._pools[key] = pool
+        return pool
+
+    def _take_idle(self, pool: _Pool) -> _Connection | None:
+        oldest = self._clock() - IDLE_EXPIRY_SECONDS
+        while pool.idle:
+            connection = pool.idle.pop()
+            if connection.idle_since >= oldest and not connection.reader.at_eof():
+                return connection
+            connection.close()
+        return None
+
+    async def _connect(self, pool: _Pool) -> _Connection:
+        where = f"{pool.host}:{pool.port}"
+        try:
+            async with asyncio.timeout(self._timeouts.connect):
+                reader, writer = await asyncio.open_connection(
+                    pool.host, pool.port, ssl=pool.tls, limit=MAX_HEAD_BYTES
+                )
+        except TimeoutError:
+            raise UpstreamError(
+                CONNECT_TIMEOUT, f"{where}: over {self._timeouts.connect} s"
+            ) from None
+        except OSError as exc:  # ssl.SSLError is one too
+            raise UpstreamError(CONNECT_FAILED, f"{where}: {exc!r}") from exc
+        return _Connection(reader, writer)
+
+    async def _exchange(
+        self, pool: _Pool, connection: _Connection, method: str, data: bytes, *, fresh: bool
+    ) -> Answer:
+        """One request on ``connection``, kept for the next one when the instance allows;
+        closed on any failure or cancellation. Raises :class:`_StaleConnectionError` for a kept (not
+        ``fresh``) connection that the instance had closed."""
+        keep = False
+        try:
+            try:
+                async with asyncio.timeout(self._timeouts.write):
+                    connection.writer.write(data)
+                    await connection.writer.drain()
+            except TimeoutError:
+                raise UpstreamError(SEND_TIMEOUT, f"{pool.host}:{pool.port}") from None
+            except OSError as exc:
+                if not fresh:
+                    raise _StaleConnectionError() from exc
+                raise UpstreamError(SEND_FAILED, f"{pool.host}:{pool.port}: {exc!r}") from exc
+            answer, keep = await self._read(pool, connection, method, fresh)
+            return answer
+        finally:
+            if keep:
+                connection.idle_since = self._clock()
+                if len(pool.idle) < MAX_IDLE:
+                    pool.idle.append(connection)
+                else:
+                    connection.close()
+            else:
+                connection.close()
+
+    async def _read(
+        self, pool: _Pool, connection: _Connection, method: str, fresh: bool
+    ) -> tuple[Answer, bool]:
+        where = f"{pool.host}:{pool.port}"
+        try:
+            async with asyncio.timeout(self._timeouts.read):
+                return await receive(connection.reader, method)
+        except TimeoutError:
+            raise UpstreamError(
+                READ_TIMEOUT, f"{where}: no answer in {self._timeouts.read} s"
+            ) from None
+        except ClosedBeforeAnswerError as exc:
+            if not fresh:
+                raise _StaleConnectionError() from exc
+            raise UpstreamError(READ_FAILED, f"{where} closed without answering") from exc
+        except asyncio.IncompleteReadError as exc:
+            raise UpstreamError(READ_FAILED, f"{where} closed mid-answer") from exc
+        except BadAnswerError as exc:
+            raise UpstreamError(BAD_ANSWER, f"{where}: {exc}") from exc
+        except (ConnectionResetError, BrokenPipeError) as exc:
+            if not fresh:  # reset before the answer: the instance had dropped it
+                raise _StaleConnectionError() from exc
+            raise UpstreamError(READ_FAILED, f"{where}: {exc!r}") from exc
+        except OSError as exc:
+            raise UpstreamError(READ_FAILED, f"{where}: {exc!r}") from exc

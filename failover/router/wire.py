@@ -1,0 +1,167 @@
+"""HTTP/1.1 on one upstream connection, as the router needs it: send a request with a
+``Content-Length`` body, read one answer (``Content-Length``, chunked, or until close).
+
+Contract: :func:`request_head` builds a request's head (the caller writes it and the
+body); :func:`receive` reads exactly one answer and says whether the connection may
+carry another. A peer that breaks the protocol (a bad status line, an oversized head or
+body, a malformed chunk) raises :class:`BadAnswerError`; a peer that closed the
+connection before one byte of the answer raises :class:`ClosedBeforeAnswerError` (the mark
+of a kept connection it had already given up); end of stream later in the answer raises
+:class:`asyncio.IncompleteReadError`. Timeouts are the caller's (``asyncio.timeout``
+around each call).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+#: The largest head (status line and headers) and body read from an instance.
+MAX_HEAD_BYTES = 64 * 1024
+MAX_BODY_BYTES = 1024 * 1024
+
+_NO_BODY_STATUS = frozenset({204, 304})
+
+
+class BadAnswerError(Exception):
+    """The peer's answer is not HTTP/1.1 we can read."""
+
+
+class ClosedBeforeAnswerError(Exception):
+    """The peer closed the connection before sending one byte of an answer."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One HTTP answer: status, headers (names lower case, in order), body."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (lower case), or None."""
+        return next((v for k, v in self.headers if k == name), None)
+
+
+def request_head(
+    method: str, target: str, host: str, headers: Sequence[tuple[bytes, bytes]], length: int
+) -> bytes:
+    """The request line and headers. Header names and values come from a request the
+    router's HTTP server already parsed (so they hold no CR or LF); they are checked
+    again here because a line break in one would let it smuggle a second request."""
+    lines = [f"{method} {target} HTTP/1.1\r\nHost: {host}\r\n".encode("ascii")]
+    for name, value in headers:
+        if b"\r" in name or b"\n" in name or b"\r" in value or b"\n" in value:
+            raise ValueError(f"header {name!r} holds a line break")
+        lines.append(name + b": " + value + b"\r\n")
+    lines.append(b"content-length: %d\r\n\r\n" % length)
+    return b"".join(lines)
+
+
+async def receive(reader: asyncio.StreamReader, method: str) -> tuple[Answer, bool]:
+    """Read one answer; returns it and whether the connection can be used again. The
+    reader's limit must be :data:`MAX_HEAD_BYTES`."""
+    try:
+        return await _receive(reader, method)
+    except asyncio.LimitOverrunError as exc:
+        raise BadAnswerError(f"a line of the answer is over {MAX_HEAD_BYTES} bytes") from exc
+
+
+async def _receive(reader: asyncio.StreamReader, method: str) -> tuple[Answer, bool]:
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError as exc:
+        if not exc.partial:
+            raise ClosedBeforeAnswerError() from exc
+        raise
+    version, status, headers = _parse_head(head)
+    if status < 200:  # the router never sends Expect: an interim answer is not ours
+        raise BadAnswerError(f"unexpected informational answer {status}")
+    keep = _keeps_alive(version, headers)
+    if method == "HEAD" or status in _NO_BODY_STATUS:
+        return Answer(status, headers, b""), keep
+    encoding = _first(headers, "transfer-encoding")
+    length = _first(headers, "content-length")
+    if encoding is not None:
+        if encoding.lower() != "chunked":
+            raise BadAnswerError(f"unsupported transfer-encoding {encoding!r}")
+        body = await _read_chunked(reader)
+    elif length is not None:
+        body = await reader.readexactly(_content_length(length))
+    else:
+        body = await _read_to_end(reader)
+        keep = False
+    return Answer(status, headers, body), keep
+
+
+def _parse_head(head: bytes) -> tuple[str, int, tuple[tuple[str, str], ...]]:
+    try:
+        text = head.decode("latin-1")
+        status_line, *lines = text[:-4].split("\r\n")
+        version, code, *_ = status_line.split(" ", 2)
+        status = int(code)
+    except ValueError as exc:
+        raise BadAnswerError(f"bad status line {head[:80]!r}") from exc
+    if version not in ("HTTP/1.1", "HTTP/1.0") or not 100 <= status <= 599:
+        raise BadAnswerError(f"bad status line {status_line[:80]!r}")
+    headers = []
+    for line in lines:
+        name, colon, value = line.partition(":")
+        if not colon or not name or name != name.strip():
+            raise BadAnswerError(f"bad header line {line[:80]!r}")
+        headers.append((name.lower(), value.strip(" \t")))
+    return version, status, tuple(headers)
+
+
+def _first(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
+    return next((v for k, v in headers if k == name), None)
+
+
+def _keeps_alive(version: str, headers: tuple[tuple[str, str], ...]) -> bool:
+    connection = (_first(headers, "connection") or "").lower()
+    if version == "HTTP/1.0":
+        return "keep-alive" in connection
+    return "close" not in connection
+
+
+def _content_length(value: str) -> int:
+    if not value.isdigit() or int(value) > MAX_BODY_BYTES:
+        raise BadAnswerError(f"content-length {value[:40]!r} is not 0..{MAX_BODY_BYTES}")
+    return int(value)
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+    parts: list[bytes] = []
+    total = 0
+    while True:
+        line = await reader.readuntil(b"\r\n")
+        size_text = line[:-2].split(b";", 1)[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError as exc:
+            raise BadAnswerError(f"bad chunk size {size_text[:20]!r}") from exc
+        if size == 0:
+            while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers, ignored
+                pass
+            return b"".join(parts)
+        total += size
+        if size < 0 or total > MAX_BODY_BYTES:
+            raise BadAnswerError(f"chunked body over {MAX_BODY_BYTES} bytes")
+        chunk = await reader.readexactly(size + 2)
+        if chunk[-2:] != b"\r\n":
+            raise BadAnswerError("chunk not followed by CRLF")
+        parts.append(chunk[:-2])
+
+
+async def _read_to_end(reader: asyncio.StreamReader) -> bytes:
+    body = b""
+    while len(body) <= MAX_BODY_BYTES:
+        more = await reader.read(MAX_BODY_BYTES + 1 - len(body))
+        if not more:
+            break
+        body += more
+    if len(body) > MAX_BODY_BYTES:
+        raise BadAnswerError(f"body over {MAX_BODY_BYTES} bytes")
+    return body
