@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ import httpx
 
 from drills.attempts import Attempt, Outcome, WriteKey
 from drills.spec import Load
+from drills.write_transport import WriteTransport
 from failover.tls import client_verify
 from failover.topology import Topology
 
@@ -144,10 +146,10 @@ def record(
 
 
 #: Requests a load generator has in flight at most; more wait for a slot, their time
-#: counted. httpcore's pool scans every connection for every queued request: with 400
-#: connections and hundreds of requests hanging in a site outage at 50 writes/s, that
-#: scan took the whole event loop (py-spy: 92 % of the runner), starving the drill's own
-#: controller calls (a connect "timed out" against an idle controller) and its guard rails.
+#: counted. Without a cap, hundreds of requests hanging in a site outage at 50 writes/s
+#: each held a connection of their own (with httpx, whose pool scanned every connection
+#: for every queued request, that took the whole event loop and starved the drill's own
+#: controller calls and guard rails).
 MAX_IN_FLIGHT = 96
 
 
@@ -162,7 +164,7 @@ class LoadGenerator:
     load: Load
     router_url: str
     topology: Topology
-    client: httpx.AsyncClient
+    transport: WriteTransport
     clock: Clock
     started_at: float
     run_id: str
@@ -217,6 +219,7 @@ class LoadGenerator:
     async def _post(self, write: Write, stop: asyncio.Event) -> None:
         url = f"{self.router_url}/v1/customers/{write.customer_id}/transactions"
         headers = {"Idempotency-Key": write.key}
+        body = json.dumps(dict(write.body)).encode()
         deadline = self.load.duration_seconds + self.retry_for_seconds
         number = 0
         while not stop.is_set():
@@ -224,8 +227,8 @@ class LoadGenerator:
             sent_at = self.now()
             if number == 1:
                 deadline = min(deadline, sent_at + self.load.give_up_after_seconds)
-            outcome, body, retry_after = await self._send(url, headers, write)
-            attempt = record(write, number, sent_at, max(self.now(), sent_at), outcome, body)
+            outcome, answer, retry_after = await self._send(url, headers, body)
+            attempt = record(write, number, sent_at, max(self.now(), sent_at), outcome, answer)
             self.attempts.append(attempt)
             if attempt.ok and attempt.transaction_id:
                 self.acknowledged.setdefault(
@@ -237,27 +240,28 @@ class LoadGenerator:
             await self.sleep(delay)
 
     async def _send(
-        self, url: str, headers: dict[str, str], write: Write
+        self, url: str, headers: dict[str, str], body: bytes
     ) -> tuple[Outcome, Any, str | None]:
         timeout = self.load.request_timeout_seconds
         try:
             # The whole exchange, like a real client, including the wait for one of its
             # connections: a write that cannot even be sent in time has failed.
             async with asyncio.timeout(timeout), self._slots:
-                answer = await self.client.post(url, json=dict(write.body), headers=headers)
-        except (TimeoutError, httpx.TimeoutException):
+                status, content, retry_after = await self.transport.post(url, body, headers)
+        except TimeoutError:
             return "timeout", None, None
-        except httpx.TransportError:
+        except ConnectionError:
             return "connect-error", None, None
         try:
-            body = answer.json()
+            answer = json.loads(content)
         except ValueError:
-            body = None
-        return answer.status_code, body, answer.headers.get("retry-after")
+            answer = None
+        return status, answer, retry_after
 
 
 def new_client(load: Load) -> httpx.AsyncClient:
-    """An HTTP client sized for an open loop that keeps sending through an outage."""
+    """An httpx client for the drill's reads after the load (the read-back): sized for
+    the acknowledged writes it reads back a batch at a time."""
     limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=64)
     return httpx.AsyncClient(
         limits=limits, timeout=load.request_timeout_seconds, verify=client_verify()

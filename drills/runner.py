@@ -58,6 +58,7 @@ from drills.steps import (
     Switchover,
     WaitUntil,
 )
+from drills.write_transport import HttpxTransport, KeepAliveTransport, WriteTransport
 from failover.topology import Topology
 
 SITE_FIELDS = ("site", "a", "b", "from_site", "to_site")
@@ -146,8 +147,14 @@ class DrillRun:
         self.halt = asyncio.Event()
         self.leader: str | None = None
         self.http = self.client or new_client(self.spec.load)
+        # The load goes over the lean keep-alive client; a test's client (a fake router)
+        # carries everything.
+        self.writes: WriteTransport = (
+            HttpxTransport(self.client) if self.client
+            else KeepAliveTransport(self.spec.load.request_timeout_seconds)
+        )  # fmt: skip
         self.load = LoadGenerator(
-            self.spec.load, self.platform.router_url, self.platform.topology, self.http,
+            self.spec.load, self.platform.router_url, self.platform.topology, self.writes,
             self.clock, self.started_at, self.run_id, seed=self.options.seed,
             retry_for_seconds=self.options.retry_for_seconds,
         )  # fmt: skip
@@ -178,7 +185,7 @@ class DrillRun:
         load = self.spec.load.model_copy(update={"duration_seconds": self.options.warm_up_seconds})
         started = self.clock()
         warm = LoadGenerator(
-            load, self.platform.router_url, self.platform.topology, self.http, self.clock,
+            load, self.platform.router_url, self.platform.topology, self.writes, self.clock,
             started, f"{self.run_id}w", seed=self.options.seed, retry_for_seconds=0.0,
         )  # fmt: skip
         stop = asyncio.Event()
@@ -248,6 +255,7 @@ class DrillRun:
         await self._poll_events()
         self.notes.say(f"finished ({self.abort_reason or 'ran to its end'})")
         await self.notes.settle()
+        await self.writes.aclose()
         await self.http.aclose()
         self.progress.close()
 

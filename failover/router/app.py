@@ -37,6 +37,7 @@ from pydantic import BaseModel
 from starlette.types import Lifespan
 
 from failover.body_limit import BodyLimit
+from failover.keepalive_asyncio import Answer, AsyncKeepAliveClient, Timeouts, UpstreamError
 from failover.ledger_api import (
     CUSTOMER_ID_PARAMETER,
     IDEMPOTENCY_KEY_PARAMETER,
@@ -48,7 +49,6 @@ from failover.ledger_api import (
 from failover.openapi import PROMETHEUS, errors, json_body, truthful_openapi
 from failover.router.addresses import AddressMap
 from failover.router.source import RouteSource
-from failover.router.upstreams import Answer, Timeouts, UpstreamError, Upstreams
 from failover.routing import Route
 from failover.topology import Topology
 from failover.web import ID_PATTERN, install_error_shape
@@ -126,7 +126,7 @@ class RouterState:
     topology: Topology
     routes: RouteSource
     addresses: AddressMap
-    upstreams: Upstreams
+    upstreams: AsyncKeepAliveClient
     metrics: RouterMetrics
 
 
@@ -162,7 +162,7 @@ def create_router_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        upstreams = Upstreams(timeouts)
+        upstreams = AsyncKeepAliveClient(timeouts)
         try:
             await asyncio.to_thread(routes.start)
             app.state.router = RouterState(

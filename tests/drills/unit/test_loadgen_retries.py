@@ -8,6 +8,7 @@ import httpx
 
 from drills.loadgen import LoadGenerator
 from drills.spec import Load, Mix
+from drills.write_transport import HttpxTransport
 from failover.topology import default_topology
 
 
@@ -34,7 +35,8 @@ async def _attempts_of_one_write(give_up_after: float) -> list[float]:
     )  # fmt: skip
     async with httpx.AsyncClient(transport=httpx.MockTransport(_always_busy)) as client:
         generator = LoadGenerator(
-            load, "http://router.test", default_topology(), client, clock, 0.0, "r1",
+            load, "http://router.test", default_topology(), HttpxTransport(client), clock, 0.0,
+            "r1",
             sleep=clock.sleep, retry_for_seconds=10.0,
         )  # fmt: skip
         await generator.run(asyncio.Event())

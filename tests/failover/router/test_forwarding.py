@@ -14,10 +14,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from failover.keepalive_asyncio import Timeouts
 from failover.router.addresses import AddressMap
 from failover.router.app import create_router_app
 from failover.router.source import StaticRoutes
-from failover.router.upstreams import Timeouts
 from failover.routing import Route, RoutingTable
 from failover.topology import default_topology
 

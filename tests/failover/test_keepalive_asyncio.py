@@ -1,5 +1,5 @@
-"""The router's connections to unit instances (failover/router/upstreams.py and its wire,
-failover/router/wire.py), on real sockets: against a real uvicorn, and against a raw peer
+"""The asyncio keep-alive client (failover/keepalive_asyncio.py and its wire,
+failover/http1_wire.py), on real sockets: against a real uvicorn, and against a raw peer
 that answers, closes, hangs or breaks the protocol exactly as each test tells it."""
 
 from __future__ import annotations
@@ -16,26 +16,27 @@ from fastapi import FastAPI, Request
 from raw_peer import http_answer, raw_peer, read_head
 from serving import serving
 
-from failover.router.upstreams import (
+from failover.http1_wire import MAX_BODY_BYTES
+from failover.keepalive_asyncio import (
     IDLE_EXPIRY_SECONDS,
     Answer,
+    AsyncKeepAliveClient,
     Timeouts,
     UpstreamError,
-    Upstreams,
 )
-from failover.router.wire import MAX_BODY_BYTES
 
 T = TypeVar("T")
+Scenario = Callable[[AsyncKeepAliveClient], Coroutine[Any, Any, T]]
 QUICK = Timeouts.each(0.5)
 
 
 def run(
-    scenario: Callable[[Upstreams], Coroutine[Any, Any, T]],
+    scenario: Scenario[T],
     timeouts: Timeouts = QUICK,
     clock: Callable[[], float] = time.monotonic,
 ) -> T:
     async def with_upstreams() -> T:
-        upstreams = Upstreams(timeouts, clock)
+        upstreams = AsyncKeepAliveClient(timeouts, clock)
         try:
             return await scenario(upstreams)
         finally:
@@ -44,14 +45,18 @@ def run(
     return asyncio.run(with_upstreams())
 
 
-def post(url: str, body: bytes = b"hi") -> Callable[[Upstreams], Coroutine[Any, Any, Answer]]:
-    async def scenario(upstreams: Upstreams) -> Answer:
+def post(
+    url: str, body: bytes = b"hi"
+) -> Callable[[AsyncKeepAliveClient], Coroutine[Any, Any, Answer]]:
+    async def scenario(upstreams: AsyncKeepAliveClient) -> Answer:
         return await upstreams.request("POST", url, content=body, headers=[(b"x-key", b"k")])
 
     return scenario
 
 
-def failure(scenario: Callable[[Upstreams], Coroutine[Any, Any, object]]) -> UpstreamError:
+def failure(
+    scenario: Callable[[AsyncKeepAliveClient], Coroutine[Any, Any, object]],
+) -> UpstreamError:
     with pytest.raises(UpstreamError) as caught:
         run(scenario)
     return caught.value
@@ -89,7 +94,7 @@ def answering(*answers: bytes, then_close: bool = False) -> Callable[[socket.soc
 def test_a_connection_is_kept_and_reused_per_instance_against_uvicorn() -> None:
     with serving(echo_app()) as first, serving(echo_app()) as second:
 
-        async def scenario(upstreams: Upstreams) -> list[Answer]:
+        async def scenario(upstreams: AsyncKeepAliveClient) -> list[Answer]:
             return [await post(f"{url}/echo")(upstreams) for url in (first, second, first, second)]
 
         answers = run(scenario)
@@ -102,7 +107,7 @@ def test_two_requests_in_a_row_use_one_connection() -> None:
     ok = http_answer("201 Created", b"{}")
     with raw_peer(answering(ok, ok)) as (url, accepted):
 
-        async def scenario(upstreams: Upstreams) -> list[int]:
+        async def scenario(upstreams: AsyncKeepAliveClient) -> list[int]:
             return [(await post(url)(upstreams)).status for _ in range(2)]
 
         assert run(scenario) == [201, 201]
@@ -113,7 +118,7 @@ def test_a_kept_connection_the_instance_closed_is_replaced_and_the_request_sent_
     ok = http_answer("201 Created", b"{}")
     with raw_peer(answering(ok, then_close=True)) as (url, accepted):
 
-        async def scenario(upstreams: Upstreams) -> list[int]:
+        async def scenario(upstreams: AsyncKeepAliveClient) -> list[int]:
             first = await post(url)(upstreams)
             await asyncio.sleep(0.2)  # the peer has closed the kept connection by now
             return [first.status, (await post(url)(upstreams)).status]
@@ -127,7 +132,7 @@ def test_an_idle_connection_past_its_expiry_is_not_used() -> None:
     now = [100.0]
     with raw_peer(answering(ok, ok)) as (url, accepted):
 
-        async def scenario(upstreams: Upstreams) -> None:
+        async def scenario(upstreams: AsyncKeepAliveClient) -> None:
             await post(url)(upstreams)
             now[0] += IDLE_EXPIRY_SECONDS + 1
             await post(url)(upstreams)
@@ -142,7 +147,7 @@ def test_a_chunked_answer_is_read_whole_and_the_connection_kept() -> None:
     )
     with raw_peer(answering(chunked, http_answer("200 OK", b"f"))) as (url, accepted):
 
-        async def scenario(upstreams: Upstreams) -> list[bytes]:
+        async def scenario(upstreams: AsyncKeepAliveClient) -> list[bytes]:
             return [(await post(url)(upstreams)).body for _ in range(2)]
 
         assert run(scenario) == [b"abcde", b"f"]
@@ -220,7 +225,7 @@ def test_an_answer_that_breaks_the_protocol_is_a_named_failure(answer: bytes, ki
 def test_a_header_value_with_a_line_break_is_refused_before_anything_is_sent() -> None:
     with raw_peer(answering(http_answer("200 OK", b""))) as (url, accepted):
 
-        async def scenario(upstreams: Upstreams) -> Answer:
+        async def scenario(upstreams: AsyncKeepAliveClient) -> Answer:
             smuggled = [(b"x-key", b"k\r\nGET /admin HTTP/1.1")]
             return await upstreams.request("POST", url, content=b"", headers=smuggled)
 
@@ -241,7 +246,7 @@ def test_a_request_cancelled_while_waiting_closes_its_connection() -> None:
 
     with raw_peer(hang_then_watch) as (url, _):
 
-        async def scenario(upstreams: Upstreams) -> None:
+        async def scenario(upstreams: AsyncKeepAliveClient) -> None:
             task = asyncio.create_task(post(url)(upstreams))
             await asyncio.sleep(0.1)
             task.cancel()

@@ -1,5 +1,6 @@
-"""HTTP/1.1 on one upstream connection, as the router needs it: send a request with a
-``Content-Length`` body, read one answer (``Content-Length``, chunked, or until close).
+"""HTTP/1.1 on one kept connection, as :mod:`failover.keepalive_asyncio` needs it: a
+request with a ``Content-Length`` body, one answer read (``Content-Length``, chunked, or
+until close).
 
 Contract: :func:`request_head` builds a request's head (the caller writes it and the
 body); :func:`receive` reads exactly one answer and says whether the connection may
@@ -17,7 +18,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-#: The largest head (status line and headers) and body read from an instance.
+#: The largest head (status line and headers) and body read from a peer.
 MAX_HEAD_BYTES = 64 * 1024
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -48,9 +49,9 @@ class Answer:
 def request_head(
     method: str, target: str, host: str, headers: Sequence[tuple[bytes, bytes]], length: int
 ) -> bytes:
-    """The request line and headers. Header names and values come from a request the
-    router's HTTP server already parsed (so they hold no CR or LF); they are checked
-    again here because a line break in one would let it smuggle a second request."""
+    """The request line and headers. A header name or value holding a CR or LF is
+    refused (ValueError): it would let a value smuggle a second request. The router's
+    come from a request its HTTP server already parsed, so it never sends one."""
     lines = [f"{method} {target} HTTP/1.1\r\nHost: {host}\r\n".encode("ascii")]
     for name, value in headers:
         if b"\r" in name or b"\n" in name or b"\r" in value or b"\n" in value:

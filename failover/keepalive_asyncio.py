@@ -1,20 +1,23 @@
-"""The router's connections to unit instances: kept-alive HTTP/1.1 connections, a pool
-per instance, on asyncio streams (the wire is :mod:`failover.router.wire`).
+"""A keep-alive HTTP/1.1 client on asyncio streams, for the two event loops that send
+a request per card transaction: the router (to unit instances) and the drills' load
+generator (to the router). A pool of kept connections per peer; the wire is
+:mod:`failover.http1_wire`.
 
-An httpx client per instance cost more than half of the router's CPU per write: its
-pool's bookkeeping, the request and response objects and the auth flow around every
-forwarded request (docs/benchmarks.md). The router needs none of it: send the bytes it
-was given, read one answer, keep the connection for the next request.
+With httpx, more than half of the router's CPU per write, and 71 % of a drill runner's
+at 50 writes/s, went into the client's machinery around each request: its pool's
+bookkeeping, the request and response objects, the auth and redirect flows
+(docs/benchmarks.md). These callers need none of it: send the bytes, read one answer,
+keep the connection for the next request.
 
-Contract of :meth:`Upstreams.request`: returns the instance's :class:`Answer` (any
-status), or raises an :class:`UpstreamError` whose ``kind`` says what failed
+Contract of :meth:`AsyncKeepAliveClient.request`: returns the peer's :class:`Answer`
+(any status), or raises an :class:`UpstreamError` whose ``kind`` says what failed
 (connect, send or read failed or timed out, no free connection, a bad answer) and whose
-``timed_out`` says whether the instance was too slow rather than gone. A kept
-connection that turns out closed by the instance before one byte of the answer (its
-keep-alive expiry) is replaced and the request sent once more: safe for the router's
-requests, reads and writes carrying an Idempotency-Key that the unit service never
-posts twice (docs/design.md §5). A request
-cancelled mid-way (its client left) closes its connection instead of keeping it.
+``timed_out`` says whether the peer was too slow rather than gone. A kept connection
+that turns out closed by the peer before one byte of the answer (its keep-alive expiry)
+is replaced and the request sent once more: so **only requests that are safe to repeat**
+go through this client: reads, and writes under an Idempotency-Key that the unit
+service never posts twice (docs/design.md §5). A request cancelled mid-way (its caller
+gave up) closes its connection instead of keeping it.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from failover.router.wire import (
+from failover.http1_wire import (
     MAX_HEAD_BYTES,
     Answer,
     BadAnswerError,
@@ -36,21 +39,22 @@ from failover.router.wire import (
 )
 from failover.tls import client_context
 
-__all__ = ["Answer", "Timeouts", "UpstreamError", "Upstreams"]
+__all__ = ["Answer", "AsyncKeepAliveClient", "Timeouts", "UpstreamError"]
 
-#: Connections open at once to one instance; more requests wait (``Timeouts.pool``).
+#: Connections open at once to one peer; more requests wait (``Timeouts.pool``).
 MAX_CONNECTIONS = 128
-#: Idle connections kept per instance.
+#: Idle connections kept per peer.
 MAX_IDLE = 32
-#: An idle connection older than this is closed rather than used: well under the unit
-#: service's keep-alive (30 s), so the instance is never closing it as we send.
+#: An idle connection older than this is closed rather than used: well under our
+#: servers' keep-alive (30 s: the unit service, the router), so the peer is never
+#: closing it as we send.
 IDLE_EXPIRY_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
 class Timeouts:
     """Seconds allowed to connect (TLS included), to send a request, to read its whole
-    answer, and to wait for a free connection when an instance has ``MAX_CONNECTIONS``."""
+    answer, and to wait for a free connection when an peer has ``MAX_CONNECTIONS``."""
 
     connect: float
     write: float
@@ -63,7 +67,7 @@ class Timeouts:
 
 
 class UpstreamError(Exception):
-    """The instance did not answer; ``kind`` says how (one of :data:`KINDS`) and
+    """The peer did not answer; ``kind`` says how (one of :data:`KINDS`) and
     ``timed_out`` whether it was too slow rather than gone."""
 
     def __init__(self, kind: str, detail: str) -> None:
@@ -100,13 +104,13 @@ class _Pool:
 
 
 class _StaleConnectionError(Exception):
-    """A kept connection the instance had closed before answering."""
+    """A kept connection the peer had closed before answering."""
 
 
-class Upstreams:
-    """Pools of kept-alive connections, one per instance (scheme, host and port); made on
+class AsyncKeepAliveClient:
+    """Pools of kept-alive connections, one per peer (scheme, host and port); made on
     first use, closed together by :meth:`aclose`. Every https connection presents this
-    process's certificate when it has one (failover/tls.py)."""
+    process's certificate when it has one (failover/tls.py). Use from one event loop."""
 
     def __init__(self, timeouts: Timeouts, clock: Callable[[], float] = time.monotonic) -> None:
         self._timeouts, self._clock = timeouts, clock
@@ -181,9 +185,9 @@ class Upstreams:
     async def _exchange(
         self, pool: _Pool, connection: _Connection, method: str, data: bytes, *, fresh: bool
     ) -> Answer:
-        """One request on ``connection``, kept for the next one when the instance allows;
-        closed on any failure or cancellation. Raises :class:`_StaleConnectionError` for a kept (not
-        ``fresh``) connection that the instance had closed."""
+        """One request on ``connection``, kept for the next one when the peer allows;
+        closed on any failure or cancellation. Raises :class:`_StaleConnectionError` for a kept
+        (not ``fresh``) connection that the peer had closed."""
         keep = False
         try:
             try:
@@ -228,7 +232,7 @@ class Upstreams:
         except BadAnswerError as exc:
             raise UpstreamError(BAD_ANSWER, f"{where}: {exc}") from exc
         except (ConnectionResetError, BrokenPipeError) as exc:
-            if not fresh:  # reset before the answer: the instance had dropped it
+            if not fresh:  # reset before the answer: the peer had dropped it
                 raise _StaleConnectionError() from exc
             raise UpstreamError(READ_FAILED, f"{where}: {exc!r}") from exc
         except OSError as exc:
