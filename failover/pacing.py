@@ -10,7 +10,11 @@ the cycle that runs the promotions can take a second or more, and the next cycle
 one that sees a unit whose old lease has just lapsed) must not wait out another whole
 interval on top (docs/design.md §3.7).
 
-The clock and the wait are injected so the pacing is tested without sleeping.
+A loop may also be *woken* (:class:`Wake`): something worth a step happened (the
+controller: an observer counts failed rounds, a primary's lease lapsed), so the next step
+starts at once, but never sooner than the floor after the previous one ended.
+
+The clock and the waits are injected so the pacing is tested without sleeping.
 """
 
 from __future__ import annotations
@@ -27,6 +31,16 @@ class Stopper(Protocol):
     def is_set(self) -> bool: ...
 
     def wait(self, timeout: float | None = None) -> bool: ...
+
+
+class Wake(Protocol):
+    """What a wakeable loop waits on between steps (a ``threading.Event``): ``wait``
+    returns early once ``set``; the loop ``clear``s it as a step starts. Whoever stops
+    the loop sets it too, so a stop does not wait out the pause."""
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+    def clear(self) -> None: ...
 
 
 #: The shortest pause between two steps, as a share of the interval.
@@ -46,16 +60,27 @@ def run_at_fixed_rate(
     log: logging.Logger,
     what: str,
     clock: Callable[[], float] = time.monotonic,
+    wake: Wake | None = None,
 ) -> None:
-    """Call ``step`` every ``interval`` seconds until ``stop`` is set.
+    """Call ``step`` every ``interval`` seconds until ``stop`` is set; with ``wake``, as
+    soon as it is set, but at least the floor after the previous step ended.
 
     An exception from one step is logged (``"<what> failed"``) and the loop goes on: a
     bug in one round or cycle must not silence the process that runs it.
     """
     while not stop.is_set():
         started = clock()
+        if wake is not None:
+            wake.clear()  # what woke us is seen by this step; later news wakes the next
         try:
             step()
         except Exception:
             log.exception("%s failed", what)
-        stop.wait(pause_before_next(interval, started, clock()))
+        pause = pause_before_next(interval, started, clock())
+        if wake is None:
+            stop.wait(pause)
+            continue
+        floor = min(pause, interval * FLOOR_SHARE)
+        stop.wait(floor)
+        if pause > floor and not stop.is_set():
+            wake.wait(pause - floor)

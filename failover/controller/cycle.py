@@ -67,6 +67,7 @@ class Controller:
         self.last_decision: Decision | None = None
         self.cycles = 0
         self._stop = threading.Event()
+        self._wake = threading.Event()
 
     def run_cycle(self) -> str:
         """One cycle; returns its sentence."""
@@ -209,8 +210,16 @@ class Controller:
         thread.start()
         return thread
 
+    def wake(self) -> None:
+        """Run the next cycle now rather than on the interval (failover/controller/wakeups.py);
+        safe from any thread."""
+        self._wake.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
 
     def _loop(self, interval: float) -> None:
-        run_at_fixed_rate(self.run_cycle, interval, self._stop, LOG, "controller cycle")
+        run_at_fixed_rate(
+            self.run_cycle, interval, self._stop, LOG, "controller cycle", wake=self._wake
+        )

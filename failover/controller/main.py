@@ -54,6 +54,7 @@ def main() -> int:
         return 2
     runtime.leadership.start()
     runtime.controller.start(runtime.topology.timing.probe_interval_seconds)
+    runtime.wakeups.start()
     try:
         uvicorn.run(
             create_app(runtime),
@@ -68,6 +69,7 @@ def main() -> int:
             **tls,
         )
     finally:
+        runtime.wakeups.stop()
         runtime.controller.stop()
         runtime.leadership.stop()
         runtime.leadership.resign()

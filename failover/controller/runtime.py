@@ -16,6 +16,7 @@ from failover.controller.metrics import ControllerMetrics
 from failover.controller.planned import PlannedMoves
 from failover.controller.records import RecordStore
 from failover.controller.state import ControllerState
+from failover.controller.wakeups import CycleWakeups
 from failover.credentials import Credentials
 from failover.errors import InvalidRequest, NotLeader, UnsafeAction
 from failover.observer.addresses import SiteAddresses
@@ -35,6 +36,7 @@ class Runtime:
     records: RecordStore
     planned: PlannedMoves
     metrics: ControllerMetrics
+    wakeups: CycleWakeups
 
     # -- moves ------------------------------------------------------------------------
 

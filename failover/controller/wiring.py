@@ -17,6 +17,7 @@ from failover.controller.records import RecordStore
 from failover.controller.runtime import Runtime
 from failover.controller.state import ControllerState
 from failover.controller.units import AdminPort
+from failover.controller.wakeups import CycleWakeups
 from failover.credentials import Credentials
 from failover.dcs import Dcs, Keys, RouteStore
 from failover.observer.addresses import SiteAddresses
@@ -64,7 +65,8 @@ def assemble(
     )  # fmt: skip
     controller = Controller(site, builder, executor, state, records, leadership.valid, metrics)
     planned = PlannedMoves(controller, executor, admin, dcs, records, builder.build, sleep, clock)
+    wakeups = CycleWakeups(dcs, keys, controller.wake)
     return Runtime(
         site, topology, credentials, addresses, leadership, controller, state,
-        records, planned, metrics,
+        records, planned, metrics, wakeups,
     )  # fmt: skip

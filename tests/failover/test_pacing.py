@@ -73,3 +73,52 @@ def test_the_pause_never_undercuts_the_floor_nor_stretches_the_period(
     assert pause <= interval + 1e-9
     if took + interval * 0.1 <= interval:
         assert took + pause == pytest.approx(interval)
+
+
+class FakeWake:
+    """A wake that is set when wait number ``woken_at_wait`` begins; records each wait."""
+
+    def __init__(self, fake: FakeClockAndStop, woken_at_wait: int | None) -> None:
+        self.fake, self.clears = fake, 0
+        self.waits: list[float] = []
+        self._woken_at_wait = woken_at_wait
+
+    def wait(self, timeout: float | None = None) -> bool:
+        assert timeout is not None
+        self.waits.append(timeout)
+        woken = len(self.waits) == self._woken_at_wait
+        self.fake.now += 0.0 if woken else timeout
+        return woken
+
+    def clear(self) -> None:
+        self.clears += 1
+
+
+def test_a_wake_starts_the_next_step_right_after_the_floor() -> None:
+    fake = FakeClockAndStop(steps_before_stop=3)
+    wake = FakeWake(fake, woken_at_wait=1)
+    started: list[float] = []
+
+    def step() -> None:
+        started.append(fake.now)
+        fake.take(0.2)
+
+    run_at_fixed_rate(step, 1.0, fake, logging.getLogger("t"), "cycle", fake.clock, wake)
+    # Step 1 at 100.0 (0.2 s); floor 0.1; woken at once: step 2 at 100.3, not 101.0.
+    assert started == [100.0, pytest.approx(100.3), pytest.approx(101.3)]
+    assert fake.waits == [pytest.approx(0.1)] * 3
+    assert wake.waits == [pytest.approx(0.7)] * 2
+    assert wake.clears == 3
+
+
+def test_without_a_wake_a_wakeable_loop_keeps_the_interval() -> None:
+    fake = FakeClockAndStop(steps_before_stop=3)
+    wake = FakeWake(fake, woken_at_wait=None)
+    started: list[float] = []
+
+    def step() -> None:
+        started.append(fake.now)
+        fake.take(0.0)
+
+    run_at_fixed_rate(step, 1.0, fake, logging.getLogger("t"), "cycle", fake.clock, wake)
+    assert started == [100.0, pytest.approx(101.0), pytest.approx(102.0)]
