@@ -8,11 +8,11 @@ fresh platform when the first misses (its report is kept beside the first). Repo
 in ``reports/drills/docker-NAME/``; docs/benchmarks.md sets their RTOs beside the local
 platform's.
 
-They offer the suite's rate, ``dr_helpers.DR_RATE`` (20 writes/s by default, against the
-library's 50): the docker platform is 39 containers on the same 2 cores, and on the
-slower of the machines CI has run on it idles at 0.71 cores and every drill at 50
-writes/s aborted in its steady state, before its fault, while at 25 production-outage
-passed (docs/benchmarks.md). What these drills prove is that the chart's workloads fail
+They offer the suite's rate, ``dr_helpers.DR_RATE`` (40 writes/s by default, against the
+library's 50): the docker platform is 39 containers on the same 2 cores; on the slower
+of the machines CI has run on, before the router and the load generator left httpx,
+every drill at 50 writes/s aborted in its steady state, before its fault, while at 25
+production-outage passed (docs/benchmarks.md). What these drills prove is that the chart's workloads fail
 over as the processes do; the load they were measured under is in every report.
 """
 

@@ -94,31 +94,29 @@ class FakeWake:
         self.clears += 1
 
 
-def test_a_wake_starts_the_next_step_right_after_the_floor() -> None:
+def wakeable_run(woken_at_wait: int | None, step_seconds: float) -> tuple[list[float], FakeWake]:
+    """Three steps of ``step_seconds`` each, every 1 s; returns when each started."""
     fake = FakeClockAndStop(steps_before_stop=3)
-    wake = FakeWake(fake, woken_at_wait=1)
+    wake = FakeWake(fake, woken_at_wait)
     started: list[float] = []
 
     def step() -> None:
         started.append(fake.now)
-        fake.take(0.2)
+        fake.take(step_seconds)
 
     run_at_fixed_rate(step, 1.0, fake, logging.getLogger("t"), "cycle", fake.clock, wake)
+    return started, wake
+
+
+def test_a_wake_starts_the_next_step_right_after_the_floor() -> None:
+    started, wake = wakeable_run(woken_at_wait=1, step_seconds=0.2)
     # Step 1 at 100.0 (0.2 s); floor 0.1; woken at once: step 2 at 100.3, not 101.0.
     assert started == [100.0, pytest.approx(100.3), pytest.approx(101.3)]
-    assert fake.waits == [pytest.approx(0.1)] * 3
+    assert wake.fake.waits == [pytest.approx(0.1)] * 3
     assert wake.waits == [pytest.approx(0.7)] * 2
     assert wake.clears == 3
 
 
 def test_without_a_wake_a_wakeable_loop_keeps_the_interval() -> None:
-    fake = FakeClockAndStop(steps_before_stop=3)
-    wake = FakeWake(fake, woken_at_wait=None)
-    started: list[float] = []
-
-    def step() -> None:
-        started.append(fake.now)
-        fake.take(0.0)
-
-    run_at_fixed_rate(step, 1.0, fake, logging.getLogger("t"), "cycle", fake.clock, wake)
+    started, _ = wakeable_run(woken_at_wait=None, step_seconds=0.0)
     assert started == [100.0, pytest.approx(101.0), pytest.approx(102.0)]
