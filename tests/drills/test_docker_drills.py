@@ -12,8 +12,9 @@ They offer the suite's rate, ``dr_helpers.DR_RATE`` (40 writes/s by default, aga
 library's 50): the docker platform is 39 containers on the same 2 cores; on the slower
 of the machines CI has run on, before the router and the load generator left httpx,
 every drill at 50 writes/s aborted in its steady state, before its fault, while at 25
-production-outage passed (docs/benchmarks.md). What these drills prove is that the chart's workloads fail
-over as the processes do; the load they were measured under is in every report.
+production-outage passed (docs/benchmarks.md). What these drills prove is that the
+chart's workloads fail over as the processes do; the load they were measured under is in
+every report.
 """
 
 from __future__ import annotations
