@@ -43,7 +43,7 @@ class Answer:
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (lower case), or None."""
-        return next((v for k, v in self.headers if k == name), None)
+        return _first(self.headers, name)
 
 
 def request_head(
@@ -117,6 +117,7 @@ def _parse_head(head: bytes) -> tuple[str, int, tuple[tuple[str, str], ...]]:
 
 
 def _first(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
+    """The first value of header ``name`` (lower case) in ``headers``, or None."""
     return next((v for k, v in headers if k == name), None)
 
 

@@ -124,7 +124,7 @@ class AsyncKeepAliveClient:
         parts = urlsplit(url)
         pool = self._pool(parts.scheme, parts.hostname or "", parts.port)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
-        head = request_head(method, target, parts.netloc, headers, len(content))
+        data = request_head(method, target, parts.netloc, headers, len(content)) + content
         try:
             async with asyncio.timeout(self._timeouts.pool):
                 await pool.slots.acquire()
@@ -134,11 +134,11 @@ class AsyncKeepAliveClient:
             kept = self._take_idle(pool)
             if kept is not None:
                 try:
-                    return await self._exchange(pool, kept, method, head + content, fresh=False)
+                    return await self._exchange(pool, kept, method, data, fresh=False)
                 except _StaleConnectionError:
                     pass
             fresh = await self._connect(pool)
-            return await self._exchange(pool, fresh, method, head + content, fresh=True)
+            return await self._exchange(pool, fresh, method, data, fresh=True)
         finally:
             pool.slots.release()
 
