@@ -50,8 +50,9 @@ class TrendSettings(BaseModel):
     """A p99 baseline counts as at least this, so 2 ms → 4 ms is not "doubled"."""
     min_slow_writes: Annotated[float, Field(gt=0, le=1e6)] = 3.0
     """A p99 departure counts only when at least this many writes of the current window
-    (about ``current_half_life_seconds / ln 2`` long) were slower than the threshold: a
-    quiet unit's p99 is its one slowest write, and one slow write is noise."""
+    (about ``current_half_life_seconds / ln 2`` long) were slower than the baseline's p99
+    (past the old tail): a quiet unit's p99 is its one slowest write, and one slow write
+    is noise."""
     mix_shift: Fraction = 0.3
     """Warn when a transaction type's share of writes moves by this much (0.3 = 30 points)."""
 

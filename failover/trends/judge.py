@@ -26,6 +26,15 @@ class Verdict:
     stays: bool
     what: str
     """What is seen, for the reason sentence: ``decline ratio 0.62 vs baseline 0.05``."""
+    suspect: bool | None = None
+    """Whether the baseline must stop learning this reading; None: the same as ``stays``.
+    A rule that asks for more evidence before it warns than the mere level still freezes
+    the baseline on the level alone, else the baseline learns the departure while the
+    evidence gathers and the departure is never seen."""
+
+    @property
+    def freezes_baseline(self) -> bool:
+        return self.stays if self.suspect is None else self.suspect
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,16 +92,20 @@ def _p99(levels: Levels, settings: TrendSettings) -> Verdict | None:
     factor = settings.p99_factor
     warn_at, stay_at = factor * normal, normal * (1 + factor) / 2
     what = f"p99 {now:.0f} ms vs baseline {base:.0f} ms"
-    return Verdict(
-        now >= warn_at and _enough_slow_writes(levels, settings, warn_at),
-        now >= stay_at and _enough_slow_writes(levels, settings, stay_at),
-        what,
-    )
+    # The tail moved only if several writes went past the old tail: at a few writes per
+    # second the current p99 is the one slowest write. (Counting writes past the warning
+    # threshold instead asks a quiet unit whose every write got twice as slow for more
+    # writes than its window holds.) p99 is a 1 % tail, so a few seconds of slower writes
+    # move the baseline's p99 too: the baseline freezes on the level alone, while the
+    # slow writes are still being counted.
+    moved = _enough_slow_writes(levels, settings, normal)
+    return Verdict(now >= warn_at and moved, now >= stay_at and moved, what, suspect=now >= stay_at)
 
 
 def _enough_slow_writes(levels: Levels, settings: TrendSettings, ms: float) -> bool:
     # At a few writes per second the current window holds a few dozen writes, so its
     # 1 % tail is one write, and one write slowed by a busy machine is not a slow unit.
+    # (A busy unit has 1 % of its window past its p99 anyway: the rule bites only quiet.)
     window_seconds = settings.current_half_life_seconds / math.log(2)
     slow = slower_than(levels.current, levels.bounds_ms, ms) * window_seconds
     return slow >= settings.min_slow_writes

@@ -209,7 +209,7 @@ class TrendWatch:
         for kind in KINDS:
             hold = self._holds.setdefault((scope, kind), _Hold())
             verdict = RULES[kind](levels, self.settings)
-            suspect = suspect or (verdict is not None and verdict.stays)
+            suspect = suspect or (verdict is not None and verdict.freezes_baseline)
             if hold.active is not None:
                 if verdict is not None and verdict.stays:
                     continue

@@ -116,3 +116,14 @@ def test_a_quiet_unit_whose_every_write_turns_slow_still_warns() -> None:
     platform.run(40, quiet)
     platform.run(20, {**quiet, "u01": Behaviour(approved=3.0, declined=0.1, latency_ms=140.0)})
     assert [(w.unit, w.kind) for w in platform.raised if w.unit] == [("u01", "p99_latency")]
+
+
+def test_a_unit_at_two_writes_a_second_whose_writes_get_twice_as_slow_warns() -> None:
+    # Found by the hypothesis property: with the default windows the current window
+    # holds ~14 writes, and only ~2 of them go past 1.6x the old p99. They must count
+    # past the old tail, and the baseline must not learn the slower tail meanwhile.
+    quiet = {u: Behaviour(approved=2.0, declined=0.0, payments=0.0, latency_ms=20.0) for u in ROUTES}
+    platform = Platform(ROUTES, TrendWatch())
+    platform.run(int(TrendSettings().warmup_seconds) + 60, quiet)
+    platform.run(55, {**quiet, "u02": Behaviour(2.0, 0.0, 0.0, 0.0, latency_ms=40.0)})
+    assert [(w.unit, w.kind) for w in platform.raised if w.unit] == [("u02", "p99_latency")]
