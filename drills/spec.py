@@ -402,6 +402,8 @@ def _sites_of(step: Step) -> Iterable[tuple[str, str]]:
         value = getattr(step, attr, None)
         if isinstance(value, str):
             yield key, value
+    for j, site in enumerate(getattr(step, "sites", None) or []):
+        yield f"sites[{j}]", site
 
 
 def _units_of(step: Step) -> Iterable[tuple[str, str]]:

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 LEADER_SITE = "$leader"
 FAULT_ACTIONS = frozenset(
@@ -66,11 +73,32 @@ Step = _Action
 
 
 class SiteDown(_Action):
+    """Lose ``site``, or every one of ``sites`` at the same instant (city A lost: two
+    separate steps would lose the second site only once the first is down, and the
+    controller would rightly move the first site's units into it meanwhile)."""
+
     action: Literal["site-down"]
-    site: str
+    site: str | None = None
+    sites: Annotated[list[str] | None, Field(min_length=2)] = None
+
+    @model_validator(mode="after")
+    def _one_or_several(self) -> SiteDown:
+        if (self.site is None) == (self.sites is None):
+            raise ValueError("give either 'site' (one site) or 'sites' (several at once)")
+        if self.sites is not None:
+            if LEADER_SITE in self.sites:
+                raise ValueError(f"'sites' cannot name {LEADER_SITE}; use 'site' for it")
+            if len(set(self.sites)) != len(self.sites):
+                raise ValueError("'sites' names a site twice")
+        return self
+
+    @property
+    def lost(self) -> tuple[str, ...]:
+        """Every site this step takes down."""
+        return tuple(self.sites) if self.sites is not None else (str(self.site),)
 
     def describe(self) -> str:
-        return f"site-down {self.site}"
+        return "site-down " + " ".join(self.lost)
 
 
 class SiteUp(_Action):

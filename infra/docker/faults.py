@@ -2,7 +2,8 @@
 platform (infra/local/faults.py), acting on containers and the WAN firewall, and
 journalled in the same ``faults.jsonl`` the drills read.
 
-- ``site-down S``: cut S off the WAN (one firewall rule each way, at once), then stop
+- ``site-down S [S2 ...]``: cut S off the WAN (one firewall rule each way, at once;
+  several sites are all cut before any container stops), then stop
   every container of S (``docker stop --time 0``: killed, no graceful shutdown), as a
   power cut would. The engine takes a second or two to stop a dozen containers; the cut
   makes the fault take effect at once, as on the local platform. Its volumes stay.
@@ -75,17 +76,25 @@ class DockerFaults:
         )  # fmt: skip
         return sentence
 
-    def site_down(self, site: str) -> str:
-        names = [c.name for c in self._site(site)]
-        WanFilter(self.state.platform_id).isolate(self.state.wan_blocks[site])
+    def site_down(self, *sites: str) -> str:
+        """Cut every one of ``sites`` off the WAN (the fault takes effect there, for all
+        of them together), then kill their containers."""
+        lost = tuple(dict.fromkeys(sites))
+        names = [c.name for site in lost for c in self._site(site)]
+        wan = WanFilter(self.state.platform_id)
+        for site in lost:
+            wan.isolate(self.state.wan_blocks[site])
         follow_cuts(self.state)
         self.platform.engine.unpause(*self._paused(names))
         self.platform.engine.stop(*names, grace_seconds=0)
-        return self._done(
-            "site-down",
-            f"site {site} down: cut off the WAN, killed {len(names)} containers",
-            site=site,
+        if len(lost) == 1:
+            sentence = f"site {lost[0]} down: cut off the WAN, killed {len(names)} containers"
+            return self._done("site-down", sentence, site=lost[0])
+        sentence = (
+            f"sites {', '.join(lost)} down together: cut off the WAN, "
+            f"killed {len(names)} containers"
         )
+        return self._done("site-down", sentence, sites=list(lost))
 
     def site_up(self, site: str) -> str:
         records = self._site(site)

@@ -1,9 +1,10 @@
 """Fault injection on the local platform (docs/design.md §6): every fault acts on real processes
 and on the link proxies, prints what it did and is journalled in ``faults.jsonl``.
 
-- ``site-down S``: kill S's processes — etcd member, unit instances, S's controller and
-  observer — and blackhole all of S's links (clients see timeouts, as with a
-  dead data center).
+- ``site-down S [S2 ...]``: kill S's processes — etcd member, unit instances, S's
+  controller and observer — and blackhole all of S's links (clients see timeouts, as
+  with a dead data center). Several sites: every one's links are blackholed before any
+  process is killed, so they are lost together.
 - ``site-up S``: resume a hung site, or restart a downed one — every unit instance as
   ``standby`` (never a second primary; the controller decides roles), its etcd member,
   controller and observer as they were started — and pass S's links. A hung site's etcd
@@ -91,15 +92,24 @@ class FaultInjector:
         )
         return sentence
 
-    def site_down(self, site: str) -> str:
-        self._site(site)
+    def site_down(self, *sites: str) -> str:
+        """Blackhole the links of every one of ``sites`` (the fault takes effect there,
+        for all of them together), then kill their processes."""
+        lost = tuple(dict.fromkeys(self._site(site) for site in sites))
         with closing(self.platform.proxy()) as proxy:
-            proxy.set_site_links(site, LinkMode(kind="blackhole"))
-        names = [p.name for p in self.state.site_processes(site)]
+            for site in lost:
+                proxy.set_site_links(site, LinkMode(kind="blackhole"))
+        names = [p.name for site in lost for p in self.state.site_processes(site)]
         for name in names:
             self.platform.supervisor.stop(name, grace=0.0)
-        sentence = f"site {site} down: killed {len(names)} processes, blackholed its links"
-        return self._done("site-down", sentence, site=site)
+        if len(lost) == 1:
+            sentence = f"site {lost[0]} down: killed {len(names)} processes, blackholed its links"
+            return self._done("site-down", sentence, site=lost[0])
+        sentence = (
+            f"sites {', '.join(lost)} down together: killed {len(names)} processes, "
+            "blackholed their links"
+        )
+        return self._done("site-down", sentence, sites=list(lost))
 
     def site_up(self, site: str) -> str:
         self._site(site)

@@ -28,7 +28,7 @@ Site = Annotated[str, typer.Argument(help="Site name, e.g. production.")]
 class Faults(Protocol):
     """What both platforms' fault injectors do; each call returns its journalled sentence."""
 
-    def site_down(self, site: str) -> str: ...
+    def site_down(self, *sites: str) -> str: ...
     def site_up(self, site: str) -> str: ...
     def site_hang(self, site: str) -> str: ...
     def partition(self, a: str, b: str) -> str: ...
@@ -51,10 +51,15 @@ def _run(state_dir: Path, action: Callable[[Faults], str]) -> None:
     typer.echo(sentence)
 
 
+Sites = Annotated[
+    list[str], typer.Argument(help="One site, or several lost at once: production same-city.")
+]
+
+
 @group.command("site-down")
-def site_down(site: Site, state_dir: StateDir = Path(".watertight")) -> None:
-    """Kill a site's processes and blackhole its links."""
-    _run(state_dir, lambda f: f.site_down(site))
+def site_down(sites: Sites, state_dir: StateDir = Path(".watertight")) -> None:
+    """Cut sites off and kill their processes; several sites are cut off together first."""
+    _run(state_dir, lambda f: f.site_down(*sites))
 
 
 @group.command("site-up")

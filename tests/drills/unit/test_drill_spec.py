@@ -161,6 +161,12 @@ def test_city_a_lost_declares_the_disaster_on_remote_dr_before_anything_can_be_a
     assert "approval-pending-every-unit" in waits
 
 
+def test_city_a_lost_loses_both_city_a_sites_in_one_step() -> None:
+    spec = load_spec(library()["city-a-lost"])
+    faults = [s for s in spec.method if s.is_fault]
+    assert [f.describe() for f in faults] == ["site-down production same-city"]
+
+
 def test_unit_crash_lets_only_that_unit_move() -> None:
     spec = load_spec(library()["unit-crash"])
     assert spec.expect.only_units_move == ["u02"]
@@ -267,6 +273,31 @@ BROKEN = {
         _set("method[0].site", "prod"),
         "method[0].site",
         "unknown site 'prod'; known sites: production, same-city, remote-dr",
+    ),
+    "a site-down of one site and of several": (
+        _set("method[0].sites", ["same-city", "remote-dr"]),
+        "method[0]",
+        "give either 'site' (one site) or 'sites' (several at once)",
+    ),
+    "an unknown site among sites lost together": (
+        _set("method[0]", {"at": 5, "action": "site-down", "sites": ["production", "mars"]}),
+        "method[0].sites[1]",
+        "unknown site 'mars'",
+    ),
+    "the leader's site among sites lost together": (
+        _set("method[0]", {"at": 5, "action": "site-down", "sites": ["production", "$leader"]}),
+        "method[0]",
+        "'sites' cannot name $leader",
+    ),
+    "a site lost together with itself": (
+        _set("method[0]", {"at": 5, "action": "site-down", "sites": ["production", "production"]}),
+        "method[0]",
+        "'sites' names a site twice",
+    ),
+    "sites lost together naming one site": (
+        _set("method[0]", {"at": 5, "action": "site-down", "sites": ["production"]}),
+        "method[0].sites",
+        "at least 2 items",
     ),
     "unknown unit": (
         _set("method[0]", {"at": 5, "action": "unit-crash", "unit": "u99", "site": "production"}),

@@ -75,7 +75,7 @@ class FakePlatform:
         self.done.append(command)
         verb, *rest = command.split()
         if verb == "site-down":
-            self.router.down_sites.add(rest[0])
+            self.router.down_sites.update(rest)
         if verb == "site-up":
             self.router.down_sites.discard(rest[0])
         return FaultDone(f"did {command}")

@@ -122,7 +122,8 @@ def test_a_unit_at_two_writes_a_second_whose_writes_get_twice_as_slow_warns() ->
     # Found by the hypothesis property: with the default windows the current window
     # holds ~14 writes, and only ~2 of them go past 1.6x the old p99. They must count
     # past the old tail, and the baseline must not learn the slower tail meanwhile.
-    quiet = {u: Behaviour(approved=2.0, declined=0.0, payments=0.0, latency_ms=20.0) for u in ROUTES}
+    two_a_second = Behaviour(approved=2.0, declined=0.0, payments=0.0, latency_ms=20.0)
+    quiet = dict.fromkeys(ROUTES, two_a_second)
     platform = Platform(ROUTES, TrendWatch())
     platform.run(int(TrendSettings().warmup_seconds) + 60, quiet)
     platform.run(55, {**quiet, "u02": Behaviour(2.0, 0.0, 0.0, 0.0, latency_ms=40.0)})
