@@ -21,12 +21,13 @@ the drain window). Defined here:
   **survivors' interruption** — the same over the units that did not move (no failover);
   ``0.0`` when there is none.
 - **false failovers** — all failovers when the drill expects none, else 0.
-- **detection** — first ``site-down`` controller event at or after the fault time, minus
-  the fault time.
+- **detection** — first ``site-down`` controller event at or after the fault time and
+  before the first repair after it (``site-up``, ``heal``), minus the fault time.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -42,6 +43,9 @@ from drills.controller_event import SITE_DOWN, ControllerEvent
 from drills.durability import double_posted, lost_acknowledged
 from drills.executed import ExecutedAction
 from drills.primaries import SplitBrainFinding, failovers_per_unit, split_brain
+
+REPAIRS = frozenset({"site-up", "heal"})
+"""Actions that end a fault (docs/drills.md)."""
 from drills.recovery import drill_rto, interruption_per_unit, longest, rto_per_unit
 
 
@@ -111,7 +115,7 @@ def measure(
     failovers_by_unit = failovers_per_unit(attempts, events)
     return Measurements(
         fault_at=fault_at,
-        detection_seconds=detection_seconds(events, fault_at),
+        detection_seconds=detection_seconds(events, fault_at, first_repair_at(actions, fault_at)),
         rto_seconds=drill_rto(rto_by_unit),
         rto_by_unit=rto_by_unit,
         rpo_lost_acknowledged=len(lost) + len(changed),
@@ -134,9 +138,24 @@ def first_fault_at(actions: Iterable[ExecutedAction]) -> float | None:
     return min(starts) if starts else None
 
 
-def detection_seconds(events: Iterable[ControllerEvent], fault_at: float | None) -> float | None:
-    """From the fault to the first ``site-down`` event at or after it."""
+def first_repair_at(actions: Iterable[ExecutedAction], after: float | None) -> float | None:
+    """When the first repair (``site-up``, ``heal``; method or rollback) at or after
+    ``after`` took effect, or ``None``."""
+    if after is None:
+        return None
+    repairs = [a.effective_at for a in actions if a.action in REPAIRS and a.effective_at >= after]
+    return min(repairs) if repairs else None
+
+
+def detection_seconds(
+    events: Iterable[ControllerEvent], fault_at: float | None, repaired_at: float | None = None
+) -> float | None:
+    """From the fault to the first ``site-down`` event at or after it, while the fault
+    still stands (before ``repaired_at``): a site lost with the only other observer site
+    is never declared down by a quorum, and a verdict reached once a repair brought an
+    observer back is not the fault's detection."""
     if fault_at is None:
         return None
-    downs = [e.at for e in events if e.kind == SITE_DOWN and e.at >= fault_at]
+    until = math.inf if repaired_at is None else repaired_at
+    downs = [e.at for e in events if e.kind == SITE_DOWN and fault_at <= e.at < until]
     return min(downs) - fault_at if downs else None

@@ -381,6 +381,16 @@ def test_detection_is_the_first_site_down_event_after_the_fault() -> None:
     assert m.detection_seconds == pytest.approx(3.4)
 
 
+def test_a_site_declared_down_only_once_a_repair_brought_an_observer_back_is_no_detection() -> None:
+    # city-a-lost: remote-dr alone can never make a quorum of observers; same-city was
+    # declared down once production (and its observer) came back at 60 s.
+    actions = [action(8.0, "site-down production same-city"), action(60.0, "site-up production")]
+    late = [ControllerEvent(at=70.7, kind="site-down", site="same-city")]
+    assert measure(clean_failover(), [], actions, late).detection_seconds is None
+    early = [ControllerEvent(at=12.0, kind="site-down", site="production"), *late]
+    assert measure(clean_failover(), [], actions, early).detection_seconds == pytest.approx(4.0)
+
+
 def test_no_site_down_event_means_no_detection() -> None:
     assert measure(clean_failover(), [], FAULT).detection_seconds is None
 
