@@ -43,10 +43,10 @@ from drills.controller_event import SITE_DOWN, ControllerEvent
 from drills.durability import double_posted, lost_acknowledged
 from drills.executed import ExecutedAction
 from drills.primaries import SplitBrainFinding, failovers_per_unit, split_brain
+from drills.recovery import drill_rto, interruption_per_unit, longest, rto_per_unit
 
 REPAIRS = frozenset({"site-up", "heal"})
 """Actions that end a fault (docs/drills.md)."""
-from drills.recovery import drill_rto, interruption_per_unit, longest, rto_per_unit
 
 
 @dataclass(frozen=True)
