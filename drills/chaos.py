@@ -26,6 +26,7 @@ import random
 from typing import Any
 
 from drills.spec import DrillSpec, parse_spec
+from drills.steps import REPAIR_ACTIONS
 from failover.topology import Topology
 
 WARM_UP_SECONDS = 6.0
@@ -35,7 +36,6 @@ EPISODE_SECONDS = 8.0
 the first, and each repair 4–8 s after its fault (cut short by the quiet tail)."""
 MIN_DURATION_SECONDS = WARM_UP_SECONDS + EPISODE_SECONDS + QUIET_TAIL_SECONDS
 LOSSES = ("site-down", "site-hang")
-REPAIRS = frozenset({"site-up", "heal"})
 
 
 def _episode(
@@ -56,7 +56,7 @@ def _episode(
         fault_at = start if i == 0 else start + rng.uniform(1.0, 3.0)
         timed.append((round(fault_at, 1), fault))
         timed.append((round(min(last, fault_at + rng.uniform(4.0, 8.0)), 1), repair))
-    return sorted(timed, key=lambda step: (step[0], step[1]["action"] in REPAIRS))
+    return sorted(timed, key=lambda step: (step[0], step[1]["action"] in REPAIR_ACTIONS))
 
 
 def chaos_method(seed: int, duration: float, topology: Topology) -> list[dict[str, Any]]:

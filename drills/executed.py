@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from drills.steps import FAULT_ACTIONS
+from drills.steps import FAULT_ACTIONS, REPAIR_ACTIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,3 +36,7 @@ class ExecutedAction:
     @property
     def is_fault(self) -> bool:
         return self.action in FAULT_ACTIONS
+
+    @property
+    def is_repair(self) -> bool:
+        return self.action in REPAIR_ACTIONS

@@ -45,9 +45,6 @@ from drills.executed import ExecutedAction
 from drills.primaries import SplitBrainFinding, failovers_per_unit, split_brain
 from drills.recovery import drill_rto, interruption_per_unit, longest, rto_per_unit
 
-REPAIRS = frozenset({"site-up", "heal"})
-"""Actions that end a fault (docs/drills.md)."""
-
 
 @dataclass(frozen=True)
 class Measurements:
@@ -143,7 +140,7 @@ def first_repair_at(actions: Iterable[ExecutedAction], after: float | None) -> f
     ``after`` took effect, or ``None``."""
     if after is None:
         return None
-    repairs = [a.effective_at for a in actions if a.action in REPAIRS and a.effective_at >= after]
+    repairs = [a.effective_at for a in actions if a.is_repair and a.effective_at >= after]
     return min(repairs) if repairs else None
 
 

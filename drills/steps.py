@@ -24,6 +24,8 @@ FAULT_ACTIONS = frozenset(
     {"site-down", "site-hang", "partition", "slow", "unit-crash", "gray-unit"}
 )
 PLANNED_ACTIONS = frozenset({"switchover", "failback"})
+REPAIR_ACTIONS = frozenset({"site-up", "heal"})
+"""Actions that end a fault (``site-up``, ``heal``)."""
 
 
 class Strict(BaseModel):

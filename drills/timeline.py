@@ -22,7 +22,6 @@ from drills.executed import ExecutedAction
 from drills.measure import Measurements
 
 MarkerKind = Literal["fault", "repair", "operator", "detection", "promotion", "recovery"]
-REPAIR_ACTIONS = frozenset({"site-up", "heal"})
 COLOURS: dict[str, str] = {
     "fault": "#d62728",
     "repair": "#2ca02c",
@@ -96,7 +95,7 @@ def build_timeline(
 def _kind(action: ExecutedAction) -> MarkerKind:
     if action.is_fault:
         return "fault"
-    return "repair" if action.action in REPAIR_ACTIONS else "operator"
+    return "repair" if action.is_repair else "operator"
 
 
 def render_svg(timeline: Timeline, title: str) -> str:

@@ -23,6 +23,9 @@ group = typer.Typer(
 )
 
 Site = Annotated[str, typer.Argument(help="Site name, e.g. production.")]
+Sites = Annotated[
+    list[str], typer.Argument(help="One site, or several lost at once: production same-city.")
+]
 
 
 class Faults(Protocol):
@@ -49,11 +52,6 @@ def _run(state_dir: Path, action: Callable[[Faults], str]) -> None:
     except (PlatformError, LinkProxyError, *FaultErrors) as exc:
         fail(str(exc))
     typer.echo(sentence)
-
-
-Sites = Annotated[
-    list[str], typer.Argument(help="One site, or several lost at once: production same-city.")
-]
 
 
 @group.command("site-down")
