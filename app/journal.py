@@ -85,11 +85,13 @@ def last_position(session: Session) -> tuple[int, int]:
     return (0, 0) if row is None else (int(row[0]), int(row[1]))
 
 
-def apply_entry(session: Session, entry: WireEntry) -> None:
+def apply_entry(session: Session, entry: WireEntry) -> str:
     """Write ``entry`` and its ledger effect. The caller guarantees ``lsn == last + 1``.
 
-    Core statements, not the ORM unit of work: this is the hot path on every instance,
-    and nothing here may be served from a stale identity map.
+    Returns the entry as :func:`entries_json_after` will read it back once committed,
+    built from the very strings stored, so a primary can ship it without reading it
+    again. Core statements, not the ORM unit of work: this is the hot path on every
+    instance, and nothing here may be served from a stale identity map.
     """
     connection = session.connection()
     effect = entry.payload
@@ -122,6 +124,7 @@ def apply_entry(session: Session, entry: WireEntry) -> None:
         },
     )
     response = canonical_json(entry.response.model_dump())
+    payload = canonical_json(effect.model_dump())
     connection.execute(
         _ADD_KEY,
         {
@@ -138,9 +141,12 @@ def apply_entry(session: Session, entry: WireEntry) -> None:
             "epoch": entry.epoch,
             "idempotency_key": entry.idempotency_key,
             "request_hash": entry.request_hash,
-            "payload": canonical_json(effect.model_dump()),
+            "payload": payload,
             "response": response,
         },
+    )
+    return _wire_json(
+        entry.lsn, entry.epoch, entry.idempotency_key, entry.request_hash, payload, response
     )
 
 
@@ -164,10 +170,19 @@ def entries_json_after(session: Session, lsn: int, limit: int) -> list[str]:
     """
     rows = session.connection().execute(_ENTRIES_AFTER, {"after": lsn, "at_most": limit})
     return [
-        f'{{"lsn":{int(lsn_)},"epoch":{int(epoch)},"idempotency_key":{json.dumps(key)},'
-        f'"request_hash":{json.dumps(fingerprint)},"payload":{payload},"response":{response}}}'
+        _wire_json(int(lsn_), int(epoch), key, fingerprint, payload, response)
         for lsn_, epoch, key, fingerprint, payload, response in rows
     ]
+
+
+def _wire_json(
+    lsn: int, epoch: int, key: str, fingerprint: str, payload: str, response: str
+) -> str:
+    """A :class:`WireEntry` JSON object around the stored canonical payload and response."""
+    return (
+        f'{{"lsn":{lsn},"epoch":{epoch},"idempotency_key":{json.dumps(key)},'
+        f'"request_hash":{json.dumps(fingerprint)},"payload":{payload},"response":{response}}}'
+    )
 
 
 def epoch_ranges(session: Session) -> list[EpochRange]:

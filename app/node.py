@@ -164,7 +164,7 @@ class Node:
         acks = self.topology.replication.acks_needed
         if role.acks_required is not None:
             acks = role.acks_required
-        self.replicator = Replicator(links, last, acks)
+        self.replicator = Replicator(links, last, acks, epoch=role.epoch)
         self.replicator.start(_DatabaseSource(self.db, role, self.settings.site), self._on_stale)
 
     def _stop_replicator(self, *, wait: bool = True) -> None:

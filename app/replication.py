@@ -13,6 +13,11 @@ topology's ``ack_timeout_seconds``, until their lsn is durable. Whichever standb
 applies first acknowledges: normally the one in the same city, and the remote one when
 the city link is cut, at WAN latency, with no reconfiguration.
 
+A primary keeps its newest committed entries, serialized once, for the links
+(:meth:`Replicator.recent_after`): a link that keeps up ships from memory, one further
+behind reads the database. Only committed entries of this replicator's epoch get there,
+without a gap, so what a link ships from memory is what the database holds.
+
 Any failure drops the link back to the handshake step, retried with backoff (tenacity),
 and marks it down; while fewer than ``acks_needed`` links are not known down, writes
 fail fast with 503 before anything is written. A standby answering ``stale_epoch``
@@ -24,11 +29,13 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import itertools
 import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -47,6 +54,10 @@ from failover.tls import client_context
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 0.5
+#: How many of its newest committed entries a primary keeps for its links (a few hundred
+#: bytes each). At a few hundred writes a second a unit's links are a batch or two behind,
+#: so this covers them with room to spare; a link further behind reads the database.
+RECENT_ENTRIES = 1024
 
 
 class _Verdict(enum.Enum):
@@ -111,7 +122,11 @@ class LinkStatus:
 class Replicator:
     """The set of links of one primary at one epoch, and the writers' commit wait."""
 
-    def __init__(self, links: list[LinkConfig], last_lsn: int, acks_needed: int) -> None:
+    def __init__(
+        self, links: list[LinkConfig], last_lsn: int, acks_needed: int, *, epoch: int
+    ) -> None:
+        self.epoch = epoch
+        self._recent: deque[tuple[int, str]] = deque(maxlen=RECENT_ENTRIES)
         self._acks = threading.Condition()  # writers wait here for standby acknowledgements
         self._wakers: set[Callable[[], None]] = set()  # each wakes a writer's waiting task
         self._work = threading.Condition()  # idle links wait here for new entries
@@ -149,11 +164,31 @@ class Replicator:
     def stopped(self) -> bool:
         return self._stopped
 
-    def notify_appended(self, lsn: int) -> None:
-        """A write committed ``lsn``: wake the links."""
+    def notify_appended(
+        self, lsn: int, entries: Sequence[tuple[int, str]] = (), *, epoch: int | None = None
+    ) -> None:
+        """A transaction committed, up to ``lsn``: wake the links.
+
+        ``entries`` are that transaction's entries as ``(lsn, wire JSON)``, in lsn order,
+        written at ``epoch``; they are kept for :meth:`recent_after` only when ``epoch`` is
+        this replicator's and they follow the kept ones without a gap (else the kept ones
+        are dropped and the new ones start afresh). Call only after the commit."""
         with self._work:
+            if entries and epoch == self.epoch:
+                if self._recent and entries[0][0] != self._recent[-1][0] + 1:
+                    self._recent.clear()
+                self._recent.extend(entries)
             self._last_lsn = max(self._last_lsn, lsn)
             self._work.notify_all()
+
+    def recent_after(self, lsn: int, limit: int) -> list[str] | None:
+        """Up to ``limit`` kept entries from ``lsn + 1`` on, or None when ``lsn + 1`` is not
+        among the kept ones (the caller reads the database instead)."""
+        with self._work:
+            if not self._recent or not self._recent[0][0] <= lsn + 1 <= self._recent[-1][0]:
+                return None
+            start = lsn + 1 - self._recent[0][0]
+            return [entry for _, entry in itertools.islice(self._recent, start, start + limit)]
 
     def durable_lsn(self) -> int:
         """The highest lsn applied by at least ``acks_needed`` standbys (0: none yet)."""
@@ -319,7 +354,10 @@ class StandbyLink:
     def _ship_until_error(self, client: KeepAliveClient, source: JournalSource) -> None:
         c = self.config
         while not self._stopping():
-            entries = source.entries_after(self.applied_lsn or 0, c.batch_size)
+            after = self.applied_lsn or 0
+            entries = self._owner.recent_after(after, c.batch_size)
+            if entries is None:
+                entries = source.entries_after(after, c.batch_size)
             if not entries:
                 self._owner.wait_for_work(self)
                 continue

@@ -63,6 +63,25 @@ class _Pending:
     outcome: Future[tuple[bool, TransactionResult]] = field(default_factory=Future)
 
 
+@dataclass
+class _Appended:
+    """What one group commit appended to the journal: its last lsn (the journal's before
+    any), its entries as ``(lsn, wire JSON)`` and the epoch they were written at. Only
+    the committer appends to a primary's journal, so the lsns are counted here instead
+    of asking the database for its newest one before every write."""
+
+    last_lsn: int = 0
+    epoch: int = 0
+    entries: list[tuple[int, str]] = field(default_factory=list)
+
+    def start(self, last_lsn: int, epoch: int) -> None:
+        self.last_lsn, self.epoch = last_lsn, epoch
+
+    def add(self, lsn: int, wire_json: str) -> None:
+        self.last_lsn = lsn
+        self.entries.append((lsn, wire_json))
+
+
 class WritePath:
     """Posts transactions on a primary. ``start()`` before use, ``stop()`` at the end."""
 
@@ -135,29 +154,30 @@ class WritePath:
 
     def _commit(self, batch: list[_Pending]) -> None:
         outcomes: list[tuple[bool, TransactionResult] | UnitError] = []
-        last = 0
+        appended = _Appended()
         try:
             with self._db.write() as session:
                 role = self._node.role
+                appended.start(journal.last_lsn(session), role.epoch)
                 for pending in batch:
                     try:
-                        outcomes.append(self._one(session, role, pending))
+                        outcomes.append(self._one(session, role, pending, appended))
                     except UnitError as exc:
                         outcomes.append(exc)
-                last = journal.last_lsn(session)
-                wrote = any(isinstance(o, tuple) and not o[0] for o in outcomes)
-                if wrote and not self._node.lease.valid():
+                if appended.entries and not self._node.lease.valid():
                     raise LeaseLostError
         except LeaseLostError:
+            appended = _Appended()  # rolled back
             self._node.fence("primary lease no longer valid")
             error = NotWritableError("this instance lost its primary lease and fenced itself")
             outcomes = [error] * len(batch)
         except Exception as exc:  # a failed transaction fails every write in it
+            appended = _Appended()
             log.exception("group commit of %d writes failed", len(batch))
             outcomes = [exc if isinstance(exc, UnitError) else _internal(exc)] * len(batch)
         replicator = self._node.replicator
-        if replicator is not None and last:
-            replicator.notify_appended(last)
+        if replicator is not None and appended.entries:
+            replicator.notify_appended(appended.last_lsn, appended.entries, epoch=appended.epoch)
         for pending, outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, UnitError):
                 pending.outcome.set_exception(outcome)
@@ -165,7 +185,7 @@ class WritePath:
                 pending.outcome.set_result(outcome)
 
     def _one(
-        self, session: Session, role: NodeRole, pending: _Pending
+        self, session: Session, role: NodeRole, pending: _Pending, appended: _Appended
     ) -> tuple[bool, TransactionResult]:
         _require_primary(self._node, role)
         record = journal.idempotency_record(session, pending.key)
@@ -180,12 +200,13 @@ class WritePath:
         down = replicator.down_reason() if replicator is not None else None
         if down is not None:
             raise QuorumCommitError(f"{down}; nothing was written")
-        entry = self._new_entry(session, role, pending)
-        journal.apply_entry(session, entry)
+        entry = self._new_entry(session, role, pending, appended.last_lsn + 1)
+        appended.add(entry.lsn, journal.apply_entry(session, entry))
         return False, entry.response
 
-    def _new_entry(self, session: Session, role: NodeRole, pending: _Pending) -> WireEntry:
-        lsn = journal.last_lsn(session) + 1
+    def _new_entry(
+        self, session: Session, role: NodeRole, pending: _Pending, lsn: int
+    ) -> WireEntry:
         request, customer_id = pending.request, pending.customer_id
         limit, available = journal.account_balance(session, customer_id) or (self._limit,) * 2
         posting = decide(request.type, request.amount_minor, available)

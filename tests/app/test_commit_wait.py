@@ -15,7 +15,7 @@ def replicator(acks_needed: int = 1) -> Replicator:
         LinkConfig(site, f"http://{site}", lambda: {}, 3, "production", 64, 1.0, 1.0)
         for site in ("same-city", "remote-dr")
     ]
-    return Replicator(links, last_lsn=0, acks_needed=acks_needed)
+    return Replicator(links, last_lsn=0, acks_needed=acks_needed, epoch=1)
 
 
 def acknowledge_later(rep: Replicator, site: str, lsn: int, after: float) -> threading.Thread:

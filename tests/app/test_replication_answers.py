@@ -41,7 +41,7 @@ def link_to(url: str) -> StandbyLink:
     config = LinkConfig(
         "same-city", url, lambda: {"Authorization": "Bearer r"}, 3, "production", 64, 1.0, 1.0
     )
-    return StandbyLink(config, Replicator([config], last_lsn=0, acks_needed=1))
+    return StandbyLink(config, Replicator([config], last_lsn=0, acks_needed=1, epoch=1))
 
 
 def post(url: str) -> object:
