@@ -17,6 +17,7 @@ from app.limits import UNIT_LIMITS, BodyLimit, unit_body_limits
 from app.metrics import MetricsMiddleware
 from app.service import UnitService, build_service
 from app.settings import UnitSettings
+from app.shipment_lane import ShipmentLane
 from failover.openapi import truthful_openapi
 
 TITLE = "watertight unit service"
@@ -50,6 +51,7 @@ def app_for(service: UnitService) -> FastAPI:
     app = unit_api(lifespan)
     app.state.service = service
     limits = unit_body_limits(service.topology.replication.batch_size)
+    app.add_middleware(ShipmentLane, service=service)
     app.add_middleware(
         BodyLimit, limit_of=limits, docs=UNIT_LIMITS
     )  # inside metrics: 413s are counted
