@@ -20,13 +20,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from pydantic import ValidationError
-from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api_errors import error_response
 from app.errors import UnitError
 from app.protocol import ApplyRequest, ApplyResult
 from app.service import UnitService
+from failover.body_limit import read_body, replaying
 from failover.credentials import (
     CredentialsError,
     Role,
@@ -61,18 +61,12 @@ class ShipmentLane:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
             await self._app(scope, receive, send)
             return
-        try:
-            body = await _read_body(receive)
-        except HTTPException as exc:  # the body limit, while the body was read
-            response = error_response(exc.status_code, "body_too_large", str(exc.detail),
-                                      dict(exc.headers or {}))  # fmt: skip
-            await response(scope, receive, send)
-            return
+        body = await read_body(receive)  # past the limit, BodyLimit answers 413
         request = self._servable(scope, body)
         if request is None:
-            await self._app(scope, _replaying(body, receive), send)
+            await self._app(scope, replaying(body, receive), send)
             return
-        scope["route"] = _ROUTE  # the metrics label it as the router would
+        scope["route"] = _ROUTE  # the metrics label it as FastAPI's routing would
         loop = asyncio.get_running_loop()
         try:
             result: ApplyResult = await loop.run_in_executor(
@@ -109,33 +103,6 @@ class ShipmentLane:
                     return False
                 return True
         return False
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":  # the client went away
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def _replaying(body: bytes, then: Receive) -> Receive:
-    """A ``receive`` that hands the already read ``body`` to the full application, then
-    passes on what the client sends next (its disconnect)."""
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if sent:
-            return await then()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive
 
 
 async def _send_json(send: Send, content: bytes) -> None:

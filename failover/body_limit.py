@@ -92,6 +92,39 @@ class BodyLimit:
         await JSONResponse(body, 413, headers={"Connection": "close"})(scope, receive, send)
 
 
+async def read_body(receive: Receive) -> bytes:
+    """The whole body of a request, for a lane served ahead of an application's routing.
+
+    Read through :class:`BodyLimit`'s ``receive``, past the limit this raises
+    :class:`BodyTooLarge`, which :class:`BodyLimit` answers with its 413. A client that
+    goes away ends the body early.
+    """
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def replaying(body: bytes, then: Receive) -> Receive:
+    """A ``receive`` that hands an already read ``body`` to the application a lane passes a
+    request on to, then whatever the client sends next (its disconnect) from ``then``."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return await then()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
 def _content_length(scope: Scope) -> int | None:
     for name, value in scope.get("headers", ()):
         if name == b"content-length":

@@ -34,7 +34,7 @@ from prometheus_client import (
     generate_latest,
 )
 from pydantic import BaseModel
-from starlette.types import Lifespan
+from starlette.types import Lifespan, Scope
 
 from failover.body_limit import BodyLimit
 from failover.keepalive_asyncio import Answer, AsyncKeepAliveClient, Timeouts, UpstreamError
@@ -49,6 +49,7 @@ from failover.ledger_api import (
 from failover.openapi import PROMETHEUS, errors, json_body, truthful_openapi
 from failover.router.addresses import AddressMap
 from failover.router.source import RouteSource
+from failover.router.write_lane import WriteLane
 from failover.routing import Route
 from failover.topology import Topology
 from failover.web import ID_PATTERN, install_error_shape
@@ -136,7 +137,8 @@ def error(status: int, code: str, detail: str, retry: bool = False) -> JSONRespo
     return error_response(status, code, detail, headers)
 
 
-def state_of(request: Request) -> RouterState:
+async def state_of(request: Request) -> RouterState:
+    # async: FastAPI runs a plain function dependency in a worker thread, per request.
     state: RouterState = request.app.state.router
     return state
 
@@ -176,6 +178,7 @@ def create_router_app(
             await upstreams.aclose()
 
     app = router_api(lifespan)
+    app.add_middleware(WriteLane, forward_write=_forward_write)
     app.add_middleware(BodyLimit)
     return app
 
@@ -211,7 +214,8 @@ def _add_routes(app: FastAPI) -> None:
     )
     async def post_transaction(customer_id: CustomerId, request: Request, state: State) -> Response:
         body = await request.body()
-        return await forward(state, request, customer_id, "POST", "/transactions", body)
+        headers = request.headers.raw
+        return await forward(state, headers, customer_id, "POST", "/transactions", body)
 
     @app.get(
         "/v1/customers/{customer_id}/transactions/{transaction_id}",
@@ -228,7 +232,7 @@ def _add_routes(app: FastAPI) -> None:
             )
             return _count(state, time.monotonic(), error(422, "invalid_transaction_id", detail))
         path = f"/transactions/{transaction_id}"
-        return await forward(state, request, customer_id, "GET", path, b"")
+        return await forward(state, request.headers.raw, customer_id, "GET", path, b"")
 
     @app.get(
         "/v1/customers/{customer_id}/account",
@@ -237,7 +241,7 @@ def _add_routes(app: FastAPI) -> None:
         openapi_extra={"parameters": [CUSTOMER_ID_PARAMETER]},
     )
     async def get_account(customer_id: CustomerId, request: Request, state: State) -> Response:
-        return await forward(state, request, customer_id, "GET", "/account", b"")
+        return await forward(state, request.headers.raw, customer_id, "GET", "/account", b"")
 
     @app.get(
         "/v1/routes/{customer_id}",
@@ -278,17 +282,29 @@ def _add_routes(app: FastAPI) -> None:
         return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
+async def _forward_write(scope: Scope, customer_id: str, body: bytes) -> Response:
+    """What the write route does, for :class:`WriteLane` (``scope["app"]`` is this app)."""
+    state: RouterState = scope["app"].state.router
+    return await forward(state, scope["headers"], customer_id, "POST", "/transactions", body)
+
+
 async def forward(
-    state: RouterState, request: Request, customer_id: str, method: str, path: str, body: bytes
+    state: RouterState,
+    received: list[tuple[bytes, bytes]],
+    customer_id: str,
+    method: str,
+    path: str,
+    body: bytes,
 ) -> Response:
-    """Send the request to the unit's primary; re-route and retry once (module docstring)."""
+    """Send the request to the unit's primary; re-route and retry once (module docstring).
+    ``received`` are the client's headers as sent (ASGI's raw pairs)."""
     started = time.monotonic()
     try:
         unit = state.topology.unit_of(customer_id)
     except ValueError as exc:
         return _count(state, started, error(422, "invalid_customer_id", str(exc)))
     # Raw bytes: a header value is passed on as the client sent it, never re-encoded.
-    headers = [(k, v) for k, v in request.headers.raw if k.lower() in PASSED_REQUEST_HEADERS]
+    headers = [(k, v) for k, v in received if k.lower() in PASSED_REQUEST_HEADERS]
     table = state.routes.table()
     reason = "no route"
     timed_out: Route | None = None
