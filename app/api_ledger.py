@@ -18,6 +18,7 @@ from app.schemas import (
     TransactionResult,
     TransactionView,
 )
+from app.service import UnitService
 from failover.ledger_api import CUSTOMER_ID_PARAMETER, IDEMPOTENCY_KEY_PARAMETER
 from failover.openapi import errors
 
@@ -48,6 +49,14 @@ async def post_transaction(
     """Post a purchase, payment or refund once per ``Idempotency-Key``."""
     key = validate_idempotency_key(idempotency_key)
     service.check_customer(customer_id)
+    return await post_write(service, customer_id, key, body)
+
+
+async def post_write(
+    service: UnitService, customer_id: str, key: str, body: TransactionRequest
+) -> JSONResponse:
+    """The write, once the request is known well formed and for this unit's customer:
+    what the route and the write lane (app/write_lane.py) both answer."""
     started = time.monotonic()
     await service.gray.delay()  # the gray-failure drill's slowness: counted as the write's latency
     try:

@@ -18,6 +18,7 @@ from app.metrics import MetricsMiddleware
 from app.service import UnitService, build_service
 from app.settings import UnitSettings
 from app.shipment_lane import ShipmentLane
+from app.write_lane import WriteLane
 from failover.openapi import truthful_openapi
 
 TITLE = "watertight unit service"
@@ -52,6 +53,7 @@ def app_for(service: UnitService) -> FastAPI:
     app.state.service = service
     limits = unit_body_limits(service.topology.replication.batch_size)
     app.add_middleware(ShipmentLane, service=service)
+    app.add_middleware(WriteLane, service=service)
     app.add_middleware(
         BodyLimit, limit_of=limits, docs=UNIT_LIMITS
     )  # inside metrics: 413s are counted
