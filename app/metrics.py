@@ -4,6 +4,7 @@ live in one test process)."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from prometheus_client import (
     CollectorRegistry,
@@ -77,6 +78,14 @@ class UnitMetrics:
             applied = link.applied_lsn if link.applied_lsn is not None else 0
             self.lag.labels(link.site).set(last_lsn - applied)
         return generate_latest(self.registry)
+
+
+@dataclass(frozen=True)
+class RouteLabel:
+    """What :class:`MetricsMiddleware` reads of a matched route: its path template. A lane
+    that serves a route ahead of FastAPI's routing puts one in the scope as ``route``."""
+
+    path: str
 
 
 # Methods a client may send are unbounded (any token is a valid HTTP method); a label

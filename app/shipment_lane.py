@@ -17,13 +17,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api_errors import error_response
 from app.errors import UnitError
+from app.metrics import RouteLabel
 from app.protocol import ApplyRequest, ApplyResult
 from app.service import UnitService
 from failover.body_limit import read_body, replaying
@@ -38,14 +38,7 @@ log = logging.getLogger(__name__)
 PATH = "/replication/entries"
 
 
-@dataclass(frozen=True)
-class _RouteLabel:
-    """What the request metrics read of a matched route: its path template."""
-
-    path: str
-
-
-_ROUTE = _RouteLabel(PATH)
+_ROUTE = RouteLabel(PATH)
 
 
 class ShipmentLane:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -23,6 +22,7 @@ from app.api_errors import error_response
 from app.api_ledger import post_write
 from app.errors import UnitError
 from app.ledger import validate_idempotency_key
+from app.metrics import RouteLabel
 from app.schemas import TransactionRequest
 from app.service import UnitService
 from failover.body_limit import read_body, replaying
@@ -30,14 +30,7 @@ from failover.body_limit import read_body, replaying
 WRITE_PATH = re.compile(r"/v1/customers/([^/]+)/transactions")
 
 
-@dataclass(frozen=True)
-class _RouteLabel:
-    """What the request metrics read of a matched route: its path template."""
-
-    path: str
-
-
-_ROUTE = _RouteLabel("/v1/customers/{customer_id}/transactions")
+_ROUTE = RouteLabel("/v1/customers/{customer_id}/transactions")
 
 
 class WriteLane:
