@@ -182,9 +182,13 @@ class Replicator:
             self._work.notify_all()
 
     def recent_after(self, lsn: int, limit: int) -> list[str] | None:
-        """Up to ``limit`` kept entries from ``lsn + 1`` on, or None when ``lsn + 1`` is not
-        among the kept ones (the caller reads the database instead)."""
+        """Up to ``limit`` kept entries from ``lsn + 1`` on; none when nothing after ``lsn``
+        has been committed (as far as :meth:`notify_appended` was told, which is what a
+        link waits on); None when ``lsn + 1`` is not among the kept ones (the caller reads
+        the database instead)."""
         with self._work:
+            if lsn >= self._last_lsn:
+                return []
             if not self._recent or not self._recent[0][0] <= lsn + 1 <= self._recent[-1][0]:
                 return None
             start = lsn + 1 - self._recent[0][0]

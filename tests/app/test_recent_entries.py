@@ -40,11 +40,11 @@ def test_a_link_reads_kept_entries_from_the_one_after_its_position() -> None:
 
 
 def test_a_position_outside_the_kept_entries_reads_the_database() -> None:
-    rep = replicator()
+    rep = Replicator([], last_lsn=30, acks_needed=0, epoch=3)  # 30 entries before this primary
     assert rep.recent_after(0, limit=8) is None  # nothing kept yet
-    rep.notify_appended(12, kept(range(10, 13)), epoch=3)
-    assert rep.recent_after(8, limit=8) is None  # lsn 9 is older than the kept ones
-    assert rep.recent_after(12, limit=8) is None  # caught up: the database says so
+    rep.notify_appended(33, kept(range(31, 34)), epoch=3)
+    assert rep.recent_after(29, limit=8) is None  # lsn 30 is older than the kept ones
+    assert rep.recent_after(33, limit=8) == []  # caught up: nothing to ship
 
 
 def test_entries_after_a_gap_replace_the_kept_ones() -> None:
@@ -82,7 +82,9 @@ def test_kept_entries_are_never_other_than_the_journal_from_the_asked_position(
         journal_text.update(batch)
         last = first + size - 1
     served = rep.recent_after(position, limit)
-    if served is not None:
+    if served == []:
+        assert position >= last  # nothing newer than the asked position was committed
+    elif served is not None:
         assert 1 <= len(served) <= min(limit, RECENT_ENTRIES)
         assert served == [journal_text[position + 1 + i] for i in range(len(served))]
 
@@ -154,7 +156,7 @@ def test_a_group_commit_that_fails_keeps_nothing(tmp_path: Path) -> None:
         with pytest.raises(UnitError, match="the write failed: RuntimeError"):
             write(service, "doomed")
         assert service.node.replicator is rep  # still the primary, same links
-        assert rep.recent_after(0, limit=10) is None
+        assert rep.recent_after(0, limit=10) == []  # nothing to ship
         with service.db.read() as session:
             assert journal.last_lsn(session) == 0
     finally:
