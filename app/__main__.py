@@ -19,6 +19,7 @@ from app.main import create_app
 from app.node import Node
 from app.settings import ENV_CONTRACT, UnitSettings
 from failover.env_contract import UnknownVariableError
+from failover.http_server import UVICORN_PROTOCOLS
 from failover.log_format import LogContext, configure_logging
 from failover.tls import uvicorn_options
 
@@ -73,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        **UVICORN_PROTOCOLS,
         **tls,
     )
     return 0

@@ -20,6 +20,7 @@ from failover.controller.units import UnitAdmin
 from failover.controller.wiring import assemble
 from failover.dcs import EtcdDcs
 from failover.env_contract import UnknownVariableError
+from failover.http_server import UVICORN_PROTOCOLS
 from failover.log_format import LogContext, configure_logging
 from failover.observer.addresses import AddressError, load_site_settings
 from failover.tls import uvicorn_options
@@ -66,6 +67,7 @@ def main() -> int:
             # An open console stream would hold a graceful shutdown until the
             # supervisor's SIGKILL; cut it short instead (the page reconnects).
             timeout_graceful_shutdown=2,
+            **UVICORN_PROTOCOLS,
             **tls,
         )
     finally:

@@ -11,6 +11,7 @@ import sys
 import uvicorn
 
 from failover.env_contract import UnknownVariableError
+from failover.http_server import UVICORN_PROTOCOLS
 from failover.log_format import LogContext, configure_logging
 from failover.router.addresses import AddressMap, AddressMapError
 from failover.router.app import create_router_app
@@ -67,6 +68,7 @@ def main() -> int:
         log_level="warning",
         log_config=None,  # configure_logging routes uvicorn's records through ours
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        **UVICORN_PROTOCOLS,
     )
     return 0
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import uvicorn
 
+from failover.http_server import UVICORN_PROTOCOLS
 from failover.log_format import LogContext, configure_logging
 from infra.local.linkproxy import LinkProxy
 from infra.local.linkproxy_control import control_app
@@ -48,6 +49,7 @@ async def serve(args: argparse.Namespace) -> None:
         log_config=None,  # configure_logging routes uvicorn's records through ours
         access_log=False,
         timeout_graceful_shutdown=1,
+        **UVICORN_PROTOCOLS,
     )
     server = uvicorn.Server(config)
     ready = {"control_url": f"http://{args.host}:{port}", "pid": os.getpid()}
