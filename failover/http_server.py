@@ -4,9 +4,10 @@ loop named, rather than left to whatever happens to be installed.
 httptools, not h11: with the write and shipment lanes in place, h11's pure-Python parsing
 and framing were ~40 % of the router under load, and the whole platform served 282
 acknowledged writes/s with h11 against 456 with httptools, back to back
-(docs/benchmarks.md, capacity). The standard asyncio loop, not uvloop: uvloop gave fewer
-writes a second and some failed writes in the same A/B, and our link threads wake the
-loop with ``call_soon_threadsafe``, which is what the standard loop is tested with here.
+(docs/benchmarks.md, capacity). The standard asyncio loop, not uvloop: uvloop gave
+fewer writes a second in two A/B runs (one of them with 8 failed writes), and our link
+threads wake the loop with ``call_soon_threadsafe``, which is what the standard loop is
+tested with here.
 """
 
 from __future__ import annotations
