@@ -14,7 +14,6 @@ harmless. The body limit and the request metrics wrap this lane like any route.
 from __future__ import annotations
 
 import json
-import re
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -26,9 +25,7 @@ from app.metrics import RouteLabel
 from app.schemas import TransactionRequest
 from app.service import UnitService
 from failover.body_limit import read_body, replaying
-
-WRITE_PATH = re.compile(r"/v1/customers/([^/]+)/transactions")
-
+from failover.ledger_api import write_customer
 
 _ROUTE = RouteLabel("/v1/customers/{customer_id}/transactions")
 
@@ -41,16 +38,11 @@ class WriteLane:
         self._service = service
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        matched = (
-            WRITE_PATH.fullmatch(scope["path"])
-            if scope["type"] == "http" and scope["method"] == "POST"
-            else None
-        )
-        if matched is None:
+        customer_id = write_customer(scope)
+        if customer_id is None:
             await self._app(scope, receive, send)
             return
         body = await read_body(receive)  # past the limit, BodyLimit answers 413
-        customer_id = matched.group(1)
         write = self._servable(scope, customer_id, body)
         if write is None:
             await self._app(scope, replaying(body, receive), send)

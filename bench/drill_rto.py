@@ -4,7 +4,11 @@ Each run is the real thing — ``watertight drill run production-outage`` on a f
 platform — and the figures are read from each run's ``report.json`` (measured from what
 the load generator saw, docs/design.md §1). Reports land in ``reports/bench/drill_rto/run-NN/``.
 
-    .venv/bin/python bench/drill_rto.py [--runs 10] [--drill production-outage]
+    .venv/bin/python bench/drill_rto.py [--runs 10] [--drill production-outage] [--rate R]
+
+``--rate`` offers R writes/s instead of the drill file's rate; every line says the rate
+its run offered, and the summary gives the survivors' longest interruption too (units
+the fault did not hit).
 """
 
 from __future__ import annotations
@@ -22,12 +26,13 @@ REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "reports" / "bench" / "drill_rto"
 
 
-def run_once(drill: str, index: int) -> dict[str, Any]:
+def run_once(drill: str, index: int, rate: float | None) -> dict[str, Any]:
     directory = OUT / f"run-{index:02d}"
     started = time.monotonic()
+    offered = [] if rate is None else ["--rate", str(rate)]
     done = subprocess.run(
         [sys.executable, "-m", "watertight", "drill", "run", drill, "--json",
-         "--report-dir", str(directory)],
+         "--report-dir", str(directory), *offered],
         capture_output=True, text=True, cwd=REPO, check=False,
     )  # fmt: skip
     report_file = directory / "report.json"
@@ -36,9 +41,11 @@ def run_once(drill: str, index: int) -> dict[str, Any]:
     report: dict[str, Any] = json.loads(report_file.read_text())
     m = report["measurements"]
     print(
-        f"run {index:2d}: {report['verdict']:<7} RTO {fmt(m['rto_seconds'])}  detection "
-        f"{fmt(m['detection_seconds'])}  RPO {m['rpo_lost_acknowledged']}  "
-        f"failovers {m['failovers']}  ({time.monotonic() - started:.0f} s wall)",
+        f"run {index:2d}: {report['verdict']:<7} at {report['load']['rate_per_second']:g} "
+        f"writes/s  RTO {fmt(m['rto_seconds'])}  detection {fmt(m['detection_seconds'])}  "
+        f"survivors {fmt(m['survivors_interruption_seconds_max'])}  "
+        f"RPO {m['rpo_lost_acknowledged']}  failovers {m['failovers']}  "
+        f"({time.monotonic() - started:.0f} s wall)",
         flush=True,
     )
     return report
@@ -61,14 +68,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--drill", default="production-outage")
+    parser.add_argument("--rate", type=float, help="writes/s offered (default: the file's)")
     args = parser.parse_args()
-    reports = [run_once(args.drill, i + 1) for i in range(args.runs)]
+    reports = [run_once(args.drill, i + 1, args.rate) for i in range(args.runs)]
     rtos = [r["measurements"]["rto_seconds"] for r in reports]
     detections = [r["measurements"]["detection_seconds"] for r in reports]
     passed = sum(r["verdict"] == "pass" for r in reports)
     print(f"\n{args.drill}: {passed}/{len(reports)} passed")
     print(spread("RTO", [v for v in rtos if v is not None]))
     print(spread("detection", [v for v in detections if v is not None]))
+    survivors = [r["measurements"]["survivors_interruption_seconds_max"] for r in reports]
+    print(spread("survivors", [v for v in survivors if v is not None]))
     unrecovered = sum(v is None for v in rtos)
     if unrecovered:
         print(f"{unrecovered} run(s) with a unit that never recovered (RTO n/a)")

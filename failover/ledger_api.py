@@ -13,6 +13,7 @@ an integer a request carries beyond it is a 422, never an overflow in the databa
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -127,3 +128,17 @@ IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
     "replays the first answer (200), with another body it is 409.",
     "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN.pattern},
 }
+
+
+WRITE_PATH = re.compile(r"/v1/customers/([^/]+)/transactions")
+"""The path of a write, ``/v1/customers/{customer_id}/transactions``, as ASGI decodes it."""
+
+
+def write_customer(scope: Mapping[str, Any]) -> str | None:
+    """The customer id of an ASGI request that is a write (``POST`` on
+    :data:`WRITE_PATH`), or None for any other request. A lane serving writes ahead of an
+    application's routing matches with this, as FastAPI's routing would."""
+    if scope["type"] != "http" or scope["method"] != "POST":
+        return None
+    matched = WRITE_PATH.fullmatch(scope["path"])
+    return None if matched is None else matched.group(1)

@@ -12,15 +12,13 @@ limit wraps this lane like any route and answers a body past it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from failover.body_limit import read_body
-
-WRITE_PATH = re.compile(r"/v1/customers/([^/]+)/transactions")
+from failover.ledger_api import write_customer
 
 ForwardWrite = Callable[[Scope, str, bytes], Awaitable[Response]]
 """``(scope, customer_id, body)`` to the response: the write route's own forwarding."""
@@ -34,14 +32,10 @@ class WriteLane:
         self._forward_write = forward_write
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        matched = (
-            WRITE_PATH.fullmatch(scope["path"])
-            if scope["type"] == "http" and scope["method"] == "POST"
-            else None
-        )
-        if matched is None:
+        customer_id = write_customer(scope)
+        if customer_id is None:
             await self._app(scope, receive, send)
             return
         body = await read_body(receive)  # past the limit, BodyLimit answers 413
-        response = await self._forward_write(scope, matched.group(1), body)
+        response = await self._forward_write(scope, customer_id, body)
         await response(scope, receive, send)

@@ -4,14 +4,13 @@ its refusals stay the documented ones."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.types import Message, Receive, Scope, Send
+from lane_helpers import FullApplication, post
 from test_receiver import PRIMARY, entry, handshake, ship
 from unit_app_helpers import TOKEN, settings_for, unit_client
 
@@ -19,19 +18,6 @@ from app.lease import NoLease
 from app.protocol import HandshakeRequest
 from app.service import UnitService, build_service
 from app.shipment_lane import PATH, ShipmentLane
-
-
-class FullApplication:
-    """Stands for the FastAPI app behind the lane: records what reaches it."""
-
-    def __init__(self) -> None:
-        self.bodies: list[bytes] = []
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        message = await receive()
-        self.bodies.append(message.get("body", b""))
-        await send({"type": "http.response.start", "status": 599, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
 
 
 @pytest.fixture
@@ -46,18 +32,7 @@ def call(lane: ShipmentLane, body: bytes, token: str | None = TOKEN) -> tuple[in
     headers = [(b"content-type", b"application/json")]
     if token is not None:
         headers.append((b"authorization", f"Bearer {token}".encode()))
-    scope = {"type": "http", "method": "POST", "path": PATH, "headers": headers}
-    answer: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: Message) -> None:
-        answer.append(message)
-
-    asyncio.run(lane(scope, receive, send))
-    content = answer[1]["body"]
-    return answer[0]["status"], json.loads(content) if content else None
+    return post(lane, PATH, body, headers)
 
 
 def shipment(*lsns: int, primary_site: str = PRIMARY) -> bytes:

@@ -4,14 +4,13 @@ so its refusals stay the documented ones."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.types import Message, Receive, Scope, Send
+from lane_helpers import FullApplication, post
 from test_recent_entries import primary
 from unit_app_helpers import customer_of, promote_alone, purchase, settings_for, unit_client
 
@@ -21,19 +20,6 @@ from app.write_lane import WriteLane
 
 OURS, THEIRS = customer_of("u00"), customer_of("u01")
 JSON = (b"content-type", b"application/json")
-
-
-class FullApplication:
-    """Stands for the FastAPI app behind the lane: records the bodies that reach it."""
-
-    def __init__(self) -> None:
-        self.bodies: list[bytes] = []
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        message = await receive()
-        self.bodies.append(message.get("body", b""))
-        await send({"type": "http.response.start", "status": 599, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
 
 
 @pytest.fixture
@@ -48,19 +34,7 @@ def service(tmp_path: Path) -> Iterator[UnitService]:
 def call(
     lane: WriteLane, customer: str, body: bytes, headers: list[tuple[bytes, bytes]]
 ) -> tuple[int, Any]:
-    path = f"/v1/customers/{customer}/transactions"
-    scope = {"type": "http", "method": "POST", "path": path, "headers": headers}
-    answer: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: Message) -> None:
-        answer.append(message)
-
-    asyncio.run(lane(scope, receive, send))
-    content = answer[1]["body"]
-    return answer[0]["status"], json.loads(content) if content else None
+    return post(lane, f"/v1/customers/{customer}/transactions", body, headers)
 
 
 WRITE = json.dumps(purchase(100)).encode()
