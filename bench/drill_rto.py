@@ -70,11 +70,15 @@ def main() -> None:
     parser.add_argument("--drill", default="production-outage")
     parser.add_argument("--rate", type=float, help="writes/s offered (default: the file's)")
     args = parser.parse_args()
-    reports = [run_once(args.drill, i + 1, args.rate) for i in range(args.runs)]
+    runs = [run_once(args.drill, i + 1, args.rate) for i in range(args.runs)]
+    passed = sum(r["verdict"] == "pass" for r in runs)
+    print(f"\n{args.drill}: {passed}/{len(runs)} passed")
+    # An aborted run never reached its fault: its RTO of 0 says nothing.
+    reports = [r for r in runs if r["verdict"] != "aborted"]
+    if len(reports) < len(runs):
+        print(f"{len(runs) - len(reports)} run(s) aborted before the fault, left out below")
     rtos = [r["measurements"]["rto_seconds"] for r in reports]
     detections = [r["measurements"]["detection_seconds"] for r in reports]
-    passed = sum(r["verdict"] == "pass" for r in reports)
-    print(f"\n{args.drill}: {passed}/{len(reports)} passed")
     print(spread("RTO", [v for v in rtos if v is not None]))
     print(spread("detection", [v for v in detections if v is not None]))
     survivors = [r["measurements"]["survivors_interruption_seconds_max"] for r in reports]
