@@ -265,10 +265,11 @@ class Replicator:
 
     # -- used by the links --------------------------------------------------------------
 
-    def wait_for_work(self, link: StandbyLink) -> None:
-        """Block a link until there is something to ship (or a heartbeat interval)."""
+    def wait_for_work(self, link: StandbyLink) -> bool:
+        """Block a link until there is something to ship (True) or a heartbeat interval
+        has passed (False)."""
         with self._work:
-            self._work.wait_for(
+            return self._work.wait_for(
                 lambda: self._stopped or self._last_lsn > (link.applied_lsn or 0),
                 timeout=link.config.heartbeat_seconds,
             )
@@ -357,14 +358,19 @@ class StandbyLink:
 
     def _ship_until_error(self, client: KeepAliveClient, source: JournalSource) -> None:
         c = self.config
+        # The database itself is read after a handshake and after every quiet heartbeat
+        # interval: an entry committed while this replicator was being set up was never
+        # announced to it, and would otherwise wait for the next write to be shipped.
+        ask_database = True
         while not self._stopping():
             after = self.applied_lsn or 0
-            entries = self._owner.recent_after(after, c.batch_size)
+            entries = None if ask_database else self._owner.recent_after(after, c.batch_size)
             if entries is None:
                 entries = source.entries_after(after, c.batch_size)
             if not entries:
-                self._owner.wait_for_work(self)
+                ask_database = not self._owner.wait_for_work(self)
                 continue
+            ask_database = False
             # The body of an ApplyRequest, assembled from already-serialized entries.
             header = f'{{"epoch":{c.epoch},"primary_site":{json.dumps(c.primary_site)},"entries":['
             body = header + ",".join(entries) + "]}"

@@ -15,7 +15,6 @@ What :meth:`Receiver.apply` refuses is answered as the error handlers answer it.
 from __future__ import annotations
 
 import asyncio
-import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from pydantic import ValidationError
@@ -34,10 +33,7 @@ from failover.credentials import (
     WrongCredentialError,
 )
 
-log = logging.getLogger(__name__)
 PATH = "/replication/entries"
-
-
 _ROUTE = RouteLabel(PATH)
 
 

@@ -5,6 +5,11 @@ replicator's epoch and without a gap; anything else is read from the database.""
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,11 +22,12 @@ from app import journal
 from app.database import Database
 from app.errors import UnitError
 from app.lease import NoLease
-from app.protocol import WireEntry
-from app.replication import RECENT_ENTRIES, Replicator
+from app.protocol import EpochRange, HandshakeRequest, WireEntry
+from app.replication import RECENT_ENTRIES, LinkConfig, Replicator
 from app.roles import NodeRole
 from app.schemas import TransactionRequest
 from app.service import UnitService, build_service
+from tests.raw_peer import http_answer, raw_peer, read_head
 
 
 def replicator(epoch: int = 3) -> Replicator:
@@ -74,7 +80,8 @@ def test_kept_entries_are_never_other_than_the_journal_from_the_asked_position(
 ) -> None:
     """Commits of any size, some after a gap, some of an older epoch: whatever is served
     starts right after ``position``, has no gap and is the journal's own text."""
-    rep, journal_text, last = replicator(epoch=3), {}, 0
+    rep, last = replicator(epoch=3), 0
+    journal_text: dict[int, str] = {}
     for gap, size, epoch in commits:
         first = last + 1 + gap
         batch = kept(range(first, first + size), epoch)
@@ -164,3 +171,72 @@ def test_a_group_commit_that_fails_keeps_nothing(tmp_path: Path) -> None:
         service.writes.stop()
         service.node.stop()
         service.db.dispose()
+
+
+class _Journal:
+    """The primary's journal as a link reads it (its port, :class:`JournalSource`)."""
+
+    def __init__(self) -> None:
+        self.entries: dict[int, str] = {}
+
+    def entries_after(self, lsn: int, limit: int) -> list[str]:
+        return [self.entries[n] for n in sorted(self.entries) if n > lsn][:limit]
+
+    def handshake_request(self) -> HandshakeRequest:
+        last = max(self.entries, default=0)
+        ranges = [EpochRange(epoch=1, first_lsn=1, last_lsn=last)] if last else []
+        return HandshakeRequest(
+            epoch=1, primary_site="production", last_lsn=last, epoch_ranges=ranges
+        )
+
+
+@contextmanager
+def _standby() -> Iterator[tuple[str, list[int]]]:
+    """A standby over a real socket that applies whatever it is sent; yields its URL and
+    the lsns it received, in order."""
+    received: list[int] = []
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            data = read_head(conn)
+            if data is None:
+                return
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length")))  # fmt: skip
+            while len(body) < length:
+                body += conn.recv(65536)
+            request = json.loads(body)
+            received.extend(entry["lsn"] for entry in request.get("entries", []))
+            applied = max(received, default=0)
+            reply = {"status": "applied", "applied_lsn": applied, "epoch": 1, "discarded": 0}
+            conn.sendall(http_answer("200 OK", json.dumps(reply).encode()))
+
+    with raw_peer(answer) as (url, _):
+        yield url, received
+
+
+def test_an_entry_never_announced_to_the_links_is_still_shipped() -> None:
+    """Committed while the replicator was being set up (so never announced to it): read
+    from the database after the handshake, and after a quiet heartbeat interval."""
+    journal_ = _Journal()
+    journal_.entries[1] = json.dumps({"lsn": 1})
+    with _standby() as (url, received):
+        config = LinkConfig("same-city", url, lambda: {}, 1, "production", 64, 0.2, 1.0)
+        rep = Replicator([config], last_lsn=0, acks_needed=1, epoch=1)
+        rep.start(journal_, lambda _epoch, _detail: None)
+        try:
+            assert _eventually(lambda: received == [1])
+            journal_.entries[2] = json.dumps({"lsn": 2})  # committed, never announced
+            assert _eventually(lambda: received == [1, 2])
+        finally:
+            rep.stop()
+
+
+def _eventually(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
