@@ -17,7 +17,10 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
+from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import ValidationError
+from starlette.datastructures import Headers
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api_errors import error_response
@@ -65,7 +68,8 @@ class ShipmentLane:
             failure = error_response(exc.status, exc.code, exc.detail, exc.headers, **exc.extra)
             await failure(scope, receive, send)
             return
-        await _send_json(send, result.model_dump_json().encode())
+        answer = Response(result.model_dump_json(), media_type="application/json")
+        await answer(scope, receive, send)
 
     def _servable(self, scope: Scope, body: bytes) -> ApplyRequest | None:
         """The shipment, when it needs nothing but applying; else None."""
@@ -80,21 +84,12 @@ class ShipmentLane:
         return request
 
     def _authorized(self, scope: Scope) -> bool:
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                scheme, _, token = value.decode("latin-1").partition(" ")
-                if scheme.lower() != "bearer":
-                    return False
-                try:
-                    self._service.credentials.verify(token, Role.REPLICATION)
-                except (UnauthenticatedError, WrongCredentialError, CredentialsError):
-                    # The full application answers which, and logs what it must.
-                    return False
-                return True
-        return False
-
-
-async def _send_json(send: Send, content: bytes) -> None:
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(content))]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": content})
+        authorization = Headers(scope=scope).get("authorization")
+        scheme, token = get_authorization_scheme_param(authorization)  # as HTTPBearer reads it
+        if scheme.lower() != "bearer":
+            return False
+        try:
+            self._service.credentials.verify(token, Role.REPLICATION)
+        except (UnauthenticatedError, WrongCredentialError, CredentialsError):
+            return False  # the full application answers which, and logs what it must
+        return True

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api_errors import error_response
@@ -59,8 +60,9 @@ class WriteLane:
         self, scope: Scope, customer_id: str, body: bytes
     ) -> tuple[str, TransactionRequest] | None:
         """``(key, request)`` when the route would take the write as it is; else None."""
-        key = _header(scope, b"idempotency-key")
-        content_type = _header(scope, b"content-type") or ""
+        headers = Headers(scope=scope)
+        key = headers.get("idempotency-key")
+        content_type = headers.get("content-type", "")
         if key is None or content_type.split(";")[0].strip().lower() != "application/json":
             return None
         try:
@@ -72,10 +74,3 @@ class WriteLane:
             # nesting too deep. The full application answers each as it documents.
             return None
         return key, request
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for header, value in scope["headers"]:
-        if header == name:
-            return str(value.decode("latin-1"))
-    return None
