@@ -26,6 +26,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
 
 from app.migrations import upgrade_to_head
 from app.models import NODE_STATE_ID, NodeStateRow
+from app.rows import Rows, Sql
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _WRITE_OPTION = "watertight_write"
@@ -107,6 +108,31 @@ class Database:
             finally:
                 self._writes_finished += 1
 
+    @contextmanager
+    def append(self) -> Iterator[Rows]:
+        """The same one write transaction at a time as :meth:`write`, on the driver's
+        cursor (:mod:`app.rows`) instead of an ORM session: the hot path of every copy
+        (group commit, applying shipped entries). Commits on success, rolls back on any
+        exception, and counts in :attr:`writes_finished` like :meth:`write`."""
+        with self._write_lock:
+            try:
+                connection = self.engine.raw_connection()
+                try:
+                    cursor = connection.cursor()
+                    rows = Rows(cursor, sqlite=self.is_sqlite)
+                    # The same locks as write(): BEGIN IMMEDIATE, or the node_state row.
+                    rows.run(_BEGIN_IMMEDIATE if self.is_sqlite else _LOCK_NODE_STATE, ())
+                    try:
+                        yield rows
+                    except BaseException:
+                        connection.rollback()
+                        raise
+                    connection.commit()
+                finally:
+                    connection.close()  # back to the pool
+            finally:
+                self._writes_finished += 1
+
     def ping(self) -> bool:
         """True when the database answers a trivial query."""
         try:
@@ -118,6 +144,10 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+_BEGIN_IMMEDIATE = Sql("BEGIN IMMEDIATE")
+_LOCK_NODE_STATE = Sql(f"SELECT id FROM node_state WHERE id = {NODE_STATE_ID} FOR UPDATE")
 
 
 def _lock_node_state(session: Session) -> None:

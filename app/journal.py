@@ -10,168 +10,141 @@ from __future__ import annotations
 import json
 import time
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from app.ledger import canonical_json
 from app.models import (
     Account,
-    Base,
     DiscardedEntry,
     IdempotencyRecord,
     JournalEntry,
     LedgerTransaction,
 )
 from app.protocol import Effect, EpochRange, WireEntry
+from app.rows import Rows, Sql
 
-
-def _table(model: type[Base]) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
-
-
-_ACCOUNTS = _table(Account)
-_TRANSACTIONS = _table(LedgerTransaction)
-_KEYS = _table(IdempotencyRecord)
-_JOURNAL = _table(JournalEntry)
-
-# The hot path's statements, built once with bound parameters. Building a statement per
-# call cost SQLAlchemy ~170 µs each on the slower 2-core machine (constructing it and
-# generating its cache key), against ~30 µs to execute a built one; a write runs seven
-# or eight (bench/sql_statements.py; docs/benchmarks.md, capacity, "Twelfth session").
-_LAST_LSN = select(func.coalesce(func.max(_JOURNAL.c.lsn), 0))
-_LAST_POSITION = select(_JOURNAL.c.lsn, _JOURNAL.c.epoch).order_by(_JOURNAL.c.lsn.desc()).limit(1)
-_SET_AVAILABLE = (
-    update(_ACCOUNTS)
-    .where(_ACCOUNTS.c.customer_id == bindparam("the_customer"))
-    .values(available_credit_minor=bindparam("available"))
+# The hot path's statements, in the driver's own SQL (app.rows): every copy runs them
+# for every write. The names are the tables and columns of app.models.
+_LAST_LSN = Sql("SELECT coalesce(max(lsn), 0) FROM journal")
+_LAST_POSITION = Sql("SELECT lsn, epoch FROM journal ORDER BY lsn DESC LIMIT 1")
+_SET_AVAILABLE = Sql("UPDATE accounts SET available_credit_minor = ? WHERE customer_id = ?")
+_OPEN_ACCOUNT = Sql(
+    "INSERT INTO accounts (customer_id, credit_limit_minor, available_credit_minor, opened_lsn)"
+    " VALUES (?, ?, ?, ?)"
 )
-_OPEN_ACCOUNT = insert(_ACCOUNTS)
-_ADD_TRANSACTION = insert(_TRANSACTIONS)
-_ADD_KEY = insert(_KEYS)
-_ADD_ENTRY = insert(_JOURNAL)
-_ENTRIES_AFTER = (
-    select(
-        _JOURNAL.c.lsn,
-        _JOURNAL.c.epoch,
-        _JOURNAL.c.idempotency_key,
-        _JOURNAL.c.request_hash,
-        _JOURNAL.c.payload,
-        _JOURNAL.c.response,
-    )
-    .where(_JOURNAL.c.lsn > bindparam("after"))
-    .order_by(_JOURNAL.c.lsn)
-    .limit(bindparam("at_most"))
+_ADD_TRANSACTION = Sql(
+    "INSERT INTO transactions (transaction_id, customer_id, type, amount_minor, currency,"
+    " merchant, status, epoch, lsn) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_BALANCE = select(_ACCOUNTS.c.credit_limit_minor, _ACCOUNTS.c.available_credit_minor).where(
-    _ACCOUNTS.c.customer_id == bindparam("the_customer")
+_ADD_KEY = Sql(
+    "INSERT INTO idempotency_keys (key, request_hash, response, lsn) VALUES (?, ?, ?, ?)"
 )
-_KEY_RECORD = select(_KEYS.c.request_hash, _KEYS.c.response, _KEYS.c.lsn).where(
-    _KEYS.c.key == bindparam("the_key")
+_ADD_ENTRY = Sql(
+    "INSERT INTO journal (lsn, epoch, idempotency_key, request_hash, payload, response)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
 )
+_ENTRIES_AFTER = Sql(
+    "SELECT lsn, epoch, idempotency_key, request_hash, payload, response FROM journal"
+    " WHERE lsn > ? ORDER BY lsn LIMIT ?"
+)
+_BALANCE = Sql(
+    "SELECT credit_limit_minor, available_credit_minor FROM accounts WHERE customer_id = ?"
+)
+_KEY_RECORD = Sql("SELECT request_hash, response, lsn FROM idempotency_keys WHERE key = ?")
+
+Transaction = Session | Rows
+"""Where the journal functions run: an ORM session's transaction, or the driver-level
+rows of :meth:`app.database.Database.append`."""
 
 
-def last_lsn(session: Session) -> int:
+def _rows(where: Transaction) -> Rows:
+    return where if isinstance(where, Rows) else Rows.of(where)
+
+
+def last_lsn(where: Transaction) -> int:
     """The newest lsn in the journal, 0 when empty."""
-    return int(session.connection().execute(_LAST_LSN).scalar() or 0)
+    row = _rows(where).first(_LAST_LSN)
+    return 0 if row is None else int(row[0] or 0)
 
 
-def last_position(session: Session) -> tuple[int, int]:
+def last_position(where: Transaction) -> tuple[int, int]:
     """``(last lsn, epoch of that entry)``; ``(0, 0)`` for an empty journal. Copies are
     compared by this pair, epoch first (docs/design.md §3): the copy with the newer last
     epoch, then the longer one, holds every acknowledged entry the other holds."""
-    row = session.connection().execute(_LAST_POSITION).first()
+    row = _rows(where).first(_LAST_POSITION)
     return (0, 0) if row is None else (int(row[0]), int(row[1]))
 
 
-def apply_entry(session: Session, entry: WireEntry) -> str:
+def apply_entry(where: Transaction, entry: WireEntry) -> str:
     """Write ``entry`` and its ledger effect. The caller guarantees ``lsn == last + 1``.
 
     Returns the entry as :func:`entries_json_after` will read it back once committed,
     built from the very strings stored, so a primary can ship it without reading it
-    again. Core statements, not the ORM unit of work: this is the hot path on every
-    instance, and nothing here may be served from a stale identity map.
+    again. Driver-level statements, not the ORM unit of work: this is the hot path on
+    every instance, and nothing here may be served from a stale identity map.
     """
-    connection = session.connection()
+    rows = _rows(where)
     effect = entry.payload
-    updated = connection.execute(
-        _SET_AVAILABLE,
-        {"the_customer": effect.customer_id, "available": effect.available_after_minor},
-    )
-    if updated.rowcount == 0:
-        connection.execute(
+    if rows.run(_SET_AVAILABLE, (effect.available_after_minor, effect.customer_id)) == 0:
+        rows.run(
             _OPEN_ACCOUNT,
-            {
-                "customer_id": effect.customer_id,
-                "credit_limit_minor": effect.credit_limit_minor,
-                "available_credit_minor": effect.available_after_minor,
-                "opened_lsn": entry.lsn,
-            },
+            (
+                effect.customer_id,
+                effect.credit_limit_minor,
+                effect.available_after_minor,
+                entry.lsn,
+            ),
         )
-    connection.execute(
+    rows.run(
         _ADD_TRANSACTION,
-        {
-            "transaction_id": effect.transaction_id,
-            "customer_id": effect.customer_id,
-            "type": effect.type,
-            "amount_minor": effect.amount_minor,
-            "currency": effect.currency,
-            "merchant": effect.merchant,
-            "status": effect.status,
-            "epoch": entry.epoch,
-            "lsn": entry.lsn,
-        },
+        (
+            effect.transaction_id,
+            effect.customer_id,
+            effect.type,
+            effect.amount_minor,
+            effect.currency,
+            effect.merchant,
+            effect.status,
+            entry.epoch,
+            entry.lsn,
+        ),
     )
     response = canonical_json(entry.response.model_dump())
     payload = canonical_json(effect.model_dump())
-    connection.execute(
-        _ADD_KEY,
-        {
-            "key": entry.idempotency_key,
-            "request_hash": entry.request_hash,
-            "response": response,
-            "lsn": entry.lsn,
-        },
-    )
-    connection.execute(
+    rows.run(_ADD_KEY, (entry.idempotency_key, entry.request_hash, response, entry.lsn))
+    rows.run(
         _ADD_ENTRY,
-        {
-            "lsn": entry.lsn,
-            "epoch": entry.epoch,
-            "idempotency_key": entry.idempotency_key,
-            "request_hash": entry.request_hash,
-            "payload": payload,
-            "response": response,
-        },
+        (entry.lsn, entry.epoch, entry.idempotency_key, entry.request_hash, payload, response),
     )
     return _wire_json(
         entry.lsn, entry.epoch, entry.idempotency_key, entry.request_hash, payload, response
     )
 
 
-def account_balance(session: Session, customer_id: str) -> tuple[int, int] | None:
+def account_balance(where: Transaction, customer_id: str) -> tuple[int, int] | None:
     """``(credit_limit_minor, available_credit_minor)`` of an open account, else None."""
-    row = session.connection().execute(_BALANCE, {"the_customer": customer_id}).first()
+    row = _rows(where).first(_BALANCE, (customer_id,))
     return None if row is None else (int(row[0]), int(row[1]))
 
 
-def idempotency_record(session: Session, key: str) -> tuple[str, str, int] | None:
+def idempotency_record(where: Transaction, key: str) -> tuple[str, str, int] | None:
     """``(request_hash, response_json, lsn)`` stored for ``key``, else None."""
-    row = session.connection().execute(_KEY_RECORD, {"the_key": key}).first()
+    row = _rows(where).first(_KEY_RECORD, (key,))
     return None if row is None else (str(row[0]), str(row[1]), int(row[2]))
 
 
-def entries_json_after(session: Session, lsn: int, limit: int) -> list[str]:
+def entries_json_after(where: Transaction, lsn: int, limit: int) -> list[str]:
     """Up to ``limit`` entries above ``lsn``, in order, as :class:`WireEntry` JSON objects.
 
     Built from the stored canonical JSON without parsing it again: this runs for every
     shipment. The receiver validates each entry against :class:`WireEntry`.
     """
-    rows = session.connection().execute(_ENTRIES_AFTER, {"after": lsn, "at_most": limit})
     return [
         _wire_json(int(lsn_), int(epoch), key, fingerprint, payload, response)
-        for lsn_, epoch, key, fingerprint, payload, response in rows
+        for lsn_, epoch, key, fingerprint, payload, response in _rows(where).all(
+            _ENTRIES_AFTER, (lsn, limit)
+        )
     ]
 
 

@@ -80,9 +80,9 @@ class Receiver:
                     f"handshake first: no handshake from {request.primary_site} "
                     f"at epoch {request.epoch} since this instance started"
                 )
-            with self._db.write() as session:
+            with self._db.append() as rows:
                 _assert_follower(self._node, request.epoch)
-                applied = journal.last_lsn(session)
+                applied = journal.last_lsn(rows)
                 for entry in request.entries:
                     if entry.epoch > request.epoch:
                         raise InvalidRequestError(
@@ -92,7 +92,7 @@ class Receiver:
                         continue
                     if entry.lsn != applied + 1:
                         return ApplyResult(status="gap", applied_lsn=applied, epoch=request.epoch)
-                    journal.apply_entry(session, entry)
+                    journal.apply_entry(rows, entry)
                     applied = entry.lsn
         return ApplyResult(status="applied", applied_lsn=applied, epoch=request.epoch)
 

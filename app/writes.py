@@ -28,7 +28,6 @@ import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app import journal
@@ -44,6 +43,7 @@ from app.ledger import Posting, decide, request_hash
 from app.node import Node
 from app.protocol import Effect, WireEntry
 from app.roles import NodeRole
+from app.rows import Rows
 from app.schemas import TransactionRequest, TransactionResult
 
 log = logging.getLogger(__name__)
@@ -156,12 +156,12 @@ class WritePath:
         outcomes: list[tuple[bool, TransactionResult] | UnitError] = []
         appended = _Appended()
         try:
-            with self._db.write() as session:
+            with self._db.append() as rows:
                 role = self._node.role
-                appended.start(journal.last_lsn(session), role.epoch)
+                appended.start(journal.last_lsn(rows), role.epoch)
                 for pending in batch:
                     try:
-                        outcomes.append(self._one(session, role, pending, appended))
+                        outcomes.append(self._one(rows, role, pending, appended))
                     except UnitError as exc:
                         outcomes.append(exc)
                 if appended.entries and not self._node.lease.valid():
@@ -185,10 +185,10 @@ class WritePath:
                 pending.outcome.set_result(outcome)
 
     def _one(
-        self, session: Session, role: NodeRole, pending: _Pending, appended: _Appended
+        self, rows: Rows, role: NodeRole, pending: _Pending, appended: _Appended
     ) -> tuple[bool, TransactionResult]:
         _require_primary(self._node, role)
-        record = journal.idempotency_record(session, pending.key)
+        record = journal.idempotency_record(rows, pending.key)
         if record is not None:
             stored_hash, response, _lsn = record
             if stored_hash != pending.fingerprint:
@@ -200,15 +200,13 @@ class WritePath:
         down = replicator.down_reason() if replicator is not None else None
         if down is not None:
             raise QuorumCommitError(f"{down}; nothing was written")
-        entry = self._new_entry(session, role, pending, appended.last_lsn + 1)
-        appended.add(entry.lsn, journal.apply_entry(session, entry))
+        entry = self._new_entry(rows, role, pending, appended.last_lsn + 1)
+        appended.add(entry.lsn, journal.apply_entry(rows, entry))
         return False, entry.response
 
-    def _new_entry(
-        self, session: Session, role: NodeRole, pending: _Pending, lsn: int
-    ) -> WireEntry:
+    def _new_entry(self, rows: Rows, role: NodeRole, pending: _Pending, lsn: int) -> WireEntry:
         request, customer_id = pending.request, pending.customer_id
-        limit, available = journal.account_balance(session, customer_id) or (self._limit,) * 2
+        limit, available = journal.account_balance(rows, customer_id) or (self._limit,) * 2
         posting = decide(request.type, request.amount_minor, available)
         if self._gray.declines():  # the gray-failure drill: a business decline, all else as usual
             posting = Posting("declined", 0, available)

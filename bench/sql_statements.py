@@ -4,11 +4,12 @@
 
 On a SQLite file in a temp directory with the unit's schema, each round reads one
 account's balance and sets its available credit, four ways: a statement built per call
-(the hot path before 2026-12-01), the module's statements built once with bound
-parameters (``app.journal``, the hot path since), the driver's SQL text through
-SQLAlchemy (``exec_driver_sql``), and the DBAPI cursor itself. Prints microseconds per
-round (two statements) for each, twice, in one process. No pass/fail: the figures go to
-docs/benchmarks.md ("Twelfth session").
+(the hot path before 2026-12-01), statements built once with bound parameters (the hot
+path from then to 2026-12-02), the driver's SQL text through SQLAlchemy
+(``exec_driver_sql``), the DBAPI cursor itself, and :class:`app.rows.Rows` over that
+cursor (the hot path since). Prints microseconds per round (two statements) for each,
+twice, in one process. No pass/fail: the figures go to docs/benchmarks.md ("Twelfth
+session", "Sixteenth session").
 """
 
 from __future__ import annotations
@@ -19,16 +20,28 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
 from app import journal
 from app.database import Database
+from app.models import Account
+from app.rows import Rows
 
 Round = Callable[[Connection, str, int], None]
+ACCOUNTS = Account.__table__
+assert isinstance(ACCOUNTS, Table)
+BALANCE = select(ACCOUNTS.c.credit_limit_minor, ACCOUNTS.c.available_credit_minor).where(
+    ACCOUNTS.c.customer_id == bindparam("the_customer")
+)
+SET_AVAILABLE = (
+    update(ACCOUNTS)
+    .where(ACCOUNTS.c.customer_id == bindparam("the_customer"))
+    .values(available_credit_minor=bindparam("available"))
+)
 
 
 def built_per_call(connection: Connection, customer: str, value: int) -> None:
-    accounts = journal._ACCOUNTS
+    accounts = ACCOUNTS
     connection.execute(
         select(accounts.c.credit_limit_minor, accounts.c.available_credit_minor).where(
             accounts.c.customer_id == customer
@@ -42,8 +55,8 @@ def built_per_call(connection: Connection, customer: str, value: int) -> None:
 
 
 def built_once(connection: Connection, customer: str, value: int) -> None:
-    connection.execute(journal._BALANCE, {"the_customer": customer}).first()
-    connection.execute(journal._SET_AVAILABLE, {"the_customer": customer, "available": value})
+    connection.execute(BALANCE, {"the_customer": customer}).first()
+    connection.execute(SET_AVAILABLE, {"the_customer": customer, "available": value})
 
 
 def driver_sql(connection: Connection, customer: str, value: int) -> None:
@@ -67,6 +80,12 @@ def dbapi_cursor(connection: Connection, customer: str, value: int) -> None:
     )
 
 
+def driver_rows(connection: Connection, customer: str, value: int) -> None:
+    rows = Rows(connection.connection.cursor(), sqlite=True)
+    journal.account_balance(rows, customer)
+    rows.run(journal._SET_AVAILABLE, (value, customer))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3_000)
@@ -85,12 +104,13 @@ def main() -> None:
                 }
                 for c in customers
             ]
-            connection.execute(insert(journal._ACCOUNTS), rows)
+            connection.execute(insert(ACCOUNTS), rows)
         ways: list[tuple[str, Round]] = [
             ("statement built per call", built_per_call),
             ("statement built once", built_once),
             ("driver SQL via SQLAlchemy", driver_sql),
             ("DBAPI cursor", dbapi_cursor),
+            ("app.rows over that cursor", driver_rows),
         ]
         print(f"{args.rounds} rounds of (select a balance, set it) on SQLite, µs per round:")
         for _ in range(2):
