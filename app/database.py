@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import PoolProxiedConnection
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
 
 from app.migrations import upgrade_to_head
@@ -40,6 +41,7 @@ class Database:
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self._write_lock = threading.Lock()
         self._writes_finished = 0
+        self._appender: PoolProxiedConnection | None = None
         self.engine = self._sqlite_engine() if self.is_sqlite else self._server_engine()
 
     def _sqlite_engine(self) -> Engine:
@@ -113,25 +115,42 @@ class Database:
         """The same one write transaction at a time as :meth:`write`, on the driver's
         cursor (:mod:`app.rows`) instead of an ORM session: the hot path of every copy
         (group commit, applying shipped entries). Commits on success, rolls back on any
-        exception, and counts in :attr:`writes_finished` like :meth:`write`."""
+        exception, and counts in :attr:`writes_finished` like :meth:`write`.
+
+        The connection is kept for the next append after a commit (a pool checkout cost
+        about as much as the statements); after any failure it goes back to the pool,
+        which rolls it back or discards it, and the next append checks out a fresh one."""
         with self._write_lock:
+            connection, self._appender = self._appender or self.engine.raw_connection(), None
+            committed = False
             try:
-                connection = self.engine.raw_connection()
-                try:
-                    cursor = connection.cursor()
-                    rows = Rows(cursor, sqlite=self.is_sqlite)
-                    # The same locks as write(): BEGIN IMMEDIATE, or the node_state row.
-                    rows.run(_BEGIN_IMMEDIATE if self.is_sqlite else _LOCK_NODE_STATE, ())
-                    try:
-                        yield rows
-                    except BaseException:
-                        connection.rollback()
-                        raise
-                    connection.commit()
-                finally:
-                    connection.close()  # back to the pool
+                rows = Rows(connection.cursor(), sqlite=self.is_sqlite)
+                # The same locks as write(): BEGIN IMMEDIATE, or the node_state row.
+                rows.run(_BEGIN_IMMEDIATE if self.is_sqlite else _LOCK_NODE_STATE)
+                yield rows
+                connection.commit()
+                committed = True
             finally:
+                if committed:
+                    self._appender = connection
+                else:
+                    connection.close()
                 self._writes_finished += 1
+
+    @contextmanager
+    def query(self) -> Iterator[Rows]:
+        """Driver-level reads (:mod:`app.rows`) on a pooled connection, rolled back at
+        the end, isolated as :meth:`read` is (one snapshot on SQLite, read committed on
+        PostgreSQL), without an ORM session."""
+        connection = self.engine.raw_connection()
+        try:
+            if self.is_sqlite:
+                # isolation_level is None here (see _sqlite_on_connect): without BEGIN
+                # each statement would read its own snapshot.
+                connection.cursor().execute("BEGIN")
+            yield Rows(connection.cursor(), sqlite=self.is_sqlite)
+        finally:
+            connection.close()  # the pool rolls it back
 
     def ping(self) -> bool:
         """True when the database answers a trivial query."""
@@ -143,6 +162,10 @@ class Database:
         return True
 
     def dispose(self) -> None:
+        with self._write_lock:
+            if self._appender is not None:
+                self._appender.close()
+                self._appender = None
         self.engine.dispose()
 
 

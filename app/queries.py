@@ -58,8 +58,8 @@ class Queries:
         if cached is not None:
             return cached
         writes_before = self._db.writes_finished
-        with self._db.read() as session:
-            position = journal.last_position(session)
+        with self._db.query() as rows:
+            position = journal.last_position(rows)
         self._position = (writes_before, position)
         return position
 
