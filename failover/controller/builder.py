@@ -22,6 +22,7 @@ from typing import Any
 
 from failover.controller.state import ControllerState, ReplicationMark, StoredApproval
 from failover.dcs import Dcs, Keys, RouteStore
+from failover.dcs.view import ReadView
 from failover.observer.observer import durable_lsn
 from failover.observer.report import PublishedReport
 from failover.quorum import stale_after_seconds
@@ -71,32 +72,35 @@ class SnapshotBuilder:
         self,
         topology: Topology,
         dcs: Dcs,
-        state: ControllerState,
         controller: str,
         leader: Callable[[], str | None],
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        self._topology, self._dcs, self._state = topology, dcs, state
+        self._topology, self._dcs = topology, dcs
         self._keys = Keys(topology.name)
-        self._routes = RouteStore(dcs, topology.name)
         self._controller, self._leader = controller, leader
         self._clock, self._wall = clock, wall_clock
 
     def build(self) -> World:
-        """Read everything once. Raises ``DcsError`` when etcd cannot answer."""
+        """Read everything once: one range request over the topology's keys, so the
+        snapshot is the store at one revision (:class:`ReadView`). Raises ``DcsError``
+        when etcd cannot answer."""
+        view = ReadView.read(self._dcs, self._keys.root)
+        state = ControllerState(view, self._keys)
         now, wall = self._clock(), self._wall()
 
         def to_mono(t: float) -> float:
             return now - (wall - t)
 
-        routes = {u: Route(r.site, r.epoch) for u, r in self._routes.all_routes().items()}
-        reports = self._reports()
+        stored_routes = RouteStore(view, self._topology.name).all_routes()
+        routes = {u: Route(r.site, r.epoch) for u, r in stored_routes.items()}
+        reports = self._reports(view)
         limit = stale_after_seconds(self._topology.timing)
         fresh = {s: r for s, r in reports.items() if wall - r.reported_at <= limit}
         instances, bodies = self._instances(fresh)
-        marks = self._state.marks()
-        stored = self._state.approvals()
+        marks = state.marks()
+        stored = state.approvals()
         acknowledged = _acknowledged(marks, fresh, bodies)
         primaries = _primaries(routes, bodies)
         snapshot = Snapshot(
@@ -106,7 +110,7 @@ class SnapshotBuilder:
             leader=self._leader(),
             observer_reports={s: r.as_report(to_mono(r.reported_at)) for s, r in reports.items()},
             routes=routes,
-            leases=self._leases(),
+            leases=self._leases(view),
             instances=instances,
             replication={
                 u: UnitReplication(acknowledged.get(u, 0), _one_copy(marks.get(u), r))
@@ -115,11 +119,11 @@ class SnapshotBuilder:
             approvals=tuple(_approval(a) for a in stored if a.open),
             failovers=tuple(
                 FailoverRecord(unit, to_mono(m.at), m.from_site, m.to_site, m.epoch)
-                for unit, moves in self._state.moves().items()
+                for unit, moves in state.moves().items()
                 for m in moves
             ),
-            in_flight=tuple(self._state.operations()),
-            frozen=self._state.frozen() is not None,
+            in_flight=tuple(state.operations()),
+            frozen=state.frozen() is not None,
         )
         traffic = {
             u: bodies[u, r.site].get("traffic") for u, r in routes.items() if (u, r.site) in bodies
@@ -128,9 +132,9 @@ class SnapshotBuilder:
             snapshot, primaries, reports, marks, tuple(stored), acknowledged, wall, traffic
         )
 
-    def _reports(self) -> dict[str, PublishedReport]:
+    def _reports(self, view: ReadView) -> dict[str, PublishedReport]:
         found: dict[str, PublishedReport] = {}
-        for kv in self._dcs.get_prefix(self._keys.observers_prefix).values():
+        for kv in view.get_prefix(self._keys.observers_prefix).values():
             try:
                 report = PublishedReport.decode(kv.value)
             except ValueError:
@@ -138,10 +142,10 @@ class SnapshotBuilder:
             found[report.observer] = report
         return found
 
-    def _leases(self) -> dict[str, LeaseHolder]:
+    def _leases(self, view: ReadView) -> dict[str, LeaseHolder]:
         prefix = self._keys.primary_leases_prefix
         leases = {}
-        for key, kv in self._dcs.get_prefix(prefix).items():
+        for key, kv in view.get_prefix(prefix).items():
             data = json.loads(kv.value)
             leases[key[len(prefix) :]] = LeaseHolder(str(data["site"]), int(data["epoch"]))
         return leases

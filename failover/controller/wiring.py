@@ -57,7 +57,7 @@ def assemble(
         # Our own lease past its fence point: nobody may be assumed to lead.
         return holder.id if holder and holder.id != site else None
 
-    builder = SnapshotBuilder(topology, dcs, state, site, leader_id, clock, wall_clock)
+    builder = SnapshotBuilder(topology, dcs, site, leader_id, clock, wall_clock)
     metrics = ControllerMetrics()
     executor = Executor(
         state, RouteStore(dcs, topology.name), admin, records, leadership.valid, site,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
 from harness import World
 
+from failover.controller.builder import SnapshotBuilder
 from failover.controller.state import ControllerState, ReplicationMark
 from failover.controller.units import RoleChange
 from failover.dcs import Keys, RouteStore
@@ -191,3 +194,24 @@ def test_seeding_never_rewinds_a_unit_that_moved(world: World) -> None:
     world.cycle()
     assert RouteStore(world.dcs, world.topology.name).all_routes() == moved
     assert "routes_seeded" not in world.kinds()
+
+
+def test_a_cycle_reads_the_whole_store_in_one_request(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.cycle()
+    reads: list[str] = []
+    for method in ("get", "get_prefix"):
+        real = getattr(world.dcs, method)
+
+        def counted(key: str, real: Any = real, method: str = method) -> Any:
+            reads.append(f"{method} {key}")
+            return real(key)
+
+        monkeypatch.setattr(world.dcs, method, counted)
+    builder = SnapshotBuilder(world.topology, world.dcs, "same-city", lambda: "same-city")
+    world_seen = builder.build()
+    assert reads == [f"get_prefix {world.keys.root}"]
+    assert set(world_seen.snapshot.routes) == set(world.topology.units)
+    assert set(world_seen.snapshot.leases) == set(world.topology.units)
+    assert set(world_seen.snapshot.observer_reports) == set(world.topology.site_names)
