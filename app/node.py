@@ -214,8 +214,8 @@ class _DatabaseSource:
         self._site = site
 
     def entries_after(self, lsn: int, limit: int) -> list[str]:
-        with self._db.read() as session:
-            return journal.entries_json_after(session, lsn, limit)
+        with self._db.query() as rows:
+            return journal.entries_json_after(rows, lsn, limit)
 
     def handshake_request(self) -> HandshakeRequest:
         with self._db.read() as session:

@@ -80,6 +80,13 @@ class Receiver:
                     f"handshake first: no handshake from {request.primary_site} "
                     f"at epoch {request.epoch} since this instance started"
                 )
+            if not request.entries:
+                # A heartbeat: nothing to write, so no write transaction, and the journal
+                # position the observers' probes cache stays valid (app/queries.py).
+                _assert_follower(self._node, request.epoch)
+                with self._db.query() as rows:
+                    applied = journal.last_lsn(rows)
+                return ApplyResult(status="applied", applied_lsn=applied, epoch=request.epoch)
             with self._db.append() as rows:
                 _assert_follower(self._node, request.epoch)
                 applied = journal.last_lsn(rows)

@@ -86,6 +86,25 @@ def test_a_gap_is_reported_with_the_applied_lsn_so_the_primary_resends(standby: 
     assert response.json() == {"status": "gap", "applied_lsn": 1, "epoch": 1}
 
 
+def test_a_heartbeat_answers_the_applied_lsn_without_a_write_transaction(
+    standby: TestClient,
+) -> None:
+    db = standby.app.state.service.db  # type: ignore[attr-defined]
+    handshake(standby, 1, [], 0)
+    ship(standby, 1, [entry(1), entry(2)])
+    writes = db.writes_finished
+    beat = ship(standby, 1, [])
+    assert beat.json() == {"status": "applied", "applied_lsn": 2, "epoch": 1}
+    assert db.writes_finished == writes
+
+
+def test_a_heartbeat_to_an_instance_promoted_since_is_refused(standby: TestClient) -> None:
+    handshake(standby, 1, [], 0)
+    promote_alone(standby, epoch=2)
+    response = ship(standby, 1, [])
+    assert (response.status_code, response.json()["error"]) == (409, "handshake_required")
+
+
 def test_a_primary_with_an_older_epoch_is_refused(standby: TestClient) -> None:
     handshake(standby, 3, [], 0)
     response = handshake(standby, 2, [], 0)
