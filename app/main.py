@@ -19,6 +19,7 @@ from app.service import UnitService, build_service
 from app.settings import UnitSettings
 from app.shipment_lane import ShipmentLane
 from app.write_lane import WriteLane
+from failover.http_server import FASTAPI_APP
 from failover.openapi import truthful_openapi
 
 TITLE = "watertight unit service"
@@ -65,7 +66,7 @@ def unit_api(lifespan: Lifespan[FastAPI] | None = None) -> FastAPI:
     """The unit service's routes and error handlers, without a service: what
     :func:`app_for` serves, and what its published OpenAPI document is generated from
     (docs/api/unit-service.json)."""
-    app = FastAPI(title=TITLE, lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(title=TITLE, lifespan=lifespan, docs_url=None, redoc_url=None, **FASTAPI_APP)
     install_error_handlers(app)
     app.include_router(api_ledger.router)
     app.include_router(api_ops.router)

@@ -8,6 +8,11 @@ acknowledged writes/s with h11 against 456 with httptools, back to back
 fewer writes a second in two A/B runs (one of them with 8 failed writes), and our link
 threads wake the loop with ``call_soon_threadsafe``, which is what the standard loop is
 tested with here.
+
+FastAPI's native OpenTelemetry is switched off in every app: nothing here exports
+traces or OTel metrics (metrics are Prometheus text), and left on, FastAPI asks the
+global OTel providers whether it is enabled on every request, ~8 % of the router's CPU
+under load (py-spy; docs/benchmarks.md, "Sixteenth session").
 """
 
 from __future__ import annotations
@@ -16,3 +21,8 @@ from typing import Any, Final
 
 UVICORN_PROTOCOLS: Final[dict[str, Any]] = {"http": "httptools", "loop": "asyncio"}
 """Keyword arguments for ``uvicorn.run``/``uvicorn.Config``."""
+
+FASTAPI_APP: Final[dict[str, Any]] = {
+    "telemetry": {"tracing": False, "metrics": False, "logs": False}
+}
+"""Keyword arguments for every ``FastAPI(...)`` of ours."""

@@ -36,6 +36,7 @@ from failover.credentials import (
 from failover.dcs import DcsError
 from failover.errors import InvalidRequest, NotLeader, WatertightError
 from failover.events import DRILL_NOTE, EventPage
+from failover.http_server import FASTAPI_APP
 from failover.ledger_api import integral
 from failover.openapi import PROMETHEUS, bearer, errors, truthful_openapi
 from failover.web import ID_PATTERN, INT64_MAX, install_error_shape
@@ -123,7 +124,7 @@ def create_app(runtime: Runtime) -> FastAPI:
 def controller_api() -> FastAPI:
     """The routes and error handlers, without a runtime (:func:`create_app` adds one):
     what the published OpenAPI document is generated from (docs/api/controller.json)."""
-    app = FastAPI(title="watertight controller")
+    app = FastAPI(title="watertight controller", **FASTAPI_APP)
     install_error_shape(app, "controller")
     _errors(app)
     _reads(app)

@@ -37,6 +37,7 @@ from pydantic import BaseModel
 from starlette.types import Lifespan, Scope
 
 from failover.body_limit import BodyLimit
+from failover.http_server import FASTAPI_APP
 from failover.keepalive_asyncio import Answer, AsyncKeepAliveClient, Timeouts, UpstreamError
 from failover.ledger_api import (
     CUSTOMER_ID_PARAMETER,
@@ -187,7 +188,7 @@ def router_api(lifespan: Lifespan[FastAPI] | None = None) -> FastAPI:
     """The router's routes and error shape, without its state (set by the lifespan of
     :func:`create_router_app`): what its published OpenAPI document is generated from
     (docs/api/router.json)."""
-    app = FastAPI(title="watertight router", lifespan=lifespan)
+    app = FastAPI(title="watertight router", lifespan=lifespan, **FASTAPI_APP)
     install_error_shape(app, "router")
     _add_routes(app)
     app.openapi = truthful_openapi(app, DESCRIPTION)  # type: ignore[method-assign]

@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
+from failover.http_server import FASTAPI_APP
 from infra.local.linkproxy import LinkProxy
 from infra.local.linkproxy_metrics import linkproxy_registry
 from infra.local.linkproxy_modes import BaseDelay, LinkMode
@@ -60,7 +61,7 @@ def control_app(proxy: LinkProxy, token: str) -> FastAPI:
         if authorization is None or not hmac.compare_digest(authorization, expected):
             raise HTTPException(401, "missing or wrong bearer token (see the token file)")
 
-    app = FastAPI(title="watertight link proxy")
+    app = FastAPI(title="watertight link proxy", **FASTAPI_APP)
     guard = [Depends(authorized)]
 
     @app.exception_handler(HTTPException)
