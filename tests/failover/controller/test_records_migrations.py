@@ -7,14 +7,10 @@ migrations arrived: what ``create_all`` made in every records store that exists 
 
 from __future__ import annotations
 
-import itertools
-import os
-import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -33,7 +29,6 @@ from sqlalchemy import (
     inspect,
     text,
 )
-from sqlalchemy.engine import make_url
 
 from failover.controller.migrations import (
     BASELINE_REVISION,
@@ -45,9 +40,9 @@ from failover.controller.migrations import (
     include_name,
 )
 from failover.controller.records import Base, RecordStore
+from tests.empty_databases import KINDS, empty_databases
 from tests.racing import at_once
 
-PG_URL_ENV = "WATERTIGHT_TEST_PG_URL"
 # Bounds a wait that only a broken lock makes long (4 openers take < 1 s).
 JOIN_TIMEOUT = 60.0
 
@@ -71,32 +66,11 @@ LEGACY_ROWS = [
 ]  # fmt: skip
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=KINDS)
 def new_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], str]]:
     """Makes empty databases of this test's own (on PostgreSQL dropped at the end)."""
-    if request.param == "sqlite":
-        files = (tmp_path / f"records-{n}.db" for n in itertools.count())
-        yield lambda: f"sqlite:///{next(files)}"
-        return
-    server = os.environ.get(PG_URL_ENV)
-    if not server:
-        pytest.skip(f"{PG_URL_ENV} is not set")
-    base = make_url(server)
-    admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
-    made: list[str] = []
-
-    def make() -> str:
-        made.append(f"wt_records_migrations_{secrets.token_hex(4)}")
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{made[-1]}"')
-        return base.set(database=made[-1]).render_as_string(hide_password=False)
-
-    try:
+    with empty_databases(request.param, tmp_path, "records_migrations") as make:
         yield make
-    finally:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            for name in made:
-                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
