@@ -144,11 +144,12 @@ class Database:
         PostgreSQL), without an ORM session."""
         connection = self.engine.raw_connection()
         try:
+            rows = Rows(connection.cursor(), sqlite=self.is_sqlite)
             if self.is_sqlite:
                 # isolation_level is None here (see _sqlite_on_connect): without BEGIN
                 # each statement would read its own snapshot.
-                connection.cursor().execute("BEGIN")
-            yield Rows(connection.cursor(), sqlite=self.is_sqlite)
+                rows.run(_BEGIN)
+            yield rows
         finally:
             connection.close()  # the pool rolls it back
 
@@ -169,6 +170,7 @@ class Database:
         self.engine.dispose()
 
 
+_BEGIN = Sql("BEGIN")
 _BEGIN_IMMEDIATE = Sql("BEGIN IMMEDIATE")
 _LOCK_NODE_STATE = Sql(f"SELECT id FROM node_state WHERE id = {NODE_STATE_ID} FOR UPDATE")
 

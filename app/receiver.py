@@ -37,6 +37,7 @@ from app.protocol import (
     first_divergent_lsn,
     position,
 )
+from app.rows import Rows
 
 
 class Receiver:
@@ -132,13 +133,14 @@ class Receiver:
                 if first is not None:
                     reason = f"not in the more advanced copy at {source_site} (catch-up)"
                     discarded = journal.discard_from(session, first, for_epoch=epoch, reason=reason)
-                applied, count = journal.last_lsn(session), 0
+                rows = Rows.of(session)  # once, after the ORM discards above
+                applied, count = journal.last_lsn(rows), 0
                 for entry in source.entries:
                     if entry.lsn <= applied:
                         continue
                     if entry.lsn != applied + 1:
                         break
-                    journal.apply_entry(session, entry)
+                    journal.apply_entry(rows, entry)
                     applied, count = entry.lsn, count + 1
             # Whatever primary shipped to us before must handshake again: our journal
             # changed behind its back.

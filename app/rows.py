@@ -53,16 +53,17 @@ class Rows:
 
     def run(self, sql: Sql, params: Sequence[Any] = ()) -> int:
         """Execute ``sql``; the number of rows it changed (for UPDATE and DELETE)."""
-        self._cursor.execute(sql.qmark if self._qmark else sql.format, params)
-        return int(self._cursor.rowcount)
+        return int(self._execute(sql, params).rowcount)
 
     def first(self, sql: Sql, params: Sequence[Any] = ()) -> Sequence[Any] | None:
         """The first row ``sql`` selects, or None."""
-        self._cursor.execute(sql.qmark if self._qmark else sql.format, params)
-        row: Sequence[Any] | None = self._cursor.fetchone()
+        row: Sequence[Any] | None = self._execute(sql, params).fetchone()
         return row
 
     def all(self, sql: Sql, params: Sequence[Any] = ()) -> Sequence[Sequence[Any]]:
         """Every row ``sql`` selects."""
+        return self._execute(sql, params).fetchall()
+
+    def _execute(self, sql: Sql, params: Sequence[Any]) -> DBAPICursor:
         self._cursor.execute(sql.qmark if self._qmark else sql.format, params)
-        return self._cursor.fetchall()
+        return self._cursor
