@@ -1,0 +1,174 @@
+"""The floor: what the fewest Python steps of a replicated write cost on this machine.
+
+    .venv/bin/python bench/floor.py [--units 8] [--seconds 20] [--connections 64]
+                                    [--customers 2000] [--link-proxy]
+
+Starts a router and, per unit, a primary and two standbys (:mod:`floor_node`: the
+product's topology of write processes, each a bare ASGI app on the product's HTTP
+stack, SQLite with ``synchronous=FULL`` on every copy), then drives them with the same
+wrk load as ``bench/capacity.py`` and prints acknowledged writes/s, latency and the CPU
+milliseconds per write of each kind of process. No pass/fail: it tells how far the
+product's figures (``bench/capacity.py``, same load) are from the floor, kind by kind,
+and docs/benchmarks.md keeps both. The floor has no link proxies, etcd, observers or
+controllers, and does no validation, idempotency, credit decision, fencing,
+authentication or metrics: everything it costs, the product costs too.
+
+``--link-proxy`` sends every cross-site hop through the product's own link proxy
+(:class:`infra.local.linkproxy.LinkProxy`, run on a thread of this process and counted as
+``linkproxy``), with the default topology's WAN delays, as on the local platform: the
+router in the ``edge`` site, even units' primaries in production and odd ones in
+same-city, a standby in each other site.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from capacity import run_wrk
+from process_cpu import cores_by_kind
+
+from infra.local.linkproxy import LinkProxy
+
+NODE = Path(__file__).resolve().parent / "floor_node.py"
+REPO = NODE.parent.parent
+READY_SECONDS = 30.0
+T = TypeVar("T")
+SITES = ("production", "same-city", "remote-dr")
+CITY_DELAYS_MS = {("production", "same-city"): 1.0, ("production", "remote-dr"): 15.0,
+                  ("same-city", "remote-dr"): 15.0}  # fmt: skip
+
+
+class ProxyThread:
+    """The product's link proxy on an event loop in a daemon thread of this process."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+        self.proxy = self._run(self._make())
+
+    async def _make(self) -> LinkProxy:
+        proxy = LinkProxy([*SITES, "edge"])
+        for (a, b), ms in CITY_DELAYS_MS.items():
+            proxy.set_base_delay(a, b, ms)
+        return proxy
+
+    def _run(self, work: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout=10)
+
+    def via(self, src: str, dst: str, port: int) -> int:
+        """The port a process in ``src`` dials to reach ``port`` in ``dst``."""
+        return self._run(self.proxy.listener_for(src, dst, "127.0.0.1", port))[1]
+
+    def close(self) -> None:
+        self._run(self.proxy.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+def direct(_src: str, _dst: str, port: int) -> int:
+    return port
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_listening(port: int) -> None:
+    deadline = time.monotonic() + READY_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"a floor process did not listen on {port} within {READY_SECONDS} s")
+
+
+@contextmanager
+def floor_processes(
+    units: int, data: Path, via: Callable[[str, str, int], int]
+) -> Iterator[tuple[int, dict[int, str]]]:
+    """Start the floor's processes, dialling each other through ``via``; yield the
+    router's port and pid -> kind."""
+    kinds: dict[int, str] = {}
+    with ExitStack() as stack:
+
+        def start(kind: str, *ports: int) -> int:
+            args = [sys.executable, str(NODE), kind, str(ports[0]), str(data)]
+            process = subprocess.Popen([*args, *map(str, ports[1:])], cwd=REPO)
+            stack.callback(process.wait, 10)
+            stack.callback(process.terminate)
+            kinds[process.pid] = kind
+            wait_listening(ports[0])
+            return ports[0]
+
+        primaries = []
+        for unit in range(units):
+            home = SITES[unit % 2]
+            standbys = [via(home, site, start("standby", free_port())) for site in SITES
+                        if site != home]  # fmt: skip
+            primaries.append(via("edge", home, start("primary", free_port(), *standbys)))
+        yield start("router", free_port(), *primaries), kinds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--units", type=int, default=8)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--link-proxy", action="store_true", help="cross-site hops proxied")
+    args = parser.parse_args()
+    with ExitStack() as stack:
+        data = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="watertight-floor-")))
+        via: Callable[[str, str, int], int] = direct
+        if args.link_proxy:
+            proxy = ProxyThread()
+            stack.callback(proxy.close)
+            via = proxy.via
+        port, kinds = stack.enter_context(floor_processes(args.units, data, via))
+        if args.link_proxy:
+            kinds[os.getpid()] = "linkproxy"  # this process does little else meanwhile
+        print(f"floor: {len(kinds)} processes; wrk, {args.connections} connections, "
+              f"{args.seconds} s ...", flush=True)  # fmt: skip
+        cores: dict[str, float] = {}
+
+        def sample() -> None:  # inside the load window, as bench/capacity.py does
+            time.sleep(1.0)
+            cores.update(cores_by_kind(kinds, max(1.0, args.seconds - 2.0)))
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        load = run_wrk(f"http://127.0.0.1:{port}", args.connections, args.seconds,
+                       args.customers)  # fmt: skip
+        sampler.join()
+    rate = max(load["acknowledged_per_second"], 1e-9)
+    proxied = "through the link proxy, WAN delays on" if args.link_proxy else "direct"
+    print(f"\nhops: {proxied}")
+    print(
+        f"floor through its router: {load['acknowledged_per_second']:.1f} acknowledged "
+        f"writes/s, p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, "
+        f"{load['failed']} failed ({args.units} units, {args.connections} connections, "
+        f"{args.seconds} s, {args.customers} customers)"
+    )
+    print(f"floor under load: {sum(cores.values()):.2f} cores "
+          f"({sum(cores.values()) / rate * 1000:.2f} ms CPU per write)")  # fmt: skip
+    for kind, used in cores.items():
+        print(f"  {kind:<8} {used:.3f} cores  {used / rate * 1000:6.2f} ms/write")
+
+
+if __name__ == "__main__":
+    main()
