@@ -32,6 +32,7 @@ import enum
 import itertools
 import json
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -128,7 +129,7 @@ class Replicator:
         self.epoch = epoch
         self._recent: deque[tuple[int, str]] = deque(maxlen=RECENT_ENTRIES)
         self._acks = threading.Condition()  # writers wait here for standby acknowledgements
-        self._wakers: set[Callable[[], None]] = set()  # each wakes a writer's waiting task
+        self._waiting: list[_Waiter] = []  # writers' tasks, each until its write is decided
         self._work = threading.Condition()  # idle links wait here for new entries
         self._stopped = False
         self._last_lsn = last_lsn
@@ -211,29 +212,26 @@ class Replicator:
 
     async def wait_durable_async(self, lsn: int, timeout: float) -> str | None:
         """:meth:`wait_durable` for a task on an event loop: the task waits, no thread
-        does. A wake-up sets the task's event from the link's thread; the event is cleared
-        before each look at the links, so a wake-up during a look is never lost."""
+        does. The task registers a future under the same lock :meth:`progress` decides
+        under, so a decision is never missed; a link's thread decides it once, and one
+        ``call_soon_threadsafe`` per acknowledgement settles every future it decided
+        (rather than waking every waiting task to look again)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        woken = asyncio.Event()
-
-        def wake() -> None:
-            with suppress(RuntimeError):  # the loop closed: nobody waits any more
-                loop.call_soon_threadsafe(woken.set)
-
         with self._acks:
-            self._wakers.add(wake)
+            verdict = self._verdict(lsn, timeout, timeout)
+            if verdict is not _WAIT:
+                return verdict
+            waiter = _Waiter(lsn, loop, loop.create_future())
+            self._waiting.append(waiter)
         try:
-            while True:
-                woken.clear()
-                verdict = self._verdict(lsn, timeout, deadline - loop.time())
-                if verdict is not _WAIT:
-                    return verdict
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(woken.wait(), deadline - loop.time())
+            return await asyncio.wait_for(waiter.outcome, timeout)
+        except TimeoutError:
+            verdict = self._verdict(lsn, timeout, 0.0)
+            assert verdict is not _WAIT  # no time remains
+            return verdict
         finally:
-            with self._acks:
-                self._wakers.discard(wake)
+            with self._acks, suppress(ValueError):  # ValueError: decided, taken off already
+                self._waiting.remove(waiter)
 
     def _verdict(self, lsn: int, timeout: float, remaining: float) -> str | _Verdict | None:
         """None when ``lsn`` is durable, why it cannot be, or :data:`_WAIT`."""
@@ -275,11 +273,41 @@ class Replicator:
             )
 
     def progress(self) -> None:
-        """A link's position or health changed: every waiting writer looks again."""
+        """A link's position or health changed: threads waiting look again, and every
+        waiting task whose write this decides is settled on its loop."""
         with self._acks:
             self._acks.notify_all()
-            for wake in self._wakers:  # only schedules the wake-up on the task's loop
-                wake()
+            if not self._waiting:
+                return
+            settled: dict[asyncio.AbstractEventLoop, list[tuple[_Waiter, str | None]]] = {}
+            still: list[_Waiter] = []
+            for waiter in self._waiting:
+                # Infinite time left: a task's own deadline is its business (wait_for).
+                verdict = self._verdict(waiter.lsn, 0.0, math.inf)
+                if verdict is _WAIT:
+                    still.append(waiter)
+                else:
+                    settled.setdefault(waiter.loop, []).append((waiter, verdict))
+            self._waiting = still
+        for loop, decided in settled.items():
+            with suppress(RuntimeError):  # the loop closed: nobody waits any more
+                loop.call_soon_threadsafe(_settle, decided)
+
+
+@dataclass(eq=False)
+class _Waiter:
+    """A task waiting on its loop for ``lsn`` to be durable."""
+
+    lsn: int
+    loop: asyncio.AbstractEventLoop
+    outcome: asyncio.Future[str | None]
+
+
+def _settle(decided: list[tuple[_Waiter, str | None]]) -> None:
+    """On the waiters' loop: hand each its verdict, unless it stopped waiting."""
+    for waiter, verdict in decided:
+        if not waiter.outcome.done():
+            waiter.outcome.set_result(verdict)
 
 
 class StandbyLink:

@@ -67,7 +67,7 @@ def test_links_known_down_fail_the_wait_at_once_with_their_reason() -> None:
     assert failure is not None and "2 of 2 standbys unreachable" in failure
 
 
-def test_stopping_the_replicator_fails_a_waiting_task_and_leaves_no_waker() -> None:
+def test_stopping_the_replicator_fails_a_waiting_task_and_leaves_no_waiter() -> None:
     rep = replicator()
 
     async def wait_then_stop() -> str | None:
@@ -78,7 +78,7 @@ def test_stopping_the_replicator_fails_a_waiting_task_and_leaves_no_waker() -> N
 
     failure = asyncio.run(wait_then_stop())
     assert failure == "replication stopped: this instance is no longer the primary"
-    assert rep._wakers == set()
+    assert rep._waiting == []
 
 
 def test_the_thread_wait_gives_the_same_verdicts() -> None:
@@ -86,3 +86,23 @@ def test_the_thread_wait_gives_the_same_verdicts() -> None:
     assert rep.wait_durable(7, timeout=0.1) == "1 of 2 standbys did not confirm within 0.1 s"
     acknowledge_later(rep, "remote-dr", 7, after=0.0).join()
     assert rep.wait_durable(7, timeout=0.1) is None
+
+
+def test_an_acknowledgement_settles_the_writes_it_covers_and_leaves_later_ones_waiting() -> None:
+    rep = replicator()
+
+    async def three_writers() -> tuple[list[str | None], list[int]]:
+        waits = [
+            asyncio.create_task(rep.wait_durable_async(lsn, timeout=30.0)) for lsn in (5, 6, 9)
+        ]
+        await asyncio.sleep(0.05)
+        acknowledge_later(rep, "same-city", 7, after=0.0).join()
+        settled = await asyncio.wait_for(asyncio.gather(*waits[:2]), 5.0)
+        still = [waiter.lsn for waiter in rep._waiting]
+        waits[2].cancel()
+        return settled, still
+
+    settled, still = asyncio.run(three_writers())
+    assert settled == [None, None]
+    assert still == [9]
+    assert rep._waiting == []  # the cancelled writer left no waiter behind
