@@ -15,7 +15,6 @@ What :meth:`Receiver.apply` refuses is answered as the error handlers answer it.
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import ValidationError
@@ -24,7 +23,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api_errors import error_response
-from app.errors import UnitError
+from app.errors import UnavailableError, UnitError
 from app.metrics import RouteLabel
 from app.protocol import ApplyRequest, ApplyResult
 from app.service import UnitService
@@ -46,8 +45,6 @@ class ShipmentLane:
     def __init__(self, app: ASGIApp, service: UnitService) -> None:
         self._app = app
         self._service = service
-        # One thread: the receiver applies one shipment at a time anyway (its lock).
-        self._applier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="apply")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
@@ -59,17 +56,21 @@ class ShipmentLane:
             await self._app(scope, replaying(body, receive), send)
             return
         scope["route"] = _ROUTE  # the metrics label it as FastAPI's routing would
-        loop = asyncio.get_running_loop()
         try:
-            result: ApplyResult = await loop.run_in_executor(
-                self._applier, self._service.receiver.apply, request
-            )
+            result = await self._apply(request)
         except UnitError as exc:
             failure = error_response(exc.status, exc.code, exc.detail, exc.headers, **exc.extra)
             await failure(scope, receive, send)
             return
         answer = Response(result.model_dump_json(), media_type="application/json")
         await answer(scope, receive, send)
+
+    async def _apply(self, request: ApplyRequest) -> ApplyResult:
+        try:
+            applied = self._service.applier.submit(self._service.receiver.apply, request)
+        except RuntimeError as exc:  # the applier was shut down: the service is stopping
+            raise UnavailableError("the unit service is shutting down; ship again") from exc
+        return await asyncio.wrap_future(applied)
 
     def _servable(self, scope: Scope, body: bytes) -> ApplyRequest | None:
         """The shipment, when it needs nothing but applying; else None."""

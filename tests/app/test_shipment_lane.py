@@ -95,3 +95,14 @@ def test_the_full_application_still_names_the_field_at_fault(tmp_path: Path) -> 
         refused = ship(unit, 1, [{**entry(1), "lsn": 0}])
     assert (refused.status_code, refused.json()["error"]) == (422, "invalid_request")
     assert "lsn" in refused.json()["detail"]
+
+
+def test_a_shipment_reaching_a_stopped_service_is_refused_as_retryable_not_an_error(
+    tmp_path: Path,
+) -> None:
+    service = build_service(settings_for(tmp_path), NoLease())
+    service.start()
+    service.stop()  # the applier thread is shut down with the service
+    status, body = call(ShipmentLane(FullApplication(), service=service), shipment(1))
+    assert (status, body["error"]) == (503, "unavailable")
+    assert "shutting down" in body["detail"]
