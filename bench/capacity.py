@@ -1,7 +1,7 @@
 """Capacity of the whole local platform, beside a PostgreSQL anchor measured in the same run.
 
     .venv/bin/python bench/capacity.py [--seconds 20] [--connections 64] [--customers 2000]
-                                       [--idle-seconds 30] [--no-anchor] [--tls]
+                                       [--idle-seconds 30] [--no-anchor] [--tls] [--floor]
 
 1. ``watertight up`` (default topology: three sites, eight units, the link proxies' WAN
    delays), then the **idle cost**: cores used by all of the platform's processes over
@@ -14,6 +14,9 @@
 3. **Anchor**: PostgreSQL primary + synchronous standby (``remote_apply``), pgbench with
    the same number of clients and a write of the same shape (:mod:`pg_anchor`), then
    the ratio of the two. No pass/fail: docs/benchmarks.md keeps the figures.
+4. With ``--floor``, **the floor** (``bench/floor.py --link-proxy``: the same hops,
+   fsyncs and link proxy with nothing else) under the same load, once the platform is
+   down, and the ratio of the two.
 
 ``--tls`` starts the platform with mutual TLS between sites (``up --tls``); the router's
 front door stays plain, so wrk is unchanged.
@@ -23,43 +26,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
-import shutil
-import subprocess
-import tempfile
-import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
+from floor import measure_floor, print_floor
 from pg_anchor import run_anchor
 from platform_session import local_platform
 from process_cpu import cores_by_kind, platform_pids
+from wrk_load import load_with_cpu
 
-WRK_SCRIPT = """
-local counter, tid = 0, 0
-function setup(thread) thread:set("tid", tid); tid = tid + 1 end
-function init(args) math.randomseed(os.time() * 1000 + tid) end
-request = function()
-  counter = counter + 1
-  local customer = math.random(0, CUSTOMERS - 1)
-  local kind = (counter % 4 == 0) and "payment" or "purchase"
-  local body = '{"type":"' .. kind .. '","amount_minor":1,"currency":"CNY"}'
-  local key = RUN .. "-" .. tid .. "-" .. counter
-  return wrk.format("POST", "/v1/customers/c" .. customer .. "/transactions",
-    {["Content-Type"] = "application/json", ["Idempotency-Key"] = key}, body)
-end
-done = function(summary, latency, requests)
-  io.write(string.format("WT p50_us=%d p99_us=%d requests=%d status_errors=%d timeouts=%d\\n",
-    latency:percentile(50), latency:percentile(99), summary.requests,
-    summary.errors.status, summary.errors.timeout))
-end
-"""
-RESULT_LINE = re.compile(
-    r"WT p50_us=(\d+) p99_us=(\d+) requests=(\d+) status_errors=(\d+) timeouts=(\d+)"
-)
 READY_WAIT_SECONDS = 60.0
 SETTLE_SECONDS = 10.0
 
@@ -76,35 +53,6 @@ def wait_ready(router_url: str) -> None:
     raise SystemExit(f"the router at {router_url} was not ready within {READY_WAIT_SECONDS} s")
 
 
-def run_wrk(router_url: str, connections: int, seconds: int, customers: int) -> dict[str, Any]:
-    if shutil.which("wrk") is None:
-        raise SystemExit("the capacity benchmark needs wrk: apt-get install wrk")
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        # Keys are unique per run, thread and request: a repeated key would be a replay.
-        script.write(f'CUSTOMERS = {customers}\nRUN = "{uuid.uuid4().hex}"\n{WRK_SCRIPT}')
-    done = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s",
-         script.name, router_url],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    Path(script.name).unlink()
-    match = RESULT_LINE.search(done.stdout)
-    if match is None:
-        raise SystemExit(f"wrk printed no result line:\n{done.stdout}\n{done.stderr}")
-    p50_us, p99_us, requests, status_errors, timeouts = map(int, match.groups())
-    acknowledged = requests - status_errors
-    return {
-        "acknowledged_per_second": acknowledged / seconds,
-        "p50_ms": p50_us / 1000,
-        "p99_ms": p99_us / 1000,
-        "failed": status_errors,
-        "timeouts": timeouts,
-        "connections": connections,
-        "seconds": seconds,
-        "customers": customers,
-    }
-
-
 def measure_platform(args: argparse.Namespace) -> dict[str, Any]:
     with local_platform(tls=args.tls) as info:
         router_url = info["router_url"]
@@ -115,17 +63,9 @@ def measure_platform(args: argparse.Namespace) -> dict[str, Any]:
         print(f"idle: {len(pids)} processes over {args.idle_seconds} s ...", flush=True)
         idle = cores_by_kind(pids, args.idle_seconds)
         print(f"load: wrk, {args.connections} connections, {args.seconds} s ...", flush=True)
-        loaded: dict[str, float] = {}
-
-        def sample() -> None:
-            # The CPU window sits inside the load window: skip wrk's first second.
-            time.sleep(1.0)
-            loaded.update(cores_by_kind(pids, max(1.0, args.seconds - 2.0)))
-
-        sampler = threading.Thread(target=sample)
-        sampler.start()
-        load = run_wrk(router_url, args.connections, args.seconds, args.customers)
-        sampler.join()
+        load, loaded = load_with_cpu(
+            router_url, pids, args.connections, args.seconds, args.customers
+        )
         return {"idle_cores": idle, "load": load, "load_cores": loaded}
 
 
@@ -156,11 +96,23 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--idle-seconds", type=float, default=30.0)
     parser.add_argument("--no-anchor", action="store_true", help="skip the PostgreSQL anchor")
+    parser.add_argument(
+        "--floor", action="store_true", help="also run bench/floor.py (link proxy on) after it"
+    )
     parser.add_argument("--tls", action="store_true", help="mutual TLS between sites")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     figures = measure_platform(args)
     print_platform(figures)
+    if args.floor:
+        floor = measure_floor(8, args.seconds, args.connections, args.customers, link_proxy=True)
+        print_floor(floor)
+        figures["floor"] = floor
+        ratio = (
+            figures["load"]["acknowledged_per_second"] / floor["load"]["acknowledged_per_second"]
+        )
+        figures["ratio_to_floor"] = ratio
+        print(f"watertight / floor: {ratio:.3f}")
     if not args.no_anchor:
         print("\nanchor: PostgreSQL + synchronous standby (remote_apply), pgbench ...", flush=True)
         anchor = run_anchor(args.connections, args.seconds)

@@ -36,8 +36,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from capacity import run_wrk
-from process_cpu import cores_by_kind
+from wrk_load import load_with_cpu
 
 from infra.local.linkproxy import LinkProxy
 
@@ -124,6 +123,43 @@ def floor_processes(
         yield start("router", free_port(), *primaries), kinds
 
 
+def measure_floor(
+    units: int, seconds: int, connections: int, customers: int, *, link_proxy: bool
+) -> dict[str, Any]:
+    """Run the floor under the capacity benchmark's load; its figures."""
+    with ExitStack() as stack:
+        data = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="watertight-floor-")))
+        via: Callable[[str, str, int], int] = direct
+        if link_proxy:
+            proxy = ProxyThread()
+            stack.callback(proxy.close)
+            via = proxy.via
+        port, kinds = stack.enter_context(floor_processes(units, data, via))
+        if link_proxy:
+            kinds[os.getpid()] = "linkproxy"  # this process does little else meanwhile
+        print(f"floor: {len(kinds)} processes; wrk, {connections} connections, {seconds} s ...",
+              flush=True)  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        load, cores = load_with_cpu(url, kinds, connections, seconds, customers)
+    return {"units": units, "link_proxy": link_proxy, "load": load, "load_cores": cores}
+
+
+def print_floor(figures: dict[str, Any]) -> None:
+    load, cores = figures["load"], figures["load_cores"]
+    rate = max(load["acknowledged_per_second"], 1e-9)
+    hops = "through the link proxy, WAN delays on" if figures["link_proxy"] else "direct"
+    print(
+        f"\nfloor through its router ({hops}): {load['acknowledged_per_second']:.1f} "
+        f"acknowledged writes/s, p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, "
+        f"{load['failed']} failed ({figures['units']} units, {load['connections']} "
+        f"connections, {load['seconds']} s, {load['customers']} customers)"
+    )
+    print(f"floor under load: {sum(cores.values()):.2f} cores "
+          f"({sum(cores.values()) / rate * 1000:.2f} ms CPU per write)")  # fmt: skip
+    for kind, used in cores.items():
+        print(f"  {kind:<10} {used:.3f} cores  {used / rate * 1000:6.2f} ms/write")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--units", type=int, default=8)
@@ -132,42 +168,10 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--link-proxy", action="store_true", help="cross-site hops proxied")
     args = parser.parse_args()
-    with ExitStack() as stack:
-        data = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="watertight-floor-")))
-        via: Callable[[str, str, int], int] = direct
-        if args.link_proxy:
-            proxy = ProxyThread()
-            stack.callback(proxy.close)
-            via = proxy.via
-        port, kinds = stack.enter_context(floor_processes(args.units, data, via))
-        if args.link_proxy:
-            kinds[os.getpid()] = "linkproxy"  # this process does little else meanwhile
-        print(f"floor: {len(kinds)} processes; wrk, {args.connections} connections, "
-              f"{args.seconds} s ...", flush=True)  # fmt: skip
-        cores: dict[str, float] = {}
-
-        def sample() -> None:  # inside the load window, as bench/capacity.py does
-            time.sleep(1.0)
-            cores.update(cores_by_kind(kinds, max(1.0, args.seconds - 2.0)))
-
-        sampler = threading.Thread(target=sample)
-        sampler.start()
-        load = run_wrk(f"http://127.0.0.1:{port}", args.connections, args.seconds,
-                       args.customers)  # fmt: skip
-        sampler.join()
-    rate = max(load["acknowledged_per_second"], 1e-9)
-    proxied = "through the link proxy, WAN delays on" if args.link_proxy else "direct"
-    print(f"\nhops: {proxied}")
-    print(
-        f"floor through its router: {load['acknowledged_per_second']:.1f} acknowledged "
-        f"writes/s, p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, "
-        f"{load['failed']} failed ({args.units} units, {args.connections} connections, "
-        f"{args.seconds} s, {args.customers} customers)"
+    figures = measure_floor(
+        args.units, args.seconds, args.connections, args.customers, link_proxy=args.link_proxy
     )
-    print(f"floor under load: {sum(cores.values()):.2f} cores "
-          f"({sum(cores.values()) / rate * 1000:.2f} ms CPU per write)")  # fmt: skip
-    for kind, used in cores.items():
-        print(f"  {kind:<8} {used:.3f} cores  {used / rate * 1000:6.2f} ms/write")
+    print_floor(figures)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,92 @@
+"""The benchmarks' load: wrk (a C load generator; Debian's ``wrk``) driving closed-loop
+clients through a router, each write a purchase or a payment of 1 for a random one of
+``customers`` customers under a fresh ``Idempotency-Key``; and the cores each kind of
+process used meanwhile. Shared by ``bench/capacity.py`` and ``bench/floor.py``, so the
+product and its floor are measured under exactly the same load.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from process_cpu import cores_by_kind
+
+WRK_SCRIPT = """
+local counter, tid = 0, 0
+function setup(thread) thread:set("tid", tid); tid = tid + 1 end
+function init(args) math.randomseed(os.time() * 1000 + tid) end
+request = function()
+  counter = counter + 1
+  local customer = math.random(0, CUSTOMERS - 1)
+  local kind = (counter % 4 == 0) and "payment" or "purchase"
+  local body = '{"type":"' .. kind .. '","amount_minor":1,"currency":"CNY"}'
+  local key = RUN .. "-" .. tid .. "-" .. counter
+  return wrk.format("POST", "/v1/customers/c" .. customer .. "/transactions",
+    {["Content-Type"] = "application/json", ["Idempotency-Key"] = key}, body)
+end
+done = function(summary, latency, requests)
+  io.write(string.format("WT p50_us=%d p99_us=%d requests=%d status_errors=%d timeouts=%d\\n",
+    latency:percentile(50), latency:percentile(99), summary.requests,
+    summary.errors.status, summary.errors.timeout))
+end
+"""
+RESULT_LINE = re.compile(
+    r"WT p50_us=(\d+) p99_us=(\d+) requests=(\d+) status_errors=(\d+) timeouts=(\d+)"
+)
+
+
+def run_wrk(router_url: str, connections: int, seconds: int, customers: int) -> dict[str, Any]:
+    if shutil.which("wrk") is None:
+        raise SystemExit("the capacity benchmark needs wrk: apt-get install wrk")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        # Keys are unique per run, thread and request: a repeated key would be a replay.
+        script.write(f'CUSTOMERS = {customers}\nRUN = "{uuid.uuid4().hex}"\n{WRK_SCRIPT}')
+    done = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s",
+         script.name, router_url],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    Path(script.name).unlink()
+    match = RESULT_LINE.search(done.stdout)
+    if match is None:
+        raise SystemExit(f"wrk printed no result line:\n{done.stdout}\n{done.stderr}")
+    p50_us, p99_us, requests, status_errors, timeouts = map(int, match.groups())
+    acknowledged = requests - status_errors
+    return {
+        "acknowledged_per_second": acknowledged / seconds,
+        "p50_ms": p50_us / 1000,
+        "p99_ms": p99_us / 1000,
+        "failed": status_errors,
+        "timeouts": timeouts,
+        "connections": connections,
+        "seconds": seconds,
+        "customers": customers,
+    }
+
+
+def load_with_cpu(
+    url: str, pids: Mapping[int, str], connections: int, seconds: int, customers: int
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """:func:`run_wrk` against ``url``, and the cores each kind of process in ``pids``
+    used meanwhile: the CPU window sits inside the load window, skipping wrk's first
+    second."""
+    cores: dict[str, float] = {}
+
+    def sample() -> None:
+        time.sleep(1.0)
+        cores.update(cores_by_kind(pids, max(1.0, seconds - 2.0)))
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    load = run_wrk(url, connections, seconds, customers)
+    sampler.join()
+    return load, cores
