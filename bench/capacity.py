@@ -35,7 +35,7 @@ from floor import measure_floor, print_floor
 from pg_anchor import run_anchor
 from platform_session import local_platform
 from process_cpu import cores_by_kind, platform_pids
-from wrk_load import load_with_cpu
+from wrk_load import load_with_cpu, print_cores
 
 READY_WAIT_SECONDS = 60.0
 SETTLE_SECONDS = 10.0
@@ -81,12 +81,7 @@ def print_platform(figures: dict[str, Any]) -> None:
         f"{load['timeouts']} timed out ({load['connections']} connections, {load['seconds']} s, "
         f"{load['customers']} customers)"
     )
-    rate = max(load["acknowledged_per_second"], 1e-9)
-    cores = figures["load_cores"]
-    print(f"platform under load: {sum(cores.values()):.2f} cores "
-          f"({sum(cores.values()) / rate * 1000:.1f} ms CPU per write)")  # fmt: skip
-    for kind, used in cores.items():
-        print(f"  {kind:<10} {used:.3f} cores  {used / rate * 1000:6.2f} ms/write")
+    print_cores("platform", figures["load_cores"], load["acknowledged_per_second"])
 
 
 def main() -> None:

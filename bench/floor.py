@@ -36,7 +36,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from wrk_load import load_with_cpu
+from wrk_load import load_with_cpu, print_cores
 
 from infra.local.linkproxy import LinkProxy
 
@@ -146,7 +146,6 @@ def measure_floor(
 
 def print_floor(figures: dict[str, Any]) -> None:
     load, cores = figures["load"], figures["load_cores"]
-    rate = max(load["acknowledged_per_second"], 1e-9)
     hops = "through the link proxy, WAN delays on" if figures["link_proxy"] else "direct"
     print(
         f"\nfloor through its router ({hops}): {load['acknowledged_per_second']:.1f} "
@@ -154,10 +153,7 @@ def print_floor(figures: dict[str, Any]) -> None:
         f"{load['failed']} failed ({figures['units']} units, {load['connections']} "
         f"connections, {load['seconds']} s, {load['customers']} customers)"
     )
-    print(f"floor under load: {sum(cores.values()):.2f} cores "
-          f"({sum(cores.values()) / rate * 1000:.2f} ms CPU per write)")  # fmt: skip
-    for kind, used in cores.items():
-        print(f"  {kind:<10} {used:.3f} cores  {used / rate * 1000:6.2f} ms/write")
+    print_cores("floor", cores, load["acknowledged_per_second"])
 
 
 def main() -> None:

@@ -90,3 +90,13 @@ def load_with_cpu(
     load = run_wrk(url, connections, seconds, customers)
     sampler.join()
     return load, cores
+
+
+def print_cores(label: str, cores: Mapping[str, float], rate: float) -> None:
+    """The cores each kind used under load, and so its CPU milliseconds per write at
+    ``rate`` acknowledged writes/s."""
+    rate = max(rate, 1e-9)
+    total = sum(cores.values())
+    print(f"{label} under load: {total:.2f} cores ({total / rate * 1000:.2f} ms CPU per write)")
+    for kind, used in cores.items():
+        print(f"  {kind:<10} {used:.3f} cores  {used / rate * 1000:6.2f} ms/write")
