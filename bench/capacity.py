@@ -35,7 +35,7 @@ from floor import measure_floor, print_floor
 from pg_anchor import run_anchor
 from platform_session import local_platform
 from process_cpu import cores_by_kind, platform_pids
-from wrk_load import load_with_cpu, print_cores
+from wrk_load import add_load_arguments, load_with_cpu, print_cores
 
 READY_WAIT_SECONDS = 60.0
 SETTLE_SECONDS = 10.0
@@ -86,9 +86,7 @@ def print_platform(figures: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=int, default=20)
-    parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--customers", type=int, default=2000)
+    add_load_arguments(parser)
     parser.add_argument("--idle-seconds", type=float, default=30.0)
     parser.add_argument("--no-anchor", action="store_true", help="skip the PostgreSQL anchor")
     parser.add_argument(

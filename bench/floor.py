@@ -36,7 +36,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from wrk_load import load_with_cpu, print_cores
+from wrk_load import add_load_arguments, load_with_cpu, print_cores
 
 from infra.local.linkproxy import LinkProxy
 
@@ -159,9 +159,7 @@ def print_floor(figures: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--units", type=int, default=8)
-    parser.add_argument("--seconds", type=int, default=20)
-    parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--customers", type=int, default=2000)
+    add_load_arguments(parser)
     parser.add_argument("--link-proxy", action="store_true", help="cross-site hops proxied")
     args = parser.parse_args()
     figures = measure_floor(

@@ -7,6 +7,7 @@ product and its floor are measured under exactly the same load.
 
 from __future__ import annotations
 
+import argparse
 import re
 import shutil
 import subprocess
@@ -100,3 +101,11 @@ def print_cores(label: str, cores: Mapping[str, float], rate: float) -> None:
     print(f"{label} under load: {total:.2f} cores ({total / rate * 1000:.2f} ms CPU per write)")
     for kind, used in cores.items():
         print(f"  {kind:<10} {used:.3f} cores  {used / rate * 1000:6.2f} ms/write")
+
+
+def add_load_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--seconds``, ``--connections`` and ``--customers``: the load, the same defaults
+    for every benchmark that drives it."""
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--customers", type=int, default=2000)
