@@ -309,18 +309,21 @@ class DockerPlatform:
             raise DockerPlatformError("could not remove " + "; ".join(left))
         return removed
 
-    def _remove_network(self, network: str, attempts: int = 5) -> None:
+    def _remove_network(self, network: str, attempts: int = 8) -> None:
         """Remove ``network``, first dropping any endpoint the engine still holds on it.
         The 20.10 engine can keep a removed container's endpoint for a moment ("has
-        active endpoints", seen in CI after a failed start): each attempt force-disconnects
-        what the engine lists, then waits a little longer. Raises the last failure."""
+        active endpoints", seen in CI after a failed start, and once at the end of a
+        `down` under CI load with 5 s of attempts): each attempt force-disconnects what the
+        engine lists, then waits a little longer (14 s in all by default). Raises the last
+        failure, naming the endpoints the engine still listed."""
         for attempt in range(attempts):
             try:
                 self.engine.remove("network", [network])
                 return
-            except EngineError:
+            except EngineError as exc:
                 if attempt == attempts - 1:
-                    raise
+                    held = ", ".join(self.engine.endpoints(network)) or "none listed"
+                    raise EngineError(f"{exc} (endpoints still listed: {held})") from exc
             for endpoint in self.engine.endpoints(network):
                 with suppress(EngineError):
                     self.engine.disconnect(network, endpoint)

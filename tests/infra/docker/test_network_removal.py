@@ -58,7 +58,19 @@ def test_a_network_that_cannot_be_freed_raises_the_engine_words_after_bounded_at
 ) -> None:
     engine = LingeringEndpointEngine({"wt-x-wan": ["ghost"]}, disconnect_works=False)
     docker, slept = platform(tmp_path, engine)
-    with pytest.raises(EngineError, match="has active endpoints"):
+    with pytest.raises(
+        EngineError, match=r"has active endpoints \(endpoints still listed: ghost\)"
+    ):
         docker._remove_network("wt-x-wan", attempts=3)
     assert [c for c in engine.calls if c[0] == "remove"] == [("remove", "network", "wt-x-wan")] * 3
     assert slept == [0.5, 1.0]
+
+
+def test_by_default_the_engine_gets_fourteen_seconds_to_let_go_of_an_endpoint(
+    tmp_path: Path,
+) -> None:
+    engine = LingeringEndpointEngine({"wt-x-wan": ["ghost"]}, disconnect_works=False)
+    docker, slept = platform(tmp_path, engine)
+    with pytest.raises(EngineError, match="endpoints still listed: ghost"):
+        docker._remove_network("wt-x-wan")
+    assert sum(slept) == 14.0
