@@ -32,7 +32,6 @@ import enum
 import itertools
 import json
 import logging
-import math
 import threading
 import time
 from collections import deque
@@ -235,19 +234,22 @@ class Replicator:
 
     def _verdict(self, lsn: int, timeout: float, remaining: float) -> str | _Verdict | None:
         """None when ``lsn`` is durable, why it cannot be, or :data:`_WAIT`."""
-        if self._stopped:
-            return "replication stopped: this instance is no longer the primary"
-        if self.durable_lsn() >= lsn:
-            return None
-        down = self.down_reason()
-        if down is not None:
-            return down
-        if remaining <= 0:
+        verdict = self._decision(lsn, self.durable_lsn(), self.down_reason())
+        if verdict is _WAIT and remaining <= 0:
             return (
                 f"{self.acks_needed} of {len(self._links)} standbys did not confirm "
                 f"within {timeout} s"
             )
-        return _WAIT
+        return verdict
+
+    def _decision(self, lsn: int, durable: int, down: str | None) -> str | _Verdict | None:
+        """:meth:`_verdict` before any deadline, given the durable lsn and the down reason
+        (taken once by :meth:`progress` for all its waiters)."""
+        if self._stopped:
+            return "replication stopped: this instance is no longer the primary"
+        if durable >= lsn:
+            return None
+        return down if down is not None else _WAIT
 
     def down_reason(self) -> str | None:
         """Why writes must be refused right now, or None: fewer standbys than the commit
@@ -281,9 +283,10 @@ class Replicator:
                 return
             settled: dict[asyncio.AbstractEventLoop, list[tuple[_Waiter, str | None]]] = {}
             still: list[_Waiter] = []
+            # A task's own deadline is its business (wait_for): no timeout decided here.
+            durable, down = self.durable_lsn(), self.down_reason()
             for waiter in self._waiting:
-                # Infinite time left: a task's own deadline is its business (wait_for).
-                verdict = self._verdict(waiter.lsn, 0.0, math.inf)
+                verdict = self._decision(waiter.lsn, durable, down)
                 if verdict is _WAIT:
                     still.append(waiter)
                 else:
