@@ -15,7 +15,7 @@ import hashlib
 import secrets
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -290,7 +290,7 @@ class DockerPlatform:
         networks = self.engine.listed("network", label)
         for network in networks:
             try:
-                self._remove_network(network)
+                self._remove_network(network, containers)
             except EngineError as exc:
                 left.append(f"network {network} ({exc})")
         removed["network"] = len(networks)
@@ -309,13 +309,17 @@ class DockerPlatform:
             raise DockerPlatformError("could not remove " + "; ".join(left))
         return removed
 
-    def _remove_network(self, network: str, attempts: int = 8) -> None:
+    def _remove_network(
+        self, network: str, containers: Sequence[str] = (), attempts: int = 8
+    ) -> None:
         """Remove ``network``, first dropping any endpoint the engine still holds on it.
-        The 20.10 engine can keep a removed container's endpoint for a moment ("has
-        active endpoints", seen in CI after a failed start, and once at the end of a
-        `down` under CI load with 5 s of attempts): each attempt force-disconnects what the
-        engine lists, then waits a little longer (14 s in all by default). Raises the last
-        failure, naming the endpoints the engine still listed."""
+        The 20.10 engine can keep a removed container's endpoint ("has active
+        endpoints", seen in CI after a failed start and at the end of a `down` under
+        load), sometimes one its `inspect` no longer lists. Each attempt force-disconnects
+        what the engine lists or, when it lists none, every one of the platform's
+        ``containers`` by name (the engine drops a stale endpoint by its container's
+        name even after the container is gone), then waits a little longer (14 s in
+        all by default). Raises the last failure, naming the endpoints still listed."""
         for attempt in range(attempts):
             try:
                 self.engine.remove("network", [network])
@@ -324,7 +328,8 @@ class DockerPlatform:
                 if attempt == attempts - 1:
                     held = ", ".join(self.engine.endpoints(network)) or "none listed"
                     raise EngineError(f"{exc} (endpoints still listed: {held})") from exc
-            for endpoint in self.engine.endpoints(network):
+            # A stale endpoint the engine no longer lists can only be named.
+            for endpoint in self.engine.endpoints(network) or containers:
                 with suppress(EngineError):
                     self.engine.disconnect(network, endpoint)
             self._sleep(0.5 * (attempt + 1))

@@ -16,9 +16,15 @@ from infra.docker.platform import DockerPlatform
 class LingeringEndpointEngine(DockerEngine):
     """Refuses to remove a network while an endpoint lingers on it."""
 
-    def __init__(self, lingering: dict[str, list[str]], disconnect_works: bool = True) -> None:
+    def __init__(
+        self,
+        lingering: dict[str, list[str]],
+        disconnect_works: bool = True,
+        unlisted: bool = False,
+    ) -> None:
         self.lingering = lingering
         self.disconnect_works = disconnect_works
+        self.unlisted = unlisted
         self.calls: list[tuple[str, ...]] = []
 
     def remove(self, what: str, names: object) -> None:
@@ -28,12 +34,15 @@ class LingeringEndpointEngine(DockerEngine):
                 raise EngineError(f"network {name} has active endpoints")
 
     def endpoints(self, network: str) -> list[str]:
-        return list(self.lingering.get(network, []))
+        return [] if self.unlisted else list(self.lingering.get(network, []))
 
     def disconnect(self, network: str, container: str) -> None:
         self.calls.append(("disconnect", network, container))
-        if self.disconnect_works:
-            self.lingering[network].remove(container)
+        held = self.lingering[network]
+        if self.disconnect_works and container in held:
+            held.remove(container)
+            return
+        raise EngineError(f"container {container} is not connected to network {network}")
 
 
 def platform(tmp_path: Path, engine: DockerEngine) -> tuple[DockerPlatform, list[float]]:
@@ -74,3 +83,26 @@ def test_by_default_the_engine_gets_fourteen_seconds_to_let_go_of_an_endpoint(
     with pytest.raises(EngineError, match="endpoints still listed: ghost"):
         docker._remove_network("wt-x-wan")
     assert sum(slept) == 14.0
+
+
+def test_an_endpoint_the_engine_no_longer_lists_is_dropped_by_its_containers_name(
+    tmp_path: Path,
+) -> None:
+    engine = LingeringEndpointEngine({"wt-x-wan": ["wt-x-gateway-dr"]}, unlisted=True)
+    docker, _ = platform(tmp_path, engine)
+    docker._remove_network("wt-x-wan", ["wt-x-router", "wt-x-gateway-dr"])
+    assert engine.calls == [
+        ("remove", "network", "wt-x-wan"),
+        ("disconnect", "wt-x-wan", "wt-x-router"),
+        ("disconnect", "wt-x-wan", "wt-x-gateway-dr"),
+        ("remove", "network", "wt-x-wan"),
+    ]
+
+
+def test_named_containers_are_not_disconnected_while_the_engine_lists_the_endpoints(
+    tmp_path: Path,
+) -> None:
+    engine = LingeringEndpointEngine({"wt-x-wan": ["wt-x-gateway-dr"]})
+    docker, _ = platform(tmp_path, engine)
+    docker._remove_network("wt-x-wan", ["wt-x-router", "wt-x-gateway-dr"])
+    assert ("disconnect", "wt-x-wan", "wt-x-router") not in engine.calls
