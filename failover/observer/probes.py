@@ -6,6 +6,11 @@ purpose: a *slow* link (``slow same-city --ms 300`` delays each direction, so a 
 takes ≥ 600 ms) still answers inside a probe interval and must not look dead, while a hung
 one never answers at all. Connection errors are retried once inside the round
 (:func:`failover.retry.probe_round_retry`); timeouts never are.
+
+A site's etcd member is asked for ``/version``, not ``/health``: the question is whether
+the site's processes answer, and etcd 3.5.1 answers ``/health`` with a linearizable read
+(a ReadIndex round across the members, six a second from three observers) that a member
+cut off from its quorum cannot finish within a probe's read budget.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ from failover.keepalive_http import KeepAliveClient, NoAnswerError, RefusedError
 from failover.retry import Sleep, probe_round_retry
 from failover.tls import client_context
 from failover.topology import Timing
+
+#: What a site's etcd member is asked (see the module docstring).
+SITE_PROBE_PATH = "/version"
 
 #: Fraction of the probe interval a probe may wait for its answer (see module docstring).
 READ_BUDGET_OF_INTERVAL = 0.9
@@ -76,7 +84,7 @@ class Prober:
             for key, url in instances.items()
         }
         site_futures = {
-            site: self._pool.submit(self._get_json, f"{url}/health")
+            site: self._pool.submit(self._get_json, f"{url}{SITE_PROBE_PATH}")
             for site, url in site_urls.items()
         }
         probes = {
