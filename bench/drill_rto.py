@@ -2,9 +2,13 @@
 
 Each run is the real thing — ``watertight drill run production-outage`` on a fresh local
 platform — and the figures are read from each run's ``report.json`` (measured from what
-the load generator saw, docs/design.md §1). Reports land in ``reports/bench/drill_rto/run-NN/``.
+the load generator saw, docs/design.md §1). Each invocation writes its reports into a
+directory of its own, ``reports/bench/drill_rto/<UTC time>/run-NN/`` (or ``--out DIR``,
+which must not exist yet): a later invocation never overwrites an earlier one's reports,
+and a run that wrote no report is never credited with an older one.
 
     .venv/bin/python bench/drill_rto.py [--runs 10] [--drill production-outage] [--rate R]
+                                        [--out DIR]
 
 ``--rate`` offers R writes/s instead of the drill file's rate; every line says the rate
 its run offered, and the summary gives the survivors' longest interruption too (units
@@ -26,8 +30,21 @@ REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "reports" / "bench" / "drill_rto"
 
 
-def run_once(drill: str, index: int, rate: float | None) -> dict[str, Any]:
-    directory = OUT / f"run-{index:02d}"
+def invocation_dir(out: Path | None) -> Path:
+    """A new directory for this invocation's reports; refuses one that already exists."""
+    chosen = out if out is not None else OUT / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    try:
+        chosen.mkdir(parents=True)
+    except FileExistsError:
+        raise SystemExit(
+            f"error: {chosen} already exists: each invocation writes its reports into a "
+            "new directory (give another --out, or wait a second)"
+        ) from None
+    return chosen
+
+
+def run_once(out: Path, drill: str, index: int, rate: float | None) -> dict[str, Any]:
+    directory = out / f"run-{index:02d}"
     started = time.monotonic()
     offered = [] if rate is None else ["--rate", str(rate)]
     done = subprocess.run(
@@ -69,8 +86,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--drill", default="production-outage")
     parser.add_argument("--rate", type=float, help="writes/s offered (default: the file's)")
+    parser.add_argument("--out", type=Path, help="a new directory for the reports")
     args = parser.parse_args()
-    runs = [run_once(args.drill, i + 1, args.rate) for i in range(args.runs)]
+    out = invocation_dir(args.out)
+    print(f"reports in {out}", flush=True)
+    runs = [run_once(out, args.drill, i + 1, args.rate) for i in range(args.runs)]
     passed = sum(r["verdict"] == "pass" for r in runs)
     print(f"\n{args.drill}: {passed}/{len(runs)} passed")
     # An aborted run never reached its fault: its RTO of 0 says nothing.
