@@ -1,13 +1,13 @@
 """A keep-alive HTTP/1.1 client over the standard library's ``http.client``, for the
-hot internal calls that need nothing more: the observers' probes (26 GETs a second per
-observer with the default topology) and the unit primaries' replication shipments (a
-POST per batch per standby).
+hot internal calls from threads that need nothing more: the unit primaries' replication
+shipments (a POST per batch per standby). (The observers' probes, which used it too, now
+go out from an event loop: :mod:`failover.observer.probes`.)
 
 With httpx, two thirds of an idle observer's CPU and a quarter of a primary's went into
 the client's machinery around each request (its connection pool's bookkeeping, stream
 and response wrappers, auth flow: docs/benchmarks.md). These calls need none of it: one
 persistent connection per peer, one request at a time on it, the status and the body.
-Stands alone (the standard library only), so the unit service and the observer share it.
+Stands alone (the standard library only).
 
 Contract of :meth:`KeepAliveClient.request`: returns ``(status, body)`` for any HTTP
 answer, or raises :class:`RefusedError` (nobody listens: worth one more try) or

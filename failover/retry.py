@@ -1,14 +1,16 @@
 """Named retry policies, all in one place (tenacity).
 
-Each function returns a fresh :class:`tenacity.Retrying`; use it as
-``policy(fn, *args)`` or ``for attempt in policy: with attempt: ...``. Every policy
+Each function returns a fresh :class:`tenacity.Retrying` (the observer's probe policy an
+:class:`tenacity.AsyncRetrying`: its probes run on an event loop); use it as
+``policy(fn, *args)`` or ``for attempt in policy: with attempt: ...`` (``async for`` and
+``await policy(coroutine_fn, *args)`` for the async one). Every policy
 re-raises the last error itself (never ``tenacity.RetryError``), so callers handle the
 same exceptions with or without retries, and takes an injected ``sleep`` so tests run
 without waiting. Budgets are counted in *slept* seconds (``RetryCallState.idle_for``),
 not wall-clock time, so they are deterministic; each attempt is bounded by the caller's
 own timeout.
 
-- :func:`probe_round_retry` — inside one observer round. Retries only fast connection
+- :func:`probe_round_retry` — inside one observer round (async). Retries only fast connection
   errors, once; never a timeout: a hung site (accepts TCP, never answers) must count as
   a failed round, and the ``failure_rounds`` counter, not a retry, absorbs one bad round.
 - :func:`admin_call_retry` — calls to a unit instance's admin endpoints (promote, demote,
@@ -20,11 +22,13 @@ own timeout.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from tenacity import (
+    AsyncRetrying,
     RetryCallState,
     Retrying,
     before_sleep_log,
@@ -39,6 +43,7 @@ from tenacity.stop import stop_base
 from failover.topology import Timing
 
 Sleep = Callable[[float], None]
+AsyncSleep = Callable[[float], Awaitable[None]]
 ErrorTypes = tuple[type[BaseException], ...]
 
 LOG = logging.getLogger("failover.retry")
@@ -65,14 +70,14 @@ class stop_when_sleep_budget_spent(stop_base):  # noqa: N801 - tenacity's naming
 
 
 def probe_round_retry(
-    *, sleep: Sleep = time.sleep, retry_on: ErrorTypes = (ConnectionError,)
-) -> Retrying:
+    *, sleep: AsyncSleep = asyncio.sleep, retry_on: ErrorTypes = (ConnectionError,)
+) -> AsyncRetrying:
     """At most two attempts, 50 ms apart, and only on ``retry_on`` (fast connection errors).
 
     Timeouts are deliberately not in the default ``retry_on``: one probe timeout already
     fills half the round, and a hung site must show up as a failed round.
     """
-    return Retrying(
+    return AsyncRetrying(
         sleep=sleep,
         stop=stop_after_attempt(PROBE_ATTEMPTS),
         wait=wait_fixed(PROBE_PAUSE_SECONDS),

@@ -64,7 +64,7 @@ def build_observer(settings: ObserverSettings) -> Observer:
     timing = topology.timing
     dcs = EtcdDcs(list(settings.etcd_endpoints), timeout=timing.probe_timeout_seconds * 2)
     publisher = ReportPublisher(dcs, Keys(topology.name), settings.site, timing, time.sleep)
-    prober = Prober(timing, sleep=time.sleep)
+    prober = Prober(timing)
     return Observer(
         settings.site, addresses, prober, publisher, interval=timing.probe_interval_seconds
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -34,28 +35,44 @@ def recorder() -> tuple[list[float], Callable[[float], None]]:
     return slept, slept.append
 
 
+def async_recorder() -> tuple[list[float], Callable[[float], Awaitable[None]]]:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    return slept, sleep
+
+
+def probed(call: Flaky, sleep: Callable[[float], Awaitable[None]]) -> object:
+    async def attempt() -> object:
+        return call()
+
+    return asyncio.run(probe_round_retry(sleep=sleep)(attempt))
+
+
 def test_probe_retries_one_connection_error_inside_the_round() -> None:
-    slept, sleep = recorder()
+    slept, sleep = async_recorder()
     call = Flaky(ConnectionResetError())
-    assert probe_round_retry(sleep=sleep)(call) == "ok"
+    assert probed(call, sleep) == "ok"
     assert call.calls == 2
     assert slept == [0.05]
 
 
 def test_probe_gives_up_after_two_attempts_with_the_original_error() -> None:
-    slept, sleep = recorder()
+    slept, sleep = async_recorder()
     call = Flaky(ConnectionRefusedError("first"), ConnectionRefusedError("second"), OSError())
     with pytest.raises(ConnectionRefusedError, match="second"):
-        probe_round_retry(sleep=sleep)(call)
+        probed(call, sleep)
     assert call.calls == 2
     assert slept == [0.05]
 
 
 def test_probe_never_retries_a_timeout_so_a_hung_site_fails_the_round() -> None:
-    slept, sleep = recorder()
+    slept, sleep = async_recorder()
     call = Flaky(TimeoutError("read timed out"))
     with pytest.raises(TimeoutError):
-        probe_round_retry(sleep=sleep)(call)
+        probed(call, sleep)
     assert call.calls == 1
     assert slept == []
 

@@ -82,7 +82,7 @@ def hung_server() -> Iterator[str]:
 
 def test_a_peer_that_accepts_and_never_answers_is_not_reached(hung_server: str) -> None:
     timing = Timing(probe_interval_seconds=0.3, probe_timeout_seconds=0.1)
-    prober = Prober(timing, sleep=lambda _: None)
+    prober = Prober(timing)
     try:
         result = prober.round({("u00", "production"): hung_server}, {"production": hung_server})
     finally:
@@ -99,10 +99,48 @@ def test_an_answering_peer_is_reached_and_its_body_kept() -> None:
             read_head(conn)
             conn.sendall(http_answer("200 OK", body))
 
-    prober = Prober(Timing(probe_interval_seconds=1.0), sleep=lambda _: None)
+    prober = Prober(Timing(probe_interval_seconds=1.0))
     try:
         with raw_peer(answer) as (url, _):
             result = prober.round({("u00", "production"): url}, {})
     finally:
         prober.close()
     assert result.instances["u00", "production"].body == {"role": "primary", "epoch": 1}
+
+
+def test_a_refused_connection_is_tried_once_more_and_the_peer_not_reached() -> None:
+    with socket.socket() as closed:  # bound, never listening: connections are refused
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        slept: list[float] = []
+
+        async def sleep(seconds: float) -> None:
+            slept.append(seconds)
+
+        prober = Prober(Timing(probe_interval_seconds=1.0), sleep=sleep)
+        try:
+            result = prober.round({("u00", "production"): url}, {"production": url})
+        finally:
+            prober.close()
+    assert not result.instances["u00", "production"].reached
+    assert result.sites == {"production": False}
+    assert slept == [0.05, 0.05]  # one pause for each of the two probes
+
+
+def test_rounds_reuse_one_kept_connection_per_peer() -> None:
+    body = json.dumps({"role": "standby"}).encode()
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            for _ in range(3):
+                read_head(conn)
+                conn.sendall(http_answer("200 OK", body))
+
+    prober = Prober(Timing(probe_interval_seconds=1.0))
+    try:
+        with raw_peer(answer) as (url, accepted):
+            rounds = [prober.round({("u00", "production"): url}, {}) for _ in range(3)]
+    finally:
+        prober.close()
+    assert all(r.instances["u00", "production"].reached for r in rounds)
+    assert len(accepted) == 1

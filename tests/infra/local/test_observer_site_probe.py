@@ -20,7 +20,7 @@ def test_a_member_without_its_quorum_still_counts_its_site_as_reached(
 ) -> None:
     cluster = EtcdCluster(supervisor, plan_members(SITES))
     cluster.start(timeout=60)
-    prober = Prober(Timing(probe_interval_seconds=1.0), sleep=lambda _: None)
+    prober = Prober(Timing(probe_interval_seconds=1.0))
     try:
         urls = cluster.client_urls
         assert prober.round({}, urls).sites == dict.fromkeys(SITES, True)
