@@ -11,7 +11,6 @@ import logging
 import os
 import sys
 
-import uvicorn
 from pydantic import ValidationError
 from pydantic_settings import CliApp
 
@@ -19,7 +18,7 @@ from app.main import create_app
 from app.node import Node
 from app.settings import ENV_CONTRACT, UnitSettings
 from failover.env_contract import UnknownVariableError
-from failover.http_server import UVICORN_PROTOCOLS
+from failover.http_server import serve
 from failover.log_format import LogContext, configure_logging
 from failover.tls import uvicorn_options
 
@@ -65,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     # written while the node holds its own).
     placeholder = node.role
     context.epoch = lambda: None if node.role is placeholder else node.role.epoch
-    uvicorn.run(
+    serve(
         app,
         host=settings.host,
         port=settings.port,
@@ -74,7 +73,6 @@ def main(argv: list[str] | None = None) -> int:
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
-        **UVICORN_PROTOCOLS,
         **tls,
     )
     return 0

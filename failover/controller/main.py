@@ -10,8 +10,6 @@ import os
 import sys
 import time
 
-import uvicorn
-
 from failover.controller.api import create_app
 from failover.controller.records import RecordStore
 from failover.controller.runtime import Runtime
@@ -20,7 +18,7 @@ from failover.controller.units import UnitAdmin
 from failover.controller.wiring import assemble
 from failover.dcs import EtcdDcs
 from failover.env_contract import UnknownVariableError
-from failover.http_server import UVICORN_PROTOCOLS
+from failover.http_server import serve
 from failover.log_format import LogContext, configure_logging
 from failover.observer.addresses import AddressError, load_site_settings
 from failover.tls import uvicorn_options
@@ -57,7 +55,7 @@ def main() -> int:
     runtime.controller.start(runtime.topology.timing.probe_interval_seconds)
     runtime.wakeups.start()
     try:
-        uvicorn.run(
+        serve(
             create_app(runtime),
             host=settings.host,
             port=settings.port,
@@ -67,7 +65,6 @@ def main() -> int:
             # An open console stream would hold a graceful shutdown until the
             # supervisor's SIGKILL; cut it short instead (the page reconnects).
             timeout_graceful_shutdown=2,
-            **UVICORN_PROTOCOLS,
             **tls,
         )
     finally:

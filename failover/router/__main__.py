@@ -8,10 +8,8 @@ from __future__ import annotations
 import os
 import sys
 
-import uvicorn
-
 from failover.env_contract import UnknownVariableError
-from failover.http_server import UVICORN_PROTOCOLS
+from failover.http_server import serve
 from failover.log_format import LogContext, configure_logging
 from failover.router.addresses import AddressMap, AddressMapError
 from failover.router.app import create_router_app
@@ -61,14 +59,13 @@ def main() -> int:
 
     routes = EtcdRoutes(topology, list(settings.etcd_endpoints))
     app = create_router_app(topology, routes, addresses)
-    uvicorn.run(
+    serve(
         app,
         host=settings.host,
         port=settings.port,
         log_level="warning",
         log_config=None,  # configure_logging routes uvicorn's records through ours
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
-        **UVICORN_PROTOCOLS,
     )
     return 0
 

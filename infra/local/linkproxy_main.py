@@ -20,7 +20,7 @@ from pathlib import Path
 
 import uvicorn
 
-from failover.http_server import UVICORN_PROTOCOLS
+from failover.http_server import UVICORN_PROTOCOLS, QuietServer
 from failover.log_format import LogContext, configure_logging
 from infra.local.linkproxy import LinkProxy
 from infra.local.linkproxy_control import control_app
@@ -51,7 +51,7 @@ async def serve(args: argparse.Namespace) -> None:
         timeout_graceful_shutdown=1,
         **UVICORN_PROTOCOLS,
     )
-    server = uvicorn.Server(config)
+    server = QuietServer(config)
     ready = {"control_url": f"http://{args.host}:{port}", "pid": os.getpid()}
     temporary = args.ready_file.with_suffix(".tmp")
     temporary.write_text(json.dumps(ready), encoding="utf-8")
