@@ -4,6 +4,7 @@ doing the fewest steps a replicated write through a router can take in Python he
     python bench/floor_node.py router PORT DATA_DIR UNIT_PORT...
     python bench/floor_node.py primary PORT DATA_DIR STANDBY_PORT...
     python bench/floor_node.py standby PORT DATA_DIR
+    python bench/floor_node.py observer 0 DATA_DIR PORT/PATH...
 
 Each is a bare ASGI app under uvicorn with the same HTTP parser and event loop as the
 product (:data:`failover.http_server.UVICORN_PROTOCOLS`); the router and the primary
@@ -17,13 +18,22 @@ acknowledgement once either standby has applied the entry (``any-standby``). Wha
 leaves out, on purpose: validation, idempotency keys, the credit decision, leases,
 fencing, authentication, metrics, link proxies, etcd, observers, controllers. It is a
 floor to compare with, never a product.
+
+For the idle floor (``floor.py --idle``) it also keeps what an idle platform must do at
+the design's rates: every process answers a status ``GET`` (a body the size of a unit's
+``/v1/unit``); a primary ships an empty batch to a standby that has had nothing for
+:data:`HEARTBEAT_SECONDS`; an ``observer`` GETs each target port every
+:data:`PROBE_INTERVAL_SECONDS`, all at once, with the product's asyncio keep-alive client
+(cheaper than the product's observer's thread pool).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
+import os
 import sqlite3
 import sys
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -40,6 +50,14 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 JSON = [(b"content-type", b"application/json")]
+#: The product's defaults (failover/topology_spec.py: heartbeat_seconds, probe_interval);
+#: ``floor.py --heartbeat-seconds`` sets this one (0: no heartbeats) to take it apart.
+HEARTBEAT_SECONDS = float(os.environ.get("FLOOR_HEARTBEAT_SECONDS", "0.5")) or None
+PROBE_INTERVAL_SECONDS = 1.0
+#: About what a standby's ``/v1/unit`` answers.
+STATUS = json.dumps({"unit": "u00", "site": "production", "role": "standby", "epoch": 3,
+                     "primary_site": "same-city", "last_lsn": 0, "last_entry_epoch": 3,
+                     "fence_reason": None, "traffic": {}}).encode()  # fmt: skip
 
 
 async def read_body(receive: Receive) -> bytes:
@@ -49,6 +67,14 @@ async def read_body(receive: Receive) -> bytes:
         body += message.get("body", b"")
         if not message.get("more_body"):
             return body
+
+
+async def answered_status(scope: Scope, send: Send) -> bool:
+    """Answer a status ``GET`` (a probe); False for anything else."""
+    if scope["method"] != "GET":
+        return False
+    await answer(send, 200, STATUS)
+    return True
 
 
 async def answer(send: Send, status: int, body: bytes) -> None:
@@ -79,7 +105,7 @@ def router(unit_ports: list[int]) -> App:
     client = AsyncKeepAliveClient(Timeouts.each(10.0))
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or await answered_status(scope, send):
             return
         body = await read_body(receive)
         customer = scope["path"].split("/")[3]
@@ -109,16 +135,28 @@ class Primary:
         self.tasks: list[asyncio.Task[None]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "lifespan":
+            await self.lifespan(receive, send)
             return
-        if not self.tasks:
-            self.tasks.append(asyncio.create_task(self.commit_forever()))
-            self.tasks += [asyncio.create_task(self.ship_forever(p)) for p in self.streams]
+        if scope["type"] != "http" or await answered_status(scope, send):
+            return
         request = json.loads(await read_body(receive))
         outcome = asyncio.get_running_loop().create_future()
         self.queue.append((scope["path"].split("/")[3], request, outcome))
         self.work.set()
         await answer(send, 201, await outcome)
+
+    async def lifespan(self, receive: Receive, send: Send) -> None:
+        """Start committing and shipping with the server, so heartbeats flow while idle."""
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.tasks.append(asyncio.create_task(self.commit_forever()))
+                self.tasks += [asyncio.create_task(self.ship_forever(p)) for p in self.streams]
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
     async def commit_forever(self) -> None:
         while True:
@@ -142,7 +180,9 @@ class Primary:
     async def ship_forever(self, port: int) -> None:
         url = f"http://127.0.0.1:{port}/apply"
         while True:
-            await self.shippable[port].wait()
+            # Nothing to ship for a heartbeat's time: an empty batch, as the product's.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.shippable[port].wait(), HEARTBEAT_SECONDS)
             self.shippable[port].clear()
             batch, self.streams[port] = self.streams[port], []
             body = ("[" + ",".join(batch) + "]").encode()
@@ -164,22 +204,44 @@ class Primary:
 
 
 def standby(db: sqlite3.Connection) -> App:
+    applied = [db.execute("SELECT coalesce(max(lsn), 0) FROM journal").fetchone()[0]]
+
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or await answered_status(scope, send):
             return
         entries = json.loads(await read_body(receive))
-        db.execute("BEGIN IMMEDIATE")
-        for entry in entries:
-            amount = entry["request"]["amount_minor"]
-            post_entry(db, entry["lsn"], entry["customer"], amount, json.dumps(entry))
-        db.execute("COMMIT")
-        await answer(send, 200, json.dumps({"applied": entries[-1]["lsn"]}).encode())
+        if entries:
+            db.execute("BEGIN IMMEDIATE")
+            for entry in entries:
+                amount = entry["request"]["amount_minor"]
+                post_entry(db, entry["lsn"], entry["customer"], amount, json.dumps(entry))
+            db.execute("COMMIT")
+            applied[0] = entries[-1]["lsn"]
+        await answer(send, 200, json.dumps({"applied": applied[0]}).encode())
 
     return app
 
 
+async def observe(targets: list[str]) -> None:
+    """GET every ``PORT/PATH`` each probe interval, all at once, as an observer's round."""
+    client = AsyncKeepAliveClient(Timeouts(0.5, 0.9, 0.9, 0.9))
+    urls = [f"http://127.0.0.1:{target}" for target in targets]
+    loop = asyncio.get_running_loop()
+    next_round = loop.time()
+    while True:
+        await asyncio.gather(
+            *(client.request("GET", url, content=b"", headers=[]) for url in urls),
+            return_exceptions=True,
+        )
+        next_round += PROBE_INTERVAL_SECONDS
+        await asyncio.sleep(max(0.0, next_round - loop.time()))
+
+
 def main() -> None:
     role, port, data = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
+    if role == "observer":
+        asyncio.run(observe(sys.argv[4:]))
+        return
     peers = [int(peer) for peer in sys.argv[4:]]
     app: App
     if role == "router":
@@ -189,7 +251,7 @@ def main() -> None:
     else:
         app = standby(open_database(data / f"standby-{port}.db"))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                lifespan="off", **UVICORN_PROTOCOLS)  # fmt: skip
+                lifespan="on" if role == "primary" else "off", **UVICORN_PROTOCOLS)  # fmt: skip
 
 
 if __name__ == "__main__":
