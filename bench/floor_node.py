@@ -7,7 +7,7 @@ doing the fewest steps a replicated write through a router can take in Python he
     python bench/floor_node.py observer 0 DATA_DIR PORT/PATH...
 
 Each is a bare ASGI app under uvicorn with the same HTTP parser and event loop as the
-product (:data:`failover.http_server.UVICORN_PROTOCOLS`); the router and the primary
+product (:func:`failover.http_server.serve`); the router and the primary
 send with the product's keep-alive client (:mod:`failover.keepalive_asyncio`). Every
 copy commits to SQLite in WAL mode with ``synchronous=FULL``, as the product does.
 
@@ -40,9 +40,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
-from failover.http_server import UVICORN_PROTOCOLS
+from failover.http_server import serve
 from failover.keepalive_asyncio import AsyncKeepAliveClient, Timeouts
 
 Scope = MutableMapping[str, Any]
@@ -250,8 +248,8 @@ def main() -> None:
         app = Primary(open_database(data / f"primary-{port}.db"), peers)
     else:
         app = standby(open_database(data / f"standby-{port}.db"))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                lifespan="on" if role == "primary" else "off", **UVICORN_PROTOCOLS)  # fmt: skip
+    serve(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
+          lifespan="on" if role == "primary" else "off")  # fmt: skip
 
 
 if __name__ == "__main__":
