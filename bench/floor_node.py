@@ -24,7 +24,7 @@ the design's rates: every process answers a status ``GET`` (a body the size of a
 ``/v1/unit``); a primary ships an empty batch to a standby that has had nothing for
 :data:`HEARTBEAT_SECONDS`; an ``observer`` GETs each target port every
 :data:`PROBE_INTERVAL_SECONDS`, all at once, with the product's asyncio keep-alive client
-(cheaper than the product's observer's thread pool).
+(as the product's observer does).
 """
 
 from __future__ import annotations

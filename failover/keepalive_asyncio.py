@@ -1,8 +1,8 @@
 """A keep-alive HTTP/1.1 client on asyncio streams, for the event loops that send many
 small requests: the router (to unit instances) and the drills' load generator (to the
 router), a request per card transaction each, and the observers' probes (to every unit
-instance and etcd member, every probe interval). A pool of kept connections per peer; the wire is
-:mod:`failover.http1_wire`.
+instance and etcd member, every probe interval). A pool of kept connections per peer;
+the wire is :mod:`failover.http1_wire`.
 
 With httpx, more than half of the router's CPU per write, and 71 % of a drill runner's
 at 50 writes/s, went into the client's machinery around each request: its pool's

@@ -3,16 +3,16 @@
 Each function returns a fresh :class:`tenacity.Retrying` (the observer's probe policy an
 :class:`tenacity.AsyncRetrying`: its probes run on an event loop); use it as
 ``policy(fn, *args)`` or ``for attempt in policy: with attempt: ...`` (``async for`` and
-``await policy(coroutine_fn, *args)`` for the async one). Every policy
-re-raises the last error itself (never ``tenacity.RetryError``), so callers handle the
-same exceptions with or without retries, and takes an injected ``sleep`` so tests run
-without waiting. Budgets are counted in *slept* seconds (``RetryCallState.idle_for``),
-not wall-clock time, so they are deterministic; each attempt is bounded by the caller's
-own timeout.
+``await policy(coroutine_fn, *args)`` for the async one). Every policy re-raises the
+last error itself (never ``tenacity.RetryError``), so callers handle the same exceptions
+with or without retries, and takes an injected ``sleep`` so tests run without waiting.
+Budgets are counted in *slept* seconds (``RetryCallState.idle_for``), not wall-clock
+time, so they are deterministic; each attempt is bounded by the caller's own timeout.
 
-- :func:`probe_round_retry` — inside one observer round (async). Retries only fast connection
-  errors, once; never a timeout: a hung site (accepts TCP, never answers) must count as
-  a failed round, and the ``failure_rounds`` counter, not a retry, absorbs one bad round.
+- :func:`probe_round_retry` — inside one observer round (async). Retries only fast
+  connection errors, once; never a timeout: a hung site (accepts TCP, never answers)
+  must count as a failed round, and the ``failure_rounds`` counter, not a retry, absorbs
+  one bad round.
 - :func:`admin_call_retry` — calls to a unit instance's admin endpoints (promote, demote,
   fence). Those are idempotent by epoch, so retrying is safe.
 - :func:`etcd_call_retry` — calls to the DCS from the controller leader. The sleep budget
