@@ -73,12 +73,16 @@ class QuietServer(uvicorn.Server):
             self._loop.call_soon_threadsafe(self._stop.set)
 
 
+def quiet_server(app: Any, **options: Any) -> QuietServer:
+    """A :class:`QuietServer` for ``app`` with our protocols (:data:`UVICORN_PROTOCOLS`)
+    and ``options`` (``uvicorn.Config`` keywords)."""
+    return QuietServer(Config(app, **UVICORN_PROTOCOLS, **options))
+
+
 def serve(app: Any, **options: Any) -> None:
-    """``uvicorn.run(app, **options)`` on a :class:`QuietServer`, with our protocols
-    (:data:`UVICORN_PROTOCOLS`); exits with status 3, as uvicorn does, when the server
-    could not start (its port taken, say)."""
-    config = Config(app, **UVICORN_PROTOCOLS, **options)
-    server = QuietServer(config)
+    """``uvicorn.run(app, **options)`` on a :func:`quiet_server`; exits with status 3, as
+    uvicorn does, when the server could not start (its port taken, say)."""
+    server = quiet_server(app, **options)
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
     if not server.started:

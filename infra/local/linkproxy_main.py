@@ -18,9 +18,7 @@ import os
 import socket
 from pathlib import Path
 
-import uvicorn
-
-from failover.http_server import UVICORN_PROTOCOLS, QuietServer
+from failover.http_server import quiet_server
 from failover.log_format import LogContext, configure_logging
 from infra.local.linkproxy import LinkProxy
 from infra.local.linkproxy_control import control_app
@@ -43,15 +41,13 @@ async def serve(args: argparse.Namespace) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.control_port))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
+    server = quiet_server(
         control_app(proxy, token),
         log_level="warning",
         log_config=None,  # configure_logging routes uvicorn's records through ours
         access_log=False,
         timeout_graceful_shutdown=1,
-        **UVICORN_PROTOCOLS,
     )
-    server = QuietServer(config)
     ready = {"control_url": f"http://{args.host}:{port}", "pid": os.getpid()}
     temporary = args.ready_file.with_suffix(".tmp")
     temporary.write_text(json.dumps(ready), encoding="utf-8")
