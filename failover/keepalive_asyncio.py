@@ -75,6 +75,11 @@ class UpstreamError(Exception):
         super().__init__(f"{kind}: {detail}")
         self.kind, self.timed_out = kind, kind in TIMED_OUT
 
+    @property
+    def refused(self) -> bool:
+        """Nobody listened: the connection was refused (a fast failure, not a slow one)."""
+        return self.kind == CONNECT_FAILED and isinstance(self.__cause__, ConnectionRefusedError)
+
 
 CONNECT_FAILED, CONNECT_TIMEOUT = "connect failed", "connect timed out"
 SEND_FAILED, SEND_TIMEOUT = "send failed", "send timed out"

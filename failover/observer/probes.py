@@ -131,7 +131,7 @@ class Prober:
         try:
             answer = await self._client.request("GET", url, content=b"", headers=ACCEPT_JSON)
         except UpstreamError as exc:
-            if isinstance(exc.__cause__, ConnectionRefusedError):
+            if exc.refused:
                 raise _RefusedError(str(exc)) from exc
             raise
         return answer.body

@@ -187,6 +187,7 @@ def test_nobody_listening_is_a_connect_error_not_a_timeout() -> None:
     error = failure(post(url))
     assert error.kind == "connect failed"
     assert not error.timed_out
+    assert error.refused
 
 
 def test_an_instance_that_never_answers_is_a_read_timeout() -> None:
@@ -198,6 +199,7 @@ def test_an_instance_that_never_answers_is_a_read_timeout() -> None:
         error = failure(post(url))
     assert error.kind == "read timed out"
     assert error.timed_out
+    assert not error.refused
 
 
 @pytest.mark.parametrize(
