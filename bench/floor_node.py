@@ -42,16 +42,20 @@ from typing import Any
 
 from failover.http_server import serve
 from failover.keepalive_asyncio import AsyncKeepAliveClient, Timeouts
+from failover.observer.probes import probe_timeouts
+from failover.topology import Replication, Timing
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 JSON = [(b"content-type", b"application/json")]
-#: The product's defaults (failover/topology_spec.py: heartbeat_seconds, probe_interval);
-#: ``floor.py --heartbeat-seconds`` sets this one (0: no heartbeats) to take it apart.
-HEARTBEAT_SECONDS = float(os.environ.get("FLOOR_HEARTBEAT_SECONDS", "0.5")) or None
-PROBE_INTERVAL_SECONDS = 1.0
+#: The product's defaults; ``floor.py --heartbeat-seconds`` sets the heartbeat (0: none)
+#: to take the idle floor apart.
+HEARTBEAT_SECONDS = (
+    float(os.environ.get("FLOOR_HEARTBEAT_SECONDS", Replication().heartbeat_seconds)) or None
+)
+PROBE_INTERVAL_SECONDS = Timing().probe_interval_seconds
 #: About what a standby's ``/v1/unit`` answers.
 STATUS = json.dumps({"unit": "u00", "site": "production", "role": "standby", "epoch": 3,
                      "primary_site": "same-city", "last_lsn": 0, "last_entry_epoch": 3,
@@ -222,7 +226,8 @@ def standby(db: sqlite3.Connection) -> App:
 
 async def observe(targets: list[str]) -> None:
     """GET every ``PORT/PATH`` each probe interval, all at once, as an observer's round."""
-    client = AsyncKeepAliveClient(Timeouts(0.5, 0.9, 0.9, 0.9))
+    connect, read = probe_timeouts(Timing())
+    client = AsyncKeepAliveClient(Timeouts(connect, read, read, read))
     urls = [f"http://127.0.0.1:{target}" for target in targets]
     loop = asyncio.get_running_loop()
     next_round = loop.time()
