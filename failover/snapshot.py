@@ -187,6 +187,9 @@ class Snapshot:
     lapsed_cycles: Mapping[str, int] = field(default_factory=dict)
     """What the controller remembers: per unit, consecutive earlier cycles in which its
     routed primary said ``primary`` with no lease key (see :mod:`failover.plan.repair`)."""
+    acting: frozenset[str] = frozenset()
+    """Units whose steps from an earlier cycle of this controller are still running
+    (failover/controller/unit_steps.py): decided for by nobody until they end."""
 
     def instance(self, unit: str, site: str) -> InstanceState:
         """The observed state of ``unit`` in ``site``; never seen counts as unreachable."""

@@ -12,7 +12,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from failover.controller.builder import SnapshotBuilder, World
@@ -34,6 +34,12 @@ LOG = logging.getLogger("failover.controller")
 def _shape(summary: str) -> str:
     """A sentence without its counters: "for 3 rounds" and "for 4 rounds" say the same."""
     return re.sub(r"\d+ rounds?", "N rounds", summary)
+
+
+def _left_running_note(units: Sequence[str]) -> str:
+    if not units:
+        return ""
+    return f"; woken with {', '.join(units)} still acting: left running"
 
 
 class Controller:
@@ -78,7 +84,9 @@ class Controller:
                 return self._say(f"no action: cannot read the quorum store: {exc}")
             # What this controller remembers enters the snapshot; the decision says
             # what to remember next.
-            world = replace(world, snapshot=replace(world.snapshot, lapsed_cycles=self._lapsed))
+            acting = self._executor.busy_units()
+            snapshot = replace(world.snapshot, lapsed_cycles=self._lapsed, acting=acting)
+            world = replace(world, snapshot=snapshot)
             decision = decide(world.snapshot)
             self._lapsed = decision.lapsed_cycles
             self.last_world, self.last_decision = world, decision
@@ -103,7 +111,8 @@ class Controller:
                     "decision", summary, actions=[a.kind for a in actions],
                     units=sorted({a.unit for a in actions}),
                 )  # fmt: skip
-            self._executor.run_all(actions, world)
+            ran = self._executor.run_all(actions, world, woken=self._wake)
+            summary += _left_running_note(ran.left_running)
         except NotLeader:
             return self._say(f"stopped: {self.me} lost the leader lease mid-cycle; {summary}")
         except DcsError as exc:
@@ -112,7 +121,7 @@ class Controller:
 
     def _housekeeping(self, world: World) -> None:
         """Seed absent routes; persist the replication marks; expire approvals overtaken
-        by a move."""
+        by a move. Nothing of a unit still acting: its steps may be ahead of this snapshot."""
         seeded = self._executor.seed_missing_routes(world)
         if seeded:
             self._records.record(
@@ -122,9 +131,13 @@ class Controller:
                 units=seeded,
             )
         snapshot = world.snapshot
+        busy = snapshot.acting
         for unit, route in snapshot.routes.items():
-            self._persist_mark(unit, route, world)
+            if unit not in busy:
+                self._persist_mark(unit, route, world)
         for approval in world.approvals:
+            if approval.unit in busy:
+                continue
             current = snapshot.routes.get(approval.unit)
             if approval.open and current is not None and current.epoch > approval.expected_epoch:
                 self._state.set_approval_status(approval, "expired")
@@ -209,6 +222,10 @@ class Controller:
         thread = threading.Thread(target=self._loop, args=(interval,), name="cycle", daemon=True)
         thread.start()
         return thread
+
+    def join_steps(self) -> None:
+        """Wait until the steps a woken cycle left running have ended."""
+        self._executor.join()
 
     def wake(self) -> None:
         """Run the next cycle now rather than on the interval (failover/controller/wakeups.py);

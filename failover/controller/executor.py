@@ -9,10 +9,11 @@ what to do from etcd (routes, leases, in-flight operations).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from functools import partial
 
 from failover.actions import (
     Action,
@@ -25,6 +26,7 @@ from failover.controller.builder import World
 from failover.controller.metrics import ControllerMetrics
 from failover.controller.records import RecordStore
 from failover.controller.state import ControllerState, MoveRecord, ReplicationMark
+from failover.controller.unit_steps import Ran, UnitSteps
 from failover.controller.units import AdminPort, RoleChange, RoleRefused
 from failover.dcs import CasFailed, DcsError, RouteStore
 from failover.errors import NotLeader
@@ -48,6 +50,7 @@ class Executor:
         self._state, self._routes, self._admin, self._records = state, routes, admin, records
         self._fence, self._controller, self._wall = fence, controller, wall_clock
         self._metrics = metrics or ControllerMetrics()
+        self._steps = UnitSteps()
 
     def check_fence(self) -> None:
         if not self._fence():
@@ -68,27 +71,31 @@ class Executor:
         seeded = self._routes.seed(snapshot.topology)
         return [u for u in missing if u in seeded]
 
-    def run_all(self, actions: Sequence[Action], world: World) -> list[str]:
-        """Run a cycle's actions: each unit's in order, different units at once.
+    def run_all(
+        self, actions: Sequence[Action], world: World, woken: threading.Event | None = None
+    ) -> Ran:
+        """Run a cycle's actions: each unit's in order, different units at once, and
+        wait for them unless ``woken`` is set meanwhile (failover/controller/unit_steps.py).
 
         Units are independent cells, and a step can take a second or more (a primary
         letting go of a link to a dead standby waits out that link's in-flight request),
         so doing eight units one after another would add those seconds up in the RTO.
+        Units whose steps of an earlier cycle still run are left out (``Ran.held``).
         Raises :class:`NotLeader` if any unit's step found the lease gone (the other
         units' steps stop at their next fence check) and :class:`DcsError` likewise.
         """
         by_unit: dict[str, list[Action]] = {}
         for action in actions:
             by_unit.setdefault(action.unit, []).append(action)
-        if len(by_unit) <= 1:
-            return [self.run(action, world) for action in actions]
-        with ThreadPoolExecutor(len(by_unit), thread_name_prefix="unit-step") as pool:
-            futures = [pool.submit(self._run_unit, steps, world) for steps in by_unit.values()]
-            wait(futures)
-        outcomes: list[str] = []
-        for future in futures:
-            outcomes.extend(future.result())  # re-raises NotLeader / DcsError
-        return outcomes
+        return self._steps.run(by_unit, partial(self._run_unit, world=world), woken)
+
+    def busy_units(self) -> frozenset[str]:
+        """Units whose steps of an earlier cycle are still running."""
+        return self._steps.busy()
+
+    def join(self) -> None:
+        """Wait until every unit's steps have ended (planned operations, tests)."""
+        self._steps.join()
 
     def _run_unit(self, steps: Sequence[Action], world: World) -> list[str]:
         return [self.run(action, world) for action in steps]

@@ -70,6 +70,7 @@ class PlannedMoves:
 
     def switchover_unit(self, unit: str, target: str, kind: str = "switchover") -> str:
         with self._controller.lock:
+            self._executor.join()  # a failover's steps may still run; the lock keeps new ones out
             world = self._build()
             route = self._check(world, unit, target)
             self._records.record(

@@ -72,6 +72,14 @@ def _decide_unit(unit: str, ctx: Context, counts: Mapping[str, int]) -> list[Uni
         return [anomaly(unit, " has no route; a person must restore routes/" + unit)]
     if route.site not in ctx.sites:
         return [anomaly(unit, f" routes to unknown site {route.site!r}; a person must fix it")]
+    if unit in ctx.snapshot.acting:
+        # Its steps may be ahead of this snapshot (route moved, instance not told yet):
+        # deciding again would redo or roll back what they are doing.
+        return [
+            UnitOutcome(
+                unit, OutcomeKind.WAITING, "waiting:", " steps of an earlier cycle still running"
+            )
+        ]
     outcomes, proceed = resolve_in_flight(unit, route, ctx)
     change = _failover(unit, route, ctx, counts) if proceed else None
     moving = change is not None and any(isinstance(a, PromoteUnit) for a in change.actions)

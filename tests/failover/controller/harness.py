@@ -239,8 +239,9 @@ class World:
             if site not in self.units.down:
                 observer.run_round()
 
-    def cycle(self) -> str:
-        """One probe interval: observers publish, the controller observes, leads and decides."""
+    def cycle(self, *, join: bool = True) -> str:
+        """One probe interval: observers publish, the controller observes, leads and
+        decides; with ``join``, until the steps a wake left running have ended too."""
         self.clock.sleep(1.0)
         for site, lease in list(self.leases.values()):
             if site not in self.units.down:
@@ -248,7 +249,10 @@ class World:
                     self.dcs.keepalive(lease)
         self.publish_rounds()
         self.runtime.leadership.tick()
-        return self.runtime.controller.run_cycle()
+        sentence = self.runtime.controller.run_cycle()
+        if join:
+            self.runtime.controller.join_steps()
+        return sentence
 
     def route(self, unit: str) -> tuple[str, int]:
         route = RouteStore(self.dcs, self.topology.name).route(unit)

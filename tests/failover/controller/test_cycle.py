@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -215,3 +217,39 @@ def test_a_cycle_reads_the_whole_store_in_one_request(
     assert set(world_seen.snapshot.routes) == set(world.topology.units)
     assert set(world_seen.snapshot.leases) == set(world.topology.units)
     assert set(world_seen.snapshot.observer_reports) == set(world.topology.site_names)
+
+
+def test_a_unit_whose_lease_lapses_mid_promotion_of_others_moves_without_waiting_for_them(
+    world: World,
+) -> None:
+    world.cycle()
+    take_down(world, "production")
+    held_key = world.keys.primary_lease("u00")
+    world.dcs.put(held_key, '{"epoch":1,"site":"production"}')  # u00's old lease: not yet lapsed
+    gate = threading.Event()
+    original = world.units.set_role
+
+    def slow_promotion(unit: str, site: str, change: RoleChange) -> dict[str, object]:
+        if unit != "u00" and change.role == "primary":
+            # Meanwhile u00's old lease lapses: the lease watch deletes nothing here, so
+            # the test does what etcd would, and wakes the cycle as the watch would.
+            if world.dcs.get(held_key) is not None:
+                world.dcs.delete(held_key)
+                world.runtime.controller.wake()
+            assert gate.wait(10), "the test never opened the gate"
+        return original(unit, site, change)
+
+    world.units.set_role = slow_promotion  # type: ignore[method-assign]
+    sentences = [world.cycle(join=False) for _ in range(5)]
+    deadline = time.monotonic() + 5
+    while world.units.instances["u00", "same-city"].role != "primary":
+        assert time.monotonic() < deadline, f"u00 never moved: {sentences}"
+        time.sleep(0.01)
+    assert [world.units.instances[u, "same-city"].role for u in EVEN[1:]] == ["standby"] * 3
+    assert any("u02, u04, u06 still acting: left running" in s for s in sentences), sentences
+    assert any("u02,u04,u06 steps of an earlier cycle still running" in s for s in sentences)
+    gate.set()
+    world.runtime.controller.join_steps()
+    assert [world.route(u) for u in EVEN] == [("same-city", 2)] * 4
+    promotions = [line for line in world.log if line.endswith("primary e2")]
+    assert sorted(promotions) == sorted(f"role {u}@same-city primary e2" for u in EVEN)

@@ -436,6 +436,22 @@ def test_never_acts_when_frozen_or_not_the_leader(snapshot: Snapshot) -> None:
 
 
 @PROPERTY_SETTINGS
+@given(ANY_SNAPSHOT, st.data())
+def test_a_unit_still_acting_from_an_earlier_cycle_gets_no_action_and_the_others_the_same(
+    snapshot: Snapshot, data: st.DataObject
+) -> None:
+    units = sorted(snapshot.topology.units)
+    acting = frozenset(data.draw(st.sets(st.sampled_from(units)), label="acting"))
+    before = decide(snapshot)
+    decision = decide(replace(snapshot, acting=acting))
+    assert not [a for a in decision.actions if a.unit in acting]
+    assert decision.actions == tuple(a for a in before.actions if a.unit not in acting)
+    if snapshot.leader == snapshot.controller:  # a leader's sentence names them
+        for unit in acting:
+            assert unit in decision.summary
+
+
+@PROPERTY_SETTINGS
 @given(ANY_SNAPSHOT)
 def test_the_summary_is_a_sentence_naming_every_unit_it_acts_on(snapshot: Snapshot) -> None:
     decision = decide(snapshot)
