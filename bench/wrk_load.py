@@ -22,8 +22,15 @@ from typing import Any
 from process_cpu import cores_by_kind
 
 WRK_SCRIPT = """
-local counter, tid = 0, 0
-function setup(thread) thread:set("tid", tid); tid = tid + 1 end
+local threads, next_tid = {}, 0
+function setup(thread)
+  thread:set("tid", next_tid)
+  next_tid = next_tid + 1
+  table.insert(threads, thread)
+end
+-- Globals, not chunk-level locals: setup()'s thread:set("tid", ...) sets the thread's
+-- global, which a local of the same name would shadow in request() and init().
+counter, replays, tid = 0, 0, tid or 0
 function init(args) math.randomseed(os.time() * 1000 + tid) end
 request = function()
   counter = counter + 1
@@ -34,14 +41,21 @@ request = function()
   return wrk.format("POST", "/v1/customers/c" .. customer .. "/transactions",
     {["Content-Type"] = "application/json", ["Idempotency-Key"] = key}, body)
 end
+response = function(status, headers, body)
+  if status == 200 then replays = replays + 1 end
+end
 done = function(summary, latency, requests)
-  io.write(string.format("WT p50_us=%d p99_us=%d requests=%d status_errors=%d timeouts=%d\\n",
+  local replayed = 0
+  for _, thread in ipairs(threads) do replayed = replayed + thread:get("replays") end
+  io.write(string.format(
+    "WT p50_us=%d p99_us=%d requests=%d status_errors=%d timeouts=%d replays=%d\\n",
     latency:percentile(50), latency:percentile(99), summary.requests,
-    summary.errors.status, summary.errors.timeout))
+    summary.errors.status, summary.errors.timeout, replayed))
 end
 """
 RESULT_LINE = re.compile(
     r"WT p50_us=(\d+) p99_us=(\d+) requests=(\d+) status_errors=(\d+) timeouts=(\d+)"
+    r" replays=(\d+)"
 )
 
 
@@ -60,7 +74,14 @@ def run_wrk(router_url: str, connections: int, seconds: int, customers: int) -> 
     match = RESULT_LINE.search(done.stdout)
     if match is None:
         raise SystemExit(f"wrk printed no result line:\n{done.stdout}\n{done.stderr}")
-    p50_us, p99_us, requests, status_errors, timeouts = map(int, match.groups())
+    p50_us, p99_us, requests, status_errors, timeouts, replays = map(int, match.groups())
+    if replays > requests // 100:
+        # Every key is sent once: a replay (200) here means the load repeated keys, and
+        # its "writes" would count the same write twice.
+        raise SystemExit(
+            f"wrk: {replays} of {requests} answers were replays (200): the load repeats "
+            "Idempotency-Keys, so its figure would count writes twice"
+        )
     acknowledged = requests - status_errors
     return {
         "acknowledged_per_second": acknowledged / seconds,
@@ -68,6 +89,7 @@ def run_wrk(router_url: str, connections: int, seconds: int, customers: int) -> 
         "p99_ms": p99_us / 1000,
         "failed": status_errors,
         "timeouts": timeouts,
+        "replays": replays,
         "connections": connections,
         "seconds": seconds,
         "customers": customers,
