@@ -84,7 +84,7 @@ class Controller:
                 return self._say(f"no action: cannot read the quorum store: {exc}")
             # What this controller remembers enters the snapshot; the decision says
             # what to remember next.
-            acting = self._executor.busy_units()
+            acting = self._executor.acting_units()
             snapshot = replace(world.snapshot, lapsed_cycles=self._lapsed, acting=acting)
             world = replace(world, snapshot=snapshot)
             decision = decide(world.snapshot)
@@ -131,12 +131,12 @@ class Controller:
                 units=seeded,
             )
         snapshot = world.snapshot
-        busy = snapshot.acting
+        acting = snapshot.acting
         for unit, route in snapshot.routes.items():
-            if unit not in busy:
+            if unit not in acting:
                 self._persist_mark(unit, route, world)
         for approval in world.approvals:
-            if approval.unit in busy:
+            if approval.unit in acting:
                 continue
             current = snapshot.routes.get(approval.unit)
             if approval.open and current is not None and current.epoch > approval.expected_epoch:

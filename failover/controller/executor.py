@@ -89,9 +89,9 @@ class Executor:
             by_unit.setdefault(action.unit, []).append(action)
         return self._steps.run(by_unit, partial(self._run_unit, world=world), woken)
 
-    def busy_units(self) -> frozenset[str]:
+    def acting_units(self) -> frozenset[str]:
         """Units whose steps of an earlier cycle are still running."""
-        return self._steps.busy()
+        return self._steps.acting()
 
     def join(self) -> None:
         """Wait until every unit's steps have ended (planned operations, tests)."""

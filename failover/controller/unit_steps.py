@@ -9,9 +9,9 @@ most of a second under load) was still going. Without this, that unit waited for
 whole promotion of the others before a cycle could even see it (docs/controller.md,
 "cycles and wakes").
 
-Until its steps end, a unit is *busy*: the cycles that follow start nothing for it and
+Until its steps end, a unit is *acting*: the cycles that follow start nothing for it and
 write nothing of it (its replication mark, its approvals), because their snapshot may
-predate what its steps are doing. Planned operations wait for every busy unit first
+predate what its steps are doing. Planned operations wait for every acting unit first
 (:meth:`UnitSteps.join`). A step that ends in :class:`~failover.errors.NotLeader` or
 :class:`~failover.dcs.DcsError` while nobody waits for it is logged; the next cycle
 re-derives everything from etcd, as after any failed step.
@@ -60,7 +60,7 @@ class UnitSteps:
         self._running: dict[str, Future[list[str]]] = {}
         self._pool = ThreadPoolExecutor(MAX_UNITS_AT_ONCE, thread_name_prefix="unit-step")
 
-    def busy(self) -> frozenset[str]:
+    def acting(self) -> frozenset[str]:
         """Units whose steps are still running."""
         with self._lock:
             # done() turns true before the done callback forgets the unit: ask the future.
@@ -72,7 +72,7 @@ class UnitSteps:
         run_steps: Callable[[Sequence[Action]], list[str]],
         woken: threading.Event | None = None,
     ) -> Ran:
-        """Start ``run_steps(steps)`` for each unit (units at once), except for busy
+        """Start ``run_steps(steps)`` for each unit (units at once), except for acting
         units; wait for them until they all end or ``woken`` is set.
 
         Re-raises the first :class:`NotLeader` or :class:`DcsError` of the steps that
@@ -104,10 +104,10 @@ class UnitSteps:
         return Ran(tuple(outcomes), tuple(held), running)
 
     def join(self) -> None:
-        """Wait until no unit is busy (whatever its steps ended in)."""
+        """Wait until no unit is acting (whatever its steps ended in)."""
         while True:
             with self._lock:
-                futures = list(self._running.values())
+                futures = [f for f in self._running.values() if not f.done()]
             if not futures:
                 return
             for future in futures:
