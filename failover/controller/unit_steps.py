@@ -19,11 +19,10 @@ re-derives everything from etcd, as after any failed step.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import partial
 
@@ -92,10 +91,9 @@ class UnitSteps:
         for unit, future in started:
             future.add_done_callback(partial(self._ended, unit))
         futures = [future for _, future in started]
-        while not all(f.done() for f in futures):
-            if woken is not None and woken.is_set():
-                break
-            _wait_any_briefly(futures)
+        pending = set(futures)
+        while pending and not (woken is not None and woken.is_set()):
+            _, pending = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
         outcomes: list[str] = []
         for future in futures:
             if future.done():
@@ -122,11 +120,3 @@ class UnitSteps:
             LOG.warning("steps of %s stopped: %s", unit, error)
         elif error is not None:
             LOG.error("steps of %s failed", unit, exc_info=error)
-
-
-def _wait_any_briefly(futures: Sequence[Future[list[str]]]) -> None:
-    """Sleep until one of ``futures`` ends, or :data:`POLL_SECONDS` at most."""
-    pending = next((f for f in futures if not f.done()), None)
-    if pending is not None:
-        with contextlib.suppress(TimeoutError):
-            pending.exception(timeout=POLL_SECONDS)
