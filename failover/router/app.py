@@ -6,7 +6,9 @@ the routes once and retries once — safe because every write carries an Idempot
 and the unit service never posts a key twice — except after a *timeout* when the route
 has not moved: the same target would most likely time out again (a dead or hung site),
 so the client hears 503 at once. If the retry fails too, or is skipped, the client gets
-503 with ``Retry-After`` and decides itself whether to retry with the same key.
+503 with ``Retry-After`` and decides itself whether to retry with the same key. After a
+timeout the route is suspect: one request at a time probes it and the others for its
+unit hear that 503 at once, without waiting on it (:mod:`failover.router.suspects`).
 
 Bad input is answered here, in the error shape, before anything is forwarded: a customer
 or transaction id outside ``[A-Za-z0-9._:-]{1,64}`` is 422, a body over 64 KiB is 413
@@ -18,9 +20,9 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Path, Request
@@ -50,6 +52,7 @@ from failover.ledger_api import (
 from failover.openapi import PROMETHEUS, errors, json_body, truthful_openapi
 from failover.router.addresses import AddressMap
 from failover.router.source import RouteSource
+from failover.router.suspects import Admission, SuspectRoutes
 from failover.router.write_lane import WriteLane
 from failover.routing import Route
 from failover.topology import Topology
@@ -96,10 +99,11 @@ class RouterMetrics:
     registry: CollectorRegistry
     requests: Counter
     retries: Counter
+    refusals: Counter
     latency: Histogram
 
     @classmethod
-    def create(cls) -> RouterMetrics:
+    def create(cls, units: Sequence[str] = ()) -> RouterMetrics:
         registry = CollectorRegistry()
         # process_* of the router process (its own registry has none by default).
         ProcessCollector(registry=registry)
@@ -109,12 +113,22 @@ class RouterMetrics:
         # Every reason exists from the start at 0, so rate() sees the first retry.
         for reason in (RETRY_TRANSPORT, RETRY_UNAVAILABLE):
             retries.labels(reason)
+        refusals = Counter(
+            "watertight_router_suspect_refusals",
+            "Requests answered 503 without sending: their unit's route timed out and its "
+            "one probe is out",
+            ["unit"],
+            registry=registry,
+        )
+        for unit in units:
+            refusals.labels(unit)
         return cls(
             registry=registry,
             requests=Counter(
                 "watertight_router_requests", "Requests answered", ["status"], registry=registry
             ),
             retries=retries,
+            refusals=refusals,
             latency=Histogram(
                 "watertight_router_request_seconds", "Time to answer", registry=registry
             ),
@@ -130,6 +144,7 @@ class RouterState:
     addresses: AddressMap
     upstreams: AsyncKeepAliveClient
     metrics: RouterMetrics
+    suspects: SuspectRoutes = field(default_factory=SuspectRoutes)
 
 
 def error(status: int, code: str, detail: str, retry: bool = False) -> JSONResponse:
@@ -169,7 +184,7 @@ def create_router_app(
         try:
             await asyncio.to_thread(routes.start)
             app.state.router = RouterState(
-                topology, routes, addresses, upstreams, RouterMetrics.create()
+                topology, routes, addresses, upstreams, RouterMetrics.create(topology.units)
             )
             try:
                 yield
@@ -322,18 +337,53 @@ async def forward(
             break
         url = f"{state.addresses.url(unit, route.site)}/v1/customers/{customer_id}{path}"
         try:
-            upstream = await state.upstreams.request(method, url, content=body, headers=headers)
+            upstream = await _ask(state, route, method, url, body, headers)
         except UpstreamError as exc:
             reason = f"{unit} in {route.site} (epoch {route.epoch}) unreachable: {exc.kind}"
             timed_out = route if exc.timed_out else None
             state.metrics.retries.labels(RETRY_TRANSPORT).inc()
             continue
+        if upstream is None:
+            # No re-read of the routes: at this rate that would be an etcd read per write
+            # of a dead site; the watch brings the unit's new route when it moves.
+            reason = (
+                f"{unit} in {route.site} (epoch {route.epoch}) timed out just now; "
+                "one request at a time probes it"
+            )
+            state.metrics.refusals.labels(unit).inc()
+            break
         if upstream.status == 503 and attempt == 0:
             reason = f"{unit} in {route.site} (epoch {route.epoch}) not writable"
             state.metrics.retries.labels(RETRY_UNAVAILABLE).inc()
             continue
         return _count(state, started, _relay(upstream))
     return _count(state, started, error(503, "no_writable_primary", reason, retry=True))
+
+
+async def _ask(
+    state: RouterState,
+    route: Route,
+    method: str,
+    url: str,
+    body: bytes,
+    headers: list[tuple[bytes, bytes]],
+) -> Answer | None:
+    """The answer of ``route``'s instance, or None when the route is suspect and its
+    probe is out (nothing sent); raises :class:`UpstreamError` when it did not answer."""
+    admission = state.suspects.admit(route)
+    if admission is Admission.REFUSE:
+        return None
+    answered = timed_out = False
+    try:
+        answer = await state.upstreams.request(method, url, content=body, headers=headers)
+        answered = True
+        return answer
+    except UpstreamError as exc:
+        timed_out = exc.timed_out
+        raise
+    finally:
+        probe = admission is Admission.PROBE
+        state.suspects.settle(route, answered=answered, timed_out=timed_out, probe=probe)
 
 
 def _relay(upstream: Answer) -> Response:

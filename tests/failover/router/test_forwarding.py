@@ -1,6 +1,6 @@
 """The router's forwarding rule against real sockets: a unit that answers, a unit that
-accepts connections and never answers (a hung or blackholed site), and a route that moves
-while a request waits."""
+accepts connections and never answers (a hung or blackholed site), a route that moves
+while a request waits, and a suspect route that only one request at a time waits on."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -140,3 +141,46 @@ def test_a_refused_connection_answers_503_naming_the_failure(answering: str) -> 
     assert answer.status_code == 503
     assert "unreachable: connect failed" in answer.json()["detail"]
     assert routes.refreshes == 1
+
+
+def test_after_a_timeout_only_one_request_at_a_time_waits_on_the_silent_primary(
+    silent: Silent, answering: str
+) -> None:
+    routes = MovingRoutes(Route(UNIT, "production", 1), moved_to=None)
+    addresses = AddressMap({UNIT: {"production": silent.url, "same-city": answering}})
+    app = create_router_app(TOPOLOGY, routes, addresses, upstream_timeouts=TIMEOUT)
+    with TestClient(app) as client:
+
+        def write(key: str) -> httpx.Response:
+            path = f"/v1/customers/{CUSTOMER}/transactions"
+            return client.post(path, json=WRITE, headers={"Idempotency-Key": key})
+
+        assert write("k-0").status_code == 503  # the timeout that makes the route suspect
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            answers = list(pool.map(write, [f"k-{n}" for n in range(1, 7)]))
+        metrics = client.get("/metrics").text
+    details = sorted(a.json()["detail"] for a in answers)
+    assert {a.status_code for a in answers} == {503}
+    assert all(a.headers["retry-after"] == "1" for a in answers)
+    waited = [d for d in details if "read timed out" in d]
+    held = [d for d in details if "one request at a time probes it" in d]
+    # The probe may come back before the last of the six is admitted, and then one more
+    # is the next probe; never all six.
+    assert 1 <= len(waited) <= 2
+    assert len(held) == 6 - len(waited)
+    assert len(silent.accepted) == 1 + len(waited)
+    assert f'watertight_router_suspect_refusals_total{{unit="{UNIT}"}} {len(held)}.0' in metrics
+
+
+def test_a_unit_that_moves_leaves_its_suspect_route_behind(silent: Silent, answering: str) -> None:
+    routes = MovingRoutes(Route(UNIT, "production", 1), moved_to=None)
+    addresses = AddressMap({UNIT: {"production": silent.url, "same-city": answering}})
+    app = create_router_app(TOPOLOGY, routes, addresses, upstream_timeouts=TIMEOUT)
+    with TestClient(app) as client:
+        path = f"/v1/customers/{CUSTOMER}/transactions"
+        first = client.post(path, json=WRITE, headers={"Idempotency-Key": "k-1"})
+        routes.set(Route(UNIT, "same-city", 2))
+        moved = client.post(path, json=WRITE, headers={"Idempotency-Key": "k-1"})
+    assert first.status_code == 503
+    assert moved.status_code == 201
+    assert moved.json()["site"] == "same-city"
