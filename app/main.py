@@ -15,6 +15,7 @@ from app.lease import PrimaryLease
 from app.lease_factory import build_lease
 from app.limits import UNIT_LIMITS, BodyLimit, unit_body_limits
 from app.metrics import MetricsMiddleware
+from app.probe_lane import ProbeLane
 from app.service import UnitService, build_service
 from app.settings import UnitSettings
 from app.shipment_lane import ShipmentLane
@@ -53,6 +54,7 @@ def app_for(service: UnitService) -> FastAPI:
     app = unit_api(lifespan)
     app.state.service = service
     limits = unit_body_limits(service.topology.replication.batch_size)
+    app.add_middleware(ProbeLane, service=service)
     app.add_middleware(ShipmentLane, service=service)
     app.add_middleware(WriteLane, service=service)
     app.add_middleware(

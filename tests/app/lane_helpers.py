@@ -40,3 +40,20 @@ def post(
     asyncio.run(app(scope, receive, send))
     content = answer[1]["body"]
     return answer[0]["status"], json.loads(content) if content else None
+
+
+def get(app: ASGIApp, path: str) -> tuple[int, dict[str, str], Any]:
+    """``GET path``: the status, the answer's headers and its JSON (None without a body)."""
+    scope = {"type": "http", "method": "GET", "path": path, "headers": [], "query_string": b""}
+    answer: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        answer.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    headers = {k.decode(): v.decode() for k, v in answer[0]["headers"]}
+    content = answer[1]["body"]
+    return answer[0]["status"], headers, json.loads(content) if content else None
