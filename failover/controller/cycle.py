@@ -12,7 +12,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from failover.controller.builder import SnapshotBuilder, World
@@ -34,12 +34,6 @@ LOG = logging.getLogger("failover.controller")
 def _shape(summary: str) -> str:
     """A sentence without its counters: "for 3 rounds" and "for 4 rounds" say the same."""
     return re.sub(r"\d+ rounds?", "N rounds", summary)
-
-
-def _left_running_note(units: Sequence[str]) -> str:
-    if not units:
-        return ""
-    return f"; woken with {', '.join(units)} still acting: left running"
 
 
 class Controller:
@@ -112,7 +106,7 @@ class Controller:
                     units=sorted({a.unit for a in actions}),
                 )  # fmt: skip
             ran = self._executor.run_all(actions, world, woken=self._wake)
-            summary += _left_running_note(ran.left_running)
+            summary += ran.note()
         except NotLeader:
             return self._say(f"stopped: {self.me} lost the leader lease mid-cycle; {summary}")
         except DcsError as exc:

@@ -49,6 +49,16 @@ class Ran:
     held: tuple[str, ...] = ()
     left_running: tuple[str, ...] = ()
 
+    def note(self) -> str:
+        """What the cycle's sentence adds: units held back (``decide`` gives an acting unit
+        no action, so this says a rule was broken) and steps left running."""
+        note = ""
+        if self.held:
+            note += f"; held back {', '.join(self.held)}: steps of an earlier cycle still running"
+        if self.left_running:
+            note += f"; woken with {', '.join(self.left_running)} still acting: left running"
+        return note
+
 
 class UnitSteps:
     """Runs each unit's steps. Thread-safe; :meth:`run` is called by one cycle at a time

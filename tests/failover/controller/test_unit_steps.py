@@ -30,9 +30,11 @@ def test_a_woken_run_leaves_a_slow_unit_running_and_the_next_run_holds_it() -> N
 
     first = steps.run({"u04": [demote("u04")]}, run_steps, woken)
     assert first.left_running == ("u04",)
+    assert first.note() == "; woken with u04 still acting: left running"
     assert steps.acting() == {"u04"}
     second = steps.run({"u04": [demote("u04")], "u00": [demote("u00")]}, run_steps)
     assert second.held == ("u04",)
+    assert second.note() == "; held back u04: steps of an earlier cycle still running"
     assert second.outcomes == ("done u00",)
     assert started == ["u04", "u00"]  # u04's steps were not started a second time
     gate.set()
@@ -53,4 +55,4 @@ def test_without_a_wake_a_run_waits_for_every_unit_and_re_raises_not_leader() ->
     assert steps.acting() == frozenset()
     ran = steps.run({"u00": [demote("u00")], "u06": [demote("u06")]}, run_steps)
     assert sorted(ran.outcomes) == ["done u00", "done u06"]
-    assert ran.held == () and ran.left_running == ()
+    assert ran.held == () and ran.left_running == () and ran.note() == ""
