@@ -3,30 +3,18 @@ answer; anything else reaches the full application."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from lane_helpers import FullApplication, get, post
-from test_recent_entries import primary
 from unit_app_helpers import settings_for, unit_client
 
 from app.errors import UnavailableError
-from app.lease import NoLease
 from app.main import unit_api
 from app.probe_lane import PATH, ProbeLane
 from app.service import UnitService
-
-
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[UnitService]:
-    started = primary(tmp_path, NoLease())
-    yield started
-    started.writes.stop()
-    started.node.stop()
-    started.db.dispose()
 
 
 def without_clock(body: dict[str, Any]) -> dict[str, Any]:
@@ -34,11 +22,11 @@ def without_clock(body: dict[str, Any]) -> dict[str, Any]:
     return {**body, "traffic": {k: v for k, v in body["traffic"].items() if k != "at"}}
 
 
-def test_the_lane_answers_what_the_fastapi_route_answers(service: UnitService) -> None:
+def test_the_lane_answers_what_the_fastapi_route_answers(primary_service: UnitService) -> None:
     full = FullApplication()
-    status, headers, body = get(ProbeLane(full, service=service), PATH)
+    status, headers, body = get(ProbeLane(full, service=primary_service), PATH)
     routed = unit_api()
-    routed.state.service = service
+    routed.state.service = primary_service
     with TestClient(routed) as client:
         expected = client.get(PATH)
     assert full.bodies == []
@@ -48,22 +36,22 @@ def test_the_lane_answers_what_the_fastapi_route_answers(service: UnitService) -
     assert body["role"] == "primary" and "standbys" in body
 
 
-def test_other_requests_reach_the_full_application(service: UnitService) -> None:
+def test_other_requests_reach_the_full_application(primary_service: UnitService) -> None:
     full = FullApplication()
-    lane = ProbeLane(full, service=service)
+    lane = ProbeLane(full, service=primary_service)
     assert get(lane, "/v1/unit/")[0] == 599
     assert get(lane, "/healthz")[0] == 599
     assert post(lane, PATH, b"{}", [])[0] == 599
 
 
 def test_a_unit_error_is_answered_in_the_error_shape(
-    service: UnitService, monkeypatch: pytest.MonkeyPatch
+    primary_service: UnitService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def unavailable(*_: object) -> dict[str, Any]:
         raise UnavailableError("the journal cannot be read")
 
-    monkeypatch.setattr(service.queries, "unit", unavailable)
-    status, _, body = get(ProbeLane(FullApplication(), service=service), PATH)
+    monkeypatch.setattr(primary_service.queries, "unit", unavailable)
+    status, _, body = get(ProbeLane(FullApplication(), service=primary_service), PATH)
     assert status == 503
     assert body == {"error": "unavailable", "detail": "the journal cannot be read"}
 

@@ -5,30 +5,18 @@ so its refusals stay the documented ones."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from lane_helpers import FullApplication, post
-from test_recent_entries import primary
 from unit_app_helpers import customer_of, promote_alone, purchase, settings_for, unit_client
 
-from app.lease import NoLease
 from app.service import UnitService
 from app.write_lane import WriteLane
 
 OURS, THEIRS = customer_of("u00"), customer_of("u01")
 JSON = (b"content-type", b"application/json")
-
-
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[UnitService]:
-    started = primary(tmp_path, NoLease())
-    yield started
-    started.writes.stop()
-    started.node.stop()
-    started.db.dispose()
 
 
 def call(
@@ -41,10 +29,10 @@ WRITE = json.dumps(purchase(100)).encode()
 
 
 def test_a_well_formed_write_is_posted_without_the_full_application(
-    service: UnitService,
+    primary_service: UnitService,
 ) -> None:
     full = FullApplication()
-    lane = WriteLane(full, service=service)
+    lane = WriteLane(full, service=primary_service)
     status, body = call(lane, OURS, WRITE, [JSON, (b"idempotency-key", b"k-1")])
     assert (status, body["lsn"], body["customer_id"]) == (201, 1, OURS)
     assert call(lane, OURS, WRITE, [JSON, (b"idempotency-key", b"k-1")])[0] == 200  # replay
@@ -52,10 +40,10 @@ def test_a_well_formed_write_is_posted_without_the_full_application(
 
 
 def test_a_write_the_unit_refuses_is_answered_as_the_error_handlers_answer(
-    service: UnitService,
+    primary_service: UnitService,
 ) -> None:
     full = FullApplication()
-    lane = WriteLane(full, service=service)
+    lane = WriteLane(full, service=primary_service)
     call(lane, OURS, WRITE, [JSON, (b"idempotency-key", b"k-1")])
     other = json.dumps(purchase(200)).encode()
     status, body = call(lane, OURS, other, [JSON, (b"idempotency-key", b"k-1")])
@@ -81,12 +69,12 @@ def test_a_write_the_unit_refuses_is_answered_as_the_error_handlers_answer(
     ids=["no-key", "bad-key", "not-json", "invalid", "too-deep", "other-unit", "bad-customer"],
 )
 def test_anything_else_reaches_the_full_application_with_its_body(
-    service: UnitService, customer: str, body: bytes, headers: list[tuple[bytes, bytes]]
+    primary_service: UnitService, customer: str, body: bytes, headers: list[tuple[bytes, bytes]]
 ) -> None:
     full = FullApplication()
-    assert call(WriteLane(full, service=service), customer, body, headers)[0] == 599
+    assert call(WriteLane(full, service=primary_service), customer, body, headers)[0] == 599
     assert full.bodies == [body]
-    assert service.queries.journal_position() == (0, 0)
+    assert primary_service.queries.journal_position() == (0, 0)
 
 
 def test_writes_served_by_the_lane_are_counted_under_their_route(tmp_path: Path) -> None:
