@@ -55,14 +55,8 @@ class SuspectRoutes:
         """May a request go to ``route`` now? A :attr:`Admission.PROBE` must be followed
         by :meth:`settle` with ``probe=True`` (in a ``finally``: a probe cancelled
         mid-way must free its place)."""
-        suspect = self._by_unit.get(route.unit)
+        suspect = self._judged(route)
         if suspect is None:
-            return Admission.SEND
-        if suspect.route != route:
-            # A newer route: the unit moved, and its new route starts clean. An older one:
-            # a request that read the table before the move, not judged by the new route.
-            if _newer(route, suspect.route):
-                del self._by_unit[route.unit]
             return Admission.SEND
         if suspect.probing:
             return Admission.REFUSE
@@ -72,12 +66,9 @@ class SuspectRoutes:
     def settle(self, route: Route, *, answered: bool, timed_out: bool, probe: bool) -> None:
         """Record how a request sent to ``route`` ended: ``answered`` (any status) clears
         the suspicion, ``timed_out`` raises it; a probe that ended frees its place."""
-        suspect = self._by_unit.get(route.unit)
-        if suspect is not None and suspect.route != route:
-            if not _newer(route, suspect.route):
-                return  # about an older route of the unit: not the one judged now
-            del self._by_unit[route.unit]
-            suspect = None
+        if self._stale(route):
+            return
+        suspect = self._judged(route)
         if answered:
             self._by_unit.pop(route.unit, None)
             return
@@ -86,12 +77,25 @@ class SuspectRoutes:
         if suspect is not None and probe:
             suspect.probing = False
 
+    def _stale(self, route: Route) -> bool:
+        """Whether ``route`` is another route of the unit than its suspect one and no
+        newer: a request that read the table before the unit moved, which does not
+        judge the route the unit has now."""
+        suspect = self._by_unit.get(route.unit)
+        return suspect is not None and suspect.route != route and route.epoch <= suspect.route.epoch
+
+    def _judged(self, route: Route) -> _Suspect | None:
+        """The suspicion ``route`` is under, if any. A route newer than the unit's
+        suspect one means the unit moved: the old suspicion is dropped, and the new
+        route starts clean."""
+        suspect = self._by_unit.get(route.unit)
+        if suspect is None or suspect.route == route:
+            return suspect
+        if route.epoch > suspect.route.epoch:
+            del self._by_unit[route.unit]
+        return None
+
     def suspect(self, unit: str) -> Route | None:
         """The unit's suspect route, if it has one."""
         found = self._by_unit.get(unit)
         return found.route if found else None
-
-
-def _newer(route: Route, than: Route) -> bool:
-    """Whether ``route`` is a later route of the unit than ``than`` (epochs only grow)."""
-    return route.epoch > than.epoch
