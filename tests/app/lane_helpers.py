@@ -28,7 +28,27 @@ def post(
 ) -> tuple[int, Any]:
     """``POST path`` with ``body`` in one piece: the status and the JSON answer (None
     when the answer has no body)."""
-    scope = {"type": "http", "method": "POST", "path": path, "headers": headers}
+    status, _, answer = call(app, "POST", path, body, headers)
+    return status, answer
+
+
+def get(app: ASGIApp, path: str) -> tuple[int, dict[str, str], Any]:
+    """``GET path``: the status, the answer's headers and its JSON (None without a body)."""
+    return call(app, "GET", path, b"", [])
+
+
+def call(
+    app: ASGIApp, method: str, path: str, body: bytes, headers: list[tuple[bytes, bytes]]
+) -> tuple[int, dict[str, str], Any]:
+    """One ASGI request with ``body`` in one piece: the status, the answer's headers and
+    its JSON (None when the answer has no body)."""
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "headers": headers,
+        "query_string": b"",
+    }
     answer: list[Message] = []
 
     async def receive() -> Message:
@@ -38,22 +58,6 @@ def post(
         answer.append(message)
 
     asyncio.run(app(scope, receive, send))
+    answered = {k.decode(): v.decode() for k, v in answer[0]["headers"]}
     content = answer[1]["body"]
-    return answer[0]["status"], json.loads(content) if content else None
-
-
-def get(app: ASGIApp, path: str) -> tuple[int, dict[str, str], Any]:
-    """``GET path``: the status, the answer's headers and its JSON (None without a body)."""
-    scope = {"type": "http", "method": "GET", "path": path, "headers": [], "query_string": b""}
-    answer: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        answer.append(message)
-
-    asyncio.run(app(scope, receive, send))
-    headers = {k.decode(): v.decode() for k, v in answer[0]["headers"]}
-    content = answer[1]["body"]
-    return answer[0]["status"], headers, json.loads(content) if content else None
+    return answer[0]["status"], answered, json.loads(content) if content else None
