@@ -100,15 +100,20 @@ class MovingRoutes(StaticRoutes):
         return self.table()
 
 
-def post(routes: StaticRoutes, production: str, same_city: str) -> httpx.Response:
+def router_client(routes: StaticRoutes, production: str, same_city: str) -> TestClient:
+    """A client of a router whose unit has these two instances (enter it to start)."""
     addresses = AddressMap({UNIT: {"production": production, "same-city": same_city}})
-    app = create_router_app(TOPOLOGY, routes, addresses, upstream_timeouts=TIMEOUT)
-    with TestClient(app) as client:
-        return client.post(
-            f"/v1/customers/{CUSTOMER}/transactions",
-            json=WRITE,
-            headers={"Idempotency-Key": "k-1"},
-        )
+    return TestClient(create_router_app(TOPOLOGY, routes, addresses, upstream_timeouts=TIMEOUT))
+
+
+def write(client: TestClient, key: str = "k-1") -> httpx.Response:
+    path = f"/v1/customers/{CUSTOMER}/transactions"
+    return client.post(path, json=WRITE, headers={"Idempotency-Key": key})
+
+
+def post(routes: StaticRoutes, production: str, same_city: str) -> httpx.Response:
+    with router_client(routes, production, same_city) as client:
+        return write(client)
 
 
 def test_a_timed_out_primary_is_not_asked_twice_while_its_route_stays(
@@ -147,17 +152,11 @@ def test_after_a_timeout_only_one_request_at_a_time_waits_on_the_silent_primary(
     silent: Silent, answering: str
 ) -> None:
     routes = MovingRoutes(Route(UNIT, "production", 1), moved_to=None)
-    addresses = AddressMap({UNIT: {"production": silent.url, "same-city": answering}})
-    app = create_router_app(TOPOLOGY, routes, addresses, upstream_timeouts=TIMEOUT)
-    with TestClient(app) as client:
-
-        def write(key: str) -> httpx.Response:
-            path = f"/v1/customers/{CUSTOMER}/transactions"
-            return client.post(path, json=WRITE, headers={"Idempotency-Key": key})
-
-        assert write("k-0").status_code == 503  # the timeout that makes the route suspect
+    with router_client(routes, silent.url, answering) as client:
+        assert write(client, "k-0").status_code == 503  # the timeout that makes it suspect
         with ThreadPoolExecutor(max_workers=6) as pool:
-            answers = list(pool.map(write, [f"k-{n}" for n in range(1, 7)]))
+            keys = [f"k-{n}" for n in range(1, 7)]
+            answers = list(pool.map(lambda key: write(client, key), keys))
         metrics = client.get("/metrics").text
     details = sorted(a.json()["detail"] for a in answers)
     assert {a.status_code for a in answers} == {503}
@@ -174,13 +173,10 @@ def test_after_a_timeout_only_one_request_at_a_time_waits_on_the_silent_primary(
 
 def test_a_unit_that_moves_leaves_its_suspect_route_behind(silent: Silent, answering: str) -> None:
     routes = MovingRoutes(Route(UNIT, "production", 1), moved_to=None)
-    addresses = AddressMap({UNIT: {"production": silent.url, "same-city": answering}})
-    app = create_router_app(TOPOLOGY, routes, addresses, upstream_timeouts=TIMEOUT)
-    with TestClient(app) as client:
-        path = f"/v1/customers/{CUSTOMER}/transactions"
-        first = client.post(path, json=WRITE, headers={"Idempotency-Key": "k-1"})
+    with router_client(routes, silent.url, answering) as client:
+        first = write(client)
         routes.set(Route(UNIT, "same-city", 2))
-        moved = client.post(path, json=WRITE, headers={"Idempotency-Key": "k-1"})
+        moved = write(client)
     assert first.status_code == 503
     assert moved.status_code == 201
     assert moved.json()["site"] == "same-city"
