@@ -4,7 +4,8 @@ Open loop: write *i* is started at ``i / rate`` seconds whatever happened to ear
 writes (a closed loop would slow down during an outage and hide it). Every logical write
 has its own idempotency key; like a real client, it retries the *same* key after a 503
 (waiting ``Retry-After``, capped), a timeout or a connection error, until it gets an
-answer that ends it (2xx, or a 4xx the client cannot fix) or its retry deadline passes.
+answer that ends it (2xx, or a 4xx the client cannot fix) or its retry deadline passes,
+and only while the clients' retry budget allows (:mod:`drills.retry_budget`).
 
 Every attempt is recorded as a :class:`drills.attempts.Attempt`, times in seconds from
 the drill start on one monotonic clock (``clock() - started_at``). The plan of writes
@@ -24,6 +25,7 @@ from typing import Any
 import httpx
 
 from drills.attempts import Attempt, Outcome, WriteKey
+from drills.retry_budget import RetryBudget
 from drills.spec import Load
 from drills.write_transport import WriteTransport
 from failover.tls import client_verify
@@ -158,7 +160,8 @@ class LoadGenerator:
     """Runs one drill's load; ``attempts`` grows live (the runner's probes read it).
 
     ``retry_for_seconds``: how long after the load ends writes still in flight keep
-    retrying before the client gives up on them.
+    retrying before the client gives up on them. ``retries_refused`` counts the retries
+    the retry budget did not allow (each ended its write, unacknowledged).
     """
 
     load: Load
@@ -174,10 +177,13 @@ class LoadGenerator:
     attempts: list[Attempt] = field(default_factory=list)
     acknowledged: dict[WriteKey, Acknowledged] = field(default_factory=dict)
     writes_started: int = 0
+    retries_refused: int = 0
 
     def __post_init__(self) -> None:
         self.population = customers(self.load, self.topology, self.run_id)
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        budget = self.load.retry_budget
+        self._budget = RetryBudget(budget.ratio, budget.min_per_second, budget.window_seconds)
 
     def now(self) -> float:
         return self.clock() - self.started_at
@@ -227,6 +233,10 @@ class LoadGenerator:
             sent_at = self.now()
             if number == 1:
                 deadline = min(deadline, sent_at + self.load.give_up_after_seconds)
+                self._budget.first_attempt(sent_at)
+            elif not self._budget.try_retry(sent_at):
+                self.retries_refused += 1
+                return
             outcome, answer, retry_after = await self._send(url, headers, body)
             attempt = record(write, number, sent_at, max(self.now(), sent_at), outcome, answer)
             self.attempts.append(attempt)

@@ -65,6 +65,8 @@ class Measurements:
     errors_outside_drain: int
     series: tuple[SecondStats, ...]
     interruption_by_unit: Mapping[str, float | None]
+    retries_refused: int = 0
+    """Retries the clients' retry budget did not send (each gave its write up)."""
 
     @property
     def split_brain(self) -> bool:
@@ -103,9 +105,11 @@ def measure(
     *,
     expects_no_failover: bool = False,
     drain_window_seconds: float = 0.0,
+    retries_refused: int = 0,
 ) -> Measurements:
     """Measure a drill. ``expects_no_failover`` and ``drain_window_seconds`` come from the
-    spec's ``expect`` (:attr:`drills.spec.Expect.expects_no_failover`)."""
+    spec's ``expect`` (:attr:`drills.spec.Expect.expects_no_failover`);
+    ``retries_refused`` from the load generator, which alone knows what it did not send."""
     fault_at = first_fault_at(actions)
     rto_by_unit = rto_per_unit(attempts, fault_at)
     lost, changed = lost_acknowledged(attempts, read_backs)
@@ -126,6 +130,7 @@ def measure(
         errors_outside_drain=errors_outside_drain(attempts, actions, drain_window_seconds),
         series=per_second(attempts),
         interruption_by_unit=interruption_per_unit(attempts),
+        retries_refused=retries_refused,
     )
 
 

@@ -151,6 +151,7 @@ def _evidence(m: Measurements) -> Evidence:
         failovers_by_unit=dict(m.failovers_by_unit),
         false_failovers=m.false_failovers,
         errors_outside_drain=m.errors_outside_drain,
+        retries_refused=m.retries_refused,
     )
 
 

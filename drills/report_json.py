@@ -105,6 +105,8 @@ class Evidence(_Model):
     failovers_by_unit: dict[str, int]
     false_failovers: int
     errors_outside_drain: int
+    retries_refused: int = 0
+    """Retries the clients' retry budget did not send (absent from reports before it)."""
 
 
 class Report(_Model):

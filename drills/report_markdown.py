@@ -105,9 +105,9 @@ def _md_measurements(r: Report) -> str:
         lines.append(f"| {label} | {_value(getattr(m, key), key)}{note} |")
     if r.trend_watch is not None:
         lines += markdown_rows(r.trend_watch)
-    q = m.requests
+    q, refused = m.requests, r.evidence.retries_refused
     lines.append(f"| Requests (every attempt, retries included) | {q.total} total, {q.ok} ok, "
-                 f"{q.failed} failed |")  # fmt: skip
+                 f"{q.failed} failed; {refused} retries not sent (retry budget) |")  # fmt: skip
     lines.append("")
     if not m.rto_by_unit:
         lines += ["No unit's writes were interrupted after a fault.", ""]

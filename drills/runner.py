@@ -407,6 +407,7 @@ class DrillRun:
             self.attempts, self.read_backs, self.actions, self.events,
             expects_no_failover=self.spec.expect.expects_no_failover,
             drain_window_seconds=self.spec.expect.drain_window_seconds,
+            retries_refused=self.load.retries_refused,
         )  # fmt: skip
         extra = [rollbacks_row(self.actions)]
         # An aborted drill stopped its load early: "nothing served at the end" would be

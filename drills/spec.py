@@ -78,6 +78,16 @@ class Mix(Strict):
         return self
 
 
+class RetryBudgetSpec(Strict):
+    """Over the last ``window_seconds``: at most ``min_per_second`` retries a second plus
+    ``ratio`` retries per first attempt (gRPC's retry throttling and Finagle's default:
+    20 % and 10 a second)."""
+
+    ratio: Annotated[float, Field(ge=0, le=10)] = 0.2
+    min_per_second: Annotated[float, Field(ge=0, le=10_000)] = 10.0
+    window_seconds: PositiveSeconds = 10.0
+
+
 class Load(Strict):
     """An open-loop load: ``rate_per_second`` new writes, spread over ``customers``
     (evenly over the units: each unit gets ``customers / units`` of them, rounded up, and
@@ -97,6 +107,10 @@ class Load(Strict):
     it gives up, like a card terminal's authorization timeout. Without a limit every
     write of an outage keeps retrying, and the retries alone outgrow what the sites can
     serve once they are back (a retry storm that keeps them down)."""
+    retry_budget: RetryBudgetSpec = Field(default_factory=RetryBudgetSpec)
+    """How many retries all the clients together may add to the load
+    (:mod:`drills.retry_budget`): the patience above bounds one write's retries, this
+    bounds the retries of all writes at once."""
 
 
 # --- steady state and guard rails -------------------------------------------------------

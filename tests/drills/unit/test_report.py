@@ -47,11 +47,12 @@ def report_of(
     read_backs: list[ReadBack] | None = None,
     actions: list[ExecutedAction] | None = None,
     abort_reason: str = "",
+    retries_refused: int = 0,
 ) -> Report:
     spec = load_spec(library()["production-outage"])
     actions = ACTIONS if actions is None else actions
     read_backs = found(attempts) if read_backs is None else read_backs
-    m = measure(attempts, read_backs, actions, EVENTS)
+    m = measure(attempts, read_backs, actions, EVENTS, retries_refused=retries_refused)
     return build_report(
         spec,
         m,
@@ -130,6 +131,19 @@ def test_report_json_reads_back_into_the_same_report(tmp_path: Path) -> None:
     files = write_report(report, tmp_path / "out")
     assert read_report(files.json) == report
     assert files.markdown.read_text() == render_markdown(report)
+
+
+def test_retries_the_budget_did_not_send_are_reported_and_old_reports_still_read(
+    tmp_path: Path,
+) -> None:
+    report = report_of(clean_failover(), retries_refused=17)
+    assert report.evidence.retries_refused == 17
+    assert "failed; 17 retries not sent (retry budget) |" in render_markdown(report)
+    files = write_report(report, tmp_path / "out")
+    document = json.loads(files.json.read_text())
+    del document["evidence"]["retries_refused"]  # as written before the budget existed
+    files.json.write_text(json.dumps(document))
+    assert read_report(files.json).evidence.retries_refused == 0
 
 
 def test_the_markdown_says_what_was_done_measured_and_judged() -> None:
