@@ -1,13 +1,15 @@
-"""A keep-alive HTTP/1.1 client over the standard library's ``http.client``, for the
-hot internal calls from threads that need nothing more: the unit primaries' replication
-shipments (a POST per batch per standby). (The observers' probes, which used it too, now
-go out from an event loop: :mod:`failover.observer.probes`.)
+"""A keep-alive HTTP/1.1 client on blocking sockets, for the hot internal calls from
+threads that need nothing more: the unit primaries' replication shipments (a POST per
+batch per standby). (The observers' probes, which used it too, now go out from an event
+loop: :mod:`failover.observer.probes`.)
 
 With httpx, two thirds of an idle observer's CPU and a quarter of a primary's went into
-the client's machinery around each request (its connection pool's bookkeeping, stream
-and response wrappers, auth flow: docs/benchmarks.md). These calls need none of it: one
-persistent connection per peer, one request at a time on it, the status and the body.
-Stands alone (the standard library only).
+the client's machinery around each request (docs/benchmarks.md); the standard library's
+``http.client`` still cost ~130 µs of CPU a request, most of it parsing the answer's
+headers with the e-mail parser. These calls need none of it: one persistent connection
+per peer, one request at a time on it, the status and the body, read by the one HTTP/1.1
+reading the asyncio client uses too (:mod:`failover.http1_wire`): ~40 µs. Stands alone
+(the standard library and that module only).
 
 Contract of :meth:`KeepAliveClient.request`: returns ``(status, body)`` for any HTTP
 answer, or raises :class:`RefusedError` (nobody listens: worth one more try) or
@@ -22,18 +24,21 @@ which a standby applies at most once by lsn).
 
 from __future__ import annotations
 
-import http.client
+import socket
 import ssl
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-#: The largest answer read; a peer sending more did not answer.
-MAX_BODY_BYTES = 1024 * 1024
+from failover.http1_wire import (
+    BadAnswerError,
+    BlockingReader,
+    ClosedBeforeAnswerError,
+    request_head,
+)
 
 _Peer = tuple[str, str, int]
-_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 
 class NoAnswerError(Exception):
@@ -52,7 +57,7 @@ class KeepAliveClient:
         self, connect_timeout: float, read_timeout: float, tls: ssl.SSLContext | None = None
     ) -> None:
         self._connect_timeout, self._read_timeout, self._tls = connect_timeout, read_timeout, tls
-        self._idle: dict[_Peer, http.client.HTTPConnection] = {}
+        self._idle: dict[_Peer, _Connection] = {}
         self._lock = threading.Lock()
 
     def get(self, url: str) -> tuple[int, bytes]:
@@ -70,8 +75,12 @@ class KeepAliveClient:
         (or :class:`RefusedError`)."""
         parts = urlsplit(url)
         peer = (parts.scheme, parts.hostname or "", parts.port or _default_port(parts.scheme))
+        fields = {"Accept": "application/json", **(headers or {})}
         sent = _Request(
-            method, parts.path or "/", body, {"Accept": "application/json", **(headers or {})}
+            method,
+            parts.path or "/",
+            body or b"",
+            [(k.encode("latin-1"), v.encode("latin-1")) for k, v in fields.items()],
         )
         with self._lock:
             kept = self._idle.pop(peer, None)
@@ -86,70 +95,75 @@ class KeepAliveClient:
         with self._lock:
             idle, self._idle = list(self._idle.values()), {}
         for connection in idle:
-            connection.close()
+            connection.sock.close()
 
-    def _connect(self, peer: _Peer) -> http.client.HTTPConnection:
+    def _connect(self, peer: _Peer) -> _Connection:
         scheme, host, port = peer
-        connection: http.client.HTTPConnection
-        if scheme == "https":
-            context = self._tls or ssl.create_default_context()
-            connection = http.client.HTTPSConnection(
-                host, port, timeout=self._connect_timeout, context=context
-            )
-        else:
-            connection = http.client.HTTPConnection(host, port, timeout=self._connect_timeout)
         try:
-            connection.connect()
+            sock = socket.create_connection((host, port), timeout=self._connect_timeout)
         except ConnectionRefusedError as exc:
-            connection.close()
             raise RefusedError(f"{host}:{port} refused the connection") from exc
-        except OSError as exc:  # timeouts and TLS errors are OSErrors too
-            connection.close()
+        except OSError as exc:  # timeouts are OSErrors too
             raise NoAnswerError(f"cannot connect to {host}:{port}: {exc!r}") from exc
-        assert connection.sock is not None  # connect() succeeded
-        connection.sock.settimeout(self._read_timeout)
-        return connection
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if scheme == "https":
+                context = self._tls or ssl.create_default_context()
+                sock = context.wrap_socket(sock, server_hostname=host)  # handshakes here
+        except OSError as exc:  # TLS errors are OSErrors too
+            sock.close()
+            raise NoAnswerError(f"cannot connect to {host}:{port}: {exc!r}") from exc
+        sock.settimeout(self._read_timeout)
+        return _Connection(sock, BlockingReader(sock), f"{host}:{port}")
 
     def _exchange(
-        self, peer: _Peer, connection: http.client.HTTPConnection, sent: _Request, *, fresh: bool
+        self, peer: _Peer, connection: _Connection, sent: _Request, *, fresh: bool
     ) -> tuple[int, bytes]:
         """One request on ``connection``; keeps it for the next one when the peer allows.
         Raises :class:`_StaleError` when a kept (not ``fresh``) connection turns out closed."""
+        where = connection.where
         try:
-            connection.request(sent.method, sent.path, body=sent.body, headers=sent.headers)
-            response = connection.getresponse()
-            body = response.read(MAX_BODY_BYTES + 1)
-        except _STALE as exc:
-            connection.close()
+            head = request_head(sent.method, sent.path, where, sent.headers, len(sent.body))
+            connection.sock.sendall(head + sent.body)
+            answer, keep = connection.reader.receive(sent.method)
+        except (ClosedBeforeAnswerError, ConnectionResetError, BrokenPipeError) as exc:
+            connection.sock.close()
             if not fresh:
                 raise _StaleError() from exc
-            raise NoAnswerError(f"{peer[1]}:{peer[2]} closed the connection: {exc!r}") from exc
-        except (OSError, http.client.HTTPException) as exc:
-            connection.close()
-            raise NoAnswerError(f"{peer[1]}:{peer[2]} did not answer: {exc!r}") from exc
-        if len(body) > MAX_BODY_BYTES:
-            connection.close()
-            raise NoAnswerError(f"{peer[1]}:{peer[2]} answered more than {MAX_BODY_BYTES} bytes")
-        if response.will_close:
-            connection.close()
-        else:
+            raise NoAnswerError(f"{where} closed the connection: {exc!r}") from exc
+        except (OSError, EOFError, BadAnswerError, ValueError) as exc:
+            # EOFError: closed mid-answer (asyncio.IncompleteReadError); ValueError: a
+            # header that would smuggle a line break was refused before sending.
+            connection.sock.close()
+            raise NoAnswerError(f"{where} did not answer: {exc!r}") from exc
+        if keep:
             with self._lock:
                 spare = self._idle.setdefault(peer, connection)
-            if spare is not connection:  # another GET to this peer kept its own meanwhile
-                connection.close()
-        return response.status, body
+            if spare is not connection:  # another request to this peer kept its own meanwhile
+                connection.sock.close()
+        else:
+            connection.sock.close()
+        return answer.status, answer.body
+
+
+@dataclass(frozen=True)
+class _Connection:
+    sock: socket.socket
+    reader: BlockingReader
+    where: str
+    """``host:port``, also the request's Host header."""
 
 
 @dataclass(frozen=True)
 class _Request:
     method: str
     path: str
-    body: bytes | None
-    headers: dict[str, str]
+    body: bytes
+    headers: list[tuple[bytes, bytes]]
 
 
 class _StaleError(Exception):
-    """A kept connection the peer had closed since the last probe."""
+    """A kept connection the peer had closed since the last request."""
 
 
 def _default_port(scheme: str) -> int:
