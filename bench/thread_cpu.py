@@ -2,15 +2,18 @@
 
     .venv/bin/python bench/thread_cpu.py [--seconds 20] [--connections 64] [--customers 2000]
                                          [--processes unit-u00-production,...] [--runs 1]
+                                         [--idle-seconds 0]
 
 Starts the local platform (default topology, as ``bench/capacity.py``), drives it with
 wrk (``bench/wrk_load.py``) and reads each chosen process's threads from
 ``/proc/<pid>/task/<tid>/stat`` before and after: user and system CPU per thread,
 printed as milliseconds per write *of that process's unit* (the router's acknowledged
-writes divided by the topology's units). Thread names (``committer``, ``ship-same-city``,
-``MainThread`` ...) come from ``py-spy dump`` when ``py-spy`` is on the PATH (``pip
-install py-spy``); without it threads are shown by id. No pass/fail: docs/benchmarks.md
-keeps the figures.
+writes divided by the topology's units); with ``--idle-seconds``, first the same threads
+of the idle platform, in milliseconds of CPU a second. Thread names (``committer``,
+``ship-same-city``, ``MainThread`` ...) come from ``py-spy dump`` when ``py-spy`` is on
+the PATH (``pip install py-spy``); without it threads are shown by id. Processes are
+named as in the platform's ``pids/`` (``router``, ``etcd-production``, ``linkproxy``
+...). No pass/fail: docs/benchmarks.md keeps the figures.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ import shutil
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from capacity import wait_ready
 from platform_session import local_platform
@@ -61,36 +66,58 @@ def names_in_dump(dump: str) -> dict[int, str]:
     return {int(tid): re.sub(r"_\d+$", "", name) for tid, name in _THREAD.findall(dump)}
 
 
-def measure(state_dir: Path, router_url: str, names: list[str], args: argparse.Namespace,
-            units: int) -> None:  # fmt: skip
-    pids = {name: int((state_dir / "pids" / f"{name}.pid").read_text()) for name in names}
+Ticks = dict[str, tuple[Counter[str], Counter[str]]]
+"""Process -> (CPU ticks per thread name, system ticks per thread name)."""
+
+
+def window(pids: dict[str, int], during: Callable[[], None]) -> Ticks:
+    """Each process's CPU ticks per thread while ``during()`` runs."""
     before = {name: thread_times(pid) for name, pid in pids.items()}
-    load = run_wrk(router_url, args.connections, args.seconds, args.customers)
+    during()
     after = {name: thread_times(pid) for name, pid in pids.items()}
-    # Named after the load: a pool starts its threads on first use.
-    labels = {name: thread_names(pid) for name, pid in pids.items()}
-    rate = load["acknowledged_per_second"]
-    per_unit = rate * args.seconds / units
-    print(
-        f"\n{rate:.1f} acknowledged writes/s, p99 {load['p99_ms']:.0f} ms "
-        f"({args.connections} connections, {args.seconds} s, {args.customers} customers)"
-    )
-    for name in names:
-        used: Counter[str] = Counter()
-        system: Counter[str] = Counter()
+    spent: Ticks = {}
+    for name, pid in pids.items():
+        labels = thread_names(pid)  # after: a pool starts its threads on first use
+        used, system = spent.setdefault(name, (Counter(), Counter()))
         for tid, (user, sys_) in after[name].items():
             user0, sys0 = before[name].get(tid, (0, 0))
-            label = labels[name].get(tid, f"tid {tid}")
+            label = labels.get(tid, f"tid {tid}")
             used[label] += user - user0 + sys_ - sys0
             system[label] += sys_ - sys0
-        ms = 1000.0 / CLOCK_TICKS / per_unit
-        total = sum(used.values()) * ms
+    return spent
+
+
+def print_ticks(spent: Ticks, per: float, unit: str) -> None:
+    """Each process's CPU per thread in milliseconds, divided by ``per``."""
+    ms = 1000.0 / CLOCK_TICKS / per
+    for name, (used, system) in spent.items():
         parts = ", ".join(
             f"{label} {ticks * ms:.3f} (sys {system[label] * ms:.3f})"
             for label, ticks in used.most_common()
             if ticks
         )
-        print(f"  {name}: {total:.3f} ms per write of its unit: {parts}")
+        print(f"  {name}: {sum(used.values()) * ms:.3f} ms {unit}: {parts}")
+
+
+def measure_idle(pids: dict[str, int], seconds: float) -> None:
+    spent = window(pids, lambda: time.sleep(seconds))
+    print(f"\nidle, {seconds:g} s:")
+    print_ticks(spent, seconds, "of CPU a second")
+
+
+def measure_load(pids: dict[str, int], router_url: str, args: argparse.Namespace,
+                 units: int) -> None:  # fmt: skip
+    loads: list[dict[str, Any]] = []
+    spent = window(
+        pids,
+        lambda: loads.append(run_wrk(router_url, args.connections, args.seconds, args.customers)),
+    )
+    rate = loads[0]["acknowledged_per_second"]
+    print(
+        f"\n{rate:.1f} acknowledged writes/s, p99 {loads[0]['p99_ms']:.0f} ms "
+        f"({args.connections} connections, {args.seconds} s, {args.customers} customers)"
+    )
+    print_ticks(spent, rate * args.seconds / units, "per write of its unit")
 
 
 def main() -> None:
@@ -98,6 +125,9 @@ def main() -> None:
     add_load_arguments(parser)
     parser.add_argument("--processes", default=DEFAULT_PROCESSES)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument(
+        "--idle-seconds", type=float, default=0.0, help="first, the threads of an idle platform"
+    )
     args = parser.parse_args()
     names = [n.strip() for n in args.processes.split(",") if n.strip()]
     if shutil.which("py-spy") is None:
@@ -107,8 +137,12 @@ def main() -> None:
         time.sleep(SETTLE_SECONDS)
         state = info["state"]
         units = len({name.split("-")[1] for name in state["processes"] if name.startswith("unit-")})
+        pid_dir = Path(state["state_dir"]) / "pids"
+        pids = {name: int((pid_dir / f"{name}.pid").read_text()) for name in names}
+        if args.idle_seconds > 0:
+            measure_idle(pids, args.idle_seconds)
         for _ in range(args.runs):
-            measure(Path(state["state_dir"]), info["router_url"], names, args, units)
+            measure_load(pids, info["router_url"], args, units)
 
 
 if __name__ == "__main__":
