@@ -67,6 +67,8 @@ class UnitSteps:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._running: dict[str, Future[list[str]]] = {}
+        # Steps a run still waits for: their end is that run's to report, not _ended's.
+        self._awaited: set[Future[list[str]]] = set()
         self._pool = ThreadPoolExecutor(MAX_UNITS_AT_ONCE, thread_name_prefix="unit-step")
 
     def acting(self) -> frozenset[str]:
@@ -97,6 +99,7 @@ class UnitSteps:
                     continue
                 future = self._pool.submit(run_steps, steps)
                 self._running[unit] = future
+                self._awaited.add(future)
                 started.append((unit, future))
         for unit, future in started:
             future.add_done_callback(partial(self._ended, unit))
@@ -104,11 +107,13 @@ class UnitSteps:
         pending = set(futures)
         while pending and not (woken is not None and woken.is_set()):
             _, pending = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+        with self._lock:  # from here on, _ended reports the steps that end
+            collected = [future for future in futures if future.done()]
+            self._awaited.difference_update(futures)
         outcomes: list[str] = []
-        for future in futures:
-            if future.done():
-                outcomes.extend(future.result())  # re-raises NotLeader / DcsError
-        running = tuple(unit for unit, future in started if not future.done())
+        for future in collected:
+            outcomes.extend(future.result())  # re-raises NotLeader / DcsError
+        running = tuple(unit for unit, future in started if future not in collected)
         return Ran(tuple(outcomes), tuple(held), running)
 
     def join(self) -> None:
@@ -125,6 +130,8 @@ class UnitSteps:
         with self._lock:
             if self._running.get(unit) is future:
                 del self._running[unit]
+            if future in self._awaited:
+                return  # the run waiting for it re-raises how it ended: one report
         error = future.exception()
         if isinstance(error, NotLeader | DcsError):
             LOG.warning("steps of %s stopped: %s", unit, error)

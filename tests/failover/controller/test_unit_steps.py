@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 
 import pytest
@@ -56,3 +57,31 @@ def test_without_a_wake_a_run_waits_for_every_unit_and_re_raises_not_leader() ->
     ran = steps.run({"u00": [demote("u00")], "u06": [demote("u06")]}, run_steps)
     assert sorted(ran.outcomes) == ["done u00", "done u06"]
     assert ran.held == () and ran.left_running == () and ran.note() == ""
+
+
+def test_a_step_that_loses_the_lease_while_waited_for_is_reported_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The run re-raises it (the cycle says it stopped); the steps' own log stays quiet.
+    Left running, the same end has nobody to report it, so it is logged."""
+    steps, gate, woken = UnitSteps(), threading.Event(), threading.Event()
+
+    def run_steps(actions: Sequence[Action]) -> list[str]:
+        if actions[0].unit == "u04":
+            woken.set()
+            assert gate.wait(10)
+        raise NotLeader("same-city", None)
+
+    with caplog.at_level("WARNING", logger="failover.controller"):
+        with pytest.raises(NotLeader):
+            steps.run({"u02": [demote("u02")]}, run_steps)
+        assert [r.getMessage() for r in caplog.records] == []
+        assert steps.run({"u04": [demote("u04")]}, run_steps, woken).left_running == ("u04",)
+        gate.set()
+        steps.join()
+        deadline = time.monotonic() + 5  # the done callback may log just after join
+        while not caplog.records and time.monotonic() < deadline:
+            time.sleep(0.01)
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 1
+    assert messages[0].startswith("steps of u04 stopped: controller same-city is not the leader")
