@@ -7,7 +7,7 @@ mode ``none``; a restart clears it too (nothing is stored). Declines are ordinar
 declines (201, ``status: declined``), journalled and replicated like any other: the
 fault is in the unit's decision, not in its durability, so a drill still reads every
 acknowledged write back. A delay is spent in the request's task before the write is
-queued, so the committer (and every other writer of the unit) is not held up by it.
+queued, so the group commit (and every other writer of the unit) is not held up by it.
 """
 
 from __future__ import annotations

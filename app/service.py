@@ -63,7 +63,6 @@ class UnitService:
             configured_epoch_explicit="epoch" in self.settings.model_fields_set,
         )
         self.node.start(initial)
-        self.writes.start()
         self.watchdog.start()
         log.info("unit %s at %s started as %s", self.settings.unit, self.settings.site, initial)
 

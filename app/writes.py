@@ -1,10 +1,13 @@
 """The write path of a primary: validate, post once, replicate, then acknowledge.
 
-Request tasks queue their write; one committer thread takes everything queued and
-posts it in **one** database transaction (group commit), so writes never convoy on the
-unit's write lock. Order of a new write (docs/design.md §2, §3):
+Request tasks queue their write; the event loop then posts everything queued in **one**
+database transaction (group commit), so writes never convoy on the unit's write lock.
+The commit runs on the loop itself, not on a thread of its own: the requests that arrive
+meanwhile wait in their sockets and make the next group, and no thread hand-off is paid
+per write (docs/design.md §2, "group commit"; docs/benchmarks.md, twenty-first session).
+Order of a new write (docs/design.md §2, §3):
 
-1. in the committer's transaction: check we are primary, look the key up (replay or
+1. in the group's transaction: check we are primary, look the key up (replay or
    409), refuse if too few standbys are reachable for the commit rule, decide, append
    the ledger rows and the journal entry together; check the lease; commit;
 2. the request's task waits until the entry is durable by the commit rule (applied by
@@ -23,9 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 import uuid
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from starlette.concurrency import run_in_threadpool
@@ -56,18 +57,20 @@ class LeaseLostError(Exception):
 
 @dataclass
 class _Pending:
+    """A queued write and the future its request task awaits (on the same loop)."""
+
     customer_id: str
     key: str
     request: TransactionRequest
     fingerprint: str
-    outcome: Future[tuple[bool, TransactionResult]] = field(default_factory=Future)
+    outcome: asyncio.Future[tuple[bool, TransactionResult]]
 
 
 @dataclass
 class _Appended:
     """What one group commit appended to the journal: its last lsn (the journal's before
     any), its entries as ``(lsn, wire JSON)`` and the epoch they were written at. Only
-    the committer appends to a primary's journal, so the lsns are counted here instead
+    the group commit appends to a primary's journal, so the lsns are counted here instead
     of asking the database for its newest one before every write."""
 
     last_lsn: int = 0
@@ -83,7 +86,8 @@ class _Appended:
 
 
 class WritePath:
-    """Posts transactions on a primary. ``start()`` before use, ``stop()`` at the end."""
+    """Posts transactions on a primary. ``stop()`` at the end. :meth:`post` is called
+    from one event loop at a time (the unit service's)."""
 
     def __init__(
         self,
@@ -99,35 +103,36 @@ class WritePath:
         self._limit = credit_limit_minor
         self._ack_timeout = ack_timeout
         self._queue: list[_Pending] = []
-        self._cond = threading.Condition()
+        self._drain_scheduled = False
         self._stopped = False
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="committer", daemon=True)
-        self._thread.start()
 
     def stop(self) -> None:
-        with self._cond:
-            self._stopped = True
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        """Refuse new writes; writes still queued fail unwritten when their loop drains
+        them (a drain is scheduled whenever the queue is not empty)."""
+        self._stopped = True
 
     async def post(
         self, customer_id: str, key: str, request: TransactionRequest
     ) -> tuple[int, TransactionResult]:
         """Return ``(201, result)`` for a new write or ``(200, original)`` for a replay.
 
-        Runs in the request's task: it waits for the committer and for the standbys'
+        Runs in the request's task: it waits for the group commit and for the standbys'
         acknowledgements without holding a thread."""
-        pending = _Pending(customer_id, key, request, request_hash(customer_id, request))
-        with self._cond:  # held only to append: the committer never blocks under it
-            if self._stopped:
-                raise NotWritableError("the unit service is shutting down")
-            self._queue.append(pending)
-            self._cond.notify_all()
-        replay, result = await asyncio.wrap_future(pending.outcome)
+        if self._stopped:
+            raise NotWritableError("the unit service is shutting down")
+        role = self._node.role
+        if role.role != "primary":
+            # Answered without the database: a standby's write lock is its applier's, and
+            # the loop would wait for it. The check inside the transaction still decides.
+            _require_primary(self._node, role)
+        loop = asyncio.get_running_loop()
+        fingerprint = request_hash(customer_id, request)
+        pending = _Pending(customer_id, key, request, fingerprint, loop.create_future())
+        self._queue.append(pending)
+        if not self._drain_scheduled:
+            self._drain_scheduled = True
+            loop.call_soon(self._drain)
+        replay, result = await pending.outcome
         await self._await_durable(result.lsn)
         if replay:
             return 200, result
@@ -137,20 +142,23 @@ class WritePath:
             raise NotWritableError("lease lost before acknowledging; the write is not acknowledged")
         return 201, result
 
-    # -- the committer thread -----------------------------------------------------------
+    # -- the group commit, on the loop ---------------------------------------------------
 
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._stopped or bool(self._queue))
-                if self._stopped:
-                    batch, self._queue = self._queue, []
-                    for pending in _taken(batch):
-                        pending.outcome.set_exception(NotWritableError("shutting down"))
-                    return
-                batch, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
-            if taken := _taken(batch):
-                self._commit(taken)
+    def _drain(self) -> None:
+        """Commit up to :data:`MAX_GROUP` queued writes in one transaction; the rest wait
+        for the next drain. A write whose request was cancelled while it was queued (its
+        client went away, the server is stopping) is dropped unwritten: it was never
+        acknowledged."""
+        self._drain_scheduled = False
+        batch, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
+        if self._queue:
+            self._drain_scheduled = True
+            asyncio.get_running_loop().call_soon(self._drain)
+        taken = [pending for pending in batch if not pending.outcome.cancelled()]
+        if self._stopped:
+            _settle(taken, [NotWritableError("the unit service is shutting down")] * len(taken))
+        elif taken:
+            self._commit(taken)
 
     def _commit(self, batch: list[_Pending]) -> None:
         outcomes: list[tuple[bool, TransactionResult] | UnitError] = []
@@ -178,11 +186,7 @@ class WritePath:
         replicator = self._node.replicator
         if replicator is not None and appended.entries:
             replicator.notify_appended(appended.last_lsn, appended.entries, epoch=appended.epoch)
-        for pending, outcome in zip(batch, outcomes, strict=True):
-            if isinstance(outcome, UnitError):
-                pending.outcome.set_exception(outcome)
-            else:
-                pending.outcome.set_result(outcome)
+        _settle(batch, outcomes)
 
     def _one(
         self, rows: Rows, role: NodeRole, pending: _Pending, appended: _Appended
@@ -252,13 +256,18 @@ class WritePath:
             raise QuorumCommitError(f"{failure}; the write is not acknowledged")
 
 
-def _taken(batch: list[_Pending]) -> list[_Pending]:
-    """The writes of ``batch`` whose request still waits, each now marked running so it
-    can no longer be cancelled. A write whose request was cancelled while it was queued
-    (its client went away, the server is stopping) is dropped unwritten: it was never
-    acknowledged, and setting the outcome of a cancelled future would raise in, and
-    stop, the committer."""
-    return [pending for pending in batch if pending.outcome.set_running_or_notify_cancel()]
+def _settle(
+    batch: list[_Pending], outcomes: list[tuple[bool, TransactionResult] | UnitError]
+) -> None:
+    """Hand each request its outcome, unless it stopped waiting (a committed write then
+    stays unacknowledged; a retry with its key answers it once it is durable)."""
+    for pending, outcome in zip(batch, outcomes, strict=True):
+        if pending.outcome.done():
+            continue
+        if isinstance(outcome, UnitError):
+            pending.outcome.set_exception(outcome)
+        else:
+            pending.outcome.set_result(outcome)
 
 
 def _require_primary(node: Node, role: NodeRole) -> None:

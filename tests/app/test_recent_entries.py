@@ -113,7 +113,6 @@ def primary(tmp_path: Path, lease: NoLease) -> UnitService:
     service = build_service(settings_for(tmp_path), lease)
     service.db.create_schema()
     service.node.start(NodeRole("primary", 4, "production"))
-    service.writes.start()
     return service
 
 
