@@ -158,7 +158,11 @@ class WritePath:
         if self._stopped:
             _settle(taken, [NotWritableError("the unit service is shutting down")] * len(taken))
         elif taken:
-            self._commit(taken)
+            try:
+                self._commit(taken)
+            except Exception as exc:  # a bug must not leave the group's requests waiting
+                log.exception("group commit of %d writes failed", len(taken))
+                _settle(taken, [_internal(exc)] * len(taken))
 
     def _commit(self, batch: list[_Pending]) -> None:
         outcomes: list[tuple[bool, TransactionResult] | UnitError] = []

@@ -229,3 +229,30 @@ def test_a_write_cancelled_while_queued_is_not_written_and_the_group_commit_goes
         headers={"Idempotency-Key": "gone"},
     )
     assert reused.status_code == 201, "the cancelled write's key was used: it was written"
+
+
+def test_a_group_commit_that_breaks_fails_its_writes_and_the_next_group_commits(
+    primary: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the event loop, an unexpected error in a group commit must still answer the
+    group's requests (500, nothing acknowledged) instead of leaving them waiting."""
+    writes = primary.app.state.service.writes  # type: ignore[attr-defined]
+    customer = customer_of("u00")
+    commit = writes._commit
+
+    def broken(batch: list[Any]) -> None:
+        monkeypatch.setattr(writes, "_commit", commit)  # only this group breaks
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(writes, "_commit", broken)
+    failed = primary.post(
+        f"/v1/customers/{customer}/transactions", json=purchase(100),
+        headers={"Idempotency-Key": "broken"},
+    )  # fmt: skip
+    assert failed.status_code == 500
+    assert "RuntimeError" in failed.json()["detail"]
+    after = primary.post(
+        f"/v1/customers/{customer}/transactions", json=purchase(100),
+        headers={"Idempotency-Key": "after-the-bug"},
+    )  # fmt: skip
+    assert after.status_code == 201, after.text
