@@ -15,15 +15,22 @@ from pathlib import Path
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User plus system CPU of ``pid`` so far, or None when it is gone."""
+def stat_ticks(stat: Path) -> tuple[int, int] | None:
+    """User and system clock ticks from a ``/proc`` ``stat`` file (a process's or one
+    of its threads'), or None when it is gone."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        text = stat.read_text()
     except OSError:
         return None
     # The command name may hold spaces and parentheses: fields follow the last ')'.
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    fields = text.rsplit(")", 1)[1].split()
+    return int(fields[11]), int(fields[12])
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU of ``pid`` so far, or None when it is gone."""
+    ticks = stat_ticks(Path(f"/proc/{pid}/stat"))
+    return None if ticks is None else sum(ticks) / CLOCK_TICKS
 
 
 def platform_pids(state_dir: Path, processes: Mapping[str, Mapping[str, object]]) -> dict[int, str]:

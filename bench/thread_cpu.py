@@ -26,15 +26,16 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 from capacity import wait_ready
 from platform_session import local_platform
-from process_cpu import CLOCK_TICKS
+from process_cpu import CLOCK_TICKS, stat_ticks
 from wrk_load import add_load_arguments, run_wrk
 
 DEFAULT_PROCESSES = "unit-u00-production,unit-u02-production,unit-u00-same-city,unit-u00-remote-dr"
 SETTLE_SECONDS = 8.0
+T = TypeVar("T")
 _THREAD = re.compile(r'Thread (?:0x[0-9A-Fa-f]+ )?\(?(\d+)\)? \((?:idle|active)[^)]*\): "([^"]+)"')
 
 
@@ -42,11 +43,9 @@ def thread_times(pid: int) -> dict[int, tuple[int, int]]:
     """Thread id -> (user, system) clock ticks so far."""
     times: dict[int, tuple[int, int]] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # the thread ended meanwhile
-        times[int(task.name)] = (int(fields[11]), int(fields[12]))
+        ticks = stat_ticks(task / "stat")
+        if ticks is not None:  # else the thread ended meanwhile
+            times[int(task.name)] = ticks
     return times
 
 
@@ -70,10 +69,10 @@ Ticks = dict[str, tuple[Counter[str], Counter[str]]]
 """Process -> (CPU ticks per thread name, system ticks per thread name)."""
 
 
-def window(pids: dict[str, int], during: Callable[[], None]) -> Ticks:
-    """Each process's CPU ticks per thread while ``during()`` runs."""
+def window(pids: dict[str, int], during: Callable[[], T]) -> tuple[T, Ticks]:
+    """What ``during()`` returned, and each process's CPU ticks per thread meanwhile."""
     before = {name: thread_times(pid) for name, pid in pids.items()}
-    during()
+    result = during()
     after = {name: thread_times(pid) for name, pid in pids.items()}
     spent: Ticks = {}
     for name, pid in pids.items():
@@ -84,7 +83,7 @@ def window(pids: dict[str, int], during: Callable[[], None]) -> Ticks:
             label = labels.get(tid, f"tid {tid}")
             used[label] += user - user0 + sys_ - sys0
             system[label] += sys_ - sys0
-    return spent
+    return result, spent
 
 
 def print_ticks(spent: Ticks, per: float, unit: str) -> None:
@@ -100,21 +99,19 @@ def print_ticks(spent: Ticks, per: float, unit: str) -> None:
 
 
 def measure_idle(pids: dict[str, int], seconds: float) -> None:
-    spent = window(pids, lambda: time.sleep(seconds))
+    _, spent = window(pids, lambda: time.sleep(seconds))
     print(f"\nidle, {seconds:g} s:")
     print_ticks(spent, seconds, "of CPU a second")
 
 
 def measure_load(pids: dict[str, int], router_url: str, args: argparse.Namespace,
                  units: int) -> None:  # fmt: skip
-    loads: list[dict[str, Any]] = []
-    spent = window(
-        pids,
-        lambda: loads.append(run_wrk(router_url, args.connections, args.seconds, args.customers)),
+    load, spent = window(
+        pids, lambda: run_wrk(router_url, args.connections, args.seconds, args.customers)
     )
-    rate = loads[0]["acknowledged_per_second"]
+    rate = load["acknowledged_per_second"]
     print(
-        f"\n{rate:.1f} acknowledged writes/s, p99 {loads[0]['p99_ms']:.0f} ms "
+        f"\n{rate:.1f} acknowledged writes/s, p99 {load['p99_ms']:.0f} ms "
         f"({args.connections} connections, {args.seconds} s, {args.customers} customers)"
     )
     print_ticks(spent, rate * args.seconds / units, "per write of its unit")
