@@ -25,6 +25,7 @@ from app.errors import (
     InvalidRequestError,
     RoleConflictError,
     StaleEpochError,
+    UnavailableError,
 )
 from app.node import Node
 from app.protocol import (
@@ -48,12 +49,21 @@ class Receiver:
         self._db = db
         self._synced_with: tuple[int, str] | None = None
         self._lock = threading.Lock()
+        self._closed = False
+
+    def close(self) -> None:
+        """Apply nothing more: waits for a shipment being applied, then every later one
+        is answered 503 (the service is stopping; the primary ships again elsewhere or
+        later). Call before the database is disposed."""
+        with self._lock:
+            self._closed = True
 
     def handshake(self, request: HandshakeRequest) -> HandshakeResult:
         """Follow the primary at ``request.epoch``, discarding what diverges from it."""
         if request.primary_site == self._node.settings.site:
             raise InvalidRequestError("a primary cannot replicate to itself")
         with self._lock:
+            self._require_open()
             self._node.observe_epoch(request.epoch, request.primary_site)
             with self._db.write() as session:
                 _assert_follower(self._node, request.epoch)
@@ -75,33 +85,50 @@ class Receiver:
     def apply(self, request: ApplyRequest) -> ApplyResult:
         """Apply a batch in order; skip what we have; stop at a gap."""
         with self._lock:
-            if self._synced_with != (request.epoch, request.primary_site):
-                self._node.observe_epoch(request.epoch, request.primary_site)  # stale -> 409
-                raise HandshakeRequiredError(
-                    f"handshake first: no handshake from {request.primary_site} "
-                    f"at epoch {request.epoch} since this instance started"
-                )
-            if not request.entries:
-                # A heartbeat: nothing to write, so no write transaction, and the journal
-                # position the observers' probes cache stays valid (app/queries.py).
-                _assert_follower(self._node, request.epoch)
-                with self._db.query() as rows:
-                    applied = journal.last_lsn(rows)
-                return ApplyResult(status="applied", applied_lsn=applied, epoch=request.epoch)
-            with self._db.append() as rows:
-                _assert_follower(self._node, request.epoch)
+            return self._apply(request)
+
+    def apply_now(self, request: ApplyRequest) -> ApplyResult | None:
+        """:meth:`apply`, unless another thread holds the receiver (a handshake, a
+        catch-up that may apply thousands of entries): then None at once, without
+        waiting, so a caller on the event loop never waits for it."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            return self._apply(request)
+        finally:
+            self._lock.release()
+
+    def _require_open(self) -> None:
+        if self._closed:
+            raise UnavailableError("the unit service is shutting down; ship again")
+
+    def _apply(self, request: ApplyRequest) -> ApplyResult:
+        self._require_open()
+        if self._synced_with != (request.epoch, request.primary_site):
+            self._node.observe_epoch(request.epoch, request.primary_site)  # stale -> 409
+            raise HandshakeRequiredError(
+                f"handshake first: no handshake from {request.primary_site} "
+                f"at epoch {request.epoch} since this instance started"
+            )
+        if not request.entries:
+            # A heartbeat: nothing to write, so no write transaction, and the journal
+            # position the observers' probes cache stays valid (app/queries.py).
+            _assert_follower(self._node, request.epoch)
+            with self._db.query() as rows:
                 applied = journal.last_lsn(rows)
-                for entry in request.entries:
-                    if entry.epoch > request.epoch:
-                        raise InvalidRequestError(
-                            f"entry {entry.lsn} has a future epoch {entry.epoch}"
-                        )
-                    if entry.lsn <= applied:
-                        continue
-                    if entry.lsn != applied + 1:
-                        return ApplyResult(status="gap", applied_lsn=applied, epoch=request.epoch)
-                    journal.apply_entry(rows, entry)
-                    applied = entry.lsn
+            return ApplyResult(status="applied", applied_lsn=applied, epoch=request.epoch)
+        with self._db.append() as rows:
+            _assert_follower(self._node, request.epoch)
+            applied = journal.last_lsn(rows)
+            for entry in request.entries:
+                if entry.epoch > request.epoch:
+                    raise InvalidRequestError(f"entry {entry.lsn} has a future epoch {entry.epoch}")
+                if entry.lsn <= applied:
+                    continue
+                if entry.lsn != applied + 1:
+                    return ApplyResult(status="gap", applied_lsn=applied, epoch=request.epoch)
+                journal.apply_entry(rows, entry)
+                applied = entry.lsn
         return ApplyResult(status="applied", applied_lsn=applied, epoch=request.epoch)
 
     def export(self, request: ExportRequest) -> str:
@@ -119,6 +146,7 @@ class Receiver:
         without a gap. Returns ``(discarded, applied)``. Refused on a primary, above
         ``epoch``, or when ``source`` ranks below this copy."""
         with self._lock:
+            self._require_open()
             with self._db.write() as session:
                 _assert_catching_up(self._node, epoch)
                 local = journal.epoch_ranges(session)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from app.catchup import CatchUp
@@ -44,14 +43,9 @@ class UnitService:
     gray: GrayFault = field(default_factory=GrayFault)
     """The gray-failure drill's fault (app/gray_fault.py); none unless an operator sets one."""
     watchdog: LeaseWatchdog = field(init=False)
-    applier: ThreadPoolExecutor = field(init=False)
-    """The one thread the shipment lane applies shipments on (app/shipment_lane.py): the
-    receiver applies one at a time anyway (its lock). Shut down by :meth:`stop`, before
-    the database, so no shipment is applied to a disposed engine."""
 
     def __post_init__(self) -> None:
         self.watchdog = LeaseWatchdog(self.node)
-        self.applier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="apply")
 
     def start(self) -> None:
         """Create the schema and take the role decided by the restart rule."""
@@ -69,7 +63,7 @@ class UnitService:
     def stop(self) -> None:
         self.watchdog.stop()
         self.writes.stop()
-        self.applier.shutdown(wait=True, cancel_futures=True)
+        self.receiver.close()  # before the database: nothing is applied to a disposed engine
         self.node.stop()
         self.db.dispose()
 

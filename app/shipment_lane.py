@@ -9,12 +9,16 @@ primary site of the topology. Anything else goes to the full application with th
 replayed, so every refusal (401, 403, 422) is the one the API documents, answered by the
 same code; those checks change nothing, so running them twice is harmless. The body limit
 and the request metrics wrap this lane like any route (see :func:`app.main.app_for`).
-What :meth:`Receiver.apply` refuses is answered as the error handlers answer it.
+
+The shipment is applied on the event loop, as the primary's group commit is
+(docs/design.md §2): a hand-off to a thread cost more CPU than applying a few entries.
+When another thread holds the receiver (a catch-up applying thousands of entries, a
+handshake), the loop does not wait for it: the shipment goes to the full application,
+whose route waits in a worker thread. What :meth:`Receiver.apply_now` refuses is answered
+as the error handlers answer it.
 """
 
 from __future__ import annotations
-
-import asyncio
 
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import ValidationError
@@ -23,9 +27,9 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api_errors import error_response
-from app.errors import UnavailableError, UnitError
+from app.errors import UnitError
 from app.metrics import RouteLabel
-from app.protocol import ApplyRequest, ApplyResult
+from app.protocol import ApplyRequest
 from app.service import UnitService
 from failover.body_limit import read_body, replaying
 from failover.credentials import (
@@ -55,22 +59,19 @@ class ShipmentLane:
         if request is None:
             await self._app(scope, replaying(body, receive), send)
             return
-        scope["route"] = _ROUTE  # the metrics label it as FastAPI's routing would
         try:
-            result = await self._apply(request)
+            result = self._service.receiver.apply_now(request)
         except UnitError as exc:
+            scope["route"] = _ROUTE  # the metrics label it as FastAPI's routing would
             failure = error_response(exc.status, exc.code, exc.detail, exc.headers, **exc.extra)
             await failure(scope, receive, send)
             return
+        if result is None:  # a catch-up or handshake holds the receiver: not on the loop
+            await self._app(scope, replaying(body, receive), send)
+            return
+        scope["route"] = _ROUTE
         answer = Response(result.model_dump_json(), media_type="application/json")
         await answer(scope, receive, send)
-
-    async def _apply(self, request: ApplyRequest) -> ApplyResult:
-        try:
-            applied = self._service.applier.submit(self._service.receiver.apply, request)
-        except RuntimeError as exc:  # the applier was shut down: the service is stopping
-            raise UnavailableError("the unit service is shutting down; ship again") from exc
-        return await asyncio.wrap_future(applied)
 
     def _servable(self, scope: Scope, body: bytes) -> ApplyRequest | None:
         """The shipment, when it needs nothing but applying; else None."""

@@ -122,8 +122,9 @@ class WritePath:
             raise NotWritableError("the unit service is shutting down")
         role = self._node.role
         if role.role != "primary":
-            # Answered without the database: a standby's write lock is its applier's, and
-            # the loop would wait for it. The check inside the transaction still decides.
+            # Answered without the database: a standby's write lock belongs to what it
+            # applies (a catch-up in a thread), and the loop would wait for it. The check
+            # inside the transaction still decides.
             _require_primary(self._node, role)
         loop = asyncio.get_running_loop()
         fingerprint = request_hash(customer_id, request)

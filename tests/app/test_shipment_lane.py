@@ -5,6 +5,7 @@ its refusals stay the documented ones."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from lane_helpers import FullApplication, post
 from test_receiver import PRIMARY, entry, handshake, ship
 from unit_app_helpers import TOKEN, settings_for, unit_client
 
+from app.errors import UnavailableError
 from app.lease import NoLease
 from app.protocol import HandshakeRequest
 from app.service import UnitService, build_service
@@ -102,7 +104,44 @@ def test_a_shipment_reaching_a_stopped_service_is_refused_as_retryable_not_an_er
 ) -> None:
     service = build_service(settings_for(tmp_path), NoLease())
     service.start()
-    service.stop()  # the applier thread is shut down with the service
+    service.stop()  # its receiver is closed with it
     status, body = call(ShipmentLane(FullApplication(), service=service), shipment(1))
     assert (status, body["error"]) == (503, "unavailable")
     assert "shutting down" in body["detail"]
+
+
+def test_a_shipment_waits_for_no_catch_up_on_the_loop_it_goes_to_the_full_application(
+    standby: UnitService,
+) -> None:
+    full = FullApplication()
+    lane = ShipmentLane(full, service=standby)
+    standby.receiver.handshake(
+        HandshakeRequest(epoch=1, primary_site=PRIMARY, last_lsn=0, epoch_ranges=[])
+    )
+    # The receiver's lock, held by another thread, stands for a catch-up applying there.
+    held, release = threading.Event(), threading.Event()
+
+    def catching_up() -> None:
+        with standby.receiver._lock:
+            held.set()
+            release.wait(10)
+
+    other = threading.Thread(target=catching_up)
+    other.start()
+    try:
+        assert held.wait(10)
+        assert call(lane, shipment(1))[0] == 599
+    finally:
+        release.set()
+        other.join()
+    assert full.bodies == [shipment(1)]
+    assert standby.queries.journal_position() == (0, 0)
+    assert call(lane, shipment(1)) == (200, {"status": "applied", "applied_lsn": 1, "epoch": 1})
+
+
+def test_a_closed_receiver_refuses_handshakes_as_retryable(standby: UnitService) -> None:
+    standby.receiver.close()
+    with pytest.raises(UnavailableError, match="shutting down"):
+        standby.receiver.handshake(
+            HandshakeRequest(epoch=1, primary_site=PRIMARY, last_lsn=0, epoch_ranges=[])
+        )
