@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import PlainTextResponse
-from starlette.concurrency import run_in_threadpool
 
 from app import journal
 from app.api_errors import error_response
@@ -35,12 +34,10 @@ def readyz(service: ServiceDep) -> dict[str, Any] | Response:
 async def unit(service: ServiceDep) -> dict[str, Any]:
     """Unit, site, role, epoch, last lsn; for a primary, each standby's applied lsn and lag."""
     # Three observers probe every instance every second: while no write has ended since
-    # the last probe, the journal position is known without a database read or a
-    # worker thread (docs/design.md §5).
-    position = service.queries.cached_position()
-    if position is None:
-        position = await run_in_threadpool(service.queries.journal_position)
-    return service.queries.unit(position)
+    # the last probe, the journal position is known without a database read; after one,
+    # it is read here on the loop, one indexed read, cheaper than a worker thread's
+    # hand-off (docs/design.md §5).
+    return service.queries.unit(service.queries.journal_position())
 
 
 @router.get("/metrics", response_class=PlainTextResponse, responses=PROMETHEUS)
