@@ -22,13 +22,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from drills.attempts import Attempt, Outcome, WriteKey
 from drills.retry_budget import RetryBudget
 from drills.spec import Load
-from drills.write_transport import WriteTransport
-from failover.tls import client_verify
+from drills.write_transport import RouterTransport
 from failover.topology import Topology
 
 Clock = Callable[[], float]
@@ -167,7 +164,7 @@ class LoadGenerator:
     load: Load
     router_url: str
     topology: Topology
-    transport: WriteTransport
+    transport: RouterTransport
     clock: Clock
     started_at: float
     run_id: str
@@ -267,12 +264,3 @@ class LoadGenerator:
         except ValueError:
             answer = None
         return status, answer, retry_after
-
-
-def new_client(load: Load) -> httpx.AsyncClient:
-    """An httpx client for the drill's reads after the load (the read-back): sized for
-    the acknowledged writes it reads back a batch at a time."""
-    limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=64)
-    return httpx.AsyncClient(
-        limits=limits, timeout=load.request_timeout_seconds, verify=client_verify()
-    )

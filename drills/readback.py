@@ -12,13 +12,13 @@ so a read that raced a route change is not mistaken for a loss.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import httpx
-
 from drills.attempts import ReadBack, ReadBackResult, WriteKey
 from drills.loadgen import Acknowledged, Clock, Sleep
+from drills.write_transport import RouterTransport
 
 CONCURRENCY = 16
 ROUND_PAUSE_SECONDS = 1.0
@@ -42,7 +42,7 @@ def judge(ack: Acknowledged, status: int, body: Any) -> ReadBack | None:
 
 
 async def read_back(
-    client: httpx.AsyncClient,
+    transport: RouterTransport,
     router_url: str,
     acknowledged: Mapping[WriteKey, Acknowledged],
     *,
@@ -50,12 +50,14 @@ async def read_back(
     sleep: Sleep = asyncio.sleep,
     settle_seconds: float = 30.0,
 ) -> list[ReadBack]:
-    """Read back every acknowledged write (see the module docstring), sorted by key."""
+    """Read back every acknowledged write (see the module docstring), sorted by key,
+    through ``transport`` (the runner's: the lean keep-alive client, whose timeout bounds
+    each read)."""
     deadline = clock() + settle_seconds
     final: dict[WriteKey, ReadBack] = {}
     pending = dict(acknowledged)
     while pending:
-        results = await _round(client, router_url, pending.values())
+        results = await _round(transport, router_url, pending.values())
         for key, rb in results.items():
             final[key] = rb
             if rb.result is not ReadBackResult.NOT_FOUND:
@@ -67,7 +69,7 @@ async def read_back(
 
 
 async def _round(
-    client: httpx.AsyncClient, router_url: str, acks: Iterable[Acknowledged]
+    transport: RouterTransport, router_url: str, acks: Iterable[Acknowledged]
 ) -> dict[WriteKey, ReadBack]:
     gate = asyncio.Semaphore(CONCURRENCY)
 
@@ -75,14 +77,14 @@ async def _round(
         url = f"{router_url}/v1/customers/{ack.write.customer_id}/transactions/{ack.transaction_id}"
         async with gate:
             try:
-                answer = await client.get(url, timeout=2.0)
-            except httpx.HTTPError:
+                status, content = await transport.get(url)
+            except (TimeoutError, ConnectionError):
                 return None
         try:
-            body = answer.json()
+            body = json.loads(content)
         except ValueError:
             body = None
-        return judge(ack, answer.status_code, body)
+        return judge(ack, status, body)
 
     found = await asyncio.gather(*(one(a) for a in acks))
     return {rb.key: rb for rb in found if rb is not None}

@@ -40,7 +40,7 @@ from drills.controller import merge_events
 from drills.controller_event import ControllerEvent
 from drills.executed import ExecutedAction
 from drills.expectations import ExpectationResult, steady_state_violations, tripped_guard
-from drills.loadgen import Clock, LoadGenerator, customers, new_client
+from drills.loadgen import Clock, LoadGenerator, customers
 from drills.measure import measure
 from drills.platform import DrillPlatform, PlatformError
 from drills.progress import NullProgress, ProgressSink, Snapshot
@@ -58,12 +58,14 @@ from drills.steps import (
     Switchover,
     WaitUntil,
 )
-from drills.write_transport import HttpxTransport, KeepAliveTransport, WriteTransport
+from drills.write_transport import HttpxTransport, KeepAliveTransport, RouterTransport
 from failover.topology import Topology
 
 SITE_FIELDS = ("site", "a", "b", "from_site", "to_site")
 SERVING_WINDOW_SECONDS = 2.0
 END_WINDOW_SECONDS = 5.0
+READ_BACK_TIMEOUT_SECONDS = 2.0
+"""Each read of the read-back; one that takes longer is tried again next round."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,12 +148,15 @@ class DrillRun:
         self.run_id = f"d{secrets.token_hex(3)}"
         self.halt = asyncio.Event()
         self.leader: str | None = None
-        self.http = self.client or new_client(self.spec.load)
-        # The load goes over the lean keep-alive client; a test's client (a fake router)
-        # carries everything.
-        self.writes: WriteTransport = (
+        # The load and the read-back go over the lean keep-alive client; a test's client
+        # (a fake router) carries everything.
+        self.writes: RouterTransport = (
             HttpxTransport(self.client) if self.client
             else KeepAliveTransport(self.spec.load.request_timeout_seconds)
+        )  # fmt: skip
+        self.reads: RouterTransport = (
+            HttpxTransport(self.client) if self.client
+            else KeepAliveTransport(READ_BACK_TIMEOUT_SECONDS)
         )  # fmt: skip
         self.load = LoadGenerator(
             self.spec.load, self.platform.router_url, self.platform.topology, self.writes,
@@ -249,14 +254,14 @@ class DrillRun:
         self.phase = "read-back"
         self.progress.note(f"reading back {len(self.load.acknowledged)} acknowledged writes")
         self.read_backs = await read_back(
-            self.http, self.platform.router_url, self.load.acknowledged,
+            self.reads, self.platform.router_url, self.load.acknowledged,
             clock=self.clock, settle_seconds=self.options.settle_seconds,
         )  # fmt: skip
         await self._poll_events()
         self.notes.say(f"finished ({self.abort_reason or 'ran to its end'})")
         await self.notes.settle()
         await self.writes.aclose()
-        await self.http.aclose()
+        await self.reads.aclose()
         self.progress.close()
 
     def _abort(self, reason: str) -> None:

@@ -1,16 +1,19 @@
-"""How the load generator posts a write: the port and its two adapters.
+"""How a drill talks to the router: the port and its two adapters.
 
-The port (:class:`WriteTransport`) is one call: post a body to a URL with headers and
-return the status, the body and the ``Retry-After`` header; raise :class:`TimeoutError`
-when the router was too slow, :class:`ConnectionError` when it could not be reached or
-did not answer. The drill's own timeout (the whole exchange, the wait for a connection
-included) is the load generator's, around the call.
+The port (:class:`RouterTransport`) is two calls: post a write (a body to a URL with
+headers: the status, the body and the ``Retry-After`` header) and get one back (the
+read-back: the status and the body). Both raise :class:`TimeoutError` when the router
+was too slow, :class:`ConnectionError` when it could not be reached or did not answer.
+The drill's own timeout (the whole exchange, the wait for a connection included) is the
+load generator's, around the call.
 
 - :class:`KeepAliveTransport`, what drills use: the asyncio keep-alive client
   (failover/keepalive_asyncio.py). At 50 writes/s httpx took 71 % of the drill runner's
   CPU, 0.67 of a core on a 2-core machine that also runs the platform: the load
   generator fell behind its own schedule, and its latency (measured from the intended
-  send time) blamed the platform for it (docs/benchmarks.md).
+  send time) blamed the platform for it. Reading back 20,000 writes after a drill at
+  500 writes/s through httpx kept 0.6 of a core busy for about a minute
+  (docs/benchmarks.md).
 - :class:`HttpxTransport`: an ``httpx.AsyncClient``, for the pure-logic tests whose fake
   router is an httpx mock transport.
 """
@@ -22,22 +25,30 @@ from typing import Protocol
 
 import httpx
 
-from failover.keepalive_asyncio import AsyncKeepAliveClient, Timeouts, UpstreamError
+from failover.keepalive_asyncio import Answer, AsyncKeepAliveClient, Timeouts, UpstreamError
 
 WriteAnswer = tuple[int, bytes, str | None]
 """Status, body, ``Retry-After`` (None when absent)."""
 
 
-class WriteTransport(Protocol):
+ReadAnswer = tuple[int, bytes]
+"""Status, body."""
+
+
+class RouterTransport(Protocol):
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> WriteAnswer:
         """Post ``body`` (JSON) to ``url``; raises TimeoutError or ConnectionError."""
+        ...
+
+    async def get(self, url: str) -> ReadAnswer:
+        """Get ``url``; raises TimeoutError or ConnectionError."""
         ...
 
     async def aclose(self) -> None: ...
 
 
 class KeepAliveTransport:
-    """:class:`WriteTransport` over kept-alive connections to the router."""
+    """:class:`RouterTransport` over kept-alive connections to the router."""
 
     def __init__(self, timeout_seconds: float) -> None:
         self._client = AsyncKeepAliveClient(Timeouts.each(timeout_seconds))
@@ -45,33 +56,51 @@ class KeepAliveTransport:
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> WriteAnswer:
         sent = [(b"content-type", b"application/json")]
         sent += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        answer = await self._request("POST", url, body, sent)
+        return answer.status, answer.body, answer.header("retry-after")
+
+    async def get(self, url: str) -> ReadAnswer:
+        answer = await self._request("GET", url, b"", [])
+        return answer.status, answer.body
+
+    async def _request(
+        self, method: str, url: str, body: bytes, headers: list[tuple[bytes, bytes]]
+    ) -> Answer:
         try:
-            answer = await self._client.request("POST", url, content=body, headers=sent)
+            return await self._client.request(method, url, content=body, headers=headers)
         except UpstreamError as exc:
             if exc.timed_out:
                 raise TimeoutError(str(exc)) from exc
             raise ConnectionError(str(exc)) from exc
-        return answer.status, answer.body, answer.header("retry-after")
 
     async def aclose(self) -> None:
         await self._client.aclose()
 
 
 class HttpxTransport:
-    """:class:`WriteTransport` over an ``httpx.AsyncClient`` (closed by its owner)."""
+    """:class:`RouterTransport` over an ``httpx.AsyncClient`` (closed by its owner)."""
 
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> WriteAnswer:
         sent = {"content-type": "application/json", **headers}
+        answer = await self._request("POST", url, body, sent)
+        return answer.status_code, answer.content, answer.headers.get("retry-after")
+
+    async def get(self, url: str) -> ReadAnswer:
+        answer = await self._request("GET", url, b"", {})
+        return answer.status_code, answer.content
+
+    async def _request(
+        self, method: str, url: str, body: bytes, headers: Mapping[str, str]
+    ) -> httpx.Response:
         try:
-            answer = await self._client.post(url, content=body, headers=sent)
+            return await self._client.request(method, url, content=body, headers=headers)
         except httpx.TimeoutException as exc:
             raise TimeoutError(str(exc)) from exc
         except httpx.TransportError as exc:
             raise ConnectionError(str(exc)) from exc
-        return answer.status_code, answer.content, answer.headers.get("retry-after")
 
     async def aclose(self) -> None:
         return None

@@ -44,8 +44,12 @@ __all__ = ["Answer", "AsyncKeepAliveClient", "Timeouts", "UpstreamError"]
 
 #: Connections open at once to one peer; more requests wait (``Timeouts.pool``).
 MAX_CONNECTIONS = 128
-#: Idle connections kept per peer.
-MAX_IDLE = 32
+#: Idle connections kept per peer: as many as may be open. A client that has this many
+#: requests out at once needs as many connections again next moment; a lower cap closed
+#: one connection per answer beyond it and opened another for the next request, a TCP
+#: handshake and a server-side connection set-up each time (a drill's load generator,
+#: up to 96 writes in flight, spent a sixth of its CPU connecting; docs/benchmarks.md).
+MAX_IDLE = MAX_CONNECTIONS
 #: An idle connection older than this is closed rather than used: well under our
 #: servers' keep-alive (30 s: the unit service, the router), so the peer is never
 #: closing it as we send.

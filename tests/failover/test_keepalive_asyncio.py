@@ -5,6 +5,7 @@ that answers, closes, hangs or breaks the protocol exactly as each test tells it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
@@ -257,3 +258,45 @@ def test_a_request_cancelled_while_waiting_closes_its_connection() -> None:
 
         run(scenario, Timeouts.each(5.0))
         assert closed.wait(5)
+
+
+def test_as_many_connections_as_requests_in_flight_are_kept_for_the_next_ones() -> None:
+    # Forty requests at once, twice: the second forty reuse the first forty's connections
+    # (a lower idle cap would close some after answering and open new ones next time).
+    concurrent = 40
+    accepted = 0
+
+    async def scenario(upstreams: AsyncKeepAliveClient) -> list[int]:
+        arrived, everyone = 0, asyncio.Event()
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal accepted, arrived
+            accepted += 1
+            with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+                while True:  # one request after another on this connection, until it closes
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    length = next(
+                        int(line.split(b":")[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    )
+                    await reader.readexactly(length)
+                    arrived += 1
+                    if arrived == concurrent:
+                        everyone.set()
+                    await everyone.wait()
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+                    await writer.drain()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+        statuses = []
+        async with server:
+            for _ in range(2):
+                arrived, everyone = 0, asyncio.Event()
+                answers = await asyncio.gather(*(post(url)(upstreams) for _ in range(concurrent)))
+                statuses += [answer.status for answer in answers]
+        return statuses
+
+    assert run(scenario, Timeouts.each(5.0)) == [200] * (2 * concurrent)
+    assert accepted == concurrent
