@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import shlex
 import shutil
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -40,6 +41,8 @@ from failover.credentials import FILES, CredentialsError, Role, parse_approvers,
 from failover.tls import ENV as TLS_ENV
 from failover.tls import client_verify
 from failover.topology import Topology
+
+log = logging.getLogger(__name__)
 
 Operation = Switchover | Failover | Failback | Approve | DeclareDisaster
 UP_ATTEMPTS = 2
@@ -170,8 +173,8 @@ class LocalPlatform:
                                        state_dir=state_dir, timeout=UP_TIMEOUT_SECONDS)  # fmt: skip
                 return cls(state_dir, topology_file, topology, json.loads(out))
             except PlatformError:
-                await stop_local(state_dir)
-                if attempt == UP_ATTEMPTS:
+                stopped = await stop_local(state_dir)
+                if attempt == UP_ATTEMPTS or not stopped:
                     raise
                 shutil.rmtree(state_dir, ignore_errors=True)  # start clean (etcd data and all)
         raise AssertionError("unreachable")
@@ -306,10 +309,21 @@ async def watertight(*args: str, state_dir: Path, timeout: float = 120.0) -> str
     return out.decode(errors="replace")
 
 
-async def stop_local(state_dir: Path) -> None:
-    """``watertight down``; never raises (used in ``finally`` blocks)."""
-    with suppress(PlatformError):
+async def stop_local(state_dir: Path) -> bool:
+    """``watertight down``; never raises (used in ``finally`` blocks). False, said on
+    stderr with the command that finishes the job, when the platform did not stop: its
+    state dir then stays, since it is how its processes are found again."""
+    try:
         await watertight("down", state_dir=state_dir, timeout=120)
+    except PlatformError as exc:
+        log.warning(
+            "the drill's platform did not stop (%s); its processes may still run: "
+            "watertight down --state-dir %s",
+            exc,
+            state_dir,
+        )
+        return False
+    return True
 
 
 @asynccontextmanager
@@ -342,8 +356,8 @@ async def local_platform(
         finally:
             await started.close()
     finally:
-        await stop_local(state_dir)
-        shutil.rmtree(state_dir, ignore_errors=True)
+        if await stop_local(state_dir):
+            shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def last_fault_began_at(state_dir: Path) -> float | None:
